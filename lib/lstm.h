@@ -1,0 +1,69 @@
+/* lstm.h -- private: the SR15 peephole LSTM kernel (cell, layer, stack), forward and BPTT.
+ *
+ * The kernel knows sizes and pointers only: no models, files or handles.
+ * All matrices are row-major float32. Sequences are time-major: row (t*B + b).
+ *
+ * Cell (gate order i, f, g, o; peepholes p_i, p_f read c_{t-1}, p_o reads c_t):
+ *   a_t = W_x x_t + W_h h_{t-1} + b                   (4H pre-activations)
+ *   i = σ(a_i + p_i⊙c_{t-1})  f = σ(a_f + p_f⊙c_{t-1})  g = tanh(a_g)
+ *   c_t = f⊙c_{t-1} + i⊙g     o = σ(a_o + p_o⊙c_t)      h_t = o⊙tanh(c_t)
+ *
+ * Speed plan: the input projections of all steps are one GEMM, the weight gradients of all
+ * steps are one GEMM each, only h_{t-1} W_h^T (forward) and dA_t W_h (backward) run per step.
+ * The caches below are allocated by the caller once per shape; nothing allocates in here.
+ *
+ * Lengths: row b is active at step t iff t < len[b] (len == NULL: all active). An inactive
+ * row carries its state unchanged (h_t = h_{t-1}, c_t = c_{t-1}) and has zero gate
+ * gradients, so the state after the last step is the state at the row's last valid frame.
+ */
+#ifndef SV_LSTM_H
+#define SV_LSTM_H
+#include <stddef.h>
+
+typedef struct sv_lstm_layer {
+    int D;    /* input size; 0 = this layer has no input (unconditioned decoder) */
+    int H;    /* hidden units */
+    int peep; /* 1: peepholes present */
+    /* Views into the model's parameter arena ... */
+    float *wx; /* [4H x D] rows of gates i,f,g,o; NULL when D == 0 */
+    float *wh; /* [4H x H] */
+    float *p;  /* [3H] p_i, p_f, p_o; NULL without peepholes */
+    float *b;  /* [4H] */
+    /* ... and their twins in the gradient arena (accumulated into with +=). */
+    float *gwx, *gwh, *gp, *gb;
+} sv_lstm_layer;
+
+/* Forward cache of one layer for T steps of B rows. */
+typedef struct sv_lstm_cache {
+    float *h;     /* [(T+1) x B x H]; slot 0 = h_{-1} (initial state, written by the caller) */
+    float *c;     /* [(T+1) x B x H]; slot 0 = c_{-1} */
+    float *gates; /* [T x B x 4H]: activated i,f,g,o after forward; dA after backward */
+    float *tc;    /* [T x B x H]: tanh(c_t) */
+} sv_lstm_cache;
+
+/* Number of floats of one layer's parameters (the blocks above, in that order). */
+size_t sv_lstm_param_count(int D, int H, int peep);
+/* Point the layer's views at params / grads (which start at this layer's block). */
+void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float *grads);
+/* Floats needed by one sv_lstm_cache for (T, B, H). */
+size_t sv_lstm_cache_floats(int T, int B, int H);
+/* Carve a cache out of `mem` (sv_lstm_cache_floats floats). */
+void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem);
+
+/* Forward over T steps. X holds the inputs of steps x_t0..T-1 ([(T-x_t0) x B x D]);
+ * steps before x_t0 (and every step when X == NULL or D == 0) have zero input.
+ * The initial state must already be in slot 0 of cache->h / cache->c. */
+void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
+                     const int *len, sv_lstm_cache *cache);
+
+/* BPTT over the T steps of the last forward with the same arguments.
+ * dH:  [T x B x H] gradient w.r.t. h_t from above; consumed (overwritten).
+ * dhT, dcT: [B x H] gradient w.r.t. the final state (NULL = zero).
+ * dX:  [(T-x_t0) x B x D] receives the gradient w.r.t. X (NULL: not needed).
+ * dh0, dc0: [B x H] receive the gradient w.r.t. the initial state (NULL: not needed).
+ * tmp: [2 x B x H] scratch.
+ * Weight gradients are added into l->g*. cache->gates is overwritten with dA. */
+void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
+                      const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
+                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp);
+#endif
