@@ -60,7 +60,8 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
  * dH:  [T x B x H] gradient w.r.t. h_t from above; consumed (overwritten).
  * dhT, dcT: [B x H] gradient w.r.t. the final state (NULL = zero).
  * dX:  [(T-x_t0) x B x D] receives the gradient w.r.t. X (NULL: not needed).
- * dh0, dc0: [B x H] receive the gradient w.r.t. the initial state (NULL: not needed).
+ * dh0, dc0: [B x H]: the gradient w.r.t. the initial state is ADDED into them (several
+ *            decoders hand their gradients to one encoder state); NULL: not needed.
  * tmp: [2 x B x H] scratch.
  * Weight gradients are added into l->g*. cache->gates is overwritten with dA. */
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,

@@ -10,9 +10,12 @@
 #define SV_MAX_BLOCKS (3 * SV_MAX_LAYERS * 4 + 4)
 
 /* One named weight block: a slice of the arena. */
+enum sv_init { SV_INIT_WEIGHT, SV_INIT_PEEPHOLE, SV_INIT_BIAS, SV_INIT_LSTM_BIAS };
+
 typedef struct sv_block {
     char name[48];
     size_t offset, rows, cols;
+    int init; /* enum sv_init: how seqvid_model_create fills it */
 } sv_block;
 
 typedef struct sv_stack {

@@ -16,8 +16,19 @@ struct seqvid_optimizer {
     float *s2;               /* Adam: second moment; else NULL */
 };
 
-/* Number of state arrays (s1, s2) the kind uses: 1 or 2. */
+/* Number of state arrays (s1, s2) the kind uses: 1 or 2 (0 for an unknown kind). */
 int sv_optimizer_state_arrays(int kind);
-/* Bind an unbound optimizer to n parameters, allocating zeroed state. */
+/* Validate a setting for an optimizer kind: SEQVID_OK, or SEQVID_ERR_ARG with a message for an
+ * unknown kind or key, a key that does not apply to the kind, or a value out of range
+ * (serialize.c uses it on loaded checkpoints). */
+int sv_optimizer_check(int kind, int key, double value);
+/* Bind an unbound optimizer to n parameters, allocating zeroed state.
+ * SEQVID_ERR_ARG for n == 0, SEQVID_ERR_STATE if already bound, SEQVID_ERR_OVERFLOW /
+ * SEQVID_ERR_NOMEM with the optimizer left unbound. */
 int sv_optimizer_bind(struct seqvid_optimizer *opt, size_t n);
+/* One update of the n weights w with the gradient g (the core of seqvid_optimizer_step, on
+ * plain arrays). Binds on first use; a different n later gives SEQVID_ERR_SHAPE. A non-finite
+ * g gives SEQVID_ERR_NONFINITE. g is only read (the global-norm clip is applied on the fly).
+ * On any failure w, the state and the step count are exactly unchanged. */
+int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, size_t n);
 #endif

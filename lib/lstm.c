@@ -1,0 +1,193 @@
+/* lstm.c -- the SR15 peephole LSTM: forward and backpropagation through time.
+ *
+ * Notation per step t and unit j (see lstm.h): a = pre-activations, i f g o = gates,
+ * c' = c_{t-1}, c = c_t, τ = tanh(c_t), h = o τ.
+ * Backward, with dh = ∂L/∂h_t (from above and from step t+1) and dc = ∂L/∂c_t carried from
+ * step t+1:
+ *   da_o = dh τ o(1-o)
+ *   dc  += dh o (1-τ²) + da_o p_o              (c_t reaches L via h_t and o's peephole)
+ *   da_i = dc g i(1-i)    da_f = dc c' f(1-f)    da_g = dc i (1-g²)
+ *   dc'  = dc f + da_i p_i + da_f p_f          (carried to step t-1)
+ *   dh'  = da W_h                              (one GEMM per step, carried to step t-1)
+ *   dp_i += da_i c'   dp_f += da_f c'   dp_o += da_o c
+ * and after the loop, over all steps at once:
+ *   dW_h += dA^T H_prev    dW_x += dA^T X    db += Σ_rows dA    dX = dA W_x
+ */
+#include <math.h>
+#include <string.h>
+#include "blas.h"
+#include "lstm.h"
+
+size_t sv_lstm_param_count(int D, int H, int peep) {
+    size_t h = (size_t)H;
+    return 4 * h * (size_t)D + 4 * h * h + (peep ? 3 * h : 0) + 4 * h;
+}
+
+void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float *grads) {
+    size_t h = (size_t)H, nx = 4 * h * (size_t)D, nh = 4 * h * h, np = peep ? 3 * h : 0;
+    l->D = D, l->H = H, l->peep = peep;
+    l->wx = D ? params : NULL, l->gwx = D ? grads : NULL;
+    l->wh = params + nx, l->gwh = grads + nx;
+    l->p = peep ? params + nx + nh : NULL, l->gp = peep ? grads + nx + nh : NULL;
+    l->b = params + nx + nh + np, l->gb = grads + nx + nh + np;
+}
+
+size_t sv_lstm_cache_floats(int T, int B, int H) {
+    size_t tb = (size_t)T * (size_t)B, h = (size_t)H;
+    return 2 * (tb + (size_t)B) * h + tb * 4 * h + tb * h;
+}
+
+void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem) {
+    size_t tb = (size_t)T * (size_t)B, h = (size_t)H, slots = (tb + (size_t)B) * h;
+    c->h = mem;
+    c->c = mem + slots;
+    c->gates = mem + 2 * slots;
+    c->tc = c->gates + tb * 4 * h;
+}
+
+static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* One row of the cell. a: in pre-activations, out activated gates. p == NULL: no peepholes
+ * (written as a separate loop so that both variants vectorise without a branch inside). */
+static void cell_forward(int H, float *restrict a, const float *restrict cp, float *restrict cn,
+                         float *restrict hn, float *restrict tc, const float *restrict p) {
+    float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
+    if (p) {
+        const float *pi = p, *pf = p + H, *po = p + 2 * H;
+        for (int j = 0; j < H; j++) {
+            float i = sigm(ai[j] + pi[j] * cp[j]), f = sigm(af[j] + pf[j] * cp[j]);
+            float g = tanhf(ag[j]), c = f * cp[j] + i * g;
+            float o = sigm(ao[j] + po[j] * c), t = tanhf(c);
+            ai[j] = i, af[j] = f, ag[j] = g, ao[j] = o;
+            cn[j] = c, tc[j] = t, hn[j] = o * t;
+        }
+    } else {
+        for (int j = 0; j < H; j++) {
+            float i = sigm(ai[j]), f = sigm(af[j]), g = tanhf(ag[j]), c = f * cp[j] + i * g;
+            float o = sigm(ao[j]), t = tanhf(c);
+            ai[j] = i, af[j] = f, ag[j] = g, ao[j] = o;
+            cn[j] = c, tc[j] = t, hn[j] = o * t;
+        }
+    }
+}
+
+/* One row of the backward step (equations at the top). a: in gates, out dA.
+ * dh: ∂L/∂h_t. dc: in ∂L/∂c_t carried from t+1, out ∂L/∂c_{t-1}. */
+static void cell_backward(int H, float *restrict a, const float *restrict cp,
+                          const float *restrict c, const float *restrict tc,
+                          const float *restrict dh, float *restrict dc, const float *restrict p,
+                          float *restrict gp) {
+    float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
+    const float zero = 0.0f;
+    const float *pi = p ? p : &zero, *pf = p ? p + H : &zero, *po = p ? p + 2 * H : &zero;
+    const size_t ps = p ? 1 : 0; /* peephole stride: 0 reads the zero above for every j */
+    for (int j = 0; j < H; j++) {
+        float i = ai[j], f = af[j], g = ag[j], o = ao[j], t = tc[j];
+        float dao = dh[j] * t * o * (1.0f - o);
+        float dct = dc[j] + dh[j] * o * (1.0f - t * t) + dao * po[j * ps];
+        float dai = dct * g * i * (1.0f - i);
+        float daf = dct * cp[j] * f * (1.0f - f);
+        float dag = dct * i * (1.0f - g * g);
+        dc[j] = dct * f + dai * pi[j * ps] + daf * pf[j * ps];
+        ai[j] = dai, af[j] = daf, ag[j] = dag, ao[j] = dao;
+    }
+    if (gp) {
+        float *gpi = gp, *gpf = gp + H, *gpo = gp + 2 * H;
+        for (int j = 0; j < H; j++) {
+            gpi[j] += ai[j] * cp[j];
+            gpf[j] += af[j] * cp[j];
+            gpo[j] += ao[j] * c[j];
+        }
+    }
+}
+
+void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
+                     const int *len, sv_lstm_cache *cache) {
+    const int H = l->H, G = 4 * H;
+    const size_t BH = (size_t)B * H, BG = (size_t)B * G;
+    float *A = cache->gates;
+
+    /* A = 1 b^T for every row, then A[x_t0:] += X W_x^T in one GEMM over all steps. */
+    for (size_t r = 0; r < (size_t)T * B; r++) memcpy(A + r * G, l->b, (size_t)G * sizeof *A);
+    if (X && l->D > 0 && x_t0 < T)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (T - x_t0) * B, G, l->D, 1.0f, X,
+                    l->D, l->wx, l->D, 1.0f, A + (size_t)x_t0 * BG, G);
+
+    for (int t = 0; t < T; t++) {
+        const float *hp = cache->h + t * BH, *cp = cache->c + t * BH;
+        float *hn = cache->h + (t + 1) * BH, *cn = cache->c + (t + 1) * BH;
+        float *a = A + t * BG, *tc = cache->tc + t * BH;
+        /* The recurrent product: the only GEMM per step. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, hp, H, l->wh, H,
+                    1.0f, a, G);
+        for (int b = 0; b < B; b++) {
+            size_t o = (size_t)b * H;
+            if (len && t >= len[b]) { /* past this row's end: carry the state */
+                memcpy(hn + o, hp + o, (size_t)H * sizeof *hn);
+                memcpy(cn + o, cp + o, (size_t)H * sizeof *cn);
+                memset(a + (size_t)b * G, 0, (size_t)G * sizeof *a);
+                memset(tc + o, 0, (size_t)H * sizeof *tc);
+                continue;
+            }
+            cell_forward(H, a + (size_t)b * G, cp + o, cn + o, hn + o, tc + o, l->p);
+        }
+    }
+}
+
+void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
+                      const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
+                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp) {
+    const int H = l->H, G = 4 * H;
+    const size_t BH = (size_t)B * H, BG = (size_t)B * G;
+    float *dh = tmp, *dc = tmp + BH; /* carries between steps */
+    float *A = cache->gates;
+
+    if (dhT) memcpy(dh, dhT, BH * sizeof *dh);
+    else memset(dh, 0, BH * sizeof *dh);
+    if (dcT) memcpy(dc, dcT, BH * sizeof *dc);
+    else memset(dc, 0, BH * sizeof *dc);
+
+    for (int t = T - 1; t >= 0; t--) {
+        float *a = A + t * BG, *dht = dH + t * BH;
+        const float *cp = cache->c + t * BH, *c = cache->c + (t + 1) * BH;
+        const float *tc = cache->tc + t * BH;
+        for (size_t k = 0; k < BH; k++) dht[k] += dh[k]; /* total ∂L/∂h_t */
+        for (int b = 0; b < B; b++) {
+            size_t o = (size_t)b * H;
+            if (len && t >= len[b]) { /* carried state: gradients pass through unchanged */
+                memset(a + (size_t)b * G, 0, (size_t)G * sizeof *a);
+                continue;
+            }
+            cell_backward(H, a + (size_t)b * G, cp + o, c + o, tc + o, dht + o, dc + o, l->p,
+                          l->gp);
+        }
+        /* ∂L/∂h_{t-1} through the recurrent weights; carried rows take dh_t itself. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, a, G, l->wh, H,
+                    0.0f, dh, H);
+        if (len)
+            for (int b = 0; b < B; b++)
+                if (t >= len[b])
+                    memcpy(dh + (size_t)b * H, dht + (size_t)b * H, (size_t)H * sizeof *dh);
+    }
+    if (dh0)
+        for (size_t k = 0; k < BH; k++) dh0[k] += dh[k];
+    if (dc0)
+        for (size_t k = 0; k < BH; k++) dc0[k] += dc[k];
+
+    /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h. */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, T * B, 1.0f, A, G, cache->h, H,
+                1.0f, l->gwh, H);
+    for (size_t r = 0; r < (size_t)T * B; r++) {
+        const float *a = A + r * G;
+        for (int k = 0; k < G; k++) l->gb[k] += a[k];
+    }
+    if (X && l->D > 0 && x_t0 < T) {
+        const float *Ax = A + (size_t)x_t0 * BG;
+        int rows = (T - x_t0) * B;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, l->D, rows, 1.0f, Ax, G, X,
+                    l->D, 1.0f, l->gwx, l->D);
+        if (dX)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, l->D, G, 1.0f, Ax, G,
+                        l->wx, l->D, 0.0f, dX, l->D);
+    }
+}
