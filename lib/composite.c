@@ -430,8 +430,8 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
     if (st) return st;
     const int K = m->K, M = has_fut(m) ? m->M : 0, B = (int)batch->S;
     if (batch->T < (size_t)(K + M))
-        return sv_fail(SEQVID_ERR_SHAPE, "%s: batch has %zu steps, the model needs K+M = %d", fn,
-                       batch->T, K + M);
+        return sv_fail(SEQVID_ERR_SHAPE, "%s: batch has %zu steps, the model needs %d (K%s)", fn,
+                       batch->T, K + M, M ? " + M" : "");
     const size_t BD = (size_t)B * m->D, BH = (size_t)B * m->H;
     const float *X = batch->data;
     if (!sv_all_finite(X, (size_t)(K + M) * BD))

@@ -1,0 +1,268 @@
+/*
+ * ref_driver.c -- runs one case of the NumPy reference comparison through the public API and
+ * dumps everything for tests/ref/test_reference.py. Not a cmocka test: a plain program.
+ *
+ *   ref_driver CASEDIR
+ *
+ * Reads  CASEDIR/case.txt     "key value" lines: kind D H L peep K M cond_recon cond_future
+ *                             output T S n_future, and "lengths l_0 .. l_{S-1}"
+ *        CASEDIR/data.f32     T*S*D float32, time-major
+ *        CASEDIR/params.txt   "name rows cols" per block, in the order of params.f32
+ *        CASEDIR/params.f32   the blocks' float32 values, concatenated
+ * Writes CASEDIR/layout.txt   "count N" then "name offset rows cols" per block of the model
+ *        CASEDIR/results.txt  "<call> <status> [values...]" per call
+ *        CASEDIR/grads.f32    the gradient arena right after seqvid_model_gradients
+ *        CASEDIR/grads_after.f32, params_after.f32   the arenas after all other calls
+ *        CASEDIR/recon_truth.f32, recon_pred.f32     seqvid_model_reconstruct, T*S*D
+ *        CASEDIR/predict.f32  n_future*S*D,  CASEDIR/encode.f32  S*F
+ * Blocks are matched by name, so the driver never assumes offsets; a block missing on either
+ * side, or of another shape, is an error (exit 2). Library failures are recorded in
+ * results.txt (and their message printed on stderr), not fatal: python judges them.
+ */
+#include <seqvid.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BLOCKS 256
+#define NAME_LEN 128
+
+static const char *g_dir;
+
+static void die(const char *msg, const char *detail)
+{
+    fprintf(stderr, "ref_driver: %s %s\n", msg, detail ? detail : "");
+    exit(2);
+}
+
+static FILE *open_in(const char *file, const char *mode)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", g_dir, file);
+    FILE *f = fopen(path, mode);
+    if (!f)
+        die("cannot open", path);
+    return f;
+}
+
+static void read_f32(const char *file, float *buf, size_t n)
+{
+    FILE *f = open_in(file, "rb");
+    if (fread(buf, sizeof(float), n, f) != n)
+        die("short read", file);
+    fclose(f);
+}
+
+static void write_f32(const char *file, const float *buf, size_t n)
+{
+    FILE *f = open_in(file, "wb");
+    if (n && fwrite(buf, sizeof(float), n, f) != n)
+        die("short write", file);
+    fclose(f);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        die("out of memory", NULL);
+    return p;
+}
+
+/* Record a call's status; print the library's message on failure. */
+static void report(FILE *res, const char *call, int st, int nvals, double a, double b)
+{
+    fprintf(res, "%s %d", call, st);
+    if (nvals > 0)
+        fprintf(res, " %.9g", a);
+    if (nvals > 1)
+        fprintf(res, " %.9g", b);
+    fprintf(res, "\n");
+    if (st != SEQVID_OK)
+        fprintf(stderr, "ref_driver: %s -> %s: %s\n", call, seqvid_status_string(st),
+                seqvid_last_error());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        die("usage: ref_driver CASEDIR", NULL);
+    g_dir = argv[1];
+
+    /* ---- case description ---- */
+    long kind = 0, D = 0, H = 0, L = 0, peep = 0, K = 0, M = 0, cond_recon = 0, cond_future = 0,
+         output = 0, T = 0, S = 0, n_future = 0;
+    size_t lens[64];
+    size_t n_lens = 0;
+    {
+        FILE *f = open_in("case.txt", "r");
+        char key[64];
+        while (fscanf(f, "%63s", key) == 1) {
+            if (strcmp(key, "lengths") == 0) {
+                unsigned long v;
+                while (n_lens < 64 && fscanf(f, "%lu", &v) == 1)
+                    lens[n_lens++] = v;
+                continue;
+            }
+            long v;
+            if (fscanf(f, "%ld", &v) != 1)
+                die("bad value for", key);
+            struct { const char *k; long *p; } tab[] = {
+                {"kind", &kind}, {"D", &D}, {"H", &H}, {"L", &L}, {"peep", &peep}, {"K", &K},
+                {"M", &M}, {"cond_recon", &cond_recon}, {"cond_future", &cond_future},
+                {"output", &output}, {"T", &T}, {"S", &S}, {"n_future", &n_future}};
+            size_t i;
+            for (i = 0; i < sizeof tab / sizeof tab[0]; i++)
+                if (strcmp(key, tab[i].k) == 0) {
+                    *tab[i].p = v;
+                    break;
+                }
+            if (i == sizeof tab / sizeof tab[0])
+                die("unknown key", key);
+        }
+        fclose(f);
+        if (T <= 0 || S <= 0 || D <= 0 || (long)n_lens != S)
+            die("bad case.txt (T, S, D, lengths)", NULL);
+    }
+
+    /* ---- model ---- */
+    seqvid_config *cfg = NULL;
+    if (seqvid_config_create(&cfg) != SEQVID_OK)
+        die("config_create", seqvid_last_error());
+    struct { int key; long v; } set[] = {
+        {SEQVID_CFG_KIND, kind}, {SEQVID_CFG_INPUT_DIM, D}, {SEQVID_CFG_HIDDEN, H},
+        {SEQVID_CFG_LAYERS, L}, {SEQVID_CFG_PEEPHOLES, peep}, {SEQVID_CFG_INPUT_FRAMES, K},
+        {SEQVID_CFG_FUTURE_FRAMES, M}, {SEQVID_CFG_COND_RECON, cond_recon},
+        {SEQVID_CFG_COND_FUTURE, cond_future}, {SEQVID_CFG_OUTPUT, output},
+        {SEQVID_CFG_RECON_FEED, SEQVID_FEED_TRUTH}};
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        if (seqvid_config_set(cfg, set[i].key, (double)set[i].v) != SEQVID_OK)
+            die("config_set", seqvid_last_error());
+    seqvid_model *model = NULL;
+    if (seqvid_model_create(cfg, &model) != SEQVID_OK)
+        die("model_create", seqvid_last_error());
+    seqvid_config_free(cfg);
+
+    size_t count = 0, nblocks = 0;
+    float *params = NULL, *grads = NULL;
+    if (seqvid_model_param_count(model, &count) != SEQVID_OK ||
+        seqvid_model_param_block_count(model, &nblocks) != SEQVID_OK ||
+        seqvid_model_params(model, &params) != SEQVID_OK ||
+        seqvid_model_grads(model, &grads) != SEQVID_OK)
+        die("param arena", seqvid_last_error());
+
+    /* ---- layout, and the given weights copied in by block name ---- */
+    {
+        char names[MAX_BLOCKS][NAME_LEN];
+        size_t rows[MAX_BLOCKS], cols[MAX_BLOCKS], start[MAX_BLOCKS];
+        size_t np = 0, total = 0;
+        FILE *f = open_in("params.txt", "r");
+        while (np < MAX_BLOCKS &&
+               fscanf(f, "%127s %zu %zu", names[np], &rows[np], &cols[np]) == 3) {
+            start[np] = total;
+            total += rows[np] * cols[np];
+            np++;
+        }
+        fclose(f);
+        float *given = xmalloc(total * sizeof(float));
+        read_f32("params.f32", given, total);
+
+        FILE *lay = open_in("layout.txt", "w");
+        fprintf(lay, "count %zu\n", count);
+        int used[MAX_BLOCKS] = {0};
+        for (size_t i = 0; i < nblocks; i++) {
+            const char *name = NULL;
+            size_t off = 0, r = 0, c = 0;
+            if (seqvid_model_param_block(model, i, &name, &off, &r, &c) != SEQVID_OK)
+                die("param_block", seqvid_last_error());
+            fprintf(lay, "%s %zu %zu %zu\n", name, off, r, c);
+            if (off + r * c > count)
+                die("block past the arena:", name);
+            size_t j;
+            for (j = 0; j < np; j++)
+                if (strcmp(names[j], name) == 0)
+                    break;
+            if (j == np)
+                die("model block not given by python:", name);
+            if (rows[j] != r || cols[j] != c)
+                die("shape mismatch of block", name);
+            memcpy(params + off, given + start[j], r * c * sizeof(float));
+            used[j] = 1;
+        }
+        fclose(lay);
+        for (size_t j = 0; j < np; j++)
+            if (!used[j])
+                die("python block not in the model:", names[j]);
+        free(given);
+    }
+
+    /* ---- batch ---- */
+    const size_t TSD = (size_t)T * (size_t)S * (size_t)D;
+    float *data = xmalloc(TSD * sizeof(float));
+    read_f32("data.f32", data, TSD);
+    seqvid_batch *batch = NULL;
+    if (seqvid_batch_wrap(data, (size_t)T, (size_t)S, (size_t)D, &batch) != SEQVID_OK)
+        die("batch_wrap", seqvid_last_error());
+    for (size_t b = 0; b < (size_t)S; b++)
+        if (seqvid_batch_set_length(batch, b, lens[b]) != SEQVID_OK)
+            die("set_length", seqvid_last_error());
+
+    FILE *res = open_in("results.txt", "w");
+    float rec = -1.0f, fut = -1.0f;
+    int st;
+
+    st = seqvid_model_gradients(model, batch, &rec, &fut);
+    report(res, "gradients", st, 2, rec, fut);
+    write_f32("grads.f32", grads, count);
+
+    rec = fut = -1.0f;
+    st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_TEACHER_FORCED, &rec, &fut);
+    report(res, "eval_tf", st, 2, rec, fut);
+
+    /* Both reconstruction feeds, each through evaluate(INFERENCE) and reconstruct. Sentinel
+     * fill: frames past a sequence's length must come back as 0. */
+    float *out = xmalloc(TSD * sizeof(float));
+    const struct { int feed; const char *ev, *rc, *file; } feeds[] = {
+        {SEQVID_FEED_TRUTH, "eval_inf_truth", "reconstruct_truth", "recon_truth.f32"},
+        {SEQVID_FEED_PREDICTION, "eval_inf_pred", "reconstruct_pred", "recon_pred.f32"}};
+    for (size_t k = 0; k < 2; k++) {
+        st = seqvid_model_set(model, SEQVID_CFG_RECON_FEED, feeds[k].feed);
+        report(res, "set_feed", st, 0, 0, 0);
+        rec = fut = -1.0f;
+        st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_INFERENCE, &rec, &fut);
+        report(res, feeds[k].ev, st, 2, rec, fut);
+        for (size_t i = 0; i < TSD; i++)
+            out[i] = 12345.0f;
+        st = seqvid_model_reconstruct(model, batch, out, TSD);
+        report(res, feeds[k].rc, st, 0, 0, 0);
+        write_f32(feeds[k].file, out, st == SEQVID_OK ? TSD : 0);
+    }
+    free(out);
+
+    const size_t PSD = (size_t)n_future * (size_t)S * (size_t)D;
+    out = xmalloc(PSD * sizeof(float));
+    st = seqvid_model_predict(model, batch, (size_t)n_future, out, PSD);
+    report(res, "predict", st, 0, 0, 0);
+    write_f32("predict.f32", out, st == SEQVID_OK ? PSD : 0);
+    free(out);
+
+    size_t F = 0;
+    st = seqvid_model_feature_dim(model, &F);
+    report(res, "feature_dim", st, 1, (double)F, 0);
+    out = xmalloc((size_t)S * F * sizeof(float));
+    st = seqvid_model_encode(model, batch, out, (size_t)S * F);
+    report(res, "encode", st, 0, 0, 0);
+    write_f32("encode.f32", out, st == SEQVID_OK ? (size_t)S * F : 0);
+    free(out);
+
+    /* Neither evaluate nor inference may touch the weights or the last gradients. */
+    write_f32("grads_after.f32", grads, count);
+    write_f32("params_after.f32", params, count);
+
+    fclose(res);
+    seqvid_batch_free(batch);
+    free(data);
+    seqvid_model_free(model);
+    return 0;
+}
