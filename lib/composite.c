@@ -20,6 +20,7 @@
 #include "batch.h"
 #include "blas.h"
 #include "error.h"
+#include "fastmath.h"
 #include "model.h"
 #include "rng.h"
 
@@ -284,7 +285,41 @@ static void readout(const seqvid_model *m, const sv_decoder *d, const float *hto
                 d->wout, m->H, 1.0f, Y, m->D);
 }
 
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* Loss of one frame (summed over its D values) from logits y against x; if dscale != 0, y is
+ * overwritten by dscale * ∂loss/∂y. Binary: softplus(y) - x y with softplus(y) =
+ * max(y, 0) + log(1 + e^{-|y|}), stable for any y. */
+SV_VECTOR_CLONES
+static float row_loss(int output, float *restrict y, const float *restrict x, int D,
+                      float dscale) {
+    float s = 0.0f;
+    if (output == SEQVID_OUTPUT_BINARY) {
+#pragma omp simd reduction(+ : s)
+        for (int d = 0; d < D; d++) {
+            float v = y[d];
+            float a = v < 0.0f ? -v : v;
+            s += (v > 0.0f ? v : 0.0f) + sv_log1pf_unit(sv_expf(-a)) - x[d] * v;
+        }
+        if (dscale != 0.0f)
+#pragma omp simd
+            for (int d = 0; d < D; d++) y[d] = dscale * (sv_sigmf(y[d]) - x[d]);
+    } else {
+#pragma omp simd reduction(+ : s)
+        for (int d = 0; d < D; d++) s += 0.5f * (y[d] - x[d]) * (y[d] - x[d]);
+        if (dscale != 0.0f)
+            for (int d = 0; d < D; d++) y[d] = dscale * (y[d] - x[d]);
+    }
+    return s;
+}
+
+/* Outputs after the non-linearity: σ(y) for binary data, y itself for real data. */
+SV_VECTOR_CLONES
+static void output_row(int output, const float *restrict y, float *restrict o, int D) {
+    if (output == SEQVID_OUTPUT_BINARY)
+#pragma omp simd
+        for (int d = 0; d < D; d++) o[d] = sv_sigmf(y[d]);
+    else
+        memcpy(o, y, (size_t)D * sizeof *o);
+}
 
 /* Loss of T steps of B frames against targets X; row b counts while t < len[b] (len NULL:
  * all). If dscale != 0, Y is overwritten by dscale * ∂loss/∂y (0 on padding rows). */
@@ -292,28 +327,15 @@ static double frame_loss(const seqvid_model *m, float *Y, const float *X, int T,
                          const int *len, float dscale) {
     const size_t D = (size_t)m->D;
     double total = 0.0;
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) {
             float *y = Y + ((size_t)t * B + b) * D;
-            const float *x = X + ((size_t)t * B + b) * D;
             if (len && t >= len[b]) {
                 if (dscale != 0.0f) memset(y, 0, D * sizeof *y);
                 continue;
             }
-            float s = 0.0f;
-            if (m->output == SEQVID_OUTPUT_BINARY) {
-                for (size_t d = 0; d < D; d++)
-                    s += fmaxf(y[d], 0.0f) - x[d] * y[d] + log1pf(expf(-fabsf(y[d])));
-                if (dscale != 0.0f)
-                    for (size_t d = 0; d < D; d++) y[d] = dscale * (sigm(y[d]) - x[d]);
-            } else {
-                for (size_t d = 0; d < D; d++) s += 0.5f * (y[d] - x[d]) * (y[d] - x[d]);
-                if (dscale != 0.0f)
-                    for (size_t d = 0; d < D; d++) y[d] = dscale * (y[d] - x[d]);
-            }
-            total += s;
+            total += row_loss(m->output, y, X + ((size_t)t * B + b) * D, m->D, dscale);
         }
-    }
     return total;
 }
 
@@ -349,11 +371,12 @@ static void stack_backward(seqvid_model *m, const sv_stack *s, sv_lstm_cache *ca
     }
 }
 
-/* Readout backward: ∂W_out, ∂b_out, and dH_top = dY W_out into dH. */
+/* Readout backward: ∂W_out, ∂b_out (overwritten), and dH_top = dY W_out into dH. */
 static void readout_backward(const seqvid_model *m, const sv_decoder *d, const float *htop,
                              int rows, const float *dY, float *dH) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m->D, m->H, rows, 1.0f, dY, m->D, htop,
-                m->H, 1.0f, d->gwout, m->H);
+                m->H, 0.0f, d->gwout, m->H);
+    memset(d->gbout, 0, (size_t)m->D * sizeof *d->gbout);
     for (int r = 0; r < rows; r++) {
         const float *y = dY + (size_t)r * m->D;
         for (int k = 0; k < m->D; k++) d->gbout[k] += y[k];
@@ -397,11 +420,8 @@ static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T
         float *o = out + (size_t)t * BD;
         for (int b = 0; b < B; b++) {
             float *ob = o + (size_t)b * m->D;
-            const float *yb = y + (size_t)b * m->D;
             if (len && !steplen[b]) memset(ob, 0, (size_t)m->D * sizeof *ob);
-            else if (m->output == SEQVID_OUTPUT_BINARY)
-                for (int k = 0; k < m->D; k++) ob[k] = sigm(yb[k]);
-            else memcpy(ob, yb, (size_t)m->D * sizeof *ob);
+            else output_row(m->output, y + (size_t)b * m->D, ob, m->D);
         }
     }
     if (loss) *loss = total;
@@ -422,9 +442,17 @@ static void reverse_frames(const float *X, int T, int B, int D, const int *n, fl
 
 enum pass { PASS_GRADIENTS, PASS_TEACHER_FORCED, PASS_INFERENCE };
 
+/* Every gradient block of a decoder (its stack and readout) set to 0. A decoder's blocks are
+ * contiguous in the arena, from its first layer to its readout bias. */
+static void zero_decoder_grads(seqvid_model *m, sv_decoder *d) {
+    const sv_lstm_layer *l0 = &d->stack.layer[0];
+    float *first = l0->gwx ? l0->gwx : l0->gwh, *end = d->gbout + m->D;
+    memset(first, 0, (size_t)(end - first) * sizeof *first);
+}
+
 /* The training-shaped pass behind seqvid_model_gradients and seqvid_model_evaluate. */
 static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass pass,
-                         float *rec_loss, float *fut_loss, const char *fn) {
+                         int check_grads, float *rec_loss, float *fut_loss, const char *fn) {
     SV_NOT_NULL(m);
     int st = sv_batch_check(batch, (size_t)m->D, fn);
     if (st) return st;
@@ -506,8 +534,9 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
         float *tmp = ws_get(m, WS_TMP, 2 * BH);
         if (!dh || !ds || !tmp) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         float *dhT = ds, *dcT = ds + (size_t)m->L * BH;
-        memset(m->grads, 0, m->n_params * sizeof *m->grads);
         memset(ds, 0, 2 * (size_t)m->L * BH * sizeof *ds);
+        if (has_fut(m) && !yfut) /* no valid future frame in the batch: zero gradient */
+            zero_decoder_grads(m, &m->fut);
         if (yrec) {
             const float *htop = w->dec[0][m->L - 1].h + BH;
             readout_backward(m, &m->rec, htop, K * B, yrec, dh);
@@ -523,7 +552,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
         /* The encoder's outputs are seen only through its final state. */
         memset(dh, 0, (size_t)K * BH * sizeof *dh);
         stack_backward(m, &m->enc, w->enc, K, B, X, 0, len_in, dh, dhT, dcT, NULL, NULL, tmp);
-        if (!sv_all_finite(m->grads, m->n_params))
+        if (check_grads && !sv_all_finite(m->grads, m->n_params))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient is not finite", fn);
     }
     if (rec_loss) *rec_loss = (float)rec;
@@ -533,7 +562,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
 
 int seqvid_model_gradients(seqvid_model *m, const seqvid_batch *batch, float *rec_loss,
                            float *fut_loss) {
-    return training_pass(m, batch, PASS_GRADIENTS, rec_loss, fut_loss, __func__);
+    return training_pass(m, batch, PASS_GRADIENTS, 1, rec_loss, fut_loss, __func__);
 }
 
 int seqvid_model_evaluate(seqvid_model *m, const seqvid_batch *batch, int flags, float *rec_loss,
@@ -542,7 +571,7 @@ int seqvid_model_evaluate(seqvid_model *m, const seqvid_batch *batch, int flags,
         return sv_fail(SEQVID_ERR_ARG, "seqvid_model_evaluate: unknown flags %d", flags);
     return training_pass(m, batch,
                          flags == SEQVID_EVAL_TEACHER_FORCED ? PASS_TEACHER_FORCED : PASS_INFERENCE,
-                         rec_loss, fut_loss, __func__);
+                         0, rec_loss, fut_loss, __func__);
 }
 
 int seqvid_model_train_step(seqvid_model *m, seqvid_optimizer *opt, const seqvid_batch *batch,
@@ -550,7 +579,8 @@ int seqvid_model_train_step(seqvid_model *m, seqvid_optimizer *opt, const seqvid
     SV_NOT_NULL(m);
     SV_NOT_NULL(opt);
     float rec, fut;
-    int st = seqvid_model_gradients(m, batch, &rec, &fut);
+    /* The optimizer checks the gradients' finiteness before touching anything: one pass. */
+    int st = training_pass(m, batch, PASS_GRADIENTS, 0, &rec, &fut, __func__);
     if (st) return st;
     st = seqvid_optimizer_step(opt, m);
     if (st) return st;

@@ -57,6 +57,10 @@ int sv_config_check_all(const struct seqvid_config *cfg) {
     return SEQVID_OK;
 }
 
+const char *sv_config_key_name(int key) {
+    return key >= 1 && key < SV_CFG_NKEYS ? keys[key].name : NULL;
+}
+
 int seqvid_config_create(seqvid_config **out) {
     SV_NOT_NULL(out);
     *out = malloc(sizeof **out);

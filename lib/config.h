@@ -13,6 +13,8 @@ struct seqvid_config {
 void sv_config_defaults(struct seqvid_config *cfg);
 /* Validate one key/value (SEQVID_OK or a failure with message). */
 int sv_config_check(int key, double value);
+/* Upper-case name of a key ("KIND", "INPUT_DIM", ...; used in saved files), NULL if unknown. */
+const char *sv_config_key_name(int key);
 /* Validate the whole configuration, including combinations. */
 int sv_config_check_all(const struct seqvid_config *cfg);
 #endif

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 #include "blas.h"
+#include "fastmath.h"
 #include "lstm.h"
 
 size_t sv_lstm_param_count(int D, int H, int peep) {
@@ -45,60 +46,66 @@ void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem) {
     c->tc = c->gates + tb * 4 * h;
 }
 
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* One row of the cell. a: in pre-activations, out activated gates. The body is instantiated
+ * with and without peepholes (has_p is a constant after inlining), so both vectorise. */
+static inline __attribute__((always_inline)) void
+cell_forward_body(int H, float *restrict a, const float *restrict cp, float *restrict cn,
+                  float *restrict hn, float *restrict tc, const float *restrict p,
+                  const int has_p) {
+    float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
+#pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float pi = has_p ? p[j] : 0.0f, pf = has_p ? p[H + j] : 0.0f;
+        float po = has_p ? p[2 * H + j] : 0.0f;
+        float i = sv_sigmf(ai[j] + pi * cp[j]), f = sv_sigmf(af[j] + pf * cp[j]);
+        float g = sv_tanhf(ag[j]), c = f * cp[j] + i * g;
+        float o = sv_sigmf(ao[j] + po * c), t = sv_tanhf(c);
+        ai[j] = i, af[j] = f, ag[j] = g, ao[j] = o;
+        cn[j] = c, tc[j] = t, hn[j] = o * t;
+    }
+}
 
-/* One row of the cell. a: in pre-activations, out activated gates. p == NULL: no peepholes
- * (written as a separate loop so that both variants vectorise without a branch inside). */
+SV_VECTOR_CLONES
 static void cell_forward(int H, float *restrict a, const float *restrict cp, float *restrict cn,
                          float *restrict hn, float *restrict tc, const float *restrict p) {
+    if (p) cell_forward_body(H, a, cp, cn, hn, tc, p, 1);
+    else cell_forward_body(H, a, cp, cn, hn, tc, p, 0);
+}
+
+/* One row of the backward step (equations at the top). a: in gates, out dA.
+ * dh: ∂L/∂h_t. dc: in ∂L/∂c_t carried from t+1, out ∂L/∂c_{t-1}. gp: peephole gradients. */
+static inline __attribute__((always_inline)) void
+cell_backward_body(int H, float *restrict a, const float *restrict cp, const float *restrict c,
+                   const float *restrict tc, const float *restrict dh, float *restrict dc,
+                   const float *restrict p, float *restrict gp, const int has_p) {
     float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
-    if (p) {
-        const float *pi = p, *pf = p + H, *po = p + 2 * H;
-        for (int j = 0; j < H; j++) {
-            float i = sigm(ai[j] + pi[j] * cp[j]), f = sigm(af[j] + pf[j] * cp[j]);
-            float g = tanhf(ag[j]), c = f * cp[j] + i * g;
-            float o = sigm(ao[j] + po[j] * c), t = tanhf(c);
-            ai[j] = i, af[j] = f, ag[j] = g, ao[j] = o;
-            cn[j] = c, tc[j] = t, hn[j] = o * t;
-        }
-    } else {
-        for (int j = 0; j < H; j++) {
-            float i = sigm(ai[j]), f = sigm(af[j]), g = tanhf(ag[j]), c = f * cp[j] + i * g;
-            float o = sigm(ao[j]), t = tanhf(c);
-            ai[j] = i, af[j] = f, ag[j] = g, ao[j] = o;
-            cn[j] = c, tc[j] = t, hn[j] = o * t;
+#pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float pi = has_p ? p[j] : 0.0f, pf = has_p ? p[H + j] : 0.0f;
+        float po = has_p ? p[2 * H + j] : 0.0f;
+        float i = ai[j], f = af[j], g = ag[j], o = ao[j], t = tc[j];
+        float dao = dh[j] * t * o * (1.0f - o);
+        float dct = dc[j] + dh[j] * o * (1.0f - t * t) + dao * po;
+        float dai = dct * g * i * (1.0f - i);
+        float daf = dct * cp[j] * f * (1.0f - f);
+        float dag = dct * i * (1.0f - g * g);
+        dc[j] = dct * f + dai * pi + daf * pf;
+        ai[j] = dai, af[j] = daf, ag[j] = dag, ao[j] = dao;
+        if (has_p) {
+            gp[j] += dai * cp[j];
+            gp[H + j] += daf * cp[j];
+            gp[2 * H + j] += dao * c[j];
         }
     }
 }
 
-/* One row of the backward step (equations at the top). a: in gates, out dA.
- * dh: ∂L/∂h_t. dc: in ∂L/∂c_t carried from t+1, out ∂L/∂c_{t-1}. */
+SV_VECTOR_CLONES
 static void cell_backward(int H, float *restrict a, const float *restrict cp,
                           const float *restrict c, const float *restrict tc,
                           const float *restrict dh, float *restrict dc, const float *restrict p,
                           float *restrict gp) {
-    float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
-    const float zero = 0.0f;
-    const float *pi = p ? p : &zero, *pf = p ? p + H : &zero, *po = p ? p + 2 * H : &zero;
-    const size_t ps = p ? 1 : 0; /* peephole stride: 0 reads the zero above for every j */
-    for (int j = 0; j < H; j++) {
-        float i = ai[j], f = af[j], g = ag[j], o = ao[j], t = tc[j];
-        float dao = dh[j] * t * o * (1.0f - o);
-        float dct = dc[j] + dh[j] * o * (1.0f - t * t) + dao * po[j * ps];
-        float dai = dct * g * i * (1.0f - i);
-        float daf = dct * cp[j] * f * (1.0f - f);
-        float dag = dct * i * (1.0f - g * g);
-        dc[j] = dct * f + dai * pi[j * ps] + daf * pf[j * ps];
-        ai[j] = dai, af[j] = daf, ag[j] = dag, ao[j] = dao;
-    }
-    if (gp) {
-        float *gpi = gp, *gpf = gp + H, *gpo = gp + 2 * H;
-        for (int j = 0; j < H; j++) {
-            gpi[j] += ai[j] * cp[j];
-            gpf[j] += af[j] * cp[j];
-            gpo[j] += ao[j] * c[j];
-        }
-    }
+    if (p) cell_backward_body(H, a, cp, c, tc, dh, dc, p, gp, 1);
+    else cell_backward_body(H, a, cp, c, tc, dh, dc, p, gp, 0);
 }
 
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
@@ -146,6 +153,7 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     else memset(dh, 0, BH * sizeof *dh);
     if (dcT) memcpy(dc, dcT, BH * sizeof *dc);
     else memset(dc, 0, BH * sizeof *dc);
+    if (l->gp) memset(l->gp, 0, 3 * (size_t)H * sizeof *l->gp);
 
     for (int t = T - 1; t >= 0; t--) {
         float *a = A + t * BG, *dht = dH + t * BH;
@@ -176,16 +184,19 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
 
     /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h. */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, T * B, 1.0f, A, G, cache->h, H,
-                1.0f, l->gwh, H);
-    for (size_t r = 0; r < (size_t)T * B; r++) {
+                0.0f, l->gwh, H);
+    memcpy(l->gb, A, (size_t)G * sizeof *l->gb);
+    for (size_t r = 1; r < (size_t)T * B; r++) {
         const float *a = A + r * G;
         for (int k = 0; k < G; k++) l->gb[k] += a[k];
     }
+    if (l->D > 0 && !(X && x_t0 < T)) /* no input reached this layer: no gradient either */
+        memset(l->gwx, 0, (size_t)G * l->D * sizeof *l->gwx);
     if (X && l->D > 0 && x_t0 < T) {
         const float *Ax = A + (size_t)x_t0 * BG;
         int rows = (T - x_t0) * B;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, l->D, rows, 1.0f, Ax, G, X,
-                    l->D, 1.0f, l->gwx, l->D);
+                    l->D, 0.0f, l->gwx, l->D);
         if (dX)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, l->D, G, 1.0f, Ax, G,
                         l->wx, l->D, 0.0f, dX, l->D);

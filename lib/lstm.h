@@ -29,7 +29,7 @@ typedef struct sv_lstm_layer {
     float *wh; /* [4H x H] */
     float *p;  /* [3H] p_i, p_f, p_o; NULL without peepholes */
     float *b;  /* [4H] */
-    /* ... and their twins in the gradient arena (accumulated into with +=). */
+    /* ... and their twins in the gradient arena (written by sv_lstm_backward). */
     float *gwx, *gwh, *gp, *gb;
 } sv_lstm_layer;
 
@@ -63,7 +63,8 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
  * dh0, dc0: [B x H]: the gradient w.r.t. the initial state is ADDED into them (several
  *            decoders hand their gradients to one encoder state); NULL: not needed.
  * tmp: [2 x B x H] scratch.
- * Weight gradients are added into l->g*. cache->gates is overwritten with dA. */
+ * The layer's gradient blocks l->g* are overwritten (each layer runs backward once per
+ * pass; no separate zeroing of the gradient arena is needed). cache->gates becomes dA. */
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                       const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
                       const float *dcT, float *dX, float *dh0, float *dc0, float *tmp);
