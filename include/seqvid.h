@@ -245,6 +245,26 @@ SEQVID_API int seqvid_model_encode(seqvid_model *model, const seqvid_batch *batc
 SEQVID_API int seqvid_model_feature_dim(const seqvid_model *model, size_t *dim);
 
 /*
+ * Streaming encoder: frames arrive one at a time (a camera, a long video). After frames
+ * x_0..x_t have been pushed, the features equal seqvid_model_encode of those t+1 frames.
+ */
+typedef struct seqvid_stream seqvid_stream;
+
+/** A stream of n_seqs parallel sequences over `model`'s encoder, starting from the zero
+ *  state. The stream reads the model's weights: the model must outlive the stream, and the
+ *  two must not be used from different threads at once. */
+SEQVID_API int seqvid_stream_create(seqvid_model *model, size_t n_seqs, seqvid_stream **out);
+SEQVID_API void seqvid_stream_free(seqvid_stream *stream);
+/** Encode the next frame of every sequence: frames[b*D + d], count >= n_seqs*D. A non-finite
+ *  frame gives SEQVID_ERR_NONFINITE and leaves the state unchanged. */
+SEQVID_API int seqvid_stream_push(seqvid_stream *stream, const float *frames, size_t count);
+/** The features after the frames pushed so far (layout of seqvid_model_encode). */
+SEQVID_API int seqvid_stream_features(const seqvid_stream *stream, float *out,
+                                      size_t out_count);
+/** Back to the zero state, for a new sequence. */
+SEQVID_API int seqvid_stream_reset(seqvid_stream *stream);
+
+/*
  * Parameters as one contiguous array (the "arena"), with a gradient array of the same size.
  * Every weight block is a slice of it; see seqvid_model_param_block for names and shapes.
  * This is what data-parallel training needs: average the gradient arrays of all workers,

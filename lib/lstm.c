@@ -108,6 +108,17 @@ static void cell_backward(int H, float *restrict a, const float *restrict cp,
     else cell_backward_body(H, a, cp, c, tc, dh, dc, p, gp, 0);
 }
 
+/* C[M x N] += A[M x K] W^T with W [N x K] (all row-major). One row is a matrix-vector
+ * product: sgemv streams W once, where sgemm would first pack all of it (2-3x slower for
+ * batch-1 inference, frame by frame). */
+static void gemm_nt(int M, int N, int K, const float *A, const float *W, float *C) {
+    if (M == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, A, 1, 1.0f, C, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 1.0f, C,
+                    N);
+}
+
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                      const int *len, sv_lstm_cache *cache) {
     const int H = l->H, G = 4 * H;
@@ -116,17 +127,14 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
 
     /* A = 1 b^T for every row, then A[x_t0:] += X W_x^T in one GEMM over all steps. */
     for (size_t r = 0; r < (size_t)T * B; r++) memcpy(A + r * G, l->b, (size_t)G * sizeof *A);
-    if (X && l->D > 0 && x_t0 < T)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (T - x_t0) * B, G, l->D, 1.0f, X,
-                    l->D, l->wx, l->D, 1.0f, A + (size_t)x_t0 * BG, G);
+    if (X && l->D > 0 && x_t0 < T) gemm_nt((T - x_t0) * B, G, l->D, X, l->wx, A + x_t0 * BG);
 
     for (int t = 0; t < T; t++) {
         const float *hp = cache->h + t * BH, *cp = cache->c + t * BH;
         float *hn = cache->h + (t + 1) * BH, *cn = cache->c + (t + 1) * BH;
         float *a = A + t * BG, *tc = cache->tc + t * BH;
         /* The recurrent product: the only GEMM per step. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, hp, H, l->wh, H,
-                    1.0f, a, G);
+        gemm_nt(B, G, H, hp, l->wh, a);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * H;
             if (len && t >= len[b]) { /* past this row's end: carry the state */

@@ -375,6 +375,51 @@ static void test_training_learns(void **state) {
     seqvid_model_free(m);
 }
 
+/* Frame-by-frame streaming equals whole-sequence encoding, for every prefix. */
+static void test_stream(void **state) {
+    enum { D = 7, H = 6, T = 5, S = 2 };
+    seqvid_config *cfg;
+    seqvid_config_create(&cfg);
+    seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, D);
+    seqvid_config_set(cfg, SEQVID_CFG_HIDDEN, H);
+    seqvid_config_set(cfg, SEQVID_CFG_LAYERS, 2);
+    seqvid_config_set(cfg, SEQVID_CFG_INIT_WEIGHT, 0.3);
+    seqvid_model *m;
+    assert_int_equal(seqvid_model_create(cfg, &m), 0);
+    seqvid_config_free(cfg);
+    seqvid_batch *b = random_batch(T, S, D, 11);
+    float *x, f_enc[S * 4 * H], f_str[S * 4 * H];
+    seqvid_batch_data(b, &x);
+    seqvid_stream *st;
+    assert_int_equal(seqvid_stream_create(NULL, S, &st), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_stream_create(m, 0, &st), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_stream_create(m, S, &st), 0);
+    for (int t = 1; t <= T; t++) {
+        assert_int_equal(seqvid_stream_push(st, x + (t - 1) * S * D, S * D), 0);
+        seqvid_batch *p;
+        assert_int_equal(seqvid_batch_wrap(x, t, S, D, &p), 0);
+        assert_int_equal(seqvid_model_encode(m, p, f_enc, S * 4 * H), 0);
+        assert_int_equal(seqvid_stream_features(st, f_str, S * 4 * H), 0);
+        for (int j = 0; j < S * 4 * H; j++) assert_float_equal(f_enc[j], f_str[j], 1e-5);
+        seqvid_batch_free(p);
+    }
+    float bad[S * D] = {0};
+    bad[3] = NAN;
+    assert_int_equal(seqvid_stream_push(st, bad, S * D), SEQVID_ERR_NONFINITE);
+    assert_int_equal(seqvid_stream_push(st, bad, S * D - 1), SEQVID_ERR_BUFFER);
+    assert_int_equal(seqvid_stream_features(st, f_str, S * 4 * H - 1), SEQVID_ERR_BUFFER);
+    assert_int_equal(seqvid_stream_features(st, f_str, S * 4 * H), 0);
+    for (int j = 0; j < S * 4 * H; j++) assert_float_equal(f_enc[j], f_str[j], 1e-5);
+    assert_int_equal(seqvid_stream_reset(st), 0);
+    assert_int_equal(seqvid_stream_features(st, f_str, S * 4 * H), 0);
+    for (int j = 0; j < S * 4 * H; j++) assert_true(f_str[j] == 0.0f);
+    assert_int_equal(seqvid_stream_reset(NULL), SEQVID_ERR_NULL);
+    seqvid_stream_free(st);
+    seqvid_stream_free(NULL);
+    seqvid_batch_free(b);
+    seqvid_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_status),
@@ -385,6 +430,7 @@ int main(void) {
         cmocka_unit_test(test_inference_consistency),
         cmocka_unit_test(test_variable_lengths),
         cmocka_unit_test(test_training_learns),
+        cmocka_unit_test(test_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
