@@ -8,7 +8,8 @@
  *   recon decoder, step t < n: target x_{n-1-t}; input (conditional) x_{n-t} for t > 0.
  *   future decoder, step t < len-K (at most M): target x_{K+t}; input x_{K+t-1} for t > 0.
  *   Step 0 of a conditional decoder has no input; unconditioned decoders have no input
- *   weights at all. Readout y = W_out h_top + b_out, then
+ *   weights at all. Readout y = h_top W_out + b_out (row vectors; weights are stored
+ *   input-major, see lstm.h), then
  *     binary: loss = Σ_d softplus(y) - x y  (= cross-entropy of σ(y)),   ∂loss/∂y = σ(y) - x
  *     real:   loss = ½ Σ_d (y - x)²,                                      ∂loss/∂y = y - x
  * Each decoder's loss is averaged over its valid target frames; the objective is their sum.
@@ -126,10 +127,10 @@ static void build_stack(seqvid_model *m, const char *name, int has_input, sv_sta
         size_t start = *offset;
         if (din) {
             snprintf(bn, sizeof bn, "%s.%d.w_x", name, l);
-            add_block(m, bn, h4, (size_t)din, SV_INIT_WEIGHT, offset);
+            add_block(m, bn, (size_t)din, h4, SV_INIT_WEIGHT, offset);
         }
         snprintf(bn, sizeof bn, "%s.%d.w_h", name, l);
-        add_block(m, bn, h4, (size_t)m->H, SV_INIT_WEIGHT, offset);
+        add_block(m, bn, (size_t)m->H, h4, SV_INIT_WEIGHT, offset);
         if (m->peep) {
             snprintf(bn, sizeof bn, "%s.%d.peephole", name, l);
             add_block(m, bn, 3 * (size_t)m->H, 1, SV_INIT_PEEPHOLE, offset);
@@ -147,7 +148,7 @@ static void build_decoder(seqvid_model *m, const char *name, int conditional, sv
     d->conditional = conditional;
     build_stack(m, name, conditional, &d->stack, offset);
     snprintf(bn, sizeof bn, "%s.readout.w", name);
-    size_t w = add_block(m, bn, (size_t)m->D, (size_t)m->H, SV_INIT_WEIGHT, offset);
+    size_t w = add_block(m, bn, (size_t)m->H, (size_t)m->D, SV_INIT_WEIGHT, offset);
     snprintf(bn, sizeof bn, "%s.readout.b", name);
     size_t b = add_block(m, bn, (size_t)m->D, 1, SV_INIT_BIAS, offset);
     d->wout = m->params + w, d->gwout = m->grads + w;
@@ -276,13 +277,13 @@ static void handoff(seqvid_model *m, sv_lstm_cache *dec) {
     }
 }
 
-/* Y = H_top W_out^T + 1 b_out^T for `rows` rows. */
+/* Y = H_top W_out + 1 b_out^T for `rows` rows. */
 static void readout(const seqvid_model *m, const sv_decoder *d, const float *htop, int rows,
                     float *Y) {
     size_t D = (size_t)m->D;
     for (int r = 0; r < rows; r++) memcpy(Y + r * D, d->bout, D * sizeof *Y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m->D, m->H, 1.0f, htop, m->H,
-                d->wout, m->H, 1.0f, Y, m->D);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m->D, m->H, 1.0f, htop, m->H,
+                d->wout, m->D, 1.0f, Y, m->D);
 }
 
 /* Loss of one frame (summed over its D values) from logits y against x; if dscale != 0, y is
@@ -371,18 +372,18 @@ static void stack_backward(seqvid_model *m, const sv_stack *s, sv_lstm_cache *ca
     }
 }
 
-/* Readout backward: ∂W_out, ∂b_out (overwritten), and dH_top = dY W_out into dH. */
+/* Readout backward: ∂W_out = H_top^T dY, ∂b_out (overwritten), and dH_top = dY W_out^T. */
 static void readout_backward(const seqvid_model *m, const sv_decoder *d, const float *htop,
                              int rows, const float *dY, float *dH) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m->D, m->H, rows, 1.0f, dY, m->D, htop,
-                m->H, 0.0f, d->gwout, m->H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m->H, m->D, rows, 1.0f, htop, m->H, dY,
+                m->D, 0.0f, d->gwout, m->D);
     memset(d->gbout, 0, (size_t)m->D * sizeof *d->gbout);
     for (int r = 0; r < rows; r++) {
         const float *y = dY + (size_t)r * m->D;
         for (int k = 0; k < m->D; k++) d->gbout[k] += y[k];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m->H, m->D, 1.0f, dY, m->D,
-                d->wout, m->H, 0.0f, dH, m->H);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m->H, m->D, 1.0f, dY, m->D,
+                d->wout, m->D, 0.0f, dH, m->H);
 }
 
 /* Inference roll-out of a decoder for T steps, one step at a time: step t > 0 of a

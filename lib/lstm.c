@@ -11,7 +11,7 @@
  *   dh'  = da W_h                              (one GEMM per step, carried to step t-1)
  *   dp_i += da_i c'   dp_f += da_f c'   dp_o += da_o c
  * and after the loop, over all steps at once:
- *   dW_h += dA^T H_prev    dW_x += dA^T X    db += Σ_rows dA    dX = dA W_x
+ *   dW_h = H_prev^T dA     dW_x = X^T dA     db = Σ_rows dA    dX = dA W_x^T
  */
 #include <math.h>
 #include <string.h>
@@ -108,15 +108,15 @@ static void cell_backward(int H, float *restrict a, const float *restrict cp,
     else cell_backward_body(H, a, cp, c, tc, dh, dc, p, gp, 0);
 }
 
-/* C[M x N] += A[M x K] W^T with W [N x K] (all row-major). One row is a matrix-vector
+/* C[M x N] += A[M x K] W with W [K x N] (all row-major). One row is a vector-matrix
  * product: sgemv streams W once, where sgemm would first pack all of it (2-3x slower for
  * batch-1 inference, frame by frame). */
-static void gemm_nt(int M, int N, int K, const float *A, const float *W, float *C) {
+static void gemm_acc(int M, int N, int K, const float *A, const float *W, float *C) {
     if (M == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, A, 1, 1.0f, C, 1);
+        cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1.0f, W, N, A, 1, 1.0f, C, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 1.0f, C,
-                    N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, W, N, 1.0f,
+                    C, N);
 }
 
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
@@ -127,14 +127,14 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
 
     /* A = 1 b^T for every row, then A[x_t0:] += X W_x^T in one GEMM over all steps. */
     for (size_t r = 0; r < (size_t)T * B; r++) memcpy(A + r * G, l->b, (size_t)G * sizeof *A);
-    if (X && l->D > 0 && x_t0 < T) gemm_nt((T - x_t0) * B, G, l->D, X, l->wx, A + x_t0 * BG);
+    if (X && l->D > 0 && x_t0 < T) gemm_acc((T - x_t0) * B, G, l->D, X, l->wx, A + x_t0 * BG);
 
     for (int t = 0; t < T; t++) {
         const float *hp = cache->h + t * BH, *cp = cache->c + t * BH;
         float *hn = cache->h + (t + 1) * BH, *cn = cache->c + (t + 1) * BH;
         float *a = A + t * BG, *tc = cache->tc + t * BH;
         /* The recurrent product: the only GEMM per step. */
-        gemm_nt(B, G, H, hp, l->wh, a);
+        gemm_acc(B, G, H, hp, l->wh, a);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * H;
             if (len && t >= len[b]) { /* past this row's end: carry the state */
@@ -178,7 +178,7 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
                           l->gp);
         }
         /* ∂L/∂h_{t-1} through the recurrent weights; carried rows take dh_t itself. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, a, G, l->wh, H,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, G, 1.0f, a, G, l->wh, G,
                     0.0f, dh, H);
         if (len)
             for (int b = 0; b < B; b++)
@@ -191,8 +191,8 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
         for (size_t k = 0; k < BH; k++) dc0[k] += dc[k];
 
     /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h. */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, T * B, 1.0f, A, G, cache->h, H,
-                0.0f, l->gwh, H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G, T * B, 1.0f, cache->h, H, A, G,
+                0.0f, l->gwh, G);
     memcpy(l->gb, A, (size_t)G * sizeof *l->gb);
     for (size_t r = 1; r < (size_t)T * B; r++) {
         const float *a = A + r * G;
@@ -203,10 +203,10 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     if (X && l->D > 0 && x_t0 < T) {
         const float *Ax = A + (size_t)x_t0 * BG;
         int rows = (T - x_t0) * B;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, l->D, rows, 1.0f, Ax, G, X,
-                    l->D, 0.0f, l->gwx, l->D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->D, G, rows, 1.0f, X, l->D, Ax, G,
+                    0.0f, l->gwx, G);
         if (dX)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, l->D, G, 1.0f, Ax, G,
-                        l->wx, l->D, 0.0f, dX, l->D);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l->D, G, 1.0f, Ax, G,
+                        l->wx, G, 0.0f, dX, l->D);
     }
 }

@@ -4,7 +4,7 @@
  * All matrices are row-major float32. Sequences are time-major: row (t*B + b).
  *
  * Cell (gate order i, f, g, o; peepholes p_i, p_f read c_{t-1}, p_o reads c_t):
- *   a_t = W_x x_t + W_h h_{t-1} + b                   (4H pre-activations)
+ *   a_t = x_t W_x + h_{t-1} W_h + b                   (4H pre-activations, row vectors)
  *   i = σ(a_i + p_i⊙c_{t-1})  f = σ(a_f + p_f⊙c_{t-1})  g = tanh(a_g)
  *   c_t = f⊙c_{t-1} + i⊙g     o = σ(a_o + p_o⊙c_t)      h_t = o⊙tanh(c_t)
  *
@@ -25,8 +25,11 @@ typedef struct sv_lstm_layer {
     int H;    /* hidden units */
     int peep; /* 1: peepholes present */
     /* Views into the model's parameter arena ... */
-    float *wx; /* [4H x D] rows of gates i,f,g,o; NULL when D == 0 */
-    float *wh; /* [4H x H] */
+    /* Weights are stored input-major ("x W"): row k holds what input k adds to the 4H gate
+     * pre-activations, whose columns are ordered i, f, g, o. A row of a sparse input then
+     * touches whole contiguous rows, and the batch-1 products stream W row by row. */
+    float *wx; /* [D x 4H]; NULL when D == 0 */
+    float *wh; /* [H x 4H] */
     float *p;  /* [3H] p_i, p_f, p_o; NULL without peepholes */
     float *b;  /* [4H] */
     /* ... and their twins in the gradient arena (written by sv_lstm_backward). */

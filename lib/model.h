@@ -24,12 +24,12 @@ typedef struct sv_stack {
 } sv_stack;
 
 /* A decoder: an LSTM stack initialised from the encoder's final state, and a readout
- * y = W_out h_top + b_out. */
+ * y = h_top W_out + b_out. */
 typedef struct sv_decoder {
     int present;     /* the model kind has this decoder */
     int conditional; /* layer 0 reads the previous frame (else it has no input weights) */
     sv_stack stack;
-    float *wout, *bout;   /* [D x H], [D] */
+    float *wout, *bout;   /* [H x D], [D] */
     float *gwout, *gbout; /* gradient twins */
 } sv_decoder;
 

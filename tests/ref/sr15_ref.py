@@ -72,6 +72,23 @@ def param_blocks(cfg):
     return blocks
 
 
+# The library stores weight matrices input-major ("x W": w_x [D_in, 4H], w_h [H, 4H],
+# readout.w [H, D]); this reference keeps the equations' layout (W x: [4H, D_in] ...), so the
+# two meet only here, by a transpose.
+def is_transposed_in_storage(name):
+    return name.endswith((".w_x", ".w_h", ".readout.w"))
+
+
+def stored_blocks(cfg):
+    """[(name, rows, cols)] as the library's arena stores them."""
+    return [(n, c, r) if is_transposed_in_storage(n) else (n, r, c)
+            for n, r, c in param_blocks(cfg)]
+
+
+def to_storage(name, a):
+    return a.T if is_transposed_in_storage(name) else a
+
+
 def random_params(cfg, rng, scale=0.3):
     """Every block ~ U(-scale, scale), rounded to float32 (the C side stores float32; the
     reference then computes in float64 on exactly the same numbers)."""

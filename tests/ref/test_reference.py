@@ -178,12 +178,12 @@ def write_case(d, c, X, params):
         f.write(f"T {c['T']}\nS {c['S']}\nn_future {c['n_future']}\n")
         f.write("lengths " + " ".join(str(n) for n in c["lens"]) + "\n")
     X.tofile(os.path.join(d, "data.f32"))
-    blocks = R.param_blocks(cfg)
+    blocks = R.stored_blocks(cfg)
     with open(os.path.join(d, "params.txt"), "w") as f:
         for name, r, cc in blocks:
             f.write(f"{name} {r} {cc}\n")
-    np.concatenate([params[n].reshape(-1) for n, _, _ in blocks]).astype(np.float32).tofile(
-        os.path.join(d, "params.f32"))
+    np.concatenate([R.to_storage(n, params[n]).reshape(-1) for n, _, _ in blocks]).astype(
+        np.float32).tofile(os.path.join(d, "params.f32"))
 
 
 def read_results(d):
@@ -265,7 +265,7 @@ def run_case(driver, c):
         count, layout = read_layout(d)
 
         # ---- layout ----
-        want = R.param_blocks(cfg)
+        want = R.stored_blocks(cfg)
         got = [(n, r, cc) for n, _, r, cc in layout]
         if got != want:
             fail(f"{name}: parameter blocks differ from the documented order\n"
@@ -289,7 +289,7 @@ def run_case(driver, c):
         if st == SEQVID_OK and g.size == count:
             for bname, off, r, cc in layout:
                 cg = g[off:off + r * cc]
-                rg = r_grads[bname].reshape(-1)
+                rg = R.to_storage(bname, r_grads[bname]).reshape(-1)
                 e = cmp_array(f"{name} grad {bname} [{r}x{cc}]", cg, rg)
                 m = float(np.abs(rg).max())
                 if e > 1e-3 * m + 1e-7:
@@ -366,7 +366,7 @@ def run_case(driver, c):
                  f"(max change {np.abs(ga - g).max():.3e})")
         p_in = np.zeros(count)
         for bname, off, r, cc in layout:
-            p_in[off:off + r * cc] = params[bname].reshape(-1)
+            p_in[off:off + r * cc] = R.to_storage(bname, params[bname]).reshape(-1)
         covered = np.zeros(count, bool)
         for _, off, r, cc in layout:
             covered[off:off + r * cc] = True
