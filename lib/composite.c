@@ -40,6 +40,7 @@ enum {
     WS_DH,     /* two [T x B x H] gradient buffers, ping-ponged down a stack */
     WS_DSTATE, /* ∂L/∂(h, c) of the encoder's final state: [2 x L x B x H] */
     WS_TMP,    /* kernel scratch [2 x B x H] */
+    WS_SPARSE, /* sparse copies of the three stacks' frame inputs */
     WS_N
 };
 
@@ -51,6 +52,7 @@ struct sv_workspace {
     /* Caches bound by the current call. */
     int encT, B;
     sv_lstm_cache enc[SV_MAX_LAYERS], dec[2][SV_MAX_LAYERS];
+    sv_sparse sp[3]; /* encoder, recon, future: layer 0's input */
 };
 
 static float *ws_get(seqvid_model *m, int slot, size_t n) {
@@ -90,6 +92,19 @@ static int bind_caches(seqvid_model *m, int slot, int T, int B, sv_lstm_cache *c
     float *mem = ws_get(m, slot, per * (size_t)m->L);
     if (!mem) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for %d x %d caches", T, B);
     for (int l = 0; l < m->L; l++) sv_lstm_cache_bind(&caches[l], T, B, m->H, mem + l * per);
+    return SEQVID_OK;
+}
+
+/* Room for sparse copies of the frame inputs of the encoder (T_enc steps), recon decoder and
+ * future decoder (T_dec steps each) of B sequences. */
+static int bind_sparse(seqvid_model *m, int T_enc, int T_dec, int B) {
+    struct sv_workspace *w = m->ws;
+    size_t fe = sv_sparse_floats(T_enc * B, m->D), fd = sv_sparse_floats(T_dec * B, m->D);
+    float *mem = ws_get(m, WS_SPARSE, fe + 2 * fd);
+    if (!mem) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for sparse inputs");
+    sv_sparse_bind(&w->sp[0], T_enc * B, m->D, mem);
+    sv_sparse_bind(&w->sp[1], T_dec * B, m->D, mem + fe);
+    sv_sparse_bind(&w->sp[2], T_dec * B, m->D, mem + fe + fd);
     return SEQVID_OK;
 }
 
@@ -255,6 +270,7 @@ int seqvid_model_set(seqvid_model *m, int key, double value) {
 static int encoder_forward(seqvid_model *m, const float *X, int T, int B, const int *len) {
     struct sv_workspace *w = m->ws;
     int st = bind_caches(m, WS_ENC, T, B, w->enc);
+    if (!st) st = bind_sparse(m, T, m->M > T ? m->M : T, B);
     if (st) return st;
     w->encT = T, w->B = B;
     size_t BH = (size_t)B * m->H;
@@ -262,7 +278,7 @@ static int encoder_forward(seqvid_model *m, const float *X, int T, int B, const 
         memset(w->enc[l].h, 0, BH * sizeof(float));
         memset(w->enc[l].c, 0, BH * sizeof(float));
         const float *in = l ? w->enc[l - 1].h + BH : X;
-        sv_lstm_forward(&m->enc.layer[l], T, B, in, 0, len, &w->enc[l]);
+        sv_lstm_forward(&m->enc.layer[l], T, B, in, 0, len, &w->enc[l], l ? NULL : &w->sp[0]);
     }
     return SEQVID_OK;
 }
@@ -342,12 +358,12 @@ static double frame_loss(const seqvid_model *m, float *Y, const float *X, int T,
 
 /* Teacher-forced decoder pass over T steps: targets tgt, logits into Y. */
 static void decoder_forward(seqvid_model *m, const sv_decoder *d, sv_lstm_cache *caches, int T,
-                            int B, const float *tgt, const int *len, float *Y) {
+                            int B, const float *tgt, const int *len, float *Y, sv_sparse *sp) {
     size_t BH = (size_t)B * m->H;
     handoff(m, caches);
     for (int l = 0; l < m->L; l++) {
         const float *in = l ? caches[l - 1].h + BH : (d->conditional ? tgt : NULL);
-        sv_lstm_forward(&d->stack.layer[l], T, B, in, l ? 0 : 1, len, &caches[l]);
+        sv_lstm_forward(&d->stack.layer[l], T, B, in, l ? 0 : 1, len, &caches[l], l ? NULL : sp);
     }
     readout(m, d, caches[m->L - 1].h + BH, T * B, Y);
 }
@@ -358,7 +374,7 @@ static void decoder_forward(seqvid_model *m, const sv_decoder *d, sv_lstm_cache 
 static void stack_backward(seqvid_model *m, const sv_stack *s, sv_lstm_cache *caches, int T,
                            int B, const float *X0, int x_t0, const int *len, float *dHbuf,
                            const float *dhT, const float *dcT, float *dh0, float *dc0,
-                           float *tmp) {
+                           float *tmp, const sv_sparse *sp) {
     size_t BH = (size_t)B * m->H, TBH = (size_t)T * BH;
     float *dH = dHbuf, *dBelow = dHbuf + TBH;
     for (int l = m->L - 1; l >= 0; l--) {
@@ -366,7 +382,7 @@ static void stack_backward(seqvid_model *m, const sv_stack *s, sv_lstm_cache *ca
         size_t o = (size_t)l * BH;
         sv_lstm_backward(&s->layer[l], T, B, in, l ? 0 : x_t0, len, &caches[l], dH,
                          dhT ? dhT + o : NULL, dcT ? dcT + o : NULL, l ? dBelow : NULL,
-                         dh0 ? dh0 + o : NULL, dc0 ? dc0 + o : NULL, tmp);
+                         dh0 ? dh0 + o : NULL, dc0 ? dc0 + o : NULL, tmp, l ? NULL : sp);
         float *t = dH; /* the layer below's output gradient is what we just wrote */
         dH = dBelow, dBelow = t;
     }
@@ -414,7 +430,7 @@ static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T
                 memcpy(c[l].c, c[l].c + BH, BH * sizeof(float));
             }
             sv_lstm_forward(&d->stack.layer[l], 1, B, l ? c[l - 1].h + BH : feed, 0,
-                            len ? steplen : NULL, &c[l]);
+                            len ? steplen : NULL, &c[l], NULL);
         }
         readout(m, d, c[m->L - 1].h + BH, B, y);
         if (tgt) total += frame_loss(m, y, tgt + (size_t)t * BD, 1, B, len ? steplen : NULL, 0);
@@ -502,7 +518,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_REC, K, B, w->dec[0]))) return st;
             yrec = ws_get(m, WS_YREC, (size_t)K * BD);
             if (!yrec) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->rec, w->dec[0], K, B, tgt_rec, len_in, yrec);
+            decoder_forward(m, &m->rec, w->dec[0], K, B, tgt_rec, len_in, yrec, &w->sp[1]);
             rec = frame_loss(m, yrec, tgt_rec, K, B, len_in,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_rec_frames : 0.0f);
         }
@@ -517,7 +533,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_FUT, M, B, w->dec[1]))) return st;
             yfut = ws_get(m, WS_YFUT, (size_t)M * BD);
             if (!yfut) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->fut, w->dec[1], M, B, tgt_fut, len_fut, yfut);
+            decoder_forward(m, &m->fut, w->dec[1], M, B, tgt_fut, len_fut, yfut, &w->sp[2]);
             fut = frame_loss(m, yfut, tgt_fut, M, B, len_fut,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_fut_frames : 0.0f);
         }
@@ -542,17 +558,18 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             const float *htop = w->dec[0][m->L - 1].h + BH;
             readout_backward(m, &m->rec, htop, K * B, yrec, dh);
             stack_backward(m, &m->rec.stack, w->dec[0], K, B, m->rec.conditional ? tgt_rec : NULL,
-                           1, len_in, dh, NULL, NULL, dhT, dcT, tmp);
+                           1, len_in, dh, NULL, NULL, dhT, dcT, tmp, &w->sp[1]);
         }
         if (yfut) {
             const float *htop = w->dec[1][m->L - 1].h + BH;
             readout_backward(m, &m->fut, htop, M * B, yfut, dh);
             stack_backward(m, &m->fut.stack, w->dec[1], M, B, m->fut.conditional ? tgt_fut : NULL,
-                           1, len_fut, dh, NULL, NULL, dhT, dcT, tmp);
+                           1, len_fut, dh, NULL, NULL, dhT, dcT, tmp, &w->sp[2]);
         }
         /* The encoder's outputs are seen only through its final state. */
         memset(dh, 0, (size_t)K * BH * sizeof *dh);
-        stack_backward(m, &m->enc, w->enc, K, B, X, 0, len_in, dh, dhT, dcT, NULL, NULL, tmp);
+        stack_backward(m, &m->enc, w->enc, K, B, X, 0, len_in, dh, dhT, dcT, NULL, NULL, tmp,
+                       &w->sp[0]);
         if (check_grads && !sv_all_finite(m->grads, m->n_params))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient is not finite", fn);
     }

@@ -18,6 +18,7 @@
 #include "blas.h"
 #include "fastmath.h"
 #include "lstm.h"
+#include "parallel.h"
 
 size_t sv_lstm_param_count(int D, int H, int peep) {
     size_t h = (size_t)H;
@@ -33,9 +34,14 @@ void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float
     l->b = params + nx + nh + np, l->gb = grads + nx + nh + np;
 }
 
+/* Row stride of the gate matrix: 4H plus one cache line, so that consecutive rows do not fall
+ * into the same cache set when 4H floats is a multiple of 4 KiB (the sparse products walk
+ * down columns of it). */
+static int gate_ld(int H) { return 4 * H + 16; }
+
 size_t sv_lstm_cache_floats(int T, int B, int H) {
     size_t tb = (size_t)T * (size_t)B, h = (size_t)H;
-    return 2 * (tb + (size_t)B) * h + tb * 4 * h + tb * h;
+    return 2 * (tb + (size_t)B) * h + tb * (size_t)gate_ld(H) + tb * h;
 }
 
 void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem) {
@@ -43,7 +49,7 @@ void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem) {
     c->h = mem;
     c->c = mem + slots;
     c->gates = mem + 2 * slots;
-    c->tc = c->gates + tb * 4 * h;
+    c->tc = c->gates + tb * (size_t)gate_ld(H);
 }
 
 /* One row of the cell. a: in pre-activations, out activated gates. The body is instantiated
@@ -108,52 +114,182 @@ static void cell_backward(int H, float *restrict a, const float *restrict cp,
     else cell_backward_body(H, a, cp, c, tc, dh, dc, p, gp, 0);
 }
 
+/* ---- sparse inputs ------------------------------------------------------------------- */
+
+size_t sv_sparse_floats(int rows, int D) {
+    size_t cap = (size_t)rows * (size_t)D / SV_SPARSE_DENSITY + 1;
+    return ((size_t)D + 1) + 2 * cap;
+}
+
+void sv_sparse_bind(sv_sparse *s, int rows, int D, float *mem) {
+    size_t cap = (size_t)rows * (size_t)D / SV_SPARSE_DENSITY + 1;
+    s->cap = (int)cap, s->used = 0;
+    s->cp = (int *)mem;
+    s->ri = s->cp + D + 1;
+    s->cv = (float *)(s->ri + cap);
+}
+
+/* Store X [rows x D] in s by columns if it is sparse enough; returns whether it did. */
+static int sparse_build(sv_sparse *s, const float *X, int rows, int D) {
+    int nnz = 0;
+    for (int d = 0; d <= D; d++) s->cp[d] = 0;
+    for (size_t k = 0; k < (size_t)rows * D; k++) /* count per column, vectorisable */
+        s->cp[k % (size_t)D + 1] += X[k] != 0.0f;
+    for (int d = 0; d < D; d++) s->cp[d + 1] += s->cp[d];
+    nnz = s->cp[D];
+    if (nnz > s->cap) return 0; /* too dense: the BLAS path is faster */
+    for (int r = 0; r < rows; r++) { /* fill; rows ascend within each column */
+        const float *x = X + (size_t)r * D;
+        for (int d = 0; d < D; d++)
+            if (x[d] != 0.0f) {
+                int at = s->cp[d]++;
+                s->ri[at] = r, s->cv[at] = x[d];
+            }
+    }
+    for (int d = D; d > 0; d--) s->cp[d] = s->cp[d - 1]; /* undo the fill's shift */
+    s->cp[0] = 0;
+    s->used = 1;
+    return 1;
+}
+
+/* Output columns per block: 32 floats = 4 vectors of 8, so one block of the rows' outputs
+ * (rows x 128 bytes) stays in L1 while the columns stream through. GCC vector extensions;
+ * the baseline clone splits each vector into SSE halves. */
+#define SP_BLOCK 32
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4))); /* unaligned access */
+
+typedef struct sp_job {
+    const sv_sparse *s;
+    int rows, D, N, lda; /* lda: row stride of the gate matrix (out forward, G backward) */
+    const float *W; /* forward: W [D x N] */
+    const float *G; /* backward: dA [rows x N] */
+    float *out;     /* forward: A [rows x N] (+=); backward: dW [D x N] (=) */
+} sp_job;
+
+/* Forward, column by column: for each nonzero X[r, d] = v, A[r, blk] += v W[d, blk]. The
+ * W row piece sits in registers; the A rows it updates sit in L1. */
+SV_VECTOR_CLONES
+static void sp_forward_blocks(void *ctx, int b0, int b1) {
+    const sp_job *j = ctx;
+    const sv_sparse *s = j->s;
+    for (int blk = b0; blk < b1; blk++) {
+        int c0 = blk * SP_BLOCK, w = j->N - c0 < SP_BLOCK ? j->N - c0 : SP_BLOCK;
+        for (int d = 0; d < j->D; d++) {
+            const float *wr = j->W + (size_t)d * j->N + c0;
+            /* W's rows are 4H floats apart: too far for the hardware to guess; fetch ahead. */
+            __builtin_prefetch(wr + 8 * (size_t)j->N);
+            __builtin_prefetch(wr + 8 * (size_t)j->N + 16);
+            if (s->cp[d] == s->cp[d + 1]) continue; /* an all-zero input column costs nothing */
+            if (w == SP_BLOCK) {
+                v8f wv[4];
+                for (int i = 0; i < 4; i++) wv[i] = ((const v8u *)wr)[i];
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    v8u *o = (v8u *)(j->out + (size_t)s->ri[k] * j->lda + c0);
+                    v8f v = (v8f){0} + s->cv[k];
+                    for (int i = 0; i < 4; i++) o[i] += v * wv[i];
+                }
+            } else {
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    float *o = j->out + (size_t)s->ri[k] * j->lda + c0;
+                    for (int c = 0; c < w; c++) o[c] += s->cv[k] * wr[c];
+                }
+            }
+        }
+    }
+}
+
+/* Weight gradient: dW[d, blk] = Σ_k v_k dA[r_k, blk] over column d's nonzeros; the sum
+ * stays in registers and every dW row is written once (zeros where the column is empty). */
+SV_VECTOR_CLONES
+static void sp_backward_blocks(void *ctx, int b0, int b1) {
+    const sp_job *j = ctx;
+    const sv_sparse *s = j->s;
+    for (int blk = b0; blk < b1; blk++) {
+        int c0 = blk * SP_BLOCK, w = j->N - c0 < SP_BLOCK ? j->N - c0 : SP_BLOCK;
+        for (int d = 0; d < j->D; d++) {
+            float *o = j->out + (size_t)d * j->N + c0;
+            if (w == SP_BLOCK) {
+                v8f acc[4] = {{0}};
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    const v8u *g = (const v8u *)(j->G + (size_t)s->ri[k] * j->lda + c0);
+                    v8f v = (v8f){0} + s->cv[k];
+                    for (int i = 0; i < 4; i++) acc[i] += v * g[i];
+                }
+                for (int i = 0; i < 4; i++) ((v8u *)o)[i] = acc[i];
+            } else {
+                for (int c = 0; c < w; c++) o[c] = 0.0f;
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    const float *g = j->G + (size_t)s->ri[k] * j->lda + c0;
+                    for (int c = 0; c < w; c++) o[c] += s->cv[k] * g[c];
+                }
+            }
+        }
+    }
+}
+
+static void sp_run(void (*fn)(void *, int, int), const sv_sparse *s, int rows, int D, int N,
+                   int lda, const float *W, const float *G, float *out) {
+    sp_job j = {s, rows, D, N, lda, W, G, out};
+    sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, fn, &j);
+}
+
+/* ---- dense products ------------------------------------------------------------------ */
+
 /* C[M x N] += A[M x K] W with W [K x N] (all row-major). One row is a vector-matrix
  * product: sgemv streams W once, where sgemm would first pack all of it (2-3x slower for
  * batch-1 inference, frame by frame). */
-static void gemm_acc(int M, int N, int K, const float *A, const float *W, float *C) {
+static void gemm_acc(int M, int N, int K, const float *A, const float *W, float *C, int ldc) {
     if (M == 1)
         cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1.0f, W, N, A, 1, 1.0f, C, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, W, N, 1.0f,
-                    C, N);
+                    C, ldc);
 }
 
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
-                     const int *len, sv_lstm_cache *cache) {
-    const int H = l->H, G = 4 * H;
-    const size_t BH = (size_t)B * H, BG = (size_t)B * G;
+                     const int *len, sv_lstm_cache *cache, sv_sparse *sp) {
+    const int H = l->H, G = 4 * H, lda = gate_ld(H);
+    const size_t BH = (size_t)B * H, BG = (size_t)B * lda;
     float *A = cache->gates;
 
     /* A = 1 b^T for every row, then A[x_t0:] += X W_x^T in one GEMM over all steps. */
-    for (size_t r = 0; r < (size_t)T * B; r++) memcpy(A + r * G, l->b, (size_t)G * sizeof *A);
-    if (X && l->D > 0 && x_t0 < T) gemm_acc((T - x_t0) * B, G, l->D, X, l->wx, A + x_t0 * BG);
+    for (size_t r = 0; r < (size_t)T * B; r++) memcpy(A + r * lda, l->b, (size_t)G * sizeof *A);
+    if (sp) sp->used = 0;
+    if (X && l->D > 0 && x_t0 < T) {
+        int rows = (T - x_t0) * B;
+        if (sp && sparse_build(sp, X, rows, l->D))
+            sp_run(sp_forward_blocks, sp, rows, l->D, G, lda, l->wx, NULL, A + x_t0 * BG);
+        else
+            gemm_acc(rows, G, l->D, X, l->wx, A + x_t0 * BG, lda);
+    }
 
     for (int t = 0; t < T; t++) {
         const float *hp = cache->h + t * BH, *cp = cache->c + t * BH;
         float *hn = cache->h + (t + 1) * BH, *cn = cache->c + (t + 1) * BH;
         float *a = A + t * BG, *tc = cache->tc + t * BH;
         /* The recurrent product: the only GEMM per step. */
-        gemm_acc(B, G, H, hp, l->wh, a);
+        gemm_acc(B, G, H, hp, l->wh, a, lda);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * H;
             if (len && t >= len[b]) { /* past this row's end: carry the state */
                 memcpy(hn + o, hp + o, (size_t)H * sizeof *hn);
                 memcpy(cn + o, cp + o, (size_t)H * sizeof *cn);
-                memset(a + (size_t)b * G, 0, (size_t)G * sizeof *a);
+                memset(a + (size_t)b * lda, 0, (size_t)G * sizeof *a);
                 memset(tc + o, 0, (size_t)H * sizeof *tc);
                 continue;
             }
-            cell_forward(H, a + (size_t)b * G, cp + o, cn + o, hn + o, tc + o, l->p);
+            cell_forward(H, a + (size_t)b * lda, cp + o, cn + o, hn + o, tc + o, l->p);
         }
     }
 }
 
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                       const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
-                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp) {
-    const int H = l->H, G = 4 * H;
-    const size_t BH = (size_t)B * H, BG = (size_t)B * G;
+                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp,
+                      const sv_sparse *sp) {
+    const int H = l->H, G = 4 * H, lda = gate_ld(H);
+    const size_t BH = (size_t)B * H, BG = (size_t)B * lda;
     float *dh = tmp, *dc = tmp + BH; /* carries between steps */
     float *A = cache->gates;
 
@@ -171,14 +307,14 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * H;
             if (len && t >= len[b]) { /* carried state: gradients pass through unchanged */
-                memset(a + (size_t)b * G, 0, (size_t)G * sizeof *a);
+                memset(a + (size_t)b * lda, 0, (size_t)G * sizeof *a);
                 continue;
             }
-            cell_backward(H, a + (size_t)b * G, cp + o, c + o, tc + o, dht + o, dc + o, l->p,
+            cell_backward(H, a + (size_t)b * lda, cp + o, c + o, tc + o, dht + o, dc + o, l->p,
                           l->gp);
         }
         /* ∂L/∂h_{t-1} through the recurrent weights; carried rows take dh_t itself. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, G, 1.0f, a, G, l->wh, G,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, G, 1.0f, a, lda, l->wh, G,
                     0.0f, dh, H);
         if (len)
             for (int b = 0; b < B; b++)
@@ -191,11 +327,11 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
         for (size_t k = 0; k < BH; k++) dc0[k] += dc[k];
 
     /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h. */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G, T * B, 1.0f, cache->h, H, A, G,
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G, T * B, 1.0f, cache->h, H, A, lda,
                 0.0f, l->gwh, G);
     memcpy(l->gb, A, (size_t)G * sizeof *l->gb);
     for (size_t r = 1; r < (size_t)T * B; r++) {
-        const float *a = A + r * G;
+        const float *a = A + r * lda;
         for (int k = 0; k < G; k++) l->gb[k] += a[k];
     }
     if (l->D > 0 && !(X && x_t0 < T)) /* no input reached this layer: no gradient either */
@@ -203,10 +339,13 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     if (X && l->D > 0 && x_t0 < T) {
         const float *Ax = A + (size_t)x_t0 * BG;
         int rows = (T - x_t0) * B;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->D, G, rows, 1.0f, X, l->D, Ax, G,
-                    0.0f, l->gwx, G);
+        if (sp && sp->used)
+            sp_run(sp_backward_blocks, sp, rows, l->D, G, lda, NULL, Ax, l->gwx);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->D, G, rows, 1.0f, X, l->D, Ax,
+                        lda, 0.0f, l->gwx, G);
         if (dX)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l->D, G, 1.0f, Ax, G,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l->D, G, 1.0f, Ax, lda,
                         l->wx, G, 0.0f, dX, l->D);
     }
 }

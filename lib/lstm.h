@@ -40,9 +40,28 @@ typedef struct sv_lstm_layer {
 typedef struct sv_lstm_cache {
     float *h;     /* [(T+1) x B x H]; slot 0 = h_{-1} (initial state, written by the caller) */
     float *c;     /* [(T+1) x B x H]; slot 0 = c_{-1} */
-    float *gates; /* [T x B x 4H]: activated i,f,g,o after forward; dA after backward */
+    float *gates; /* [T x B] rows of 4H (row stride 4H + 16): activated i,f,g,o after forward;
+                     dA after backward */
     float *tc;    /* [T x B x H]: tanh(c_t) */
 } sv_lstm_cache;
+
+/* A sparse copy of a layer's input X [rows x D] in compressed columns, for the input product
+ * and the input weights' gradient. Video frames are mostly exact
+ * zeros (Moving MNIST: ~7% of pixels are not), and a zero input costs nothing here, where a
+ * dense GEMM pays for every pixel. Built by sv_lstm_forward when at most 1/SV_SPARSE_DENSITY
+ * of X is nonzero, reused by sv_lstm_backward; otherwise the dense BLAS path runs. */
+#define SV_SPARSE_DENSITY 5
+typedef struct sv_sparse {
+    int cap;       /* nonzeros it can hold */
+    int used;      /* the last forward stored X here */
+    int *cp;       /* column starts [D + 1] */
+    int *ri;       /* row index of each nonzero, by column, rows ascending */
+    float *cv;     /* its value */
+} sv_sparse;
+
+/* Floats (ints count as floats: both 4 bytes) of an sv_sparse for X [rows x D]. */
+size_t sv_sparse_floats(int rows, int D);
+void sv_sparse_bind(sv_sparse *s, int rows, int D, float *mem);
 
 /* Number of floats of one layer's parameters (the blocks above, in that order). */
 size_t sv_lstm_param_count(int D, int H, int peep);
@@ -55,9 +74,10 @@ void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem);
 
 /* Forward over T steps. X holds the inputs of steps x_t0..T-1 ([(T-x_t0) x B x D]);
  * steps before x_t0 (and every step when X == NULL or D == 0) have zero input.
- * The initial state must already be in slot 0 of cache->h / cache->c. */
+ * The initial state must already be in slot 0 of cache->h / cache->c.
+ * sp: room for a sparse copy of X (NULL: always dense); pass the same to the backward. */
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
-                     const int *len, sv_lstm_cache *cache);
+                     const int *len, sv_lstm_cache *cache, sv_sparse *sp);
 
 /* BPTT over the T steps of the last forward with the same arguments.
  * dH:  [T x B x H] gradient w.r.t. h_t from above; consumed (overwritten).
@@ -70,5 +90,6 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
  * pass; no separate zeroing of the gradient arena is needed). cache->gates becomes dA. */
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                       const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
-                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp);
+                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp,
+                      const sv_sparse *sp);
 #endif

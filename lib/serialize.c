@@ -1126,19 +1126,26 @@ fail:
     return st;
 }
 
-/* Open path as a source. */
+/* Open path as a source. O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
+ * refused as not a regular file. */
 static int open_source(const char *fn, const char *path, source *src) {
     memset(src, 0, sizeof *src);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return io_fail(fn, "cannot open", path, errno);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return io_fail(fn, "cannot open", path, errno);
     struct stat sb;
-    if (fstat(fileno(fp), &sb) || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        close(fd);
         return sv_fail(SEQVID_ERR_IO, "%s: '%s' is not a regular file", fn, path);
     }
     if ((uintmax_t)sb.st_size > SIZE_MAX) {
-        fclose(fp);
+        close(fd);
         return sv_fail(SEQVID_ERR_OVERFLOW, "%s: '%s' is too large for this platform", fn, path);
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int err = errno;
+        close(fd);
+        return io_fail(fn, "cannot read", path, err);
     }
     src->fp = fp;
     src->size = (size_t)sb.st_size;

@@ -61,7 +61,7 @@ int seqvid_stream_push(seqvid_stream *s, const float *frames, size_t count) {
         return sv_fail(SEQVID_ERR_NONFINITE, "seqvid_stream_push: the frames hold NaN or Inf");
     for (int l = 0; l < m->L; l++) {
         sv_lstm_forward(&m->enc.layer[l], 1, (int)s->S, l ? s->c[l - 1].h + BH : frames, 0, NULL,
-                        &s->c[l]);
+                        &s->c[l], NULL);
     }
     for (int l = 0; l < m->L; l++) { /* the new state becomes the state */
         memcpy(s->c[l].h, s->c[l].h + BH, BH * sizeof(float));

@@ -115,14 +115,14 @@ def torch_check():
 # 2. C library vs reference
 # ------------------------------------------------------------------------------------------
 def case(name, kind, L, peep, cr, cf, out, D=16, H=6, S=3, K=3, M=2, T=None, lens=None,
-         seed=0):
+         seed=0, sparse=False):
     if T is None:
         T = K + M if kind != R.AUTOENCODER else K
     if lens is None:
         lens = [T] * S
     return dict(name=name, cfg=R.make_cfg(kind=kind, D=D, H=H, L=L, peep=peep, K=K, M=M,
                                           cond_recon=cr, cond_future=cf, output=out),
-                T=T, S=S, lens=lens, seed=seed)
+                T=T, S=S, lens=lens, seed=seed, sparse=sparse)
 
 
 CASES = [
@@ -152,6 +152,11 @@ CASES = [
     # open; we expect fut_loss 0 and no future gradient (as for a model without the decoder).
     case("v15", R.COMPOSITE, 2, 0, 1, 1, R.REAL, D=12, H=5, K=4, M=2, T=6, lens=[4, 2, 3],
          seed=15),
+    # frames that are ~90% exact zeros, like Moving MNIST: the library's sparse input path
+    case("s16", R.COMPOSITE, 2, 1, 1, 1, R.BINARY, D=40, H=10, K=4, M=3, seed=16,
+         sparse=True),
+    case("s17", R.COMPOSITE, 1, 1, 1, 0, R.BINARY, D=40, H=8, K=3, M=3, T=7, lens=[7, 4, 2],
+         seed=17, sparse=True),
 ]
 
 
@@ -163,6 +168,8 @@ def make_data(c, rng):
         X = np.where(rng.uniform(size=X.shape) < 0.5, np.round(X), X)
     else:
         X = rng.normal(0, 0.7, (T, S, D))
+    if c["sparse"]:
+        X = np.where(rng.uniform(size=X.shape) < 0.9, 0.0, X)
     X = X.astype(np.float32)
     for b, n in enumerate(c["lens"]):
         X[n:, b] = 0.0   # padding (must be ignored anyway)
