@@ -1,14 +1,13 @@
-/*
- * seqvid.h -- libseqvid: LSTM encoder-decoders that learn video representations.
+/**
+ * @file seqvid.h
+ * @brief libseqvid: LSTM encoder-decoders that learn video representations.
  *
  * This header is the manual. libseqvid implements the autoencoder, future predictor and
  * composite models of Srivastava, Mansimov & Salakhutdinov, "Unsupervised Learning of Video
  * Representations using LSTMs" (ICML 2015, "SR15"), trained with backpropagation through time
  * on CPUs through CBLAS.
  *
- * ---------------------------------------------------------------------------------------------
- * Conventions (they hold for every function below)
- * ---------------------------------------------------------------------------------------------
+ * @par Conventions (they hold for every function below)
  *  - Every function that can fail returns an int status: SEQVID_OK (0) or one of seqvid_status.
  *    seqvid_status_string() names a status; seqvid_last_error() gives the detail of the last
  *    failure on the calling thread (which argument, which shape). Nothing prints, nothing
@@ -24,14 +23,16 @@
  *    dimension D is data[(t * S + b) * D + d]. This is the layout of the standard
  *    mnist_test_seq.npy file (time, sequence, H, W) and of the LSTM kernel.
  *
- * Thread safety: the library has no global mutable state except the BLAS thread count
+ * @par Thread safety
+ * The library has no global mutable state except the BLAS thread count
  * (seqvid_set_threads) and the per-thread error message. Distinct objects may be used from
  * distinct threads concurrently. One object must not be used from two threads at once; a
  * const object (a model used only for inference counts as *not* const: it keeps workspaces)
  * is no exception. A seqvid_digits set is read-only after loading and may be shared by any
  * number of generators in any threads.
  *
- * Stability: everything in this header is the stable API of major version 1. Functions and
+ * @par Stability
+ * Everything in this header is the stable API of major version 1. Functions and
  * enum values may be added in minor versions; none is removed or changed before 2.0.
  */
 #ifndef SEQVID_H
@@ -53,6 +54,8 @@ extern "C" {
 /* ============================================================================================
  * Version
  * ========================================================================================== */
+/** @defgroup version Version */
+/** @{ */
 #define SEQVID_VERSION_MAJOR 1
 #define SEQVID_VERSION_MINOR 0
 #define SEQVID_VERSION_PATCH 0
@@ -65,23 +68,28 @@ SEQVID_API const char *seqvid_version_string(void);
 /** MAJOR*10000 + MINOR*100 + PATCH of the library actually linked. */
 SEQVID_API int seqvid_version_number(void);
 
+/** @} */
+
 /* ============================================================================================
  * Status codes and errors
  * ========================================================================================== */
+/** @defgroup errors Status codes and errors */
+/** @{ */
+/** What every function that can fail returns. */
 typedef enum seqvid_status {
     SEQVID_OK = 0,
-    SEQVID_ERR_NULL = 1,        /* a required pointer argument was NULL */
-    SEQVID_ERR_ARG = 2,         /* an argument is out of range, or a key is unknown */
-    SEQVID_ERR_SHAPE = 3,       /* sizes of two objects/arrays do not fit together */
-    SEQVID_ERR_OVERFLOW = 4,    /* a size product would overflow size_t (or is absurdly large) */
-    SEQVID_ERR_NOMEM = 5,       /* memory allocation failed */
-    SEQVID_ERR_NONFINITE = 6,   /* NaN/Inf in an input, a loss or a gradient; nothing updated */
-    SEQVID_ERR_IO = 7,          /* a file could not be opened, read, written or renamed */
-    SEQVID_ERR_FORMAT = 8,      /* a file or buffer is corrupt, truncated or not ours */
-    SEQVID_ERR_UNSUPPORTED = 9, /* valid request this build or model kind cannot do */
-    SEQVID_ERR_STATE = 10,      /* the object is not in a state that allows the call */
-    SEQVID_ERR_BUFFER = 11,     /* a caller buffer is too small; the needed size is reported */
-    SEQVID_STATUS_COUNT_       /* not a status: one past the last (grows in minor versions) */
+    SEQVID_ERR_NULL = 1,        /**< a required pointer argument was NULL */
+    SEQVID_ERR_ARG = 2,         /**< an argument is out of range, or a key is unknown */
+    SEQVID_ERR_SHAPE = 3,       /**< sizes of two objects/arrays do not fit together */
+    SEQVID_ERR_OVERFLOW = 4,    /**< a size product would overflow size_t (or is absurdly large) */
+    SEQVID_ERR_NOMEM = 5,       /**< memory allocation failed */
+    SEQVID_ERR_NONFINITE = 6,   /**< NaN/Inf in an input, a loss or a gradient; nothing updated */
+    SEQVID_ERR_IO = 7,          /**< a file could not be opened, read, written or renamed */
+    SEQVID_ERR_FORMAT = 8,      /**< a file or buffer is corrupt, truncated or not ours */
+    SEQVID_ERR_UNSUPPORTED = 9, /**< valid request this build or model kind cannot do */
+    SEQVID_ERR_STATE = 10,      /**< the object is not in a state that allows the call */
+    SEQVID_ERR_BUFFER = 11,     /**< a caller buffer is too small; the needed size is reported */
+    SEQVID_STATUS_COUNT_       /**< not a status: one past the last (grows in minor versions) */
 } seqvid_status;
 
 /** Short constant English name of a status ("invalid argument", ...); never NULL. */
@@ -90,9 +98,13 @@ SEQVID_API const char *seqvid_status_string(int status);
  *  on this thread. Successful calls do not clear it. */
 SEQVID_API const char *seqvid_last_error(void);
 
+/** @} */
+
 /* ============================================================================================
  * Threads
  * ========================================================================================== */
+/** @defgroup threads Threads */
+/** @{ */
 /** Number of threads the BLAS backend uses for all models in the process (a process-wide
  *  setting: OpenBLAS has one pool). n = 0 means "all cores". With the reference CBLAS this
  *  is accepted and has no effect. Returns SEQVID_ERR_ARG for n < 0. */
@@ -100,9 +112,15 @@ SEQVID_API int seqvid_set_threads(int n);
 /** The current BLAS thread count. */
 SEQVID_API int seqvid_get_threads(void);
 
+/** @} */
+
 /* ============================================================================================
  * Sequence batches: S sequences of T frames of D floats, time-major, per-sequence lengths.
  * ========================================================================================== */
+/** @defgroup batches Sequence batches
+ * S sequences of T frames of D floats, time-major, per-sequence lengths. */
+/** @{ */
+/** A batch of sequences (owned storage or a view of caller memory). */
 typedef struct seqvid_batch seqvid_batch;
 
 /** An owned, zero-filled batch. Every length starts at n_steps. */
@@ -123,45 +141,54 @@ SEQVID_API int seqvid_batch_data(seqvid_batch *batch, float **data);
 SEQVID_API int seqvid_batch_set_length(seqvid_batch *batch, size_t seq, size_t len);
 SEQVID_API int seqvid_batch_get_length(const seqvid_batch *batch, size_t seq, size_t *len);
 
+/** @} */
+
 /* ============================================================================================
  * Model configuration (an opaque object with integer keys; extensible without ABI breaks)
  * ========================================================================================== */
+/** @defgroup config Model configuration (an opaque object with integer keys; extensible without ABI breaks) */
+/** @{ */
+/** A model configuration: an opaque set of seqvid_config_key values. */
 typedef struct seqvid_config seqvid_config;
 
+/** The three SR15 models (SEQVID_CFG_KIND). */
 typedef enum seqvid_kind {
-    SEQVID_AUTOENCODER = 1, /* encoder + reconstruction decoder (targets in reverse order) */
-    SEQVID_PREDICTOR = 2,   /* encoder + future predictor */
-    SEQVID_COMPOSITE = 3    /* encoder + both decoders; the two losses are summed */
+    SEQVID_AUTOENCODER = 1, /**< encoder + reconstruction decoder (targets in reverse order) */
+    SEQVID_PREDICTOR = 2,   /**< encoder + future predictor */
+    SEQVID_COMPOSITE = 3    /**< encoder + both decoders; the two losses are summed */
 } seqvid_kind;
 
+/** Output non-linearity and loss (SEQVID_CFG_OUTPUT). */
 typedef enum seqvid_output {
-    SEQVID_OUTPUT_BINARY = 0, /* sigmoid + cross-entropy (pixels in [0,1], Moving MNIST) */
-    SEQVID_OUTPUT_REAL = 1    /* linear + squared loss 1/2 |y - x|^2 (patches, percepts) */
+    SEQVID_OUTPUT_BINARY = 0, /**< sigmoid + cross-entropy (pixels in [0,1], Moving MNIST) */
+    SEQVID_OUTPUT_REAL = 1    /**< linear + squared loss 1/2 |y - x|^2 (patches, percepts) */
 } seqvid_output;
 
+/** What a decoder reads at step t > 0 (SEQVID_CFG_RECON_FEED). */
 typedef enum seqvid_feed {
-    SEQVID_FEED_TRUTH = 0,     /* decoder step t > 0 is fed the true previous frame */
-    SEQVID_FEED_PREDICTION = 1 /* ... fed its own previous output (after the non-linearity) */
+    SEQVID_FEED_TRUTH = 0,     /**< decoder step t > 0 is fed the true previous frame */
+    SEQVID_FEED_PREDICTION = 1 /**< ... fed its own previous output (after the non-linearity) */
 } seqvid_feed;
 
+/** Keys of seqvid_config_set(); each key's note gives its default, then its meaning. */
 typedef enum seqvid_config_key {                  /*  default   meaning                      */
-    SEQVID_CFG_KIND = 1,           /* COMPOSITE   seqvid_kind                         */
-    SEQVID_CFG_INPUT_DIM = 2,      /* 4096        D, floats per frame (required >= 1)  */
-    SEQVID_CFG_HIDDEN = 3,         /* 2048        H, units per LSTM layer              */
-    SEQVID_CFG_LAYERS = 4,         /* 1           L, layers in every stack              */
-    SEQVID_CFG_PEEPHOLES = 5,      /* 1           diagonal peepholes on (1) / off (0)  */
-    SEQVID_CFG_INPUT_FRAMES = 6,   /* 10          K, frames read by the encoder in training */
-    SEQVID_CFG_FUTURE_FRAMES = 7,  /* 10          M, frames predicted in training      */
-    SEQVID_CFG_COND_RECON = 8,     /* 1           reconstruction decoder conditional (1) */
-    SEQVID_CFG_COND_FUTURE = 9,    /* 1           future predictor conditional (1)     */
-    SEQVID_CFG_OUTPUT = 10,        /* BINARY      seqvid_output                        */
-    SEQVID_CFG_RECON_FEED = 11,    /* TRUTH       seqvid_feed of the reconstruction decoder
+    SEQVID_CFG_KIND = 1,           /**< COMPOSITE   seqvid_kind                         */
+    SEQVID_CFG_INPUT_DIM = 2,      /**< 4096        D, floats per frame (required >= 1)  */
+    SEQVID_CFG_HIDDEN = 3,         /**< 2048        H, units per LSTM layer              */
+    SEQVID_CFG_LAYERS = 4,         /**< 1           L, layers in every stack              */
+    SEQVID_CFG_PEEPHOLES = 5,      /**< 1           diagonal peepholes on (1) / off (0)  */
+    SEQVID_CFG_INPUT_FRAMES = 6,   /**< 10          K, frames read by the encoder in training */
+    SEQVID_CFG_FUTURE_FRAMES = 7,  /**< 10          M, frames predicted in training      */
+    SEQVID_CFG_COND_RECON = 8,     /**< 1           reconstruction decoder conditional (1) */
+    SEQVID_CFG_COND_FUTURE = 9,    /**< 1           future predictor conditional (1)     */
+    SEQVID_CFG_OUTPUT = 10,        /**< BINARY      seqvid_output                        */
+    SEQVID_CFG_RECON_FEED = 11,    /**< TRUTH       seqvid_feed of the reconstruction decoder
                                                    at inference; the future predictor is always
                                                    fed its own predictions at inference      */
-    SEQVID_CFG_SEED = 12,          /* 42          seed of the weight initialisation     */
-    SEQVID_CFG_INIT_WEIGHT = 13,   /* 0.01        weights ~ U(-a, a)                    */
-    SEQVID_CFG_INIT_PEEPHOLE = 14, /* 0.1         peepholes ~ U(-a, a)                  */
-    SEQVID_CFG_FORGET_BIAS = 15    /* 0           initial forget-gate bias              */
+    SEQVID_CFG_SEED = 12,          /**< 42          seed of the weight initialisation     */
+    SEQVID_CFG_INIT_WEIGHT = 13,   /**< 0.01        weights ~ U(-a, a)                    */
+    SEQVID_CFG_INIT_PEEPHOLE = 14, /**< 0.1         peepholes ~ U(-a, a)                  */
+    SEQVID_CFG_FORGET_BIAS = 15    /**< 0           initial forget-gate bias              */
 } seqvid_config_key;
 
 /** A configuration holding the SR15 Moving MNIST composite defaults listed above. */
@@ -172,10 +199,16 @@ SEQVID_API void seqvid_config_free(seqvid_config *cfg);
 SEQVID_API int seqvid_config_set(seqvid_config *cfg, int key, double value);
 SEQVID_API int seqvid_config_get(const seqvid_config *cfg, int key, double *value);
 
+/** @} */
+
 /* ============================================================================================
  * Models
  * ========================================================================================== */
+/** @defgroup models Models */
+/** @{ */
+/** A model: its weights, gradients and workspaces. */
 typedef struct seqvid_model seqvid_model;
+/** An optimizer and its state (moments, step count), bound to one model size. */
 typedef struct seqvid_optimizer seqvid_optimizer;
 
 /** Create a model with freshly initialised weights (deterministic for a seed). The config is
@@ -188,8 +221,10 @@ SEQVID_API int seqvid_model_get(const seqvid_model *model, int key, double *valu
  *  SEQVID_ERR_STATE. */
 SEQVID_API int seqvid_model_set(seqvid_model *model, int key, double value);
 
-/*
- * Training. A training batch has at least K + M steps (K for the autoencoder); the first K
+/** @} */
+
+/** @defgroup training Training
+ * A training batch has at least K + M steps (K for the autoencoder); the first K
  * frames go to the encoder, frames K..K+M-1 are the future targets. For a sequence of
  * length len: the encoder reads n = min(len, K) frames, the reconstruction decoder targets
  * x_{n-1}, ..., x_0, the future predictor targets x_K .. x_{len-1} (at most M of them).
@@ -199,6 +234,7 @@ SEQVID_API int seqvid_model_set(seqvid_model *model, int key, double value);
  * summed over the D values of a frame, averaged over all valid target frames of the batch.
  * The objective whose gradient is taken is rec_loss + fut_loss.
  */
+/** @{ */
 
 /** Forward and backward on `batch`: fills the model's gradient array (see
  *  seqvid_model_grads), does not touch the weights. Loss outputs may be NULL; a model
@@ -212,19 +248,23 @@ SEQVID_API int seqvid_model_train_step(seqvid_model *model, seqvid_optimizer *op
                                        const seqvid_batch *batch, float *rec_loss,
                                        float *fut_loss);
 
+/** How seqvid_model_evaluate() feeds the decoders. */
 typedef enum seqvid_eval_flags {
-    SEQVID_EVAL_INFERENCE = 0,      /* decoders fed as at inference (the honest number) */
-    SEQVID_EVAL_TEACHER_FORCED = 1  /* decoders fed the truth, as in training */
+    SEQVID_EVAL_INFERENCE = 0,      /**< decoders fed as at inference (the honest number) */
+    SEQVID_EVAL_TEACHER_FORCED = 1  /**< decoders fed the truth, as in training */
 } seqvid_eval_flags;
 
 /** Losses on a training-shaped batch without any update. */
 SEQVID_API int seqvid_model_evaluate(seqvid_model *model, const seqvid_batch *batch, int flags,
                                      float *rec_loss, float *fut_loss);
 
-/*
- * Inference. Here the encoder reads *all* valid frames of the batch (any number of steps T,
+/** @} */
+
+/** @defgroup inference Inference
+ * Here the encoder reads *all* valid frames of the batch (any number of steps T,
  * per-sequence lengths honoured), whatever K was in training.
  */
+/** @{ */
 
 /** Reconstructions of the frames read, written in input order: out[(t*S + b)*D + d] is the
  *  reconstruction of frame t of sequence b (probabilities for binary output); frames at or
@@ -264,35 +304,46 @@ SEQVID_API int seqvid_stream_features(const seqvid_stream *stream, float *out,
 /** Back to the zero state, for a new sequence. */
 SEQVID_API int seqvid_stream_reset(seqvid_stream *stream);
 
-/*
+/** @} */
+
+/** @defgroup parameters Parameters
  * Parameters as one contiguous array (the "arena"), with a gradient array of the same size.
  * Every weight block is a slice of it; see seqvid_model_param_block for names and shapes.
  * This is what data-parallel training needs: average the gradient arrays of all workers,
  * then call seqvid_optimizer_step.
  */
+/** @{ */
 SEQVID_API int seqvid_model_param_count(const seqvid_model *model, size_t *count);
 /** Live pointer to the weights (read/write; valid until the model is freed). */
 SEQVID_API int seqvid_model_params(seqvid_model *model, float **params);
 /** Live pointer to the gradients of the last seqvid_model_gradients call. */
 SEQVID_API int seqvid_model_grads(seqvid_model *model, float **grads);
 SEQVID_API int seqvid_model_param_block_count(const seqvid_model *model, size_t *count);
-/** Block i: its name (e.g. "encoder.0.w_x", "future.readout.w"; static storage owned by the
+/** Block i: its name (e.g., "encoder.0.w_x", "future.readout.w"; static storage owned by the
  *  model), its offset in the arena and its shape rows x cols (vectors have cols = 1).
  *  Any output may be NULL. */
 SEQVID_API int seqvid_model_param_block(const seqvid_model *model, size_t i, const char **name,
                                         size_t *offset, size_t *rows, size_t *cols);
 
+/** @} */
+
 /* ============================================================================================
  * Optimizers
  * ========================================================================================== */
+/** @defgroup optimizers Optimizers */
+/** @{ */
+/** Optimizers for seqvid_optimizer_create(). */
 typedef enum seqvid_optimizer_kind {
-    SEQVID_OPT_SGD = 1,     /* momentum SGD with L2 decay and per-element update clipping */
+    SEQVID_OPT_SGD = 1,     /**< momentum SGD with L2 decay and per-element update clipping */
     SEQVID_OPT_RMSPROP = 2,
     SEQVID_OPT_ADAM = 3
 } seqvid_optimizer_kind;
 
-/*
+/**
+ * Keys of seqvid_optimizer_set(); each key's note gives its default for SGD | RMSprop | Adam.
+ *
  * Update rules (g: gradient after the optional global-norm clip, w: weights, step k = 1, 2..):
+ * ~~~~
  *   clip:    if GRAD_CLIP > 0 and |g|_2 > GRAD_CLIP:  g <- g * GRAD_CLIP / |g|_2
  *   SGD:     v <- MOMENTUM*v - LR*(g + WEIGHT_DECAY*w);  v <- clamp(v, +-UPDATE_CLIP) if > 0;
  *            w <- w + v
@@ -300,22 +351,23 @@ typedef enum seqvid_optimizer_kind {
  *   Adam:    m <- BETA1*m + (1-BETA1)*g;  v <- BETA2*v + (1-BETA2)*g^2;
  *            w <- w - LR*(m/(1-BETA1^k)) / (sqrt(v/(1-BETA2^k)) + EPS) - LR*WEIGHT_DECAY*w
  *   (RMSprop and Adam also honour UPDATE_CLIP: each element of the step is clamped.)
+ * ~~~~
  */
 typedef enum seqvid_optimizer_key { /* SGD default | RMSprop | Adam                          */
-    SEQVID_OPT_LR = 1,              /* 1e-4        | 1e-3    | 1e-3                          */
-    SEQVID_OPT_MOMENTUM = 2,        /* 0.9         | -       | -                             */
-    SEQVID_OPT_WEIGHT_DECAY = 3,    /* 1e-4        | 0       | 0                             */
-    SEQVID_OPT_UPDATE_CLIP = 4,     /* 1e-4        | 0 (off) | 0 (off)                       */
-    SEQVID_OPT_GRAD_CLIP = 5,       /* 0 (off)     | 0       | 0   global L2-norm clip       */
-    SEQVID_OPT_DECAY = 6,           /* -           | 0.95    | -                             */
-    SEQVID_OPT_BETA1 = 7,           /* -           | -       | 0.9                           */
-    SEQVID_OPT_BETA2 = 8,           /* -           | -       | 0.999                         */
-    SEQVID_OPT_EPS = 9              /* -           | 1e-6    | 1e-8                          */
+    SEQVID_OPT_LR = 1,              /**< 1e-4        | 1e-3    | 1e-3                          */
+    SEQVID_OPT_MOMENTUM = 2,        /**< 0.9         | n/a     | n/a                           */
+    SEQVID_OPT_WEIGHT_DECAY = 3,    /**< 1e-4        | 0       | 0                             */
+    SEQVID_OPT_UPDATE_CLIP = 4,     /**< 1e-4        | 0 (off) | 0 (off)                       */
+    SEQVID_OPT_GRAD_CLIP = 5,       /**< 0 (off)     | 0       | 0   global L2-norm clip       */
+    SEQVID_OPT_DECAY = 6,           /**< n/a         | 0.95    | n/a                           */
+    SEQVID_OPT_BETA1 = 7,           /**< n/a         | n/a     | 0.9                           */
+    SEQVID_OPT_BETA2 = 8,           /**< n/a         | n/a     | 0.999                         */
+    SEQVID_OPT_EPS = 9              /**< n/a         | 1e-6    | 1e-8                          */
 } seqvid_optimizer_key;
 
 SEQVID_API int seqvid_optimizer_create(int kind, seqvid_optimizer **out);
 SEQVID_API void seqvid_optimizer_free(seqvid_optimizer *opt);
-/** Keys may be changed between steps (e.g. a learning-rate schedule). A key that does not
+/** Keys may be changed between steps (e.g., a learning-rate schedule). A key that does not
  *  apply to the optimizer's kind gives SEQVID_ERR_ARG. */
 SEQVID_API int seqvid_optimizer_set(seqvid_optimizer *opt, int key, double value);
 SEQVID_API int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value);
@@ -326,10 +378,17 @@ SEQVID_API int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model)
 /** Steps taken so far. */
 SEQVID_API int seqvid_optimizer_steps(const seqvid_optimizer *opt, uint64_t *steps);
 
+/** @} */
+
 /* ============================================================================================
  * Data: MNIST digits (IDX files), the Moving MNIST generator, .npy sequence files, patches
  * ========================================================================================== */
+/** @defgroup data Data
+ * MNIST digits (IDX files), the Moving MNIST generator, .npy sequence files, patches. */
+/** @{ */
+/** A read-only set of digit images (and labels) such as MNIST. */
 typedef struct seqvid_digits seqvid_digits;
+/** A Moving MNIST sequence generator with its own random stream. */
 typedef struct seqvid_mmnist seqvid_mmnist;
 
 /** Load images (and optionally labels; labels_path may be NULL) from IDX files, plain or
@@ -345,13 +404,15 @@ SEQVID_API int seqvid_digits_image(const seqvid_digits *digits, size_t i, const 
 /** Label of image i; SEQVID_ERR_STATE if no labels were loaded. */
 SEQVID_API int seqvid_digits_label(const seqvid_digits *digits, size_t i, int *label);
 
+/** Keys of seqvid_mmnist_set(); each key's note gives its default, then its meaning. */
 typedef enum seqvid_mmnist_key {   /* default  meaning                                       */
-    SEQVID_MM_DIGITS = 1,      /* 2        digits per sequence (1..8)                     */
-    SEQVID_MM_CANVAS = 2,      /* 64       canvas side in pixels (> digit side)           */
-    SEQVID_MM_SPEED_MIN = 3,   /* 0.1      speed in canvas-range units per frame; the     */
-    SEQVID_MM_SPEED_MAX = 4,   /* 0.1      speed is drawn U[min,max] per digit (fixed if   */
-                               /*          equal, as in SR15's code: 0.1 = 3.6 px at 64)  */
-    SEQVID_MM_SEED = 5         /* 1        setting the seed restarts the random stream    */
+    SEQVID_MM_DIGITS = 1,      /**< 2        digits per sequence (1..8)                     */
+    SEQVID_MM_CANVAS = 2,      /**< 64       canvas side in pixels (> digit side)           */
+    SEQVID_MM_SPEED_MIN = 3,   /**< 0.1      least speed, in canvas-range units per frame    */
+    SEQVID_MM_SPEED_MAX = 4,   /**< 0.1      greatest speed; each digit's speed is drawn
+                                             U[min,max] (fixed if equal, as in SR15's code:
+                                             0.1 = 3.6 px at 64)                            */
+    SEQVID_MM_SEED = 5         /**< 1        setting the seed restarts the random stream    */
 } seqvid_mmnist_key;
 
 /** A generator drawing digits from `digits`, which must outlive it. */
@@ -369,9 +430,10 @@ SEQVID_API int seqvid_mmnist_state_size(const seqvid_mmnist *gen, size_t *size);
 SEQVID_API int seqvid_mmnist_get_state(const seqvid_mmnist *gen, void *buf, size_t size);
 SEQVID_API int seqvid_mmnist_set_state(seqvid_mmnist *gen, const void *buf, size_t size);
 
+/** Axis order of sequence arrays in .npy files. */
 typedef enum seqvid_layout {
-    SEQVID_LAYOUT_TIME_MAJOR = 0, /* (T, N, ...) as in mnist_test_seq.npy */
-    SEQVID_LAYOUT_SEQ_MAJOR = 1   /* (N, T, ...) */
+    SEQVID_LAYOUT_TIME_MAJOR = 0, /**< (T, N, ...) as in mnist_test_seq.npy */
+    SEQVID_LAYOUT_SEQ_MAJOR = 1   /**< (N, T, ...) */
 } seqvid_layout;
 
 /** Read a .npy array of uint8 (scaled by 1/255) or float32 with >= 3 dims in `layout`
@@ -388,9 +450,13 @@ SEQVID_API int seqvid_batch_crop(const seqvid_batch *src, size_t height, size_t 
                                  size_t channels, size_t y, size_t x, size_t ph, size_t pw,
                                  seqvid_batch **out);
 
+/** @} */
+
 /* ============================================================================================
  * Saving and loading (safetensors; see docs/format.md)
  * ========================================================================================== */
+/** @defgroup saving Saving and loading (safetensors; see docs/format.md) */
+/** @{ */
 /** Save atomically: a temporary file in the same folder is written, fsynced and renamed over
  *  `path`, so a crash leaves either the old file or the new one, complete. */
 SEQVID_API int seqvid_model_save(const seqvid_model *model, const char *path);
@@ -412,6 +478,8 @@ SEQVID_API int seqvid_checkpoint_save(const char *path, const seqvid_model *mode
 SEQVID_API int seqvid_checkpoint_load(const char *path, seqvid_model **model,
                                       seqvid_optimizer **opt, seqvid_mmnist *gen,
                                       uint64_t *step);
+
+/** @} */
 
 #ifdef __cplusplus
 }

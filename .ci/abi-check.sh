@@ -1,0 +1,152 @@
+#!/bin/bash
+# abi-check.sh BUILD_DIR -- is the libseqvid.so built in BUILD_DIR compatible with the
+# committed baseline? (the promise is in docs/abi.md). Checks, each one failing the script:
+#   1. SONAME is libseqvid.so.<major of the baseline>.
+#   2. `nm -D --defined-only` exports only seqvid_* functions, each versioned @@SEQVID_x.y;
+#      every function the header declares SEQVID_API is exported.
+#   3. abidiff against abi/libseqvid.abi: no removed or changed interface. Added functions
+#      pass, but must live in a version node the baseline does not have (SEQVID_1.1, ...),
+#      and every baseline symbol must keep its version.
+#   4. The enum values of the released header (abi/seqvid-1.0.h) are unchanged in
+#      include/seqvid.h (compile-time constants are baked into users' binaries).
+#   5. tests/abi/old_client.c, compiled against abi/seqvid-1.0.h, runs against this library.
+# Tools: abidw/abidiff (Debian abigail-tools), binutils (nm, readelf), cc.
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 BUILD_DIR" >&2
+    exit 2
+fi
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+lib="$build/libseqvid.so"
+baseline="$src/abi/libseqvid.abi"
+old_header="$src/abi/seqvid-1.0.h"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+fail() { echo "abi-check: FAIL: $*"; failed=$((failed + 1)); }
+pass() { echo "abi-check: ok: $*"; }
+
+for tool in abidw abidiff nm readelf cc; do
+    command -v "$tool" >/dev/null || { echo "abi-check: $tool not found" >&2; exit 2; }
+done
+[ -e "$lib" ] || { echo "abi-check: $lib not found (build the project first)" >&2; exit 2; }
+[ -e "$baseline" ] || { echo "abi-check: $baseline not found" >&2; exit 2; }
+
+# --- 1. SONAME -----------------------------------------------------------------------------
+major=$(sed -n "s/.*soname='libseqvid\.so\.\([0-9]*\)'.*/\1/p" "$baseline" | head -n1)
+soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
+if [ "$soname" = "libseqvid.so.$major" ]; then
+    pass "SONAME $soname"
+else
+    fail "SONAME is '$soname', the baseline's is libseqvid.so.$major"
+fi
+
+# --- 2. exported symbols -------------------------------------------------------------------
+# nm -D lists the version nodes themselves as absolute symbols (type A); they are not code.
+nm -D --defined-only "$lib" | awk '$2 != "A" { print $3 }' | sort >"$tmp/exports"
+bad=$(grep -Ev '^seqvid_[a-z0-9_]+@@SEQVID_[0-9]+\.[0-9]+$' "$tmp/exports" || true)
+if [ -z "$bad" ]; then
+    pass "$(wc -l <"$tmp/exports") exported symbols, all seqvid_*@@SEQVID_x.y"
+else
+    fail "exports that are not seqvid_*@@SEQVID_x.y:"
+    echo "$bad" | sed 's/^/    /'
+fi
+sed 's/@.*//' "$tmp/exports" | sort -u >"$tmp/export_names"
+# Declared: every `SEQVID_API <type> <name>(` of the header (declarations may span lines).
+grep -v "^[[:space:]]*#" "$src/include/seqvid.h" | tr "\n" " " | grep -o 'SEQVID_API [^;(]*(' |
+    sed -E 's/.*[ *](seqvid_[a-z0-9_]+)\($/\1/' | sort -u >"$tmp/declared"
+missing=$(comm -23 "$tmp/declared" "$tmp/export_names")
+extra=$(comm -13 "$tmp/declared" "$tmp/export_names")
+if [ -z "$missing" ]; then
+    pass "all $(wc -l <"$tmp/declared") functions declared in seqvid.h are exported"
+else
+    fail "declared in include/seqvid.h but not exported (not implemented?):"
+    echo "$missing" | sed 's/^/    /'
+fi
+if [ -n "$extra" ]; then
+    fail "exported but not declared in include/seqvid.h (make them static or sv_*):"
+    echo "$extra" | sed 's/^/    /'
+fi
+
+# --- 3. abidiff against the baseline -------------------------------------------------------
+"$src/abi/abi-dump.sh" "$lib" "$tmp/current.abi" || { echo "abi-check: abidw failed" >&2; exit 2; }
+abidiff "$baseline" "$tmp/current.abi" >"$tmp/abidiff.txt" 2>&1
+rc=$?
+# Exit code bits (abidiff(1)): 1 error, 2 usage error, 4 ABI change, 8 incompatible change.
+# Bit 4 alone means "a human must look"; rerun without added symbols: if that is clean, the
+# only changes are additions (allowed in a minor version), otherwise something that existed
+# changed -- a changed signature or type is incompatible for us, whatever abidiff guesses.
+if [ $((rc & 3)) -ne 0 ]; then
+    fail "abidiff could not compare (exit $rc)"
+    sed 's/^/    /' "$tmp/abidiff.txt"
+elif [ $((rc & 8)) -ne 0 ]; then
+    fail "incompatible ABI change (abidiff exit $rc):"
+    sed 's/^/    /' "$tmp/abidiff.txt"
+elif [ $((rc & 4)) -ne 0 ]; then
+    abidiff --no-added-syms "$baseline" "$tmp/current.abi" >"$tmp/abidiff-noadd.txt" 2>&1
+    if [ $? -eq 0 ]; then
+        pass "abidiff: only additions (allowed in a minor version):"
+        sed 's/^/    /' "$tmp/abidiff.txt"
+    else
+        fail "existing interfaces changed (abidiff exit $rc):"
+        sed 's/^/    /' "$tmp/abidiff.txt"
+    fi
+else
+    pass "abidiff: no ABI change against abi/libseqvid.abi"
+fi
+# Versions: baseline symbols keep theirs; new symbols go into a node the baseline lacks.
+sed -n "s/.*<elf-symbol name='\([^']*\)' version='\([^']*\)'.*/\1@@\2/p" "$baseline" |
+    sort -u >"$tmp/base_syms"
+sed 's/.*@@//' "$tmp/base_syms" | sort -u >"$tmp/base_nodes"
+moved=$(comm -23 "$tmp/base_syms" "$tmp/exports")
+if [ -n "$moved" ]; then
+    fail "baseline symbols missing or re-versioned (see lib/seqvid.map):"
+    echo "$moved" | sed 's/^/    /'
+fi
+while IFS= read -r sym; do
+    name=${sym%@@*}
+    node=${sym#*@@}
+    if ! grep -q "^$name@@" "$tmp/base_syms" && grep -qx "$node" "$tmp/base_nodes"; then
+        fail "new function $name is in released node $node; add a new node to lib/seqvid.map"
+    fi
+done <"$tmp/exports"
+
+# --- 4. enum values of the released header -------------------------------------------------
+# Every `SEQVID_X = N` of the old header must still hold; sentinels ending in '_' may grow.
+{
+    echo '#include "seqvid.h"'
+    sed -nE 's/^[[:space:]]*(SEQVID_[A-Z0-9_]*[A-Z0-9])[[:space:]]*=[[:space:]]*([0-9]+).*/_Static_assert(\1 == \2, "\1 changed value");/p' \
+        "$old_header"
+} >"$tmp/enums.c"
+n_enums=$(grep -c _Static_assert "$tmp/enums.c")
+if cc -std=c11 -fsyntax-only -I "$src/include" "$tmp/enums.c" 2>"$tmp/enums.err"; then
+    pass "$n_enums enum values of abi/seqvid-1.0.h unchanged"
+else
+    fail "enum values of the released header changed or were removed:"
+    grep -E 'error' "$tmp/enums.err" | sed 's/^/    /'
+fi
+
+# --- 5. a 1.0 client runs against this library ---------------------------------------------
+# Link and run through links to exactly this file, named as the linker and loader look for it.
+mkdir -p "$tmp/lib"
+ln -s "$(readlink -f "$lib")" "$tmp/lib/libseqvid.so"
+ln -s "$(readlink -f "$lib")" "$tmp/lib/${soname:-libseqvid.so.$major}"
+if cc -std=c11 -Wall -Wextra -o "$tmp/old_client" "$src/tests/abi/old_client.c" \
+        -I "$src/abi" -L "$tmp/lib" -lseqvid -lm -Wl,-rpath,"$tmp/lib" 2>"$tmp/cc.err"; then
+    if "$tmp/old_client"; then
+        pass "old_client (1.0 header) ran against $(readlink -f "$lib")"
+    else
+        fail "old_client (1.0 header) failed against the current library"
+    fi
+else
+    fail "old_client does not compile/link against abi/seqvid-1.0.h + current library:"
+    sed 's/^/    /' "$tmp/cc.err"
+fi
+
+if [ "$failed" -ne 0 ]; then
+    echo "abi-check: $failed check(s) FAILED"
+    exit 1
+fi
+echo "abi-check: all checks passed"

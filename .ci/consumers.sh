@@ -1,0 +1,153 @@
+#!/bin/bash
+# consumers.sh BUILD_DIR -- install the library built in BUILD_DIR into a fresh prefix and
+# build programs against that prefix only, the ways a user would:
+#   1. the installed file list (header, shared + static library, seqvid.pc, CMake package);
+#   2. pkg-config by hand: the minimal program of docs/getting-started.md, linked shared and
+#      static (`pkg-config --static`), run;
+#   3. examples/ with CMake through pkg-config (the CMake package hidden) and through
+#      find_package(seqvid CONFIG); every program's --help is run;
+#   4. examples/cpp (C++, RAII wrapper) through find_package, shared and static, run.
+# Build trees and the prefix live in a temp folder that is removed at the end
+# (KEEP=1 keeps it). Nothing here reads the source tree's include/ or lib/.
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 BUILD_DIR" >&2
+    exit 2
+fi
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+if [ "${KEEP:-0}" = 1 ]; then echo "consumers: keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
+prefix="$tmp/prefix"
+jobs=${JOBS:-2}
+passed=0
+failed=0
+ok() { echo "consumers: ok: $*"; passed=$((passed + 1)); }
+fail() { echo "consumers: FAIL: $*"; failed=$((failed + 1)); }
+# run LOG CMD...: run quietly, show the log on failure.
+run() {
+    local log=$1
+    shift
+    if "$@" >"$log" 2>&1; then return 0; fi
+    echo "consumers: command failed: $*"
+    tail -n 40 "$log" | sed 's/^/    /'
+    return 1
+}
+
+# --- 1. install ----------------------------------------------------------------------------
+if ! run "$tmp/install.log" cmake --install "$build" --prefix "$prefix"; then
+    fail "cmake --install"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+pc=$(find "$prefix" -name seqvid.pc | head -n1)
+cfg=$(find "$prefix" -name seqvidConfig.cmake | head -n1)
+libdir=$(dirname "$(dirname "$pc")")
+missing=""
+for f in "$prefix/include/seqvid.h" "$libdir/libseqvid.so" "$libdir/libseqvid.a" \
+    "$libdir/pkgconfig/seqvid.pc" "$libdir/cmake/seqvid/seqvidConfig.cmake" \
+    "$libdir/cmake/seqvid/seqvidConfigVersion.cmake" "$libdir/cmake/seqvid/seqvidTargets.cmake"; do
+    [ -e "$f" ] || missing="$missing ${f#$prefix/}"
+done
+soname=$(readelf -d "$libdir/libseqvid.so" 2>/dev/null | sed -n 's/.*soname: \[\(.*\)\].*/\1/p')
+if [ -n "$pc" ] && [ -n "$cfg" ] && [ -z "$missing" ] && [ -e "$libdir/$soname" ]; then
+    ok "installed into ${prefix}: $(cd "$prefix" && find . -type f -o -type l | sort | tr '\n' ' ')"
+else
+    fail "installed files missing:$missing ${soname:-(no SONAME)}"
+fi
+
+# --- 2. pkg-config by hand -----------------------------------------------------------------
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+mkdir -p "$tmp/pc"
+# The ```c block after the "minimal.c" marker of docs/getting-started.md.
+awk '/<!-- minimal.c/ { m = 1; next } m && /^```c/ { p = 1; next } p && /^```/ { exit } p' \
+    "$src/docs/getting-started.md" >"$tmp/pc/minimal.c"
+if [ ! -s "$tmp/pc/minimal.c" ]; then
+    fail "no minimal.c block found in docs/getting-started.md"
+else
+    cflags=$(pkg-config --cflags seqvid)
+    libs=$(pkg-config --libs seqvid)
+    if run "$tmp/pc/shared.log" cc -std=c11 -Wall -Wextra -Werror "$tmp/pc/minimal.c" $cflags \
+            $libs -Wl,-rpath,"$(pkg-config --variable=libdir seqvid)" -o "$tmp/pc/minimal" &&
+        readelf -d "$tmp/pc/minimal" | grep -q "NEEDED.*\[$soname\]" &&
+        run "$tmp/pc/shared-run.log" "$tmp/pc/minimal"; then
+        ok "pkg-config, shared: minimal.c built (NEEDED $soname) and ran: $(tail -n1 "$tmp/pc/shared-run.log")"
+    else
+        fail "pkg-config, shared: minimal.c"
+    fi
+    scflags=$(pkg-config --cflags --static seqvid)
+    slibs=$(pkg-config --libs --static seqvid | sed 's/-lseqvid\b/-Wl,-Bstatic -lseqvid -Wl,-Bdynamic/')
+    if run "$tmp/pc/static.log" cc -std=c11 -Wall -Wextra -Werror "$tmp/pc/minimal.c" $scflags \
+            $slibs -o "$tmp/pc/minimal-static" &&
+        ! readelf -d "$tmp/pc/minimal-static" | grep -q "NEEDED.*libseqvid" &&
+        run "$tmp/pc/static-run.log" "$tmp/pc/minimal-static"; then
+        ok "pkg-config --static: minimal.c linked libseqvid.a and ran"
+    else
+        fail "pkg-config --static: minimal.c"
+    fi
+fi
+
+# --- 3. examples/ out of tree, both ways ---------------------------------------------------
+# examples/CMakeLists.txt prefers the CMake package and falls back to pkg-config; hiding the
+# package (CMAKE_DISABLE_FIND_PACKAGE_seqvid) forces the pkg-config path.
+build_examples() { # NAME CACHE-ENTRY EXTRA-CMAKE-ARGS...
+    local name=$1 entry=$2
+    shift 2
+    local dir="$tmp/examples-$name"
+    if ! run "$dir.configure.log" cmake -S "$src/examples" -B "$dir" \
+        -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Werror" "$@"; then
+        fail "examples via $name: configure"
+        return
+    fi
+    # The cache entry that only this way of finding seqvid sets must point into the prefix.
+    if ! grep -q "^$entry[:=].*$prefix" "$dir/CMakeCache.txt"; then
+        fail "examples via $name: $entry does not point into $prefix"
+        return
+    fi
+    if ! run "$dir.build.log" cmake --build "$dir" -j "$jobs"; then
+        fail "examples via $name: build"
+        return
+    fi
+    local progs=0 prog
+    for prog in $(find "$dir" -maxdepth 1 -type f -executable | sort); do
+        if ! run "$dir.$(basename "$prog").log" "$prog" --help; then
+            fail "examples via $name: $(basename "$prog") --help"
+            return
+        fi
+        progs=$((progs + 1))
+    done
+    if [ "$progs" -eq 0 ]; then
+        fail "examples via $name: no program built"
+    else
+        ok "examples via $name: $progs programs built against the prefix, --help ran"
+    fi
+}
+build_examples pkg-config pkgcfg_lib_SEQVID_seqvid -DCMAKE_DISABLE_FIND_PACKAGE_seqvid=ON
+build_examples find_package seqvid_DIR
+
+# --- 4. C++ through find_package(seqvid CONFIG) --------------------------------------------
+for kind in shared static; do
+    dir="$tmp/cpp-$kind"
+    static=OFF
+    [ "$kind" = static ] && static=ON
+    if run "$dir.configure.log" cmake -S "$src/examples/cpp" -B "$dir" \
+            -DCMAKE_PREFIX_PATH="$prefix" -DSEQVID_CPP_STATIC=$static \
+            -DCMAKE_CXX_FLAGS="-Werror" &&
+        run "$dir.build.log" cmake --build "$dir" -j "$jobs" &&
+        run "$dir.run.log" "$dir/seqvid_cpp"; then
+        needed=$(readelf -d "$dir/seqvid_cpp" | grep -c "NEEDED.*libseqvid")
+        want=1
+        [ "$kind" = static ] && want=0
+        if [ "$needed" -ne "$want" ]; then
+            fail "C++ ($kind): wrong library linked (libseqvid NEEDED $needed times)"
+        else
+            ok "C++ via find_package, $kind: $(grep 'loss' "$dir.run.log")"
+        fi
+    else
+        fail "C++ via find_package, $kind"
+    fi
+done
+
+echo "consumers: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

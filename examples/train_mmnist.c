@@ -1,0 +1,609 @@
+/*
+ * train_mmnist.c -- train a libseqvid model on Moving MNIST made from real MNIST digits.
+ *
+ *   train_mmnist                                  composite model, 10 minutes, out/
+ *   train_mmnist --kind fp --hidden 1024 --minutes 60
+ *   train_mmnist --resume out/checkpoint.safetensors --minutes 10
+ *
+ * Every step trains on a fresh batch from the seeded generator (training digits only).
+ * Every --val-every steps the model is scored on a fixed set of sequences made from the test
+ * digits, with the decoders fed as at inference (the future predictor sees its own
+ * predictions), next to two baselines on the same set. Ctrl-C finishes the current step,
+ * saves everything and exits cleanly; a second Ctrl-C quits at once.
+ */
+#define _XOPEN_SOURCE 700 /* sigaction with SA_RESETHAND, isatty */
+
+#include "common.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Demo defaults: sized so that on 2 cores digit-shaped reconstructions and moving
+ * predictions appear within about 10 minutes (see the README for the measurement). */
+#define DEFAULT_HIDDEN 512
+#define DEFAULT_BATCH 16
+#define DEFAULT_COND 0 /* unconditioned decoders win on short runs: SR15.md section 7 */
+#define DEFAULT_MINUTES 10.0
+
+#define N_PICTURES 4   /* validation sequences drawn */
+#define ROLLOUT 100    /* frames of the long roll-out */
+#define MAX_BAD_STEPS 20
+
+typedef struct options {
+    ex_common common;
+    int kind, hidden, layers, cond, batch, optimizer;
+    double lr, grad_clip, minutes; /* lr 0: the optimizer's default; minutes 0: no budget */
+    long steps;                    /* train until this global step; 0: no limit */
+    long val_every, val_size, log_every;
+    const char *resume;
+    int lr_given, model_flags_given, optimizer_given;
+} options;
+
+enum { OPT_KIND = EX_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
+       OPT_OPTIMIZER, OPT_LR, OPT_GRAD_CLIP, OPT_STEPS, OPT_MINUTES, OPT_RESUME, OPT_VAL_EVERY,
+       OPT_VAL_SIZE, OPT_LOG_EVERY };
+
+static const struct option long_options[] = {
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"hidden", required_argument, NULL, OPT_HIDDEN},
+    {"layers", required_argument, NULL, OPT_LAYERS},
+    {"cond", no_argument, NULL, OPT_COND},
+    {"uncond", no_argument, NULL, OPT_UNCOND},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
+    {"lr", required_argument, NULL, OPT_LR},
+    {"grad-clip", required_argument, NULL, OPT_GRAD_CLIP},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"minutes", required_argument, NULL, OPT_MINUTES},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"val-every", required_argument, NULL, OPT_VAL_EVERY},
+    {"val-size", required_argument, NULL, OPT_VAL_SIZE},
+    {"log-every", required_argument, NULL, OPT_LOG_EVERY},
+    {"help", no_argument, NULL, 'h'},
+    EX_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s [options]\n"
+            "Train an LSTM encoder-decoder (SR15) on Moving MNIST made from real digits.\n\n"
+            "model (taken from the checkpoint with --resume):\n"
+            "  --kind K           ae | fp | composite (default composite)\n"
+            "  --hidden H         LSTM units per layer (default %d)\n"
+            "  --layers L         layers per LSTM stack (default 1)\n"
+            "  --cond, --uncond   decoders conditioned on the previous frame or not (default %s)\n"
+            "training:\n"
+            "  --batch N          sequences per step (default %d)\n"
+            "  --optimizer O      sgd | rmsprop | adam (default adam)\n"
+            "  --lr X             learning rate (default: the optimizer's, adam 1e-3)\n"
+            "  --grad-clip X      clip the gradient's global L2 norm to X, 0 off (default 10)\n"
+            "  --steps N          stop at step N (counted from the start, also with --resume)\n"
+            "  --minutes M        stop after M minutes of this run (default %g unless --steps)\n"
+            "  --resume FILE      continue from a checkpoint\n"
+            "  --val-every N      validate, save a checkpoint and pictures every N steps\n"
+            "                     (default 200)\n"
+            "  --val-size N       validation sequences (default 256)\n"
+            "  --log-every N      a log line and a loss.csv row every N steps (default 50)\n"
+            "common:\n"
+            "%s"
+            "  -h, --help         this help\n\n"
+            "Writes into --out (default out/): checkpoint.safetensors, model.safetensors,\n"
+            "loss.csv, loss.png, val<i>.png/.gif (input | reconstruction | truth | prediction)\n"
+            "and val<i>_rollout.png/.gif (%d predicted frames).\n",
+            ex_progname, DEFAULT_HIDDEN, DEFAULT_COND ? "--cond" : "--uncond", DEFAULT_BATCH,
+            DEFAULT_MINUTES, ex_common_help, ROLLOUT);
+}
+
+static options parse_options(int argc, char **argv)
+{
+    options o = {.common = {NULL, "out", 1, 0, 2},
+                 .kind = SEQVID_COMPOSITE, .hidden = DEFAULT_HIDDEN, .layers = 1,
+                 .cond = DEFAULT_COND, .batch = DEFAULT_BATCH, .optimizer = SEQVID_OPT_ADAM,
+                 .grad_clip = 10, .val_every = 200, .val_size = 256, .log_every = 50};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        if (ex_common_option(&o.common, c, optarg)) continue;
+        switch (c) {
+        case OPT_KIND:
+            if (!strcmp(optarg, "ae") || !strcmp(optarg, "autoencoder"))
+                o.kind = SEQVID_AUTOENCODER;
+            else if (!strcmp(optarg, "fp") || !strcmp(optarg, "predictor"))
+                o.kind = SEQVID_PREDICTOR;
+            else if (!strcmp(optarg, "composite"))
+                o.kind = SEQVID_COMPOSITE;
+            else
+                ex_die("--kind: '%s' is not ae, fp or composite", optarg);
+            o.model_flags_given = 1;
+            break;
+        case OPT_HIDDEN:
+            o.hidden = (int)ex_parse_long("--hidden", optarg, 1, 1 << 16);
+            o.model_flags_given = 1;
+            break;
+        case OPT_LAYERS:
+            o.layers = (int)ex_parse_long("--layers", optarg, 1, 64);
+            o.model_flags_given = 1;
+            break;
+        case OPT_COND:
+        case OPT_UNCOND:
+            o.cond = c == OPT_COND;
+            o.model_flags_given = 1;
+            break;
+        case OPT_BATCH: o.batch = (int)ex_parse_long("--batch", optarg, 1, 1 << 16); break;
+        case OPT_OPTIMIZER:
+            if (!strcmp(optarg, "sgd")) o.optimizer = SEQVID_OPT_SGD;
+            else if (!strcmp(optarg, "rmsprop")) o.optimizer = SEQVID_OPT_RMSPROP;
+            else if (!strcmp(optarg, "adam")) o.optimizer = SEQVID_OPT_ADAM;
+            else ex_die("--optimizer: '%s' is not sgd, rmsprop or adam", optarg);
+            o.optimizer_given = 1;
+            break;
+        case OPT_LR: o.lr = ex_parse_double("--lr", optarg, 1e-12, 1e3); o.lr_given = 1; break;
+        case OPT_GRAD_CLIP: o.grad_clip = ex_parse_double("--grad-clip", optarg, 0, 1e12); break;
+        case OPT_STEPS: o.steps = ex_parse_long("--steps", optarg, 1, 1L << 50); break;
+        case OPT_MINUTES: o.minutes = ex_parse_double("--minutes", optarg, 1e-3, 1e7); break;
+        case OPT_RESUME: o.resume = optarg; break;
+        case OPT_VAL_EVERY: o.val_every = ex_parse_long("--val-every", optarg, 1, 1L << 50); break;
+        case OPT_VAL_SIZE: o.val_size = ex_parse_long("--val-size", optarg, 1, 1 << 20); break;
+        case OPT_LOG_EVERY: o.log_every = ex_parse_long("--log-every", optarg, 1, 1L << 50); break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind < argc) ex_die("unexpected argument '%s' (see --help)", argv[optind]);
+    if (!o.steps && !o.minutes) o.minutes = DEFAULT_MINUTES;
+    return o;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Messages: a live progress line on a terminal, plain lines otherwise
+ * ------------------------------------------------------------------------------------- */
+static int tty;          /* stderr is a terminal: draw the live progress line */
+static int line_drawn;   /* the progress line is on screen and must be cleared first */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    if (line_drawn) fputs("\r\033[K", stderr), line_drawn = 0;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+static const char *duration(double s)
+{
+    static char buf[32];
+    long t = s > 0 && s < 1e9 ? lround(s) : 0;
+    if (t >= 3600)
+        snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+    return buf;
+}
+
+/* "rec 412.3 fut 533.1", leaving out what the model does not have. */
+static const char *pair(const char *what, ex_losses l)
+{
+    static char buf[2][64];
+    static int next;
+    char *p = buf[next++ % 2];
+    int n = snprintf(p, 64, "%s", what);
+    if (isnan(l.rec) && isnan(l.fut)) snprintf(p + n, (size_t)(64 - n), " -");
+    if (!isnan(l.rec)) n += snprintf(p + n, (size_t)(64 - n), " rec %.1f", l.rec);
+    if (!isnan(l.fut)) snprintf(p + n, (size_t)(64 - n), " fut %.1f", l.fut);
+    return p;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Loss history: the rows of loss.csv, also drawn as loss.png
+ * ------------------------------------------------------------------------------------- */
+typedef struct history {
+    size_t n, cap;
+    double *step;
+    ex_losses *train, *val;
+} history;
+
+static void history_add(history *h, double step, ex_losses train, ex_losses val)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 256;
+        h->step = realloc(h->step, h->cap * sizeof *h->step);
+        h->train = realloc(h->train, h->cap * sizeof *h->train);
+        h->val = realloc(h->val, h->cap * sizeof *h->val);
+        if (!h->step || !h->train || !h->val) ex_die("out of memory");
+    }
+    h->step[h->n] = step, h->train[h->n] = train, h->val[h->n] = val;
+    h->n++;
+}
+
+static const char CSV_HEADER[] = "step,train_rec,train_fut,val_rec,val_fut,last_frame_rec,"
+                                 "last_frame_fut,mean_frame_rec,mean_frame_fut\n";
+
+static void csv_value(FILE *f, double v, char sep)
+{
+    if (!isnan(v)) fprintf(f, "%.3f", v);
+    fputc(sep, f);
+}
+
+static void csv_row(FILE *f, const history *h, size_t i, const ex_baselines *b)
+{
+    fprintf(f, "%.0f,", h->step[i]);
+    csv_value(f, h->train[i].rec, ','), csv_value(f, h->train[i].fut, ',');
+    csv_value(f, h->val[i].rec, ','), csv_value(f, h->val[i].fut, ',');
+    csv_value(f, b->last.rec, ','), csv_value(f, b->last.fut, ',');
+    csv_value(f, b->mean.rec, ','), csv_value(f, b->mean.fut, '\n');
+    fflush(f);
+}
+
+/* Field i of a CSV line as a number; NaN when empty. */
+static double csv_field(const char *line, int i)
+{
+    for (; i > 0 && line; i--) {
+        line = strchr(line, ',');
+        if (line) line++;
+    }
+    char *end;
+    double v = line ? strtod(line, &end) : NAN;
+    return line && end != line ? v : NAN; /* empty fields and the header give NaN */
+}
+
+/* On resume: the rows of an earlier loss.csv up to the checkpoint's step. */
+static void history_load(history *h, const char *path, double max_step)
+{
+    char line[512];
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        double step = csv_field(line, 0);
+        if (isnan(step) || step > max_step) continue; /* the header, or rows past the checkpoint */
+        ex_losses t = {csv_field(line, 1), csv_field(line, 2)};
+        ex_losses v = {csv_field(line, 3), csv_field(line, 4)};
+        history_add(h, step, t, v);
+    }
+    fclose(f);
+}
+
+static int write_plot(const char *path, const history *h, const ex_baselines *b,
+                       const ex_model_info *m)
+{
+    enum { MAX_CURVES = 6 };
+    ex_curve cv[MAX_CURVES];
+    int n = 0;
+    /* The four loss columns as plain arrays. */
+    double *tr = ex_malloc((h->n + 1) * 4 * sizeof(double));
+    double *tf = tr + h->n, *vr = tf + h->n, *vf = vr + h->n;
+    for (size_t i = 0; i < h->n; i++) {
+        tr[i] = h->train[i].rec, tf[i] = h->train[i].fut;
+        vr[i] = h->val[i].rec, vf[i] = h->val[i].fut;
+    }
+    /* The baselines as flat lines, for the loss that matters most: prediction if any. */
+    double bx[2] = {0, h->n ? h->step[h->n - 1] : 1};
+    double last[2], mean[2];
+    last[0] = last[1] = m->has_fut ? b->last.fut : b->last.rec;
+    mean[0] = mean[1] = m->has_fut ? b->mean.fut : b->mean.rec;
+
+    if (m->has_rec) cv[n++] = (ex_curve){"train rec", h->step, tr, h->n, {120, 160, 230}, 1, 0};
+    if (m->has_fut) cv[n++] = (ex_curve){"train fut", h->step, tf, h->n, {240, 140, 120}, 1, 0};
+    if (m->has_rec) cv[n++] = (ex_curve){"val rec", h->step, vr, h->n, {30, 80, 200}, 3, 0};
+    if (m->has_fut) cv[n++] = (ex_curve){"val fut", h->step, vf, h->n, {210, 40, 30}, 3, 0};
+    cv[n++] = (ex_curve){m->has_fut ? "last frame fut" : "last frame rec", bx, last, 2,
+                         {110, 110, 110}, 2, 1};
+    cv[n++] = (ex_curve){m->has_fut ? "mean frame fut" : "mean frame rec", bx, mean, 2,
+                         {40, 150, 60}, 2, 1};
+    int rc = ex_write_plot(path, cv, n, "step", "nats/frame (validation: fed back)");
+    free(tr);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Setting up
+ * ------------------------------------------------------------------------------------- */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the program at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static const char *kind_name(int kind)
+{
+    return kind == SEQVID_AUTOENCODER ? "autoencoder"
+           : kind == SEQVID_PREDICTOR ? "future predictor" : "composite";
+}
+
+/* The API has no getter for an optimizer's kind (it comes from a checkpoint on resume);
+ * the keys it accepts tell. */
+static const char *optimizer_name(const seqvid_optimizer *opt)
+{
+    double v;
+    if (seqvid_optimizer_get(opt, SEQVID_OPT_BETA1, &v) == SEQVID_OK) return "adam";
+    if (seqvid_optimizer_get(opt, SEQVID_OPT_DECAY, &v) == SEQVID_OK) return "rmsprop";
+    return "sgd";
+}
+
+static void new_model(const options *o, seqvid_model **model, seqvid_optimizer **opt)
+{
+    seqvid_config *cfg;
+    ex_check(seqvid_config_create(&cfg), "config");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_KIND, o->kind), "--kind");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, EX_CANVAS * EX_CANVAS), "frame size");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_HIDDEN, o->hidden), "--hidden");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_LAYERS, o->layers), "--layers");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_COND_RECON, o->cond), "--cond");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_COND_FUTURE, o->cond), "--cond");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_OUTPUT, SEQVID_OUTPUT_BINARY), "output");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_SEED, (double)o->common.seed), "--seed");
+    ex_check(seqvid_model_create(cfg, model), "model");
+    seqvid_config_free(cfg);
+    ex_check(seqvid_optimizer_create(o->optimizer, opt), "optimizer");
+}
+
+/* Everything a training run holds. */
+typedef struct trainer {
+    options o;
+    const char *out;
+    seqvid_digits *train_digits, *test_digits;
+    seqvid_mmnist *gen;
+    seqvid_model *model;
+    seqvid_optimizer *opt;
+    ex_model_info m;
+    uint64_t step;
+    seqvid_batch *batch;  /* the training batch, refilled every step */
+    ex_set val_set;       /* fixed validation sequences from the test digits */
+    ex_baselines base;    /* on val_set */
+    seqvid_batch *pics;   /* the first validation sequences, drawn */
+    size_t n_pics;
+    history hist;
+    FILE *csv;
+    ex_losses val;        /* the last validation */
+    uint64_t val_step;    /* its step */
+    double sum_rec, sum_fut; /* training losses since the last loss.csv row */
+    long n_sum;
+} trainer;
+
+static void setup(trainer *t)
+{
+    options *o = &t->o;
+    t->out = o->common.out_dir;
+    t->val_step = UINT64_MAX;
+    t->val = (ex_losses){NAN, NAN};
+
+    /* Training sequences come from the training digits, validation from the test digits. */
+    t->train_digits = ex_load_digits(o->common.data_dir, 0, 1);
+    t->test_digits = ex_load_digits(o->common.data_dir, 1, 1);
+    t->gen = ex_generator(t->train_digits, o->common.digits, o->common.seed);
+
+    /* Model and optimizer: new, or as they were at a checkpoint. */
+    if (o->resume) {
+        ex_check(seqvid_checkpoint_load(o->resume, &t->model, &t->opt, t->gen, &t->step),
+                 o->resume);
+        if (o->model_flags_given || o->optimizer_given)
+            fprintf(stderr, "%s: note: the model and optimizer come from %s; "
+                    "--kind/--hidden/--layers/--cond/--optimizer are ignored\n",
+                    ex_progname, o->resume);
+    } else {
+        new_model(o, &t->model, &t->opt);
+    }
+    if (o->lr_given) ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_LR, o->lr), "--lr");
+    ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_GRAD_CLIP, o->grad_clip), "--grad-clip");
+    t->m = ex_model_describe(t->model);
+    if (t->m.dim != EX_CANVAS * EX_CANVAS)
+        ex_die("%s: the model reads %zu values per frame, not %d x %d Moving MNIST frames",
+               o->resume, t->m.dim, EX_CANVAS, EX_CANVAS);
+
+    size_t n_params, n_train, n_test;
+    double lr;
+    ex_check(seqvid_model_param_count(t->model, &n_params), "model");
+    ex_check(seqvid_optimizer_get(t->opt, SEQVID_OPT_LR, &lr), "optimizer");
+    ex_check(seqvid_digits_shape(t->train_digits, &n_train, NULL, NULL), "digits");
+    ex_check(seqvid_digits_shape(t->test_digits, &n_test, NULL, NULL), "digits");
+    printf("libseqvid %s: %s model, %zu x %zu LSTM, %s decoders, K=%zu in, M=%zu out, "
+           "%.1fM parameters\n",
+           seqvid_version_string(), kind_name(t->m.kind), t->m.layers, t->m.hidden,
+           t->m.cond_future || t->m.cond_recon ? "conditional" : "unconditioned",
+           t->m.input_frames, t->m.future_frames, (double)n_params / 1e6);
+    printf("data: %zu training digits, %zu test digits, %d per sequence; batch %d; "
+           "%s lr %g, grad clip %g; BLAS threads %d\n",
+           n_train, n_test, o->common.digits, o->batch, optimizer_name(t->opt), lr,
+           o->grad_clip, seqvid_get_threads());
+    if (o->resume) printf("resumed from %s at step %llu\n", o->resume, (unsigned long long)t->step);
+
+    /* Every batch holds K + M frames (the autoencoder uses the first K). */
+    const size_t n_steps = t->m.input_frames + t->m.future_frames;
+    ex_check(seqvid_batch_create(n_steps, (size_t)o->batch, EX_CANVAS * EX_CANVAS, &t->batch),
+             "batch");
+
+    /* The validation set and the baselines on it, computed once. */
+    seqvid_mmnist *val_gen = ex_generator(t->test_digits, o->common.digits, EX_VAL_SEED);
+    ex_set_generate(&t->val_set, val_gen, n_steps, (size_t)o->val_size, (size_t)o->batch);
+    seqvid_mmnist_free(val_gen);
+    float *mean_frame = ex_mean_frame(t->train_digits, o->common.digits, 10000);
+    t->base = ex_set_baselines(&t->val_set, t->m.input_frames, t->m.future_frames, mean_frame);
+    free(mean_frame);
+    printf("validation: %zu sequences of test digits (seed %d); baselines on them:\n",
+           t->val_set.n_seqs, EX_VAL_SEED);
+    ex_print_loss_table(stdout, NULL, &t->base, &t->m);
+
+    /* The pictured sequences all come from the first chunk. */
+    size_t first_chunk;
+    ex_check(seqvid_batch_shape(t->val_set.chunks[0], NULL, &first_chunk, NULL), "batch");
+    t->n_pics = first_chunk < N_PICTURES ? first_chunk : N_PICTURES;
+    t->pics = ex_batch_slice(t->val_set.chunks[0], 0, t->n_pics, n_steps);
+
+    /* loss.csv: rewritten with the rows from before the checkpoint, then appended to. */
+    const char *csv_path = ex_path(t->out, "loss.csv");
+    if (o->resume) history_load(&t->hist, csv_path, (double)t->step);
+    t->csv = fopen(csv_path, "w");
+    if (!t->csv) ex_die("cannot write %s", csv_path);
+    fputs(CSV_HEADER, t->csv);
+    for (size_t i = 0; i < t->hist.n; i++) csv_row(t->csv, &t->hist, i, &t->base);
+}
+
+static void teardown(trainer *t)
+{
+    fclose(t->csv);
+    seqvid_batch_free(t->batch);
+    seqvid_batch_free(t->pics);
+    ex_set_free(&t->val_set);
+    free(t->hist.step), free(t->hist.train), free(t->hist.val);
+    seqvid_optimizer_free(t->opt);
+    seqvid_model_free(t->model);
+    seqvid_mmnist_free(t->gen);
+    seqvid_digits_free(t->test_digits);
+    seqvid_digits_free(t->train_digits);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Training
+ * ------------------------------------------------------------------------------------- */
+/* A loss.csv row: the mean training losses since the last row, and `val`. */
+static ex_losses add_row(trainer *t, ex_losses val)
+{
+    ex_losses mean = {NAN, NAN};
+    if (t->n_sum && t->m.has_rec) mean.rec = t->sum_rec / (double)t->n_sum;
+    if (t->n_sum && t->m.has_fut) mean.fut = t->sum_fut / (double)t->n_sum;
+    history_add(&t->hist, (double)t->step, mean, val);
+    csv_row(t->csv, &t->hist, t->hist.n - 1, &t->base);
+    t->sum_rec = t->sum_fut = 0, t->n_sum = 0;
+    return mean;
+}
+
+static void validate(trainer *t)
+{
+    t->val = ex_set_evaluate(t->model, &t->val_set);
+    t->val_step = t->step;
+}
+
+/* Checkpoint, pictures and plot; the model file too at the end. Returns the failures. */
+static int save(trainer *t, int final)
+{
+    int failed = 0;
+    failed += ex_warn_status(seqvid_checkpoint_save(ex_path(t->out, "checkpoint.safetensors"),
+                                                    t->model, t->opt, t->gen, t->step),
+                             "checkpoint") != SEQVID_OK;
+    if (final)
+        failed += ex_warn_status(seqvid_model_save(t->model, ex_path(t->out, "model.safetensors")),
+                                 "model") != SEQVID_OK;
+    failed += ex_write_pictures(t->model, t->pics, t->n_pics, t->out, "val", ROLLOUT);
+    failed += write_plot(ex_path(t->out, "loss.png"), &t->hist, &t->base, &t->m) != 0;
+    return failed;
+}
+
+static void train(trainer *t)
+{
+    const options *o = &t->o;
+    const double t_start = ex_now(), budget = o->minutes * 60;
+    double t_steps = 0, t_drawn = 0; /* time spent in training steps; last progress line */
+    double ema_rec = NAN, ema_fut = NAN;
+    long run_steps = 0, bad = 0;
+
+    while (!stop_requested && !(o->steps && t->step >= (uint64_t)o->steps) &&
+           !(budget > 0 && ex_now() - t_start >= budget)) {
+        float rec, fut;
+        double t0 = ex_now();
+        ex_check(seqvid_mmnist_fill(t->gen, t->batch, NULL, 0), "Moving MNIST");
+        int st = seqvid_model_train_step(t->model, t->opt, t->batch, &rec, &fut);
+        t_steps += ex_now() - t0;
+        if (st == SEQVID_ERR_NONFINITE) {
+            /* Nothing was updated; another batch usually goes through. */
+            say("step %llu: %s; batch skipped\n", (unsigned long long)t->step + 1,
+                seqvid_last_error());
+            if (++bad < MAX_BAD_STEPS) continue;
+            say("%d non-finite steps in a row: stopping (try a lower --lr)\n", MAX_BAD_STEPS);
+            break;
+        }
+        ex_check(st, "training step");
+        bad = 0, t->step++, run_steps++;
+        t->sum_rec += rec, t->sum_fut += fut, t->n_sum++;
+        ema_rec = isnan(ema_rec) ? rec : 0.95 * ema_rec + 0.05 * rec;
+        ema_fut = isnan(ema_fut) ? fut : 0.95 * ema_fut + 0.05 * fut;
+        const double rate = (double)run_steps / t_steps;
+
+        const int validating = t->step % (uint64_t)o->val_every == 0;
+        if (validating || t->step % (uint64_t)o->log_every == 0) {
+            if (validating) validate(t);
+            ex_losses mean = add_row(t, validating ? t->val : (ex_losses){NAN, NAN});
+            if (!tty)
+                say("step %llu  %.2f steps/s  %s\n", (unsigned long long)t->step, rate,
+                    pair("train", mean));
+        }
+        if (validating) {
+            const ex_model_info *m = &t->m;
+            say("validation at step %llu:%s nats/frame; %s %s over the best baseline\n",
+                (unsigned long long)t->step, pair("", t->val),
+                m->has_fut ? "prediction" : "reconstruction",
+                m->has_fut ? ex_margin(t->val.fut, t->base.last.fut, t->base.mean.fut)
+                           : ex_margin(t->val.rec, t->base.last.rec, t->base.mean.rec));
+            save(t, 0);
+        }
+        if (tty && (validating || ex_now() - t_drawn > 0.2)) {
+            double eta = INFINITY;
+            if (o->steps) eta = (double)((uint64_t)o->steps - t->step) / rate;
+            if (budget > 0) eta = fmin(eta, budget - (ex_now() - t_start));
+            fprintf(stderr, "\r\033[Kstep %llu", (unsigned long long)t->step);
+            if (o->steps) fprintf(stderr, "/%ld", o->steps);
+            fprintf(stderr, " | %.2f steps/s | ETA %s | %s | %s", rate, duration(eta),
+                    pair("train", (ex_losses){t->m.has_rec ? ema_rec : NAN,
+                                              t->m.has_fut ? ema_fut : NAN}),
+                    pair("val", t->val));
+            line_drawn = 1, t_drawn = ex_now();
+        }
+    }
+    if (stop_requested) say("stopping on request: saving\n");
+    say("%ld steps in %.1f minutes (%.2f steps/s), now at step %llu\n", run_steps,
+        (ex_now() - t_start) / 60, run_steps ? (double)run_steps / t_steps : 0.0,
+        (unsigned long long)t->step);
+}
+
+int main(int argc, char **argv)
+{
+    trainer t = {0};
+    ex_progname = "train_mmnist";
+    t.o = parse_options(argc, argv);
+    ex_common_apply(&t.o.common);
+    tty = isatty(STDERR_FILENO);
+
+    setup(&t);
+    if (t.o.steps && t.o.minutes)
+        printf("training to step %ld or for %g minutes, whichever comes first", t.o.steps,
+               t.o.minutes);
+    else if (t.o.steps)
+        printf("training to step %ld", t.o.steps);
+    else
+        printf("training for %g minutes", t.o.minutes);
+    printf(" (Ctrl-C stops and saves); outputs in %s/\n", t.out);
+    fflush(stdout);
+    catch_signals();
+
+    train(&t);
+
+    /* The final numbers (unless the last step was just validated) and files. */
+    if (t.val_step != t.step) {
+        validate(&t);
+        add_row(&t, t.val);
+    }
+    int failed = save(&t, 1);
+    say("final validation on %zu sequences (decoders fed as at inference):\n", t.val_set.n_seqs);
+    ex_print_loss_table(stdout, &t.val, &t.base, &t.m);
+    say("wrote %s/: model.safetensors checkpoint.safetensors loss.csv loss.png "
+        "val<i>.png/.gif val<i>_rollout.png/.gif%s\n", t.out, failed ? " (with failures)" : "");
+    teardown(&t);
+    return failed ? 1 : 0;
+}
