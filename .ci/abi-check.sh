@@ -4,12 +4,12 @@
 #   1. SONAME is libseqvid.so.<major of the baseline>.
 #   2. `nm -D --defined-only` exports only seqvid_* functions, each versioned @@SEQVID_x.y;
 #      every function the header declares SEQVID_API is exported.
-#   3. abidiff against abi/libseqvid.abi: no removed or changed interface. Added functions
+#   3. abidiff against tests/abi/libseqvid.abi: no removed or changed interface. Added functions
 #      pass, but must live in a version node the baseline does not have (SEQVID_1.1, ...),
 #      and every baseline symbol must keep its version.
-#   4. The enum values of the released header (abi/seqvid-1.0.h) are unchanged in
+#   4. The enum values of the released header (tests/abi/seqvid-1.0.h) are unchanged in
 #      include/seqvid.h (compile-time constants are baked into users' binaries).
-#   5. tests/abi/old_client.c, compiled against abi/seqvid-1.0.h, runs against this library.
+#   5. tests/abi/old_client.c, compiled against tests/abi/seqvid-1.0.h, runs against this library.
 # Tools: abidw/abidiff (Debian abigail-tools), binutils (nm, readelf), cc.
 set -uo pipefail
 
@@ -20,8 +20,8 @@ fi
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 lib="$build/libseqvid.so"
-baseline="$src/abi/libseqvid.abi"
-old_header="$src/abi/seqvid-1.0.h"
+baseline="$src/tests/abi/libseqvid.abi"
+old_header="$src/tests/abi/seqvid-1.0.h"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0
@@ -71,7 +71,7 @@ if [ -n "$extra" ]; then
 fi
 
 # --- 3. abidiff against the baseline -------------------------------------------------------
-"$src/abi/abi-dump.sh" "$lib" "$tmp/current.abi" || { echo "abi-check: abidw failed" >&2; exit 2; }
+"$src/tests/abi/abi-dump.sh" "$lib" "$tmp/current.abi" || { echo "abi-check: abidw failed" >&2; exit 2; }
 abidiff "$baseline" "$tmp/current.abi" >"$tmp/abidiff.txt" 2>&1
 rc=$?
 # Exit code bits (abidiff(1)): 1 error, 2 usage error, 4 ABI change, 8 incompatible change.
@@ -94,7 +94,7 @@ elif [ $((rc & 4)) -ne 0 ]; then
         sed 's/^/    /' "$tmp/abidiff.txt"
     fi
 else
-    pass "abidiff: no ABI change against abi/libseqvid.abi"
+    pass "abidiff: no ABI change against tests/abi/libseqvid.abi"
 fi
 # Versions: baseline symbols keep theirs; new symbols go into a node the baseline lacks.
 sed -n "s/.*<elf-symbol name='\([^']*\)' version='\([^']*\)'.*/\1@@\2/p" "$baseline" |
@@ -122,7 +122,7 @@ done <"$tmp/exports"
 } >"$tmp/enums.c"
 n_enums=$(grep -c _Static_assert "$tmp/enums.c")
 if cc -std=c11 -fsyntax-only -I "$src/include" "$tmp/enums.c" 2>"$tmp/enums.err"; then
-    pass "$n_enums enum values of abi/seqvid-1.0.h unchanged"
+    pass "$n_enums enum values of tests/abi/seqvid-1.0.h unchanged"
 else
     fail "enum values of the released header changed or were removed:"
     grep -E 'error' "$tmp/enums.err" | sed 's/^/    /'
@@ -141,7 +141,7 @@ if cc -std=c11 -Wall -Wextra -o "$tmp/old_client" "$src/tests/abi/old_client.c" 
         fail "old_client (1.0 header) failed against the current library"
     fi
 else
-    fail "old_client does not compile/link against abi/seqvid-1.0.h + current library:"
+    fail "old_client does not compile/link against tests/abi/seqvid-1.0.h + current library:"
     sed 's/^/    /' "$tmp/cc.err"
 fi
 

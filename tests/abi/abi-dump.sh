@@ -5,13 +5,13 @@
 # them as declared in include/ (--headers-dir + --drop-private-types: the structs behind the
 # opaque handles stay opaque, so changing them is not an ABI change). Paths of the build
 # machine are left out so the file is the same wherever it is made. Used by the CMake target
-# `abi-baseline` (writes abi/libseqvid.abi) and by .ci/abi-check.sh (writes a temp file).
+# `abi-baseline` (writes tests/abi/libseqvid.abi) and by .ci/abi-check.sh (writes a temp file).
 set -eu
 if [ $# -ne 2 ]; then
     echo "usage: $0 LIB.so OUT.abi" >&2
     exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
-exec abidw --headers-dir "$here/../include" --drop-private-types --exported-interfaces-only \
+exec abidw --headers-dir "$here/../../include" --drop-private-types --exported-interfaces-only \
     --no-corpus-path --no-comp-dir-path --short-locs --no-elf-needed \
     --out-file "$2" "$1"
