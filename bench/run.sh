@@ -1,0 +1,257 @@
+#!/bin/bash
+# run.sh -- the benchmark of issue 8 in one command: libseqvid and PyTorch side by side.
+#
+#   bench/run.sh             the full set: H = 256, 1024, 2048; batch 16, 80; threads 1, 2 for
+#                            train and encode (2 for evaluate); about 15 minutes
+#   bench/run.sh --quick     H = 256 only, threads 1 and 2 everywhere (2-3 minutes)
+#   bench/run.sh --help      all options
+#
+# Run it on a quiet machine: every measurement is one process at a time, never two at once.
+# Each (case, H, batch, threads) runs in its own process per implementation (peak memory is a
+# per-process number), in this order, so the columns of a row are measured back to back:
+#   seqvid            bench_seqvid with OPENBLAS_CORETYPE=Haswell (OpenBLAS 0.3.21 picks its
+#                     slower AVX-512 kernels on this CPU otherwise; see issue 8)
+#   seqvid default    (--default-kernels) the same without OPENBLAS_CORETYPE
+#   torch installed   torch_composite.py, environment as installed (glibc malloc, OpenBLAS's
+#                     own kernel choice)
+#   torch tuned       torch_composite.py with jemalloc preloaded and keeping its memory
+#                     (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1) + OPENBLAS_CORETYPE=Haswell
+# plus, for the train rows of --nnlstm-batch, a reference line without peepholes: libseqvid
+# with peepholes off against torch.nn.LSTM (tuned), and for those of --dense-batch a line on
+# dense frames (density 0.5; the main rows use Moving MNIST's ~7% nonzero pixels, which the
+# library's sparse input path exploits, so their GFLOP/s and bound/meas count dense-equivalent
+# work). The GEMM-only bound comes from
+# bench_seqvid --sgemm in the same run (Haswell kernels, one process per H, batch, threads).
+# Before timing, bench_seqvid --dump + torch_composite.py --check make sure both programs
+# compute the same model (same losses and gradients from the same weights).
+#
+# Output: the table on stdout, bench/results-<date>.md (markdown table + how it was run) and
+# bench/results-<date>.raw.txt (every line the programs printed).
+set -u -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build="$root/build-bench"
+py=/usr/bin/python3
+jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+
+hidden="256 1024 2048"
+batch="16 80"
+encode_batch="1"
+threads="1 2"
+eval_threads="2"
+cases="train eval_tf eval_inf encode encode_stream"
+nnlstm_batch="16"
+density=0.07
+dense_batch="16"
+warmup=1 reps=5 min_reps=3 budget=2 long=2 sgemm_time=0.25
+default_kernels=0 check=1 dry=0 opt=sgd
+stamp=$(date +%Y-%m-%d)
+out=""
+
+usage() {
+    cat <<EOF
+usage: bench/run.sh [options]
+  --quick               H=256 only
+  --hidden "LIST"       hidden sizes [$hidden]
+  --batch "LIST"        batch of train/eval [$batch]
+  --encode-batch "LIST" batch of encode/encode_stream [$encode_batch]
+  --threads "LIST"      BLAS threads of train, encode, encode_stream [$threads]
+  --eval-threads "LIST" BLAS threads of eval_tf, eval_inf and the nn.LSTM lines [$eval_threads]
+  --cases "LIST"        of: $cases
+  --nnlstm-batch "LIST" train batches that get the nn.LSTM reference line ("" = none) [$nnlstm_batch]
+  --density F           fraction of ones in the binary frames [$density: Moving MNIST's nonzero
+                        fraction; libseqvid skips zero inputs, PyTorch does not]
+  --dense-batch "LIST"  train batches that also run on dense frames (density 0.5: every GEMM
+                        runs, so bound/meas is meaningful), seqvid + torch tuned [$dense_batch]
+  --default-kernels     also time libseqvid with OpenBLAS's default kernel choice
+  --opt sgd|adam        optimizer of the train step [$opt]
+  --warmup N --reps N --min-reps N --budget S --long S
+                        repetitions: after N warm-up runs, reps = clamp(budget / t_warmup,
+                        min-reps, reps), at most 2 when a run takes more than --long seconds
+                        [$warmup, $reps, $min_reps, $budget s, $long s]
+  --sgemm-time S        seconds of sgemm calls per shape for the bound [$sgemm_time]
+  --no-check            skip the same-model check
+  --build DIR           build directory [$build]
+  --out PREFIX          output files PREFIX.md, PREFIX.raw.txt [bench/results-<date>]
+  --dry-run             print the commands, run nothing
+EOF
+}
+
+all_args="$*"
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) hidden="256"; eval_threads="1 2" ;;
+    --full) ;;
+    --hidden) hidden="$2"; shift ;;
+    --batch) batch="$2"; shift ;;
+    --encode-batch) encode_batch="$2"; shift ;;
+    --threads) threads="$2"; shift ;;
+    --eval-threads) eval_threads="$2"; shift ;;
+    --cases) cases="$2"; shift ;;
+    --nnlstm-batch) nnlstm_batch="$2"; shift ;;
+    --density) density="$2"; shift ;;
+    --dense-batch) dense_batch="$2"; shift ;;
+    --default-kernels) default_kernels=1 ;;
+    --opt) opt="$2"; shift ;;
+    --warmup) warmup="$2"; shift ;;
+    --reps) reps="$2"; shift ;;
+    --min-reps) min_reps="$2"; shift ;;
+    --budget) budget="$2"; shift ;;
+    --long) long="$2"; shift ;;
+    --sgemm-time) sgemm_time="$2"; shift ;;
+    --no-check) check=0 ;;
+    --build) build="$2"; shift ;;
+    --out) out="$2"; shift ;;
+    --dry-run) dry=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+[ -n "$out" ] || out="$here/results-$stamp"
+raw="$out.raw.txt"
+bench="$build/bench/bench_seqvid"
+reps_flags=(--warmup "$warmup" --reps "$reps" --min-reps "$min_reps" --budget "$budget" --long "$long")
+
+# --- preconditions --------------------------------------------------------------------------
+if [ "$dry" = 0 ]; then
+    if ! "$py" -c "import torch" 2>/dev/null; then
+        echo "run.sh: PyTorch is missing: sudo apt-get install python3-torch" >&2; exit 1
+    fi
+    if [ ! -e "$jemalloc" ]; then
+        echo "run.sh: $jemalloc is missing: sudo apt-get install libjemalloc2" >&2; exit 1
+    fi
+    if [ ! -f "$build/CMakeCache.txt" ]; then
+        cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEQVID_TESTS=OFF \
+            -DSEQVID_EXAMPLES=OFF -DSEQVID_BENCH=ON >/dev/null || exit 1
+    fi
+    cmake --build "$build" --target bench_seqvid >/dev/null || { echo "run.sh: build failed" >&2; exit 1; }
+    : >"$raw"
+    {
+        echo "# run.sh $(date -Iseconds) on $(hostname): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
+        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long"
+        echo "# openblas kernels: default $(OPENBLAS_VERBOSE=2 "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1), with OPENBLAS_CORETYPE=Haswell $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=Haswell "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1)"
+        echo "# openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null), torch: $("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null), load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    } >>"$raw"
+fi
+
+# --- the runner: one process at a time, its RESULT/SGEMM lines tagged and kept -----------------
+n_proc=0
+t_start=$(date +%s)
+run() { # run LABEL ENV-ARGS... -- COMMAND...
+    local label="$1"; shift
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    n_proc=$((n_proc + 1))
+    if [ "$dry" = 1 ]; then
+        echo "env ${envs[*]} $*"
+        return
+    fi
+    local t0 out_lines st
+    t0=$(date +%s.%N)
+    out_lines=$(env "${envs[@]}" timeout 900 "$@" 2>&1)
+    st=$?
+    printf '%s\n' "$out_lines" | sed "s/^\(RESULT\|SGEMM\) /\1 env=$label /" >>"$raw"
+    if [ $st -ne 0 ]; then
+        echo "run.sh: FAILED ($st): $*" >&2
+        printf '%s\n' "$out_lines" | tail -5 >&2
+        echo "FAIL env=$label status=$st cmd=$*" >>"$raw"
+    fi
+    printf '  %-9s %6.1fs  %s\n' "$label" "$(awk "BEGIN{print $(date +%s.%N) - $t0}")" \
+        "$(printf '%s\n' "$out_lines" | grep -m1 -E '^(RESULT|SGEMM)' | cut -c1-110)" >&2
+}
+
+# Environments. "installed" clears what the tuned runs set; OPENBLAS_NUM_THREADS is set by the
+# programs themselves (seqvid_set_threads; torch_composite.py --threads).
+env_plain=(-u OPENBLAS_CORETYPE -u LD_PRELOAD -u MALLOC_CONF)
+env_haswell=(-u LD_PRELOAD -u MALLOC_CONF OPENBLAS_CORETYPE=Haswell)
+env_tuned=(OPENBLAS_CORETYPE=Haswell LD_PRELOAD="$jemalloc" "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1")
+
+seqvid=("$bench" "${reps_flags[@]}" --opt "$opt")
+torchpy=("$py" "$here/torch_composite.py" "${reps_flags[@]}" --opt "$opt")
+dense=0.5
+
+# --- 0. the same model? ---------------------------------------------------------------------
+if [ "$check" = 1 ]; then
+    echo "== same-model check (libseqvid weights loaded into the PyTorch model)" >&2
+    tmp=$(mktemp -d)
+    for dn in "$density" "$dense"; do # the library's sparse-input and dense paths
+        run check "${env_haswell[@]}" -- "$bench" --dump "$tmp/chk" --hidden 48 --batch 3 \
+            --density "$dn"
+        run check "${env_plain[@]}" -- "$py" "$here/torch_composite.py" --check "$tmp/chk"
+    done
+    rm -rf "$tmp"
+    if [ "$dry" = 0 ]; then
+        grep -h "^CHECK" "$raw" | tail -1 >&2
+        if grep -q "^CHECK FAILED" "$raw" || ! grep -q "^CHECK passed" "$raw"; then
+            grep -h "^CHECK" "$raw" | grep -v " ok$" >&2
+            echo "run.sh: libseqvid and the PyTorch peer disagree (see above): timing them" \
+                "would compare different models; fix it or pass --no-check" >&2
+            exit 1
+        fi
+    fi
+fi
+
+# --- 1. the cases ---------------------------------------------------------------------------
+for c in $cases; do
+    case "$c" in encode|encode_stream) bl="$encode_batch"; bflag=--encode-batch ;; *) bl="$batch"; bflag=--batch ;; esac
+    for H in $hidden; do
+        for B in $bl; do
+            case "$c" in eval_*) tl="$eval_threads" ;; *) tl="$threads" ;; esac
+            for th in $tl; do
+                echo "== $c H=$H B=$B threads=$th" >&2
+                a=(--case "$c" --hidden "$H" "$bflag" "$B" --threads "$th" --density "$density")
+                run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}"
+                [ "$default_kernels" = 1 ] && run default "${env_plain[@]}" -- "${seqvid[@]}" "${a[@]}"
+                run installed "${env_plain[@]}" -- "${torchpy[@]}" "${a[@]}" --label installed
+                run tuned "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" --label tuned
+                if [ "$c" = train ] && [[ " $nnlstm_batch " == *" $B "* ]] &&
+                    [[ " $eval_threads " == *" $th "* ]]; then
+                    run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}" --no-peep
+                    run tuned "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" --cell nnlstm --label tuned
+                fi
+                if [ "$c" = train ] && [[ " $dense_batch " == *" $B "* ]] &&
+                    [[ " $eval_threads " == *" $th "* ]]; then
+                    run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}" --density "$dense"
+                    run tuned "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" --density "$dense" \
+                        --label tuned
+                fi
+            done
+        done
+    done
+done
+
+# --- 2. the GEMM-only bounds (one process per H, batch, threads: shapes shared by cases are
+#        timed once) ---------------------------------------------------------------------------
+echo "== sgemm bounds" >&2
+for H in $hidden; do
+    for th in $(echo "$threads $eval_threads" | tr ' ' '\n' | sort -nu); do
+        tb="" te="" # the cases run at this thread count, with and without the encode batch
+        for c in $cases; do
+            case "$c" in eval_*) tl="$eval_threads" ;; *) tl="$threads" ;; esac
+            [[ " $tl " == *" $th "* ]] || continue
+            case "$c" in encode|encode_stream) te="${te:+$te,}$c" ;; *) tb="${tb:+$tb,}$c" ;; esac
+        done
+        for B in $([ -n "$tb" ] && echo "$batch"); do
+            run haswell "${env_haswell[@]}" -- "$bench" --sgemm --sgemm-time "$sgemm_time" \
+                --case "$tb" --hidden "$H" --batch "$B" --threads "$th"
+        done
+        for B in $([ -n "$te" ] && echo "$encode_batch"); do
+            run haswell "${env_haswell[@]}" -- "$bench" --sgemm --sgemm-time "$sgemm_time" \
+                --case "$te" --hidden "$H" --encode-batch "$B" --threads "$th"
+        done
+    done
+done
+
+if [ "$dry" = 1 ]; then
+    echo "# $n_proc processes" >&2
+    exit 0
+fi
+elapsed=$(($(date +%s) - t_start))
+echo "# $n_proc processes, $elapsed s" >>"$raw"
+
+# --- 3. the table ---------------------------------------------------------------------------
+"$py" "$here/table.py" "$raw" --md "$out.md" --command "bench/run.sh $all_args"
+echo "# $n_proc processes in $elapsed s; wrote $out.md and $raw" >&2
