@@ -24,12 +24,26 @@
  *    mnist_test_seq.npy file (time, sequence, H, W) and of the LSTM kernel.
  *
  * @par Thread safety
- * The library has no global mutable state except the BLAS thread count
- * (seqvid_set_threads) and the per-thread error message. Distinct objects may be used from
- * distinct threads concurrently. One object must not be used from two threads at once; a
- * const object (a model used only for inference counts as *not* const: it keeps workspaces)
- * is no exception. A seqvid_digits set is read-only after loading and may be shared by any
- * number of generators in any threads.
+ * The library has no global mutable state except the BLAS thread count and the per-thread
+ * error message. Distinct objects may be used from distinct threads concurrently (tested:
+ * models trained in parallel threads give bitwise the results they give alone). Per object
+ * and function:
+ *  - seqvid_version_*, seqvid_status_string: safe from any thread, any time.
+ *  - seqvid_last_error: per thread; it reports the calling thread's last failure only.
+ *  - seqvid_set_threads / seqvid_get_threads: process-wide (OpenBLAS has one pool); call
+ *    seqvid_set_threads before starting threads that train, not while they run.
+ *  - seqvid_config, seqvid_batch, seqvid_optimizer, seqvid_mmnist: one thread at a time per
+ *    object; reading a config or batch from several threads at once is safe.
+ *  - seqvid_model: one thread at a time, *including* inference calls (evaluate, reconstruct,
+ *    predict, encode keep workspaces in the model). A seqvid_stream reads its model's
+ *    weights: the stream and its model count as one object. seqvid_model_save,
+ *    seqvid_checkpoint_save and seqvid_model_save_buffer only read the model.
+ *  - seqvid_digits: read-only after loading; may be shared by any number of generators in
+ *    any threads.
+ *  - Loading functions (seqvid_*_load*, seqvid_npy_*) touch nothing shared: safe from any
+ *    thread, on distinct paths or buffers.
+ * The library starts worker threads of its own inside a call (as many as seqvid_set_threads
+ * asks for, for its sparse products); they end before the call returns.
  *
  * @par Stability
  * Everything in this header is the stable API of major version 1. Functions and
