@@ -382,7 +382,8 @@ static int make_plan(const char *fn, const seqvid_model *m, const seqvid_optimiz
     size_t idx[SV_MAX_BLOCKS];
     for (size_t i = 0; i < m->n_blocks; i++) {
         size_t j = i;
-        for (; j > 0 && m->blocks[idx[j - 1]].offset > m->blocks[i].offset; j--) idx[j] = idx[j - 1];
+        for (; j > 0 && m->blocks[idx[j - 1]].offset > m->blocks[i].offset; j--)
+            idx[j] = idx[j - 1];
         idx[j] = i;
     }
     for (size_t i = 0; i < m->n_blocks; i++) {
