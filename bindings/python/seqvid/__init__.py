@@ -1,0 +1,45 @@
+"""seqvid: Python bindings of libseqvid, LSTM encoder-decoders that learn video
+representations (Srivastava, Mansimov & Salakhutdinov, ICML 2015).
+
+A thin, zero-copy layer over the C library's public API (seqvid.h) through cffi in ABI
+mode: no compiler is needed, only the shared library libseqvid.so.1. It is found, in order:
+
+1. ``SEQVID_LIBRARY``: the path of the shared library (e.g. build/libseqvid.so.1);
+2. ``SEQVID_PREFIX``: an install prefix (its lib/, lib/<multiarch>/ or lib64/);
+3. the library next to this package when both are installed into the same prefix;
+4. the standard dynamic loader (LD_LIBRARY_PATH, ld.so.cache), then
+   ctypes.util.find_library("seqvid").
+
+The first two are final: if the file named there cannot be loaded, import fails.
+
+Quick start::
+
+    import numpy as np, seqvid
+    x = np.random.rand(20, 8, 64).astype(np.float32)    # (T, S, D), time-major
+    with seqvid.Model(kind="composite", input_dim=64, hidden=32,
+                      input_frames=10, future_frames=10) as model, \\
+         seqvid.Optimizer("adam", lr=1e-3) as opt:
+        for _ in range(10):
+            loss = model.train_step(opt, x)               # Losses(rec=..., fut=...)
+        future = model.predict(x[:10], 10)               # (10, 8, 64)
+
+Failures of the library raise seqvid.Error (with .status, .status_name and .message);
+arrays of the wrong dtype, shape or memory layout raise TypeError or ValueError before
+the library is called.
+"""
+from ._ffi import BINDING_MAJOR, Error, library_path
+from ._core import (Batch, Classifier, Config, Feed, Kind, Layout, Losses, Model,
+                    Optimizer, OptimizerKind, Output, ParamBlock, Score, Status, Stream,
+                    get_threads, load_checkpoint, save_checkpoint, set_threads,
+                    status_string, version, version_number)
+from .data import Digits, MovingMNIST, load_lengths, load_npy, save_npy
+
+__version__ = "1.0.0"
+
+__all__ = [
+    "BINDING_MAJOR", "Batch", "Classifier", "Config", "Digits", "Error", "Feed", "Kind",
+    "Layout", "Losses", "Model", "MovingMNIST", "Optimizer", "OptimizerKind", "Output", "ParamBlock", "Score",
+    "Status", "Stream", "get_threads", "library_path", "load_checkpoint", "load_lengths",
+    "load_npy", "save_checkpoint", "save_npy", "set_threads", "status_string", "version",
+    "version_number",
+]

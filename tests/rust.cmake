@@ -1,0 +1,16 @@
+# The Rust bindings (bindings/rust: seqvid-sys and seqvid) built and tested with
+# `cargo test --offline` against the shared library of this build. Cargo's output goes to
+# <build>/cargo, not into the source tree. Skipped (with a message) when cargo is missing.
+find_program(SEQVID_CARGO cargo HINTS $ENV{CARGO_HOME}/bin $ENV{HOME}/.cargo/bin)
+if(SEQVID_CARGO)
+  add_test(NAME rust_bindings
+           COMMAND ${SEQVID_CARGO} test --offline --quiet
+                   --manifest-path ${PROJECT_SOURCE_DIR}/bindings/rust/Cargo.toml)
+  # SEQVID_LIB_DIR: where seqvid-sys links from; LD_LIBRARY_PATH: for the doctests (the
+  # test programs also get an rpath from the build scripts).
+  set_tests_properties(rust_bindings PROPERTIES
+                       ENVIRONMENT "SEQVID_LIB_DIR=$<TARGET_FILE_DIR:seqvid>;LD_LIBRARY_PATH=$<TARGET_FILE_DIR:seqvid>;CARGO_TARGET_DIR=${CMAKE_BINARY_DIR}/cargo;SEQVID_HEADER=${PROJECT_SOURCE_DIR}/include/seqvid.h"
+                       TIMEOUT 900)
+else()
+  message(STATUS "rust_bindings test skipped: cargo not found")
+endif()
