@@ -149,5 +149,30 @@ for kind in shared static; do
     fi
 done
 
+# Python: the package finds the installed library through SEQVID_PREFIX.
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import cffi, numpy, pytest" 2>/dev/null; then
+    if run "$tmp/python.log" env SEQVID_PREFIX="$prefix" PYTHONDONTWRITEBYTECODE=1 \
+            /usr/bin/python3 -m pytest -q -p no:cacheprovider "$src/bindings/python/tests"; then
+        ok "Python against the prefix: $(tail -n1 "$tmp/python.log")"
+    else
+        fail "Python against the prefix"
+    fi
+else
+    fail "Python: /usr/bin/python3 with cffi, numpy and pytest is needed"
+fi
+
+# Rust: seqvid-sys finds the installed library through pkg-config.
+cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+if [ -x "$cargo" ]; then
+    if run "$tmp/rust.log" env PKG_CONFIG_PATH="$(dirname "$pc")" CARGO_TARGET_DIR="$tmp/cargo" \
+            "$cargo" test --offline --quiet --manifest-path "$src/bindings/rust/Cargo.toml"; then
+        ok "Rust against the prefix: $(grep -c '^test result: ok' "$tmp/rust.log") test groups ok"
+    else
+        fail "Rust against the prefix"
+    fi
+else
+    echo "consumers: Rust skipped: no cargo"
+fi
+
 echo "consumers: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

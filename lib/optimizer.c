@@ -24,6 +24,7 @@
 #include "error.h"
 #include "model.h"
 #include "optimizer.h"
+#include "parallel.h"
 
 #define NA NAN /* "this key does not apply to this kind" in the defaults table */
 
@@ -164,6 +165,38 @@ static void adam(size_t n, float *restrict w, float *restrict m, float *restrict
     }
 }
 
+/* Everything one update needs, for chunks run in parallel. b1/omb1 double as momentum
+ * (SGD) and decay/1-decay (RMSprop). */
+typedef struct upd_job {
+    int kind;
+    float *w, *s1, *s2;
+    const float *g;
+    size_t n;
+    float s, uc, lr, wd, eps, b1, omb1, b2, omb2, alpha, ib2, lrwd;
+} upd_job;
+
+#define UPD_CHUNK ((size_t)1 << 16)
+
+static void update_chunks(void *ctx, int c0, int c1) {
+    const upd_job *j = ctx;
+    size_t i0 = (size_t)c0 * UPD_CHUNK, i1 = (size_t)c1 * UPD_CHUNK;
+    if (i1 > j->n) i1 = j->n;
+    size_t m = i1 - i0;
+    float *w = j->w + i0, *s1 = j->s1 + i0;
+    const float *g = j->g + i0;
+    switch (j->kind) {
+    case SEQVID_OPT_SGD:
+        sgd(m, w, s1, g, j->s, j->lr, j->b1, j->wd, j->uc);
+        break;
+    case SEQVID_OPT_RMSPROP:
+        rmsprop(m, w, s1, g, j->s, j->lr, j->b1, j->omb1, j->wd, j->eps, j->uc);
+        break;
+    default:
+        adam(m, w, s1, j->s2 + i0, g, j->s, j->b1, j->omb1, j->b2, j->omb2, j->alpha, j->ib2,
+             j->eps, j->lrwd, j->uc);
+    }
+}
+
 int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, size_t n) {
     /* Messages name the public entry point: this is its body. */
     static const char fn[] = "seqvid_optimizer_step";
@@ -188,37 +221,65 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
     }
 
     const double *p = opt->v;
-    float s = 1.0f;
+    upd_job j = {opt->kind, w, opt->s1, opt->s2, g, n, 1.0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     if (p[SEQVID_OPT_GRAD_CLIP] > 0) {
         double norm = sqrt(sq_norm(g, n));
-        if (norm > p[SEQVID_OPT_GRAD_CLIP]) s = (float)(p[SEQVID_OPT_GRAD_CLIP] / norm);
+        if (norm > p[SEQVID_OPT_GRAD_CLIP]) j.s = (float)(p[SEQVID_OPT_GRAD_CLIP] / norm);
     }
-    float uc = p[SEQVID_OPT_UPDATE_CLIP] > 0 ? (float)p[SEQVID_OPT_UPDATE_CLIP] : INFINITY;
-    float lr = (float)p[SEQVID_OPT_LR], wd = (float)p[SEQVID_OPT_WEIGHT_DECAY];
-
+    j.uc = p[SEQVID_OPT_UPDATE_CLIP] > 0 ? (float)p[SEQVID_OPT_UPDATE_CLIP] : INFINITY;
+    j.lr = (float)p[SEQVID_OPT_LR], j.wd = (float)p[SEQVID_OPT_WEIGHT_DECAY];
+    j.eps = (float)p[SEQVID_OPT_EPS];
     switch (opt->kind) {
     case SEQVID_OPT_SGD:
-        sgd(n, w, opt->s1, g, s, lr, (float)p[SEQVID_OPT_MOMENTUM], wd, uc);
+        j.b1 = (float)p[SEQVID_OPT_MOMENTUM];
         break;
-    case SEQVID_OPT_RMSPROP: {
-        double dec = p[SEQVID_OPT_DECAY];
-        rmsprop(n, w, opt->s1, g, s, lr, (float)dec, (float)(1.0 - dec), wd,
-                (float)p[SEQVID_OPT_EPS], uc);
+    case SEQVID_OPT_RMSPROP:
+        j.b1 = (float)p[SEQVID_OPT_DECAY], j.omb1 = (float)(1.0 - p[SEQVID_OPT_DECAY]);
         break;
-    }
     default: { /* SEQVID_OPT_ADAM (the kind was checked above) */
         double b1 = p[SEQVID_OPT_BETA1], b2 = p[SEQVID_OPT_BETA2], k = (double)(opt->steps + 1);
         /* 0 <= B < 1 and k >= 1, so 0 < 1 - B^k <= 1. */
         double bc1 = 1.0 - pow(b1, k), bc2 = 1.0 - pow(b2, k);
-        adam(n, w, opt->s1, opt->s2, g, s, (float)b1, (float)(1.0 - b1), (float)b2,
-             (float)(1.0 - b2), (float)(p[SEQVID_OPT_LR] / bc1), (float)(1.0 / bc2),
-             (float)p[SEQVID_OPT_EPS], (float)(p[SEQVID_OPT_LR] * p[SEQVID_OPT_WEIGHT_DECAY]),
-             uc);
+        j.b1 = (float)b1, j.omb1 = (float)(1.0 - b1), j.b2 = (float)b2, j.omb2 = (float)(1.0 - b2);
+        j.alpha = (float)(p[SEQVID_OPT_LR] / bc1), j.ib2 = (float)(1.0 / bc2);
+        j.lrwd = (float)(p[SEQVID_OPT_LR] * p[SEQVID_OPT_WEIGHT_DECAY]);
         break;
     }
     }
+    /* Every element's update is independent: chunks over the library's threads (memory
+     * bandwidth, not arithmetic, bounds this loop; two cores move more bytes than one). */
+    sv_parallel_for((int)((n + UPD_CHUNK - 1) / UPD_CHUNK), update_chunks, &j);
     opt->steps++;
     return SEQVID_OK;
+}
+
+int sv_optimizer_apply_tail(struct seqvid_optimizer *opt, float *w, const float *g, size_t n,
+                            size_t first) {
+    static const char fn[] = "seqvid_optimizer_step";
+    if (first == 0) return sv_optimizer_apply(opt, w, g, n);
+    if (!opt || !w || !g)
+        return sv_fail(SEQVID_ERR_NULL, "%s: %s is NULL", fn,
+                       !opt ? "optimizer" : !w ? "weight array" : "gradient array");
+    if (first >= n)
+        return sv_fail(SEQVID_ERR_ARG, "%s: the updated part [%zu, %zu) is empty", fn, first, n);
+    if (opt->n != 0 && opt->n != n)
+        return sv_fail(SEQVID_ERR_SHAPE, "%s: optimizer is bound to %zu parameters, got %zu",
+                       fn, opt->n, n);
+    if (!sv_all_finite(g + first, n - first)) /* before binding: failures change nothing */
+        return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient element in [%zu, %zu) is not "
+                       "finite; nothing updated", fn, first, n);
+    if (opt->n == 0) {
+        int st = sv_optimizer_bind(opt, n);
+        if (st) return st;
+    }
+    /* The tail is an optimizer of n - first parameters whose state starts at `first`. */
+    struct seqvid_optimizer tail = *opt;
+    tail.n = n - first;
+    tail.s1 = opt->s1 + first;
+    tail.s2 = opt->s2 ? opt->s2 + first : NULL;
+    int st = sv_optimizer_apply(&tail, w + first, g + first, n - first);
+    opt->steps = tail.steps;
+    return st;
 }
 
 int seqvid_optimizer_create(int kind, seqvid_optimizer **out) {

@@ -31,4 +31,11 @@ int sv_optimizer_bind(struct seqvid_optimizer *opt, size_t n);
  * g gives SEQVID_ERR_NONFINITE. g is only read (the global-norm clip is applied on the fly).
  * On any failure w, the state and the step count are exactly unchanged. */
 int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, size_t n);
+/* sv_optimizer_apply on the tail [first, n) of the n weights only: the optimizer binds to
+ * (or must be bound to) n, while w[0, first) and the state of those elements stay exactly as
+ * they are (the classifier's frozen layers: untouched by momentum and weight decay too). The
+ * global-norm clip sees the tail's gradient only; the step count advances. first == 0 is
+ * sv_optimizer_apply; first >= n gives SEQVID_ERR_ARG. */
+int sv_optimizer_apply_tail(struct seqvid_optimizer *opt, float *w, const float *g, size_t n,
+                            size_t first);
 #endif
