@@ -221,7 +221,8 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
     }
 
     const double *p = opt->v;
-    upd_job j = {opt->kind, w, opt->s1, opt->s2, g, n, 1.0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    upd_job j = {.kind = opt->kind, .w = w, .s1 = opt->s1, .s2 = opt->s2, .g = g, .n = n,
+                 .s = 1.0f};
     if (p[SEQVID_OPT_GRAD_CLIP] > 0) {
         double norm = sqrt(sq_norm(g, n));
         if (norm > p[SEQVID_OPT_GRAD_CLIP]) j.s = (float)(p[SEQVID_OPT_GRAD_CLIP] / norm);
