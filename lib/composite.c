@@ -277,6 +277,7 @@ static int encoder_forward(seqvid_model *m, const float *X, int T, int B, const 
     for (int l = 0; l < m->L; l++) {
         memset(w->enc[l].h, 0, BH * sizeof(float));
         memset(w->enc[l].c, 0, BH * sizeof(float));
+        w->enc[l].zero_init = 1;
         const float *in = l ? w->enc[l - 1].h + BH : X;
         sv_lstm_forward(&m->enc.layer[l], T, B, in, 0, len, &w->enc[l], l ? NULL : &w->sp[0]);
     }

@@ -50,6 +50,7 @@ void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem) {
     c->c = mem + slots;
     c->gates = mem + 2 * slots;
     c->tc = c->gates + tb * (size_t)gate_ld(H);
+    c->zero_init = 0;
 }
 
 /* One row of the cell. a: in pre-activations, out activated gates. The body is instantiated
@@ -268,8 +269,8 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
         const float *hp = cache->h + t * BH, *cp = cache->c + t * BH;
         float *hn = cache->h + (t + 1) * BH, *cn = cache->c + (t + 1) * BH;
         float *a = A + t * BG, *tc = cache->tc + t * BH;
-        /* The recurrent product: the only GEMM per step. */
-        gemm_acc(B, G, H, hp, l->wh, a, lda);
+        /* The recurrent product: the only GEMM per step (none from a known-zero state). */
+        if (t > 0 || !cache->zero_init) gemm_acc(B, G, H, hp, l->wh, a, lda);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * H;
             if (len && t >= len[b]) { /* past this row's end: carry the state */
@@ -313,7 +314,9 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
             cell_backward(H, a + (size_t)b * lda, cp + o, c + o, tc + o, dht + o, dc + o, l->p,
                           l->gp);
         }
-        /* ∂L/∂h_{t-1} through the recurrent weights; carried rows take dh_t itself. */
+        /* ∂L/∂h_{t-1} through the recurrent weights; carried rows take dh_t itself. At t = 0
+         * it is ∂L/∂h0, needed only if the caller asked for it. */
+        if (t == 0 && !dh0) break;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, G, 1.0f, a, lda, l->wh, G,
                     0.0f, dh, H);
         if (len)
@@ -326,9 +329,11 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     if (dc0)
         for (size_t k = 0; k < BH; k++) dc0[k] += dc[k];
 
-    /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h. */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G, T * B, 1.0f, cache->h, H, A, lda,
-                0.0f, l->gwh, G);
+    /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h; a known-zero
+     * slot 0 contributes nothing. */
+    int z = cache->zero_init && T > 1 ? B : 0;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G, T * B - z, 1.0f, cache->h + z * H,
+                H, A + (size_t)z * lda, lda, 0.0f, l->gwh, G);
     memcpy(l->gb, A, (size_t)G * sizeof *l->gb);
     for (size_t r = 1; r < (size_t)T * B; r++) {
         const float *a = A + r * lda;

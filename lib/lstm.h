@@ -43,6 +43,8 @@ typedef struct sv_lstm_cache {
     float *gates; /* [T x B] rows of 4H (row stride 4H + 16): activated i,f,g,o after forward;
                      dA after backward */
     float *tc;    /* [T x B x H]: tanh(c_t) */
+    int zero_init; /* set by the caller: slot 0 is all zeros (an encoder's start), so step 0
+                      skips its recurrent products */
 } sv_lstm_cache;
 
 /* A sparse copy of a layer's input X [rows x D] in compressed columns, for the input product
