@@ -18,6 +18,10 @@
  * then is the data section read, straight into the model's arena (and the optimizer's state),
  * its CRC compared and every value checked to be finite. Any failure frees everything built,
  * so callers never see a partial model.
+ *
+ * Classifier files (lib/classifier.h) are model files of metadata type "classifier": the
+ * stack's configuration keys, "classifier.*" settings and the classifier's blocks, written
+ * and read by the same code through an `arena` (what a file holds: parameters and blocks).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -33,6 +37,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include <zlib.h>
+#include "classifier.h"
 #include "config.h"
 #include "error.h"
 #include "model.h"
@@ -313,22 +318,55 @@ static int add_sizes(cJSON *obj, const char *key, const size_t *v, int n) {
     return 1;
 }
 
-static int build_json(const plan *p, const seqvid_model *m, const seqvid_optimizer *opt,
+/* What a file holds: a model's or a classifier's parameters and blocks. */
+typedef struct arena {
+    const seqvid_model *model;     /* exactly one of these two is set */
+    const seqvid_classifier *cls;
+    const float *params;
+    size_t n_params, n_blocks;
+    const sv_block *blocks;
+} arena;
+
+static arena model_arena(const seqvid_model *m) {
+    return (arena){m, NULL, m->params, m->n_params, m->n_blocks, m->blocks};
+}
+
+static arena classifier_arena(const seqvid_classifier *c) {
+    return (arena){NULL, c, c->params, c->n_params, c->n_blocks, c->blocks};
+}
+
+/* A classifier setting by key, for files. */
+static double cls_setting(const seqvid_classifier *c, int key) {
+    double v = 0;
+    seqvid_classifier_get(c, key, &v);
+    return v;
+}
+
+static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt,
                       uint64_t step, int checkpoint, uint32_t crc, char **out) {
     cJSON *root = cJSON_CreateObject(), *meta = root ? cJSON_AddObjectToObject(root, "__metadata__")
                                                      : NULL;
     int ok = meta != NULL;
     ok = ok && add_str(meta, "format", FORMAT_NAME) &&
          add_str(meta, "format_version", FORMAT_VERSION) &&
-         add_str(meta, "type", checkpoint ? "checkpoint" : "model") &&
+         add_str(meta, "type", checkpoint ? "checkpoint" : a->cls ? "classifier" : "model") &&
          add_str(meta, "library_version", seqvid_version_string());
     for (int k = 1; ok && k < SV_CFG_NKEYS; k++) {
         const char *name = sv_config_key_name(k);
         double v;
-        if (!name) continue;
+        if (!name || (a->cls && !sv_classifier_uses_key(k))) continue;
         char key[48];
         snprintf(key, sizeof key, "config.%s", name);
-        ok = seqvid_model_get(m, k, &v) == SEQVID_OK && add_num(meta, key, v);
+        ok = (a->cls ? seqvid_classifier_get(a->cls, k, &v) : seqvid_model_get(a->model, k, &v))
+                 == SEQVID_OK && add_num(meta, key, v);
+    }
+    if (a->cls) {
+        ok = ok && add_num(meta, "classifier.CLASSES", a->cls->C);
+        for (int k = SEQVID_CLS_DROPOUT; ok && sv_classifier_key_name(k); k++) {
+            char key[48];
+            snprintf(key, sizeof key, "classifier.%s", sv_classifier_key_name(k));
+            ok = add_num(meta, key, cls_setting(a->cls, k));
+        }
     }
     char hex[16];
     snprintf(hex, sizeof hex, "%08" PRIx32, crc);
@@ -358,12 +396,13 @@ static int build_json(const plan *p, const seqvid_model *m, const seqvid_optimiz
 }
 
 /* List what a save writes, compute the checksum, build the header. */
-static int make_plan(const char *fn, const seqvid_model *m, const seqvid_optimizer *opt,
+static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt,
                      const seqvid_mmnist *gen, uint64_t step, int checkpoint, plan **out) {
     *out = NULL;
     if (!sv_all_finite(m->params, m->n_params))
-        return sv_fail(SEQVID_ERR_NONFINITE, "%s: the model's weights hold NaN or Inf; such a "
-                       "file could not be loaded, so nothing was written", fn);
+        return sv_fail(SEQVID_ERR_NONFINITE, "%s: the %s's weights hold NaN or Inf; such a "
+                       "file could not be loaded, so nothing was written", fn,
+                       m->cls ? "classifier" : "model");
     if (checkpoint) {
         if (opt->kind < SEQVID_OPT_SGD || opt->kind > SEQVID_OPT_ADAM)
             return sv_fail(SEQVID_ERR_STATE, "%s: optimizer has invalid kind %d", fn, opt->kind);
@@ -445,7 +484,7 @@ static int make_plan(const char *fn, const seqvid_model *m, const seqvid_optimiz
     return SEQVID_OK;
 }
 
-static int save_buffer(const char *fn, const seqvid_model *m, const seqvid_optimizer *opt,
+static int save_buffer(const char *fn, const arena *m, const seqvid_optimizer *opt,
                        const seqvid_mmnist *gen, uint64_t step, int checkpoint, void *buf,
                        size_t cap, size_t *size) {
     plan *p;
@@ -536,7 +575,7 @@ done:
     return st;
 }
 
-static int save_path(const char *fn, const char *path, const seqvid_model *m,
+static int save_path(const char *fn, const char *path, const arena *m,
                      const seqvid_optimizer *opt, const seqvid_mmnist *gen, uint64_t step,
                      int checkpoint) {
     if (!*path) return sv_fail(SEQVID_ERR_ARG, "%s: path is empty", fn);
@@ -594,6 +633,10 @@ typedef struct header {
     size_t order[MAX_TENSORS]; /* tensor indices by begin offset */
     size_t data_bytes, model_bytes;
     int checkpoint;
+    int classifier;                /* metadata type "classifier" */
+    int cls_classes;               /* classifier.CLASSES */
+    double cls_v[SV_CLS_NKEYS];    /* classifier settings, indexed by key - 100 */
+    int cls_seen[SV_CLS_NKEYS];
     struct seqvid_config cfg;
     uint32_t crc;
     int opt_kind;
@@ -724,16 +767,19 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
     if (!version || strcmp(version, FORMAT_VERSION))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: format_version %s; this library reads version "
                        FORMAT_VERSION, fn, version ? shown(version, sv, sizeof sv) : "missing");
-    if (!type || (strcmp(type, "model") && strcmp(type, "checkpoint")))
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata type is %s, expected 'model' or "
-                       "'checkpoint'", fn, type ? shown(type, sv, sizeof sv) : "missing");
+    if (!type || (strcmp(type, "model") && strcmp(type, "checkpoint") &&
+                  strcmp(type, "classifier")))
+        return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata type is %s, expected 'model', "
+                       "'checkpoint' or 'classifier'", fn,
+                       type ? shown(type, sv, sizeof sv) : "missing");
     h->checkpoint = !strcmp(type, "checkpoint");
+    h->classifier = !strcmp(type, "classifier");
     if (!crc || strlen(crc) != 8 || strspn(crc, "0123456789abcdef") != 8)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: data_crc32 is %s, expected 8 lower-case hex "
                        "digits", fn, crc ? "malformed" : "missing");
     h->crc = (uint32_t)strtoul(crc, NULL, 16);
 
-    /* Namespaced keys: config.*, optimizer.*, train.* must all be known (a file from a newer
+    /* Namespaced keys: config.*, optimizer.*, train.*, classifier.* must all be known (a file from a newer
      * version with a setting this one lacks must not load as something else); any other key
      * is a free-form note and ignored. */
     int cfg_seen[SV_CFG_NKEYS] = {0}, steps_seen = 0, bound_seen = 0, step_seen = 0;
@@ -757,6 +803,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             double v;
             if (k == SV_CFG_NKEYS)
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown configuration key '%s'", fn, sh);
+            if (h->classifier && !sv_classifier_uses_key(k))
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: configuration key '%s' does not apply "
+                               "to a classifier", fn, sh);
             if (!parse_double(val, &v))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
                                sh, shown(val, sv, sizeof sv));
@@ -793,12 +842,41 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             if (sv_optimizer_check(h->opt_kind, k, v)) return refail(fn, sh);
             h->opt_v[k] = v;
             h->opt_seen[k] = 1;
+        } else if (starts_with(key, "classifier.")) {
+            if (!h->classifier)
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata '%s' in a %s file (it belongs "
+                               "to classifier files)", fn, sh, type);
+            int k = SEQVID_CLS_DROPOUT;
+            while (sv_classifier_key_name(k) && strcmp(key + 11, sv_classifier_key_name(k))) k++;
+            int classes = !strcmp(key + 11, "CLASSES");
+            double v;
+            if (!classes && !sv_classifier_key_name(k))
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown classifier key '%s'", fn, sh);
+            if (!parse_double(val, &v))
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
+                               sh, shown(val, sv, sizeof sv));
+            if (classes) {
+                if (!(v >= 2 && v <= SV_CLS_MAX_CLASSES) || v != floor(v))
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not an integer "
+                                   "in [2, %d]", fn, sh, shown(val, sv, sizeof sv),
+                                   SV_CLS_MAX_CLASSES);
+                h->cls_classes = (int)v;
+                h->cls_seen[0] = 1;
+                continue;
+            }
+            if (sv_classifier_check(k, v)) return refail(fn, sh);
+            h->cls_v[k - 100] = v;
+            h->cls_seen[k - 100] = 1;
         }
     }
     for (int k = 1; k < SV_CFG_NKEYS; k++)
-        if (sv_config_key_name(k) && !cfg_seen[k])
+        if (sv_config_key_name(k) && !cfg_seen[k] && (!h->classifier || sv_classifier_uses_key(k)))
             return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata lacks config.%s", fn,
                            sv_config_key_name(k));
+    for (int k = 0; h->classifier && k < SV_CLS_NKEYS; k++)
+        if ((k == 0 || sv_classifier_key_name(k + 100)) && !h->cls_seen[k])
+            return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata lacks classifier.%s", fn,
+                           k ? sv_classifier_key_name(k + 100) : "CLASSES");
     if (sv_config_check_all(&h->cfg)) return refail(fn, "the stored configuration");
     if (h->checkpoint && (!steps_seen || !bound_seen || !step_seen))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: checkpoint lacks metadata %s", fn,
@@ -877,6 +955,8 @@ static int check_plausible(const char *fn, const header *h) {
     const double *v = h->cfg.v;
     double D = v[SEQVID_CFG_INPUT_DIM], H = v[SEQVID_CFG_HIDDEN], L = v[SEQVID_CFG_LAYERS];
     double lb = 4 * H * D + L * (4 * H * H + 4 * H) + D * H + D;
+    if (h->classifier) /* its readout is H x C */
+        lb = 4 * H * D + L * (4 * H * H + 4 * H) + (H + 1) * h->cls_classes;
     if (lb * 4 > (double)h->model_bytes)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: the stored configuration needs at least %.0f "
                        "parameters, the file holds %zu bytes of weights", fn, lb,
@@ -884,10 +964,16 @@ static int check_plausible(const char *fn, const header *h) {
     return SEQVID_OK;
 }
 
-/* Match the model tensors to the blocks of m by name and shape and point them into its
- * arena. */
-static int bind_blocks(const char *fn, header *h, seqvid_model *m) {
-    char matched[SV_MAX_BLOCKS] = {0};
+/* Match the model tensors to the blocks (of a model or classifier) by name and shape and
+ * point them into its arena `params`. */
+typedef struct dest {
+    float *params;
+    size_t n_blocks;
+    const sv_block *blocks;
+} dest;
+
+static int bind_blocks(const char *fn, header *h, const dest *m) {
+    char matched[SV_MAX_BLOCKS > SV_CLS_MAX_BLOCKS ? SV_MAX_BLOCKS : SV_CLS_MAX_BLOCKS] = {0};
     for (size_t i = 0; i < h->n; i++) {
         tensor *t = &h->t[i];
         if ((int)i == h->s1 || (int)i == h->s2 || (int)i == h->rng) continue;
@@ -936,6 +1022,7 @@ static int finish_f32(const char *fn, const tensor *t, int nonneg) {
 
 typedef struct loaded {
     seqvid_model *model;
+    seqvid_classifier *cls;
     seqvid_optimizer *opt;
     unsigned char *rng;
     size_t rng_size;
@@ -943,9 +1030,10 @@ typedef struct loaded {
 } loaded;
 
 /* Load from src. want_ckpt: the file must be a checkpoint; want_opt: build the optimizer
- * (else its part is validated only); want_rng: the file must hold the generator state. */
+ * (else its part is validated only); want_rng: the file must hold the generator state;
+ * want_cls: the file must be a classifier (else it must not be one). */
 static int load(const char *fn, source *src, int want_ckpt, int want_opt, int want_rng,
-                loaded *out) {
+                int want_cls, loaded *out) {
     memset(out, 0, sizeof *out);
     if (src->size < 8)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: %zu bytes is too short for a safetensors file",
@@ -1035,7 +1123,15 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
     }
     if ((st = check_tiling(fn, h)) || (st = classify(fn, h))) goto fail;
     if (want_ckpt && !h->checkpoint) {
-        st = sv_fail(SEQVID_ERR_FORMAT, "%s: this is a model file, not a checkpoint", fn);
+        st = sv_fail(SEQVID_ERR_FORMAT, "%s: this is a %s file, not a checkpoint", fn,
+                     h->classifier ? "classifier" : "model");
+        goto fail;
+    }
+    if (h->classifier != want_cls) {
+        st = sv_fail(SEQVID_ERR_FORMAT, want_cls ? "%s: this is a %s file, not a classifier"
+                                                 : "%s: this is a %s file; load it with "
+                                                   "seqvid_classifier_load",
+                     fn, h->classifier ? "classifier" : h->checkpoint ? "checkpoint" : "model");
         goto fail;
     }
     if (want_rng && h->rng < 0) {
@@ -1046,8 +1142,18 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
     if ((st = check_plausible(fn, h))) goto fail;
 
     /* The header is consistent: build the objects and bind every tensor to its place. */
-    if ((st = seqvid_model_create(&h->cfg, &out->model))) goto fail;
-    if ((st = bind_blocks(fn, h, out->model))) goto fail;
+    if (h->classifier) {
+        if ((st = seqvid_classifier_create(&h->cfg, h->cls_classes, &out->cls))) goto fail;
+        seqvid_classifier *c = out->cls;
+        for (int k = SEQVID_CLS_DROPOUT; sv_classifier_key_name(k); k++)
+            if ((st = seqvid_classifier_set(c, k, h->cls_v[k - 100]))) goto fail; /* checked */
+        dest d = {c->params, c->n_blocks, c->blocks};
+        if ((st = bind_blocks(fn, h, &d))) goto fail;
+    } else {
+        if ((st = seqvid_model_create(&h->cfg, &out->model))) goto fail;
+        dest d = {out->model->params, out->model->n_blocks, out->model->blocks};
+        if ((st = bind_blocks(fn, h, &d))) goto fail;
+    }
     if (h->checkpoint) {
         if ((st = seqvid_optimizer_create(h->opt_kind, &opt))) goto fail;
         for (int k = 1; k < SV_OPT_NKEYS; k++) {
@@ -1116,6 +1222,7 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
 
 fail:
     seqvid_model_free(out->model);
+    seqvid_classifier_free(out->cls);
     seqvid_optimizer_free(opt);
     free(out->rng);
     memset(out, 0, sizeof *out);
@@ -1157,7 +1264,7 @@ static int open_source(const char *fn, const char *path, source *src) {
 static int checkpoint_from(const char *fn, source *src, seqvid_model **model,
                            seqvid_optimizer **opt, seqvid_mmnist *gen, uint64_t *step) {
     loaded l;
-    int st = load(fn, src, 1, opt != NULL, gen != NULL, &l);
+    int st = load(fn, src, 1, opt != NULL, gen != NULL, 0, &l);
     if (st) return st;
     if (gen && (st = seqvid_mmnist_set_state(gen, l.rng, l.rng_size))) {
         seqvid_model_free(l.model);
@@ -1178,13 +1285,15 @@ static int checkpoint_from(const char *fn, source *src, seqvid_model **model,
 int seqvid_model_save(const seqvid_model *model, const char *path) {
     SV_NOT_NULL(model);
     SV_NOT_NULL(path);
-    return save_path(__func__, path, model, NULL, NULL, 0, 0);
+    arena a = model_arena(model);
+    return save_path(__func__, path, &a, NULL, NULL, 0, 0);
 }
 
 int seqvid_model_save_buffer(const seqvid_model *model, void *buf, size_t cap, size_t *size) {
     SV_NOT_NULL(model);
     SV_NOT_NULL(size);
-    return save_buffer(__func__, model, NULL, NULL, 0, 0, buf, cap, size);
+    arena a = model_arena(model);
+    return save_buffer(__func__, &a, NULL, NULL, 0, 0, buf, cap, size);
 }
 
 int seqvid_model_load(const char *path, seqvid_model **out) {
@@ -1195,7 +1304,7 @@ int seqvid_model_load(const char *path, seqvid_model **out) {
     int st = open_source(__func__, path, &src);
     if (st) return st;
     loaded l;
-    st = load(__func__, &src, 0, 0, 0, &l);
+    st = load(__func__, &src, 0, 0, 0, 0, &l);
     fclose(src.fp);
     if (!st) *out = l.model;
     return st;
@@ -1207,7 +1316,7 @@ int seqvid_model_load_buffer(const void *buf, size_t size, seqvid_model **out) {
     SV_NOT_NULL(buf);
     source src = {.buf = buf, .size = size};
     loaded l;
-    int st = load(__func__, &src, 0, 0, 0, &l);
+    int st = load(__func__, &src, 0, 0, 0, 0, &l);
     if (!st) *out = l.model;
     return st;
 }
@@ -1217,7 +1326,8 @@ int seqvid_checkpoint_save(const char *path, const seqvid_model *model,
     SV_NOT_NULL(path);
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
-    return save_path(__func__, path, model, opt, gen, step, 1);
+    arena a = model_arena(model);
+    return save_path(__func__, path, &a, opt, gen, step, 1);
 }
 
 int sv_checkpoint_save_buffer(const seqvid_model *model, const seqvid_optimizer *opt,
@@ -1226,7 +1336,8 @@ int sv_checkpoint_save_buffer(const seqvid_model *model, const seqvid_optimizer 
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(size);
-    return save_buffer(__func__, model, opt, gen, step, 1, buf, cap, size);
+    arena a = model_arena(model);
+    return save_buffer(__func__, &a, opt, gen, step, 1, buf, cap, size);
 }
 
 int seqvid_checkpoint_load(const char *path, seqvid_model **model, seqvid_optimizer **opt,
@@ -1252,4 +1363,44 @@ int sv_checkpoint_load_buffer(const void *buf, size_t size, seqvid_model **model
     SV_NOT_NULL(buf);
     source src = {.buf = buf, .size = size};
     return checkpoint_from(__func__, &src, model, opt, gen, step);
+}
+
+int seqvid_classifier_save(const seqvid_classifier *cls, const char *path) {
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(path);
+    arena a = classifier_arena(cls);
+    return save_path(__func__, path, &a, NULL, NULL, 0, 0);
+}
+
+int seqvid_classifier_save_buffer(const seqvid_classifier *cls, void *buf, size_t cap,
+                                  size_t *size) {
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(size);
+    arena a = classifier_arena(cls);
+    return save_buffer(__func__, &a, NULL, NULL, 0, 0, buf, cap, size);
+}
+
+int seqvid_classifier_load(const char *path, seqvid_classifier **out) {
+    SV_NOT_NULL(out);
+    *out = NULL;
+    SV_NOT_NULL(path);
+    source src;
+    int st = open_source(__func__, path, &src);
+    if (st) return st;
+    loaded l;
+    st = load(__func__, &src, 0, 0, 0, 1, &l);
+    fclose(src.fp);
+    if (!st) *out = l.cls;
+    return st;
+}
+
+int seqvid_classifier_load_buffer(const void *buf, size_t size, seqvid_classifier **out) {
+    SV_NOT_NULL(out);
+    *out = NULL;
+    SV_NOT_NULL(buf);
+    source src = {.buf = buf, .size = size};
+    loaded l;
+    int st = load(__func__, &src, 0, 0, 0, 1, &l);
+    if (!st) *out = l.cls;
+    return st;
 }

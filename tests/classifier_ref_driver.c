@@ -1,0 +1,219 @@
+/*
+ * classifier_ref_driver.c -- runs one case of the classifier's NumPy reference comparison
+ * through the public API and dumps the results for tests/ref/test_classifier_reference.py.
+ * Not a cmocka test: a plain program, like tests/ref_driver.c.
+ *
+ *   classifier_ref_driver CASEDIR
+ *
+ * Reads  CASEDIR/case.txt    "key value" lines: D H L peep C T S, "lengths l_0 ..",
+ *                            "labels y_0 .."
+ *        CASEDIR/data.f32    T*S*D float32, time-major
+ *        CASEDIR/params.txt  "name rows cols" per block, in the order of params.f32
+ *        CASEDIR/params.f32  the blocks' float32 values, concatenated
+ * Writes CASEDIR/layout.txt  "count N" then "name offset rows cols" per block
+ *        CASEDIR/results.txt "<call> <status> [loss accuracy]" for gradients, evaluate,
+ *                            predict
+ *        CASEDIR/grads.f32   the gradient arena after seqvid_classifier_gradients
+ *        CASEDIR/predict.f32 S*C clip probabilities
+ *        CASEDIR/grads_after.f32, params_after.f32   the arenas after evaluate and predict
+ * Blocks are matched by name; a block missing on either side or of another shape is an
+ * error (exit 2). Library failures are recorded, not fatal: python judges them.
+ */
+#include <seqvid.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BLOCKS 128
+#define MAX_SEQS 64
+
+static const char *g_dir;
+
+static void die(const char *msg, const char *detail)
+{
+    fprintf(stderr, "classifier_ref_driver: %s %s\n", msg, detail ? detail : "");
+    exit(2);
+}
+
+static FILE *open_in(const char *file, const char *mode)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", g_dir, file);
+    FILE *f = fopen(path, mode);
+    if (!f)
+        die("cannot open", path);
+    return f;
+}
+
+static void read_f32(const char *file, float *buf, size_t n)
+{
+    FILE *f = open_in(file, "rb");
+    if (fread(buf, sizeof(float), n, f) != n)
+        die("short read", file);
+    fclose(f);
+}
+
+static void write_f32(const char *file, const float *buf, size_t n)
+{
+    FILE *f = open_in(file, "wb");
+    if (n && fwrite(buf, sizeof(float), n, f) != n)
+        die("short write", file);
+    fclose(f);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        die("out of memory", NULL);
+    return p;
+}
+
+static void report(FILE *res, const char *call, int st, int nvals, double a, double b)
+{
+    fprintf(res, "%s %d", call, st);
+    if (nvals > 0)
+        fprintf(res, " %.9g %.9g", a, b);
+    fprintf(res, "\n");
+    if (st != SEQVID_OK)
+        fprintf(stderr, "classifier_ref_driver: %s -> %s: %s\n", call,
+                seqvid_status_string(st), seqvid_last_error());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        die("usage: classifier_ref_driver CASEDIR", NULL);
+    g_dir = argv[1];
+
+    long D = 0, H = 0, L = 0, peep = 0, C = 0, T = 0, S = 0;
+    size_t lens[MAX_SEQS], n_lens = 0, n_labels = 0;
+    int labels[MAX_SEQS];
+    {
+        FILE *f = open_in("case.txt", "r");
+        char key[64];
+        while (fscanf(f, "%63s", key) == 1) {
+            if (strcmp(key, "lengths") == 0) {
+                unsigned long v;
+                while (n_lens < MAX_SEQS && fscanf(f, "%lu", &v) == 1)
+                    lens[n_lens++] = v;
+                continue;
+            }
+            if (strcmp(key, "labels") == 0) {
+                int v;
+                while (n_labels < MAX_SEQS && fscanf(f, "%d", &v) == 1)
+                    labels[n_labels++] = v;
+                continue;
+            }
+            long v;
+            if (fscanf(f, "%ld", &v) != 1)
+                die("bad value for", key);
+            struct { const char *k; long *p; } tab[] = {{"D", &D}, {"H", &H}, {"L", &L},
+                                                         {"peep", &peep}, {"C", &C}, {"T", &T},
+                                                         {"S", &S}};
+            size_t i;
+            for (i = 0; i < sizeof tab / sizeof tab[0]; i++)
+                if (strcmp(key, tab[i].k) == 0) {
+                    *tab[i].p = v;
+                    break;
+                }
+            if (i == sizeof tab / sizeof tab[0])
+                die("unknown key", key);
+        }
+        fclose(f);
+        if (T <= 0 || S <= 0 || D <= 0 || (long)n_lens != S || (long)n_labels != S)
+            die("bad case.txt (T, S, D, lengths, labels)", NULL);
+    }
+
+    seqvid_config *cfg = NULL;
+    if (seqvid_config_create(&cfg) != SEQVID_OK)
+        die("config_create", seqvid_last_error());
+    struct { int key; long v; } set[] = {{SEQVID_CFG_INPUT_DIM, D}, {SEQVID_CFG_HIDDEN, H},
+                                         {SEQVID_CFG_LAYERS, L}, {SEQVID_CFG_PEEPHOLES, peep}};
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        if (seqvid_config_set(cfg, set[i].key, (double)set[i].v) != SEQVID_OK)
+            die("config_set", seqvid_last_error());
+    seqvid_classifier *cls = NULL;
+    if (seqvid_classifier_create(cfg, (int)C, &cls) != SEQVID_OK)
+        die("classifier_create", seqvid_last_error());
+    seqvid_config_free(cfg);
+
+    size_t count = 0, nblocks = 0;
+    float *params = NULL, *grads = NULL;
+    if (seqvid_classifier_param_count(cls, &count) != SEQVID_OK ||
+        seqvid_classifier_param_block_count(cls, &nblocks) != SEQVID_OK ||
+        seqvid_classifier_params(cls, &params) != SEQVID_OK ||
+        seqvid_classifier_grads(cls, &grads) != SEQVID_OK)
+        die("param arena", seqvid_last_error());
+    {
+        char names[MAX_BLOCKS][128];
+        size_t rows[MAX_BLOCKS], cols[MAX_BLOCKS], start[MAX_BLOCKS], np = 0, total = 0;
+        FILE *f = open_in("params.txt", "r");
+        while (np < MAX_BLOCKS && fscanf(f, "%127s %zu %zu", names[np], &rows[np], &cols[np]) == 3) {
+            start[np] = total;
+            total += rows[np] * cols[np];
+            np++;
+        }
+        fclose(f);
+        float *given = xmalloc(total * sizeof(float));
+        read_f32("params.f32", given, total);
+        FILE *lay = open_in("layout.txt", "w");
+        fprintf(lay, "count %zu\n", count);
+        int used[MAX_BLOCKS] = {0};
+        for (size_t i = 0; i < nblocks; i++) {
+            const char *name = NULL;
+            size_t off = 0, r = 0, c = 0, j;
+            if (seqvid_classifier_param_block(cls, i, &name, &off, &r, &c) != SEQVID_OK)
+                die("param_block", seqvid_last_error());
+            fprintf(lay, "%s %zu %zu %zu\n", name, off, r, c);
+            if (off + r * c > count)
+                die("block past the arena:", name);
+            for (j = 0; j < np; j++)
+                if (strcmp(names[j], name) == 0)
+                    break;
+            if (j == np)
+                die("classifier block not given by python:", name);
+            if (rows[j] != r || cols[j] != c)
+                die("shape mismatch of block", name);
+            memcpy(params + off, given + start[j], r * c * sizeof(float));
+            used[j] = 1;
+        }
+        fclose(lay);
+        for (size_t j = 0; j < np; j++)
+            if (!used[j])
+                die("python block not in the classifier:", names[j]);
+        free(given);
+    }
+
+    const size_t TSD = (size_t)T * (size_t)S * (size_t)D;
+    float *data = xmalloc(TSD * sizeof(float));
+    read_f32("data.f32", data, TSD);
+    seqvid_batch *batch = NULL;
+    if (seqvid_batch_wrap(data, (size_t)T, (size_t)S, (size_t)D, &batch) != SEQVID_OK)
+        die("batch_wrap", seqvid_last_error());
+    for (size_t b = 0; b < (size_t)S; b++)
+        if (seqvid_batch_set_length(batch, b, lens[b]) != SEQVID_OK)
+            die("set_length", seqvid_last_error());
+
+    FILE *res = open_in("results.txt", "w");
+    float loss = -1.0f, acc = -1.0f;
+    int st = seqvid_classifier_gradients(cls, batch, labels, (size_t)S, &loss, &acc);
+    report(res, "gradients", st, 2, loss, acc);
+    write_f32("grads.f32", grads, count);
+    loss = acc = -1.0f;
+    st = seqvid_classifier_evaluate(cls, batch, labels, (size_t)S, &loss, &acc);
+    report(res, "evaluate", st, 2, loss, acc);
+    float *probs = xmalloc((size_t)S * (size_t)C * sizeof(float));
+    st = seqvid_classifier_predict(cls, batch, probs, (size_t)S * (size_t)C);
+    report(res, "predict", st, 0, 0, 0);
+    write_f32("predict.f32", probs, st == SEQVID_OK ? (size_t)S * (size_t)C : 0);
+    write_f32("grads_after.f32", grads, count);
+    write_f32("params_after.f32", params, count);
+    fclose(res);
+    free(probs);
+    seqvid_batch_free(batch);
+    free(data);
+    seqvid_classifier_free(cls);
+    return 0;
+}
