@@ -24,12 +24,29 @@
  *    mnist_test_seq.npy file (time, sequence, H, W) and of the LSTM kernel.
  *
  * @par Thread safety
- * The library has no global mutable state except the BLAS thread count
- * (seqvid_set_threads) and the per-thread error message. Distinct objects may be used from
- * distinct threads concurrently. One object must not be used from two threads at once; a
- * const object (a model used only for inference counts as *not* const: it keeps workspaces)
- * is no exception. A seqvid_digits set is read-only after loading and may be shared by any
- * number of generators in any threads.
+ * The library has no global mutable state except the BLAS thread count and the per-thread
+ * error message. Distinct objects may be used from distinct threads concurrently (tested:
+ * models trained in parallel threads give bitwise the results they give alone). Per object
+ * and function:
+ *  - seqvid_version_*, seqvid_status_string: safe from any thread, any time.
+ *  - seqvid_last_error: per thread; it reports the calling thread's last failure only.
+ *  - seqvid_set_threads / seqvid_get_threads: process-wide (OpenBLAS has one pool); call
+ *    seqvid_set_threads before starting threads that train, not while they run.
+ *  - seqvid_config, seqvid_batch, seqvid_optimizer, seqvid_mmnist: one thread at a time per
+ *    object; reading a config or batch from several threads at once is safe.
+ *  - seqvid_model: one thread at a time, *including* inference calls (evaluate, reconstruct,
+ *    predict, encode keep workspaces in the model). A seqvid_stream reads its model's
+ *    weights: the stream and its model count as one object. seqvid_model_save,
+ *    seqvid_checkpoint_save and seqvid_model_save_buffer only read the model.
+ *  - seqvid_classifier: like seqvid_model (one thread at a time, inference included).
+ *    seqvid_classifier_create_from_encoder and seqvid_classifier_copy_encoder only read the
+ *    model; seqvid_classifier_save and _save_buffer only read the classifier.
+ *  - seqvid_digits: read-only after loading; may be shared by any number of generators in
+ *    any threads.
+ *  - Loading functions (seqvid_*_load*, seqvid_npy_*) touch nothing shared: safe from any
+ *    thread, on distinct paths or buffers.
+ * The library starts worker threads of its own inside a call (as many as seqvid_set_threads
+ * asks for, for its sparse products); they end before the call returns.
  *
  * @par Stability
  * Everything in this header is the stable API of major version 1. Functions and
@@ -324,6 +341,135 @@ SEQVID_API int seqvid_model_param_block_count(const seqvid_model *model, size_t 
  *  Any output may be NULL. */
 SEQVID_API int seqvid_model_param_block(const seqvid_model *model, size_t i, const char **name,
                                         size_t *offset, size_t *rows, size_t *cols);
+
+/** @} */
+
+/* ============================================================================================
+ * Classifiers: an LSTM stack with a softmax readout at every step (SR15's supervised use)
+ * ========================================================================================== */
+/** @defgroup classifiers Classifiers
+ * An LSTM stack of the models' cell (SEQVID_CFG_INPUT_DIM, HIDDEN, LAYERS, PEEPHOLES) with a
+ * softmax readout at every step, as SR15 used for action recognition: created with random
+ * weights, or from a trained model's encoder (the pretrained initialisation).
+ *
+ * For a sequence b of length n_b and label y_b, at every valid step t < n_b:
+ * ~~~~
+ *   z_t = h_t W + c  (h_t: top layer, after dropout in training; W [H x C], c [C])
+ *   p_t = softmax(z_t)
+ *   loss = - (1 / sum_b n_b) * sum_b sum_{t < n_b} log p_t[y_b]      (nats per step)
+ *   clip prediction of b: P_b = (1 / n_b) * sum_{t < n_b} p_t;  class = argmax_k P_b[k]
+ * ~~~~
+ * The stack starts from the zero state and reads every valid frame of the batch (any number
+ * of steps; per-sequence lengths honoured). "accuracy" is the fraction of sequences whose
+ * clip prediction (ties: the lowest class) equals the label.
+ *
+ * Dropout (SEQVID_CLS_DROPOUT = r > 0) is applied in training passes only (gradients,
+ * train_step), to the stack's input frames and to its top outputs before the readout:
+ * each value is kept with probability 1 - r and scaled by 1/(1 - r) ("inverted" dropout,
+ * so evaluate and predict use the weights as they are). The masks come from the
+ * classifier's own random stream (seeded by SEQVID_CLS_DROPOUT_SEED): the same calls on
+ * the same data give the same results.
+ *
+ * Freezing (SEQVID_CLS_FREEZE_STEPS = N): while the optimizer passed to
+ * seqvid_classifier_update / seqvid_classifier_train_step has taken fewer than N steps
+ * (N = -1: always), only the readout is updated; the LSTM layers and the optimizer's state
+ * for them stay exactly as they are (weight decay and momentum do not move them either).
+ * Frozen train steps skip backpropagation through the stack (the stack's gradients are then
+ * reported as 0). Note for Adam: when the layers thaw, their moments start from zero while
+ * the bias correction follows the optimizer's step count, so their first updates are up to
+ * ~3x LR; use SGD or a smaller LR around the thaw if that matters.
+ *
+ * Labels are class ids 0 .. C-1, one per sequence of the batch (labels_count == n_seqs).
+ */
+/** @{ */
+/** A classifier: its weights, gradients, dropout stream and workspaces. */
+typedef struct seqvid_classifier seqvid_classifier;
+
+/** Keys of seqvid_classifier_set() / _get(); each key's note gives its default, then its
+ *  meaning. They are numbered from 101 so that seqvid_classifier_get() also accepts the
+ *  seqvid_config_key values of the stack (INPUT_DIM, HIDDEN, LAYERS, PEEPHOLES, SEED,
+ *  INIT_WEIGHT, INIT_PEEPHOLE, FORGET_BIAS; read-only). */
+typedef enum seqvid_classifier_key {  /*  default    meaning                                */
+    SEQVID_CLS_DROPOUT = 101,      /**< 0           dropout rate in [0, 1) on the stack's
+                                                    inputs and top outputs (training only) */
+    SEQVID_CLS_FREEZE_STEPS = 102, /**< 0           LSTM layers frozen while the optimizer
+                                                    has taken fewer steps; -1 = for good    */
+    SEQVID_CLS_DROPOUT_SEED = 103, /**< CFG_SEED    seed of the dropout stream (integer in
+                                                    [0, 2^53]); setting it restarts the stream */
+    SEQVID_CLS_CLASSES = 104       /**< (given)     C, number of classes (read-only)        */
+} seqvid_classifier_key;
+
+/** A classifier with freshly initialised weights for n_classes >= 2 classes (at most 65536).
+ *  Reads the stack keys of cfg listed above (the model-only keys are ignored). The stack is
+ *  initialised exactly as seqvid_model_create initialises the encoder of the same config;
+ *  the readout weights ~ U(-INIT_WEIGHT, INIT_WEIGHT), its bias 0. */
+SEQVID_API int seqvid_classifier_create(const seqvid_config *cfg, int n_classes,
+                                        seqvid_classifier **out);
+/** A classifier whose LSTM stack is a copy of `model`'s encoder (any kind; the stack keys
+ *  are the model's) and whose readout is freshly initialised from the model's SEED. The
+ *  model is only read and may be freed afterwards. */
+SEQVID_API int seqvid_classifier_create_from_encoder(const seqvid_model *model, int n_classes,
+                                                     seqvid_classifier **out);
+/** Overwrite the classifier's LSTM stack with `model`'s encoder weights. INPUT_DIM, HIDDEN,
+ *  LAYERS and PEEPHOLES must agree (else SEQVID_ERR_SHAPE, nothing copied). The readout,
+ *  settings and dropout stream are kept. */
+SEQVID_API int seqvid_classifier_copy_encoder(seqvid_classifier *cls, const seqvid_model *model);
+SEQVID_API void seqvid_classifier_free(seqvid_classifier *cls);
+/** Set a seqvid_classifier_key (CLASSES and the stack keys give SEQVID_ERR_STATE: fixed at
+ *  creation). Out-of-range values and unknown keys give SEQVID_ERR_ARG. */
+SEQVID_API int seqvid_classifier_set(seqvid_classifier *cls, int key, double value);
+/** Read a seqvid_classifier_key or one of the stack's seqvid_config_key values. */
+SEQVID_API int seqvid_classifier_get(const seqvid_classifier *cls, int key, double *value);
+
+/** Forward and backward on `batch` with labels[b] the class of sequence b: fills the
+ *  classifier's gradient array (all blocks, whatever FREEZE_STEPS says; dropout applies),
+ *  does not touch the weights. loss (nats per valid step) and accuracy may be NULL.
+ *  SEQVID_ERR_ARG for a label outside [0, C), SEQVID_ERR_SHAPE if labels_count != n_seqs,
+ *  SEQVID_ERR_NONFINITE if the batch, the loss or a gradient is not finite. */
+SEQVID_API int seqvid_classifier_gradients(seqvid_classifier *cls, const seqvid_batch *batch,
+                                           const int *labels, size_t labels_count, float *loss,
+                                           float *accuracy);
+/** Apply the classifier's gradient array with `opt`, honouring SEQVID_CLS_FREEZE_STEPS. The
+ *  optimizer binds to the classifier's whole parameter count (frozen or not), so one
+ *  optimizer serves before and after the layers thaw. Failures change nothing. */
+SEQVID_API int seqvid_classifier_update(seqvid_classifier *cls, seqvid_optimizer *opt);
+/** seqvid_classifier_gradients (skipping the stack's backward pass while it is frozen)
+ *  followed by seqvid_classifier_update. On any failure the weights and the optimizer are
+ *  exactly as before. */
+SEQVID_API int seqvid_classifier_train_step(seqvid_classifier *cls, seqvid_optimizer *opt,
+                                            const seqvid_batch *batch, const int *labels,
+                                            size_t labels_count, float *loss, float *accuracy);
+/** Loss and accuracy without dropout and without any update (outputs may be NULL). */
+SEQVID_API int seqvid_classifier_evaluate(seqvid_classifier *cls, const seqvid_batch *batch,
+                                          const int *labels, size_t labels_count, float *loss,
+                                          float *accuracy);
+/** Class probabilities of every sequence, averaged over its valid steps (no dropout):
+ *  probs[b*C + k], probs_count >= n_seqs*C (else SEQVID_ERR_BUFFER). */
+SEQVID_API int seqvid_classifier_predict(seqvid_classifier *cls, const seqvid_batch *batch,
+                                         float *probs, size_t probs_count);
+
+/** The parameter arena, as for models: LSTM layers first ("classifier.<l>.w_x", ".w_h",
+ *  ".peephole", ".bias", in this order per layer), then "classifier.readout.w" (H x C) and
+ *  "classifier.readout.b" (C). Same semantics as the seqvid_model_param* functions. */
+SEQVID_API int seqvid_classifier_param_count(const seqvid_classifier *cls, size_t *count);
+SEQVID_API int seqvid_classifier_params(seqvid_classifier *cls, float **params);
+SEQVID_API int seqvid_classifier_grads(seqvid_classifier *cls, float **grads);
+SEQVID_API int seqvid_classifier_param_block_count(const seqvid_classifier *cls, size_t *count);
+SEQVID_API int seqvid_classifier_param_block(const seqvid_classifier *cls, size_t i,
+                                             const char **name, size_t *offset, size_t *rows,
+                                             size_t *cols);
+
+/** Save and load as seqvid_model_save / _load / _save_buffer / _load_buffer do (safetensors,
+ *  atomic saves; metadata type "classifier", see docs/format.md). The settings (dropout,
+ *  freeze steps, dropout seed) are stored; the dropout stream restarts at its seed on
+ *  loading. Loading a model file here, or a classifier file with seqvid_model_load, gives
+ *  SEQVID_ERR_FORMAT. */
+SEQVID_API int seqvid_classifier_save(const seqvid_classifier *cls, const char *path);
+SEQVID_API int seqvid_classifier_load(const char *path, seqvid_classifier **out);
+SEQVID_API int seqvid_classifier_save_buffer(const seqvid_classifier *cls, void *buf,
+                                             size_t cap, size_t *size);
+SEQVID_API int seqvid_classifier_load_buffer(const void *buf, size_t size,
+                                             seqvid_classifier **out);
 
 /** @} */
 
