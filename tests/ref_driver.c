@@ -28,64 +28,11 @@
 #define MAX_BLOCKS 256
 #define NAME_LEN 128
 
-static const char *g_dir;
-
-static void die(const char *msg, const char *detail)
-{
-    fprintf(stderr, "ref_driver: %s %s\n", msg, detail ? detail : "");
-    exit(2);
-}
-
-static FILE *open_in(const char *file, const char *mode)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", g_dir, file);
-    FILE *f = fopen(path, mode);
-    if (!f)
-        die("cannot open", path);
-    return f;
-}
-
-static void read_f32(const char *file, float *buf, size_t n)
-{
-    FILE *f = open_in(file, "rb");
-    if (fread(buf, sizeof(float), n, f) != n)
-        die("short read", file);
-    fclose(f);
-}
-
-static void write_f32(const char *file, const float *buf, size_t n)
-{
-    FILE *f = open_in(file, "wb");
-    if (n && fwrite(buf, sizeof(float), n, f) != n)
-        die("short write", file);
-    fclose(f);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        die("out of memory", NULL);
-    return p;
-}
-
-/* Record a call's status; print the library's message on failure. */
-static void report(FILE *res, const char *call, int st, int nvals, double a, double b)
-{
-    fprintf(res, "%s %d", call, st);
-    if (nvals > 0)
-        fprintf(res, " %.9g", a);
-    if (nvals > 1)
-        fprintf(res, " %.9g", b);
-    fprintf(res, "\n");
-    if (st != SEQVID_OK)
-        fprintf(stderr, "ref_driver: %s -> %s: %s\n", call, seqvid_status_string(st),
-                seqvid_last_error());
-}
+#include "ref_io.h"
 
 int main(int argc, char **argv)
 {
+    g_prog = "ref_driver";
     if (argc != 2)
         die("usage: ref_driver CASEDIR", NULL);
     g_dir = argv[1];
