@@ -25,10 +25,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_BLOCKS 128
 #define MAX_SEQS 64
 
 #include "ref_io.h"
+
+/* The classifier's parameter blocks, in the shape load_given_params wants. */
+static int classifier_block(const void *obj, size_t i, const char **name, size_t *off, size_t *rows,
+                    size_t *cols)
+{
+    return seqvid_classifier_param_block(obj, i, name, off, rows, cols);
+}
 
 int main(int argc, char **argv)
 {
@@ -96,55 +102,10 @@ int main(int argc, char **argv)
         seqvid_classifier_params(cls, &params) != SEQVID_OK ||
         seqvid_classifier_grads(cls, &grads) != SEQVID_OK)
         die("param arena", seqvid_last_error());
-    {
-        char names[MAX_BLOCKS][128];
-        size_t rows[MAX_BLOCKS], cols[MAX_BLOCKS], start[MAX_BLOCKS], np = 0, total = 0;
-        FILE *f = open_in("params.txt", "r");
-        while (np < MAX_BLOCKS && fscanf(f, "%127s %zu %zu", names[np], &rows[np], &cols[np]) == 3) {
-            start[np] = total;
-            total += rows[np] * cols[np];
-            np++;
-        }
-        fclose(f);
-        float *given = xmalloc(total * sizeof(float));
-        read_f32("params.f32", given, total);
-        FILE *lay = open_in("layout.txt", "w");
-        fprintf(lay, "count %zu\n", count);
-        int used[MAX_BLOCKS] = {0};
-        for (size_t i = 0; i < nblocks; i++) {
-            const char *name = NULL;
-            size_t off = 0, r = 0, c = 0, j;
-            if (seqvid_classifier_param_block(cls, i, &name, &off, &r, &c) != SEQVID_OK)
-                die("param_block", seqvid_last_error());
-            fprintf(lay, "%s %zu %zu %zu\n", name, off, r, c);
-            if (off + r * c > count)
-                die("block past the arena:", name);
-            for (j = 0; j < np; j++)
-                if (strcmp(names[j], name) == 0)
-                    break;
-            if (j == np)
-                die("classifier block not given by python:", name);
-            if (rows[j] != r || cols[j] != c)
-                die("shape mismatch of block", name);
-            memcpy(params + off, given + start[j], r * c * sizeof(float));
-            used[j] = 1;
-        }
-        fclose(lay);
-        for (size_t j = 0; j < np; j++)
-            if (!used[j])
-                die("python block not in the classifier:", names[j]);
-        free(given);
-    }
+    load_given_params(cls, classifier_block, nblocks, count, params, "classifier block not given by python:");
 
-    const size_t TSD = (size_t)T * (size_t)S * (size_t)D;
-    float *data = xmalloc(TSD * sizeof(float));
-    read_f32("data.f32", data, TSD);
-    seqvid_batch *batch = NULL;
-    if (seqvid_batch_wrap(data, (size_t)T, (size_t)S, (size_t)D, &batch) != SEQVID_OK)
-        die("batch_wrap", seqvid_last_error());
-    for (size_t b = 0; b < (size_t)S; b++)
-        if (seqvid_batch_set_length(batch, b, lens[b]) != SEQVID_OK)
-            die("set_length", seqvid_last_error());
+    float *data;
+    seqvid_batch *batch = load_batch(T, S, D, lens, &data);
 
     FILE *res = open_in("results.txt", "w");
     float loss = -1.0f, acc = -1.0f;
