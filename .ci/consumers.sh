@@ -69,7 +69,7 @@ unnamed=""
 for f in $(cd "$prefix" && find . -type f -o -type l | sed 's|^\./||' | sort); do
     base=$(basename "$f" | sed 's/\.so\.[0-9.]*$/.so/')
     dir=$(dirname "$f" | sed "s|^${libdir#$prefix/}|lib|")
-    grep -qF "\`$base\`" "$src/README.md" || grep -qF "\`$dir/\`" "$src/README.md" ||
+    grep -qF -e "\`$base\`" -e "/$base\`" -e "\`$dir/\`" "$src/README.md" ||
         unnamed="$unnamed $f"
 done
 if [ -z "$unnamed" ]; then

@@ -72,31 +72,58 @@ def _build_library(tmp):
     return os.path.realpath(lib)
 
 
-def _staged(tmp):
-    """A copy of the package, with the freshly built library inside, in tmp/pkg."""
+def _staged(tmp, build_library=True):
+    """A copy of the package in tmp/pkg, with the freshly built library inside."""
     pkg = os.path.join(tmp, "pkg")
     os.makedirs(pkg)
     for name in PACKAGE_FILES:
         shutil.copy2(os.path.join(HERE, name), pkg)
     shutil.copytree(os.path.join(HERE, "seqvid"), os.path.join(pkg, "seqvid"),
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so*"))
-    shutil.copyfile(_build_library(tmp), os.path.join(pkg, "seqvid", SONAME))
+    if build_library:
+        shutil.copyfile(_build_library(tmp), os.path.join(pkg, "seqvid", SONAME))
     return pkg
 
 
+def _forget_bytecode():
+    """Remove the .pyc that importing this module wrote into tools/__pycache__ (pip imports
+    the backend from the source tree), so that the tree is left exactly as it was."""
+    cache = os.path.join(HERE, "tools", "__pycache__")
+    try:
+        for name in os.listdir(cache):
+            if name.startswith("build_backend."):
+                os.remove(os.path.join(cache, name))
+        os.rmdir(cache)  # only if nothing else is in it
+    except OSError:
+        pass
+
+
+def _in_temp_copy(hook, build_library):
+    """Run hook(cwd) in a temporary copy of the package; remove the copy afterwards."""
+    cwd = os.getcwd()
+    tmp = tempfile.mkdtemp(prefix="seqvid-wheel-")
+    try:
+        os.chdir(_staged(tmp, build_library))
+        return hook()
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(tmp, ignore_errors=True)
+        _forget_bytecode()
+
+
 def get_requires_for_build_wheel(config_settings=None):
+    _forget_bytecode()
     return []  # setuptools and wheel only (PEP 517 build isolation would fetch them)
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    # The metadata needs no library: no CMake build here.
+    metadata_directory = os.path.abspath(metadata_directory)
+    return _in_temp_copy(lambda: _setuptools.prepare_metadata_for_build_wheel(
+        metadata_directory, config_settings), build_library=False)
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     wheel_directory = os.path.abspath(wheel_directory)
-    cwd = os.getcwd()
-    tmp = tempfile.mkdtemp(prefix="seqvid-wheel-")
-    try:
-        pkg = _staged(tmp)
-        os.chdir(pkg)
-        sys.stderr.write("seqvid: built %s with CMake; packing the wheel\n" % SONAME)
-        return _setuptools.build_wheel(wheel_directory, config_settings)
-    finally:
-        os.chdir(cwd)
-        shutil.rmtree(tmp, ignore_errors=True)
+    return _in_temp_copy(lambda: _setuptools.build_wheel(wheel_directory, config_settings),
+                         build_library=True)
