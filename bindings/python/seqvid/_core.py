@@ -690,7 +690,10 @@ class Model(_Saveable, _Arena, _Options, Handle):
     ``Model(kind="composite", input_dim=64*64, hidden=256)``) creates freshly initialised
     weights; ``Model.load(path)`` / ``Model.from_bytes(data)`` restore saved ones.
 
-    Arrays in: a Batch, or a float32 C-contiguous time-major ndarray (wrapped zero-copy).
+    Arrays in: a Batch, or a float32 C-contiguous time-major (T, S, ...) ndarray (wrapped
+    zero-copy). Every method that takes sequences also takes ``layout="seq_major"`` for
+    (S, T, ...) arrays (copied once; per-frame outputs then come back (S, T, ...) too) and
+    ``copy=True`` to convert any array-like (see Batch).
     Arrays out: new float32 ndarrays shaped like the batch's frames, or `out=` arrays.
     ``params`` and ``grads`` are zero-copy views of the model's parameter and gradient
     arenas; writing to ``params`` changes the model.
@@ -1023,18 +1026,19 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
     def n_classes(self):
         return self.get("classes")
 
-    def _score(self, fn, batch, labels, *pre):
-        b = as_batch(batch)
+    def _score(self, fn, batch, labels, *pre, layout="time_major", copy=False):
+        b = as_batch(batch, layout, copy)
         name = "seqvid_classifier_" + fn
         lab, lp = _labels(labels, "seqvid.Classifier." + fn)
         loss, acc = ffi.new("float *"), ffi.new("float *")
         check(getattr(lib, name)(self.ptr, *pre, b.ptr, lp, lab.size, loss, acc), name)
         return Score(float(loss[0]), float(acc[0]))
 
-    def gradients(self, batch, labels):
-        """Forward and backward (with dropout): fills ``grads``, leaves the weights."""
+    def gradients(self, batch, labels, *, layout="time_major", copy=False):
+        """Forward and backward (with dropout): fills ``grads``, leaves the weights.
+        ``layout``/``copy``: as for Batch."""
         with self._lock:
-            return self._score("gradients", batch, labels)
+            return self._score("gradients", batch, labels, layout=layout, copy=copy)
 
     def update(self, optimizer):
         """Apply ``grads`` with `optimizer`, honouring freeze_steps."""
@@ -1042,22 +1046,25 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
             check(lib.seqvid_classifier_update(self.ptr, optimizer.ptr),
                   "seqvid_classifier_update")
 
-    def train_step(self, optimizer, batch, labels):
+    def train_step(self, optimizer, batch, labels, *, layout="time_major", copy=False):
         """gradients() then update(); on failure nothing changes. Returns the Score before
-        the update."""
+        the update. ``layout``/``copy``: as for Batch."""
         if not isinstance(optimizer, Optimizer):
             raise TypeError("seqvid.Classifier.train_step: expected a seqvid.Optimizer")
         with self._lock, optimizer._lock:
-            return self._score("train_step", batch, labels, optimizer.ptr)
+            return self._score("train_step", batch, labels, optimizer.ptr, layout=layout,
+                               copy=copy)
 
-    def evaluate(self, batch, labels):
-        """Score without dropout and without any update."""
+    def evaluate(self, batch, labels, *, layout="time_major", copy=False):
+        """Score without dropout and without any update. ``layout``/``copy``: as for
+        Batch."""
         with self._lock:
-            return self._score("evaluate", batch, labels)
+            return self._score("evaluate", batch, labels, layout=layout, copy=copy)
 
-    def predict(self, batch, out=None):
-        """(S, C) class probabilities of every sequence, averaged over its valid steps."""
-        b = as_batch(batch)
+    def predict(self, batch, out=None, *, layout="time_major", copy=False):
+        """(S, C) class probabilities of every sequence, averaged over its valid steps.
+        ``layout``/``copy``: as for Batch."""
+        b = as_batch(batch, layout, copy)
         S, C = b.n_seqs, self.n_classes
         out = _out_array(out, S * C, (S, C), "seqvid.Classifier.predict")
         with self._lock:
@@ -1065,9 +1072,9 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
                   "seqvid_classifier_predict")
         return out
 
-    def classify(self, batch):
+    def classify(self, batch, *, layout="time_major", copy=False):
         """The most likely class of every sequence (ties: the lowest), as int64."""
-        return np.argmax(self.predict(batch), axis=1)
+        return np.argmax(self.predict(batch, layout=layout, copy=copy), axis=1)
 
     def __repr__(self):
         if self.closed:
