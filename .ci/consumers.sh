@@ -230,6 +230,22 @@ else
     else
         fail "README C program: no ./minimal with an rpath to ~/.local/lib"
     fi
+    # A crate of the user's own, as bindings/rust/README.md says: path dependencies and its
+    # build.rs; the program (the README example) must run without LD_LIBRARY_PATH.
+    crate="$tmp/own-crate"
+    mkdir -p "$crate/src"
+    cp "$clone/bindings/rust/seqvid/examples/minimal.rs" "$crate/src/main.rs"
+    awk '/^<!-- ci:build.rs/ { f = 1; next } f && /^```/ { if (p) exit; p = 1; next } p' \
+        "$clone/bindings/rust/README.md" >"$crate/build.rs"
+    printf '[package]\nname = "own"\nversion = "0.1.0"\nedition = "2024"\n\n[dependencies]\nseqvid = { path = "%s" }\nseqvid-sys = { path = "%s" }\n' \
+        "$clone/bindings/rust/seqvid" "$clone/bindings/rust/seqvid-sys" >"$crate/Cargo.toml"
+    if [ -s "$crate/build.rs" ] &&
+        (cd "$crate" && run "$tmp/own-crate.log" "${cleanenv[@]}" cargo build --offline -q) &&
+        run "$tmp/own-crate-run.log" "${cleanenv[@]}" "$crate/target/debug/own"; then
+        ok "own Rust crate with the README's build.rs runs without LD_LIBRARY_PATH"
+    else
+        fail "own Rust crate with the README's build.rs"
+    fi
     # The installed Python package: its tests, importing the wheel's copy and its bundled
     # library with no environment variable (tests/test_install.py checks which was loaded).
     if [ -x "$clone/.venv/bin/python" ] && /usr/bin/python3 -c "import pytest" 2>/dev/null &&
