@@ -48,7 +48,10 @@ fn lib_dirs(prefix: &Path) -> Vec<PathBuf> {
         let mut multiarch: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains("-linux-")))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains("-linux-"))
+            })
             .collect();
         multiarch.sort();
         dirs.extend(multiarch);
@@ -58,8 +61,14 @@ fn lib_dirs(prefix: &Path) -> Vec<PathBuf> {
 }
 
 fn main() {
-    for var in ["SEQVID_LIB_DIR", "SEQVID_PREFIX", "PKG_CONFIG", "PKG_CONFIG_PATH",
-                "PKG_CONFIG_LIBDIR", "HOME"] {
+    for var in [
+        "SEQVID_LIB_DIR",
+        "SEQVID_PREFIX",
+        "PKG_CONFIG",
+        "PKG_CONFIG_PATH",
+        "PKG_CONFIG_LIBDIR",
+        "HOME",
+    ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
     println!("cargo::rerun-if-changed=build.rs");

@@ -23,13 +23,15 @@ fn main() -> seqvid::Result<()> {
     for step in 1..=200 {
         let loss = model.train_step(&mut opt, &batch)?;
         if step % 50 == 0 {
-            println!("step {step}: reconstruction {:.3}, future {:.3}", loss.rec, loss.fut);
+            let (rec, fut) = (loss.rec, loss.fut);
+            println!("step {step}: reconstruction {rec:.3}, future {fut:.3} nats/frame");
         }
     }
     let inputs = Batch::view(&frames[..k * s * d], k, s, d)?; // the first K frames
     let future = model.predict(&inputs, m)?; // shape [M, S, D]
     let codes = model.encode(&inputs)?; // shape [S, 2 * layers * hidden]
-    println!("predicted {:?}, representation {:?}", future.shape(), codes.shape());
-    println!("sequence 0, next frame, value at the dot: {:.3}", future.at(&[0, 0, k % d]).unwrap());
+    println!("prediction {:?}, codes {:?}", future.shape(), codes.shape());
+    let p = future.at(&[0, 0, k % d]).unwrap(); // next frame of sequence 0, at the dot
+    println!("probability of the dot's next position: {p:.3}");
     Ok(())
 }

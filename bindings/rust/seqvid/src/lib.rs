@@ -93,11 +93,11 @@ pub use batch::Batch;
 pub use classifier::{Classifier, ClassifierKey, Score};
 pub use data::{Digits, MovingMnist, npy_save};
 pub use error::{Error, Result, Status};
-pub use tensor::Tensor;
 pub use model::{
     Config, Losses, Model, ModelBuilder, Optimizer, ParamBlock, Stream, load_checkpoint,
     save_checkpoint,
 };
+pub use tensor::Tensor;
 
 /// The major version of the C API these bindings are written for.
 pub const BINDING_MAJOR: i32 = sys::SEQVID_VERSION_MAJOR;

@@ -13,8 +13,12 @@ use crate::{ConfigKey, Eval, Feed, Kind, OptimizerKey, OptimizerKind, Output, Te
 
 /// A zero tensor for an output, or Status::Overflow if its size does not fit.
 pub(crate) fn zeros(shape: &[usize]) -> Result<Tensor> {
-    Tensor::zeros(shape)
-        .ok_or_else(|| Error::new(Status::Overflow, format!("output of shape {shape:?} overflows")))
+    Tensor::zeros(shape).ok_or_else(|| {
+        Error::new(
+            Status::Overflow,
+            format!("output of shape {shape:?} overflows"),
+        )
+    })
 }
 
 fn nonnull<T>(p: *mut T) -> NonNull<T> {

@@ -348,19 +348,33 @@ fn outputs_carry_their_shape() {
 fn keys_are_open_to_newer_libraries() {
     use seqvid::sys;
     // A raw key is the same key as the named one ...
-    assert_eq!(ConfigKey::from_raw(sys::SEQVID_CFG_HIDDEN), ConfigKey::Hidden);
+    assert_eq!(
+        ConfigKey::from_raw(sys::SEQVID_CFG_HIDDEN),
+        ConfigKey::Hidden
+    );
     assert_eq!(ConfigKey::Hidden.raw(), sys::SEQVID_CFG_HIDDEN);
     assert_eq!(OptimizerKey::from_raw(sys::SEQVID_OPT_LR), OptimizerKey::Lr);
     assert_eq!(format!("{:?}", OptimizerKey::Lr), "OptimizerKey::Lr");
     let mut cfg = seqvid::Config::new().unwrap();
-    assert!(cfg.set(ConfigKey::from_raw(sys::SEQVID_CFG_HIDDEN), 12.0).is_ok());
+    assert!(
+        cfg.set(ConfigKey::from_raw(sys::SEQVID_CFG_HIDDEN), 12.0)
+            .is_ok()
+    );
     assert_eq!(cfg.get(ConfigKey::Hidden).unwrap(), 12.0);
     // ... and a key this library does not know reaches it and is refused there, not by the
     // bindings' types.
     let unknown = ConfigKey::from_raw(9999);
     assert_eq!(unknown.name(), None);
     assert_eq!(format!("{unknown:?}"), "ConfigKey::from_raw(9999)");
-    assert_eq!(cfg.set(unknown, 1.0).err().map(|e| e.status()), Some(Status::Arg));
+    assert_eq!(
+        cfg.set(unknown, 1.0).err().map(|e| e.status()),
+        Some(Status::Arg)
+    );
     let mut opt = Optimizer::new(OptimizerKind::Adam).unwrap();
-    assert_eq!(opt.set(OptimizerKey::from_raw(9999), 1.0).unwrap_err().status(), Status::Arg);
+    assert_eq!(
+        opt.set(OptimizerKey::from_raw(9999), 1.0)
+            .unwrap_err()
+            .status(),
+        Status::Arg
+    );
 }
