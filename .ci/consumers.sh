@@ -2,11 +2,17 @@
 # consumers.sh BUILD_DIR -- install the library built in BUILD_DIR into a fresh prefix and
 # build programs against that prefix only, the ways a user would:
 #   1. the installed file list (header, shared + static library, seqvid.pc, CMake package);
-#   2. pkg-config by hand: the minimal program of docs/getting-started.md, linked shared and
-#      static (`pkg-config --static`), run;
+#   2. pkg-config by hand: examples/minimal.c (the program README.md and
+#      docs/getting-started.md show), linked shared and static (`pkg-config --static`), run;
 #   3. examples/ with CMake through pkg-config (the CMake package hidden) and through
 #      find_package(seqvid CONFIG); every program's --help is run;
-#   4. examples/cpp (C++, RAII wrapper) through find_package, shared and static, run.
+#   4. examples/cpp (C++, RAII wrapper) through find_package, shared and static, run;
+#   5. the Python and Rust packages against the prefix;
+#   6. README.md's install sections (its `<!-- ci:sh NAME -->` blocks: C, Python, Rust) run
+#      as printed, in order, from a fresh clone of the committed tree, in a clean environment
+#      (no LD_LIBRARY_PATH, PKG_CONFIG_PATH, SEQVID_*) with HOME in the temp folder; then the
+#      installed Python package's tests without any environment variable, and the clone's
+#      bindings/python must be as clean as before.
 # Build trees and the prefix live in a temp folder that is removed at the end
 # (KEEP=1 keeps it). Nothing here reads the source tree's include/ or lib/.
 set -uo pipefail
@@ -56,15 +62,29 @@ if [ -n "$pc" ] && [ -n "$cfg" ] && [ -z "$missing" ] && [ -e "$libdir/$soname" 
 else
     fail "installed files missing:$missing ${soname:-(no SONAME)}"
 fi
+# Everything `cmake --install` puts into a prefix is named in README.md's install section:
+# the file (versioned .so names as their unversioned link) or, for the CMake package, its
+# folder. A companion library added to the install must be documented there too.
+unnamed=""
+for f in $(cd "$prefix" && find . -type f -o -type l | sed 's|^\./||' | sort); do
+    base=$(basename "$f" | sed 's/\.so\.[0-9.]*$/.so/')
+    dir=$(dirname "$f" | sed "s|^${libdir#$prefix/}|lib|")
+    grep -qF -e "\`$base\`" -e "/$base\`" -e "\`$dir/\`" "$src/README.md" ||
+        unnamed="$unnamed $f"
+done
+if [ -z "$unnamed" ]; then
+    ok "every installed file is named in README.md"
+else
+    fail "installed but not named in README.md:$unnamed"
+fi
 
 # --- 2. pkg-config by hand -----------------------------------------------------------------
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 mkdir -p "$tmp/pc"
-# The ```c block after the "minimal.c" marker of docs/getting-started.md.
-awk '/<!-- minimal.c/ { m = 1; next } m && /^```c/ { p = 1; next } p && /^```/ { exit } p' \
-    "$src/docs/getting-started.md" >"$tmp/pc/minimal.c"
+# The program README.md and docs/getting-started.md show (tests/doc_blocks.sh).
+cp "$src/examples/minimal.c" "$tmp/pc/minimal.c"
 if [ ! -s "$tmp/pc/minimal.c" ]; then
-    fail "no minimal.c block found in docs/getting-started.md"
+    fail "no examples/minimal.c"
 else
     cflags=$(pkg-config --cflags seqvid)
     libs=$(pkg-config --libs seqvid)
@@ -172,6 +192,78 @@ if [ -x "$cargo" ]; then
     fi
 else
     echo "consumers: Rust skipped: no cargo"
+fi
+
+# --- 6. README.md's install sections, from a fresh clone --------------------------------------
+# Each `<!-- ci:sh NAME -->` block runs as printed, in its own bash (set -e) from the top of
+# the clone, with HOME in the temp folder (so ~/.local is a fresh prefix) and nothing else of
+# this environment that could help: no LD_LIBRARY_PATH, PKG_CONFIG_PATH or SEQVID_*.
+clone="$tmp/clone"
+home="$tmp/home"
+mkdir -p "$home"
+cleanenv=(env -i HOME="$home" PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin" LANG=C.UTF-8
+          CMAKE_BUILD_PARALLEL_LEVEL="$jobs")
+[ -n "${OPENBLAS_CORETYPE:-}" ] && cleanenv+=(OPENBLAS_CORETYPE="$OPENBLAS_CORETYPE")
+# rustup keeps its toolchains under the real HOME: point at them (not at the library).
+[ -d "${RUSTUP_HOME:-$HOME/.rustup}" ] && cleanenv+=(RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}")
+[ -d "${CARGO_HOME:-$HOME/.cargo}" ] && cleanenv+=(CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}")
+if ! run "$tmp/clone.log" git clone -q "$src" "$clone"; then
+    fail "git clone $src"
+else
+    [ -n "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null)" ] &&
+        echo "consumers: note: the clone has the committed tree; uncommitted changes are not in it"
+    blocks=$(sed -n 's/^<!-- ci:sh \([a-z0-9_-]*\) -->.*/\1/p' "$clone/README.md")
+    [ -n "$blocks" ] || fail "README.md: no <!-- ci:sh NAME --> install blocks"
+    for name in $blocks; do
+        awk -v m="<!-- ci:sh $name -->" '$0 == m { f = 1; next }
+            f && /^```/ { if (p) exit; p = 1; next } p' "$clone/README.md" >"$tmp/readme-$name.sh"
+        if (cd "$clone" && run "$tmp/readme-$name.log" "${cleanenv[@]}" \
+                bash -eo pipefail "$tmp/readme-$name.sh"); then
+            ok "README $name install section ran from a fresh clone: $(tail -n1 "$tmp/readme-$name.log")"
+        else
+            fail "README $name install section (commands: $(tr '\n' ';' <"$tmp/readme-$name.sh"))"
+        fi
+    done
+    # The README's minimal program records where the library is: no LD_LIBRARY_PATH needed.
+    if [ -x "$clone/minimal" ] && readelf -d "$clone/minimal" | grep -q "R.*PATH.*$home/.local/lib"; then
+        ok "README C program carries the rpath $home/.local/lib"
+    else
+        fail "README C program: no ./minimal with an rpath to ~/.local/lib"
+    fi
+    # A crate of the user's own, as bindings/rust/README.md says: path dependencies and its
+    # build.rs; the program (the README example) must run without LD_LIBRARY_PATH.
+    crate="$tmp/own-crate"
+    mkdir -p "$crate/src"
+    cp "$clone/bindings/rust/seqvid/examples/minimal.rs" "$crate/src/main.rs"
+    awk '/^<!-- ci:build.rs/ { f = 1; next } f && /^```/ { if (p) exit; p = 1; next } p' \
+        "$clone/bindings/rust/README.md" >"$crate/build.rs"
+    printf '[package]\nname = "own"\nversion = "0.1.0"\nedition = "2024"\n\n[dependencies]\nseqvid = { path = "%s" }\nseqvid-sys = { path = "%s" }\n' \
+        "$clone/bindings/rust/seqvid" "$clone/bindings/rust/seqvid-sys" >"$crate/Cargo.toml"
+    if [ -s "$crate/build.rs" ] &&
+        (cd "$crate" && run "$tmp/own-crate.log" "${cleanenv[@]}" cargo build --offline -q) &&
+        run "$tmp/own-crate-run.log" "${cleanenv[@]}" "$crate/target/debug/own"; then
+        ok "own Rust crate with the README's build.rs runs without LD_LIBRARY_PATH"
+    else
+        fail "own Rust crate with the README's build.rs"
+    fi
+    # The installed Python package: its tests, importing the wheel's copy and its bundled
+    # library with no environment variable (tests/test_install.py checks which was loaded).
+    if [ -x "$clone/.venv/bin/python" ] && /usr/bin/python3 -c "import pytest" 2>/dev/null &&
+        (cd "$tmp" && run "$tmp/venv-tests.log" "${cleanenv[@]}" SEQVID_TEST_INSTALLED=1 \
+            PYTHONDONTWRITEBYTECODE=1 "$clone/.venv/bin/python" -m pytest -q -rs \
+            -p no:cacheprovider "$clone/bindings/python/tests") &&
+        ! grep -q "SKIPPED.*test_install" "$tmp/venv-tests.log"; then
+        ok "installed Python package, no environment variable: $(tail -n1 "$tmp/venv-tests.log")"
+    else
+        fail "installed Python package tests"
+    fi
+    # Building the wheel leaves bindings/python as it was: no build/, no *.egg-info.
+    left=$(git -C "$clone" status --porcelain --ignored -- bindings/python | tr '\n' ' ')
+    if [ -z "$left" ]; then
+        ok "bindings/python is clean after the install"
+    else
+        fail "the Python install left files in bindings/python: $left"
+    fi
 fi
 
 echo "consumers: $passed passed, $failed failed"

@@ -43,6 +43,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "serialize.h"
+#include "sniff.h"
 
 _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24 && FLT_MAX_EXP == 128,
                "the file format stores IEEE-754 binary32");
@@ -1042,6 +1043,7 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
     int st = src_read(fn, src, lenb, 8, NULL);
     if (st) return st;
     uint64_t n = get_u64le(lenb);
+    if ((st = sv_sniff_not_safetensors(fn, lenb, n, src->size))) return st;
     if (n > MAX_HEADER)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: header length %" PRIu64 " exceeds the %" PRIu64
                        "-byte limit", fn, n, MAX_HEADER);

@@ -10,7 +10,8 @@
 #   reference  the reference (netlib) CBLAS instead of OpenBLAS: the C tests again
 #   abi        abidiff against tests/abi/, exported symbols, SONAME, an old client; then the
 #              consumers built out of tree against an installed prefix (C via pkg-config,
-#              C++ via find_package, the examples both ways)
+#              C++ via find_package, the examples both ways, Python, Rust), and README.md's
+#              install sections for C, Python and Rust run from a fresh clone
 #   tsan       the thread tests under ThreadSanitizer
 #   fuzz       a short libFuzzer run of the file loaders (tests/fuzz)
 #   docs       the doxygen API reference builds
@@ -25,7 +26,7 @@ jobs=${JOBS:-$(nproc)}
 packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libcmocka-dev
           zlib1g-dev libcjson-dev libgif-dev libpng-dev python3-numpy python3-cffi
           python3-pytest python3-matplotlib abigail-tools clang libclang-rt-14-dev valgrind doxygen
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin git python3-venv python3-setuptools python3-wheel)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

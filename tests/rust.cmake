@@ -1,7 +1,13 @@
 # The Rust bindings (bindings/rust: seqvid-sys and seqvid) built and tested with
 # `cargo test --offline` against the shared library of this build. Cargo's output goes to
 # <build>/cargo, not into the source tree. Skipped (with a message) when cargo is missing.
-find_program(SEQVID_CARGO cargo HINTS $ENV{CARGO_HOME}/bin $ENV{HOME}/.cargo/bin)
+# rustup's cargo first: Debian 12's own cargo (1.65) is too old for edition 2024. (An unset
+# CARGO_HOME must not become the hint "/bin", which is Debian's cargo.)
+set(_sv_cargo_hints $ENV{HOME}/.cargo/bin)
+if(NOT "$ENV{CARGO_HOME}" STREQUAL "")
+  list(PREPEND _sv_cargo_hints $ENV{CARGO_HOME}/bin)
+endif()
+find_program(SEQVID_CARGO cargo HINTS ${_sv_cargo_hints})
 if(SEQVID_CARGO)
   add_test(NAME rust_bindings
            COMMAND ${SEQVID_CARGO} test --offline --quiet

@@ -665,6 +665,51 @@ static void test_header_length(void **state) {
     seqvid_model_free(m);
 }
 
+/* Issue 15: a file of another kind given as a model is named, not reported as a huge header
+ * length; a valid model with the same first bytes' rules is still loaded. */
+static void test_not_safetensors(void **state) {
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"# model settings\nhidden = 256\nlayers = 2\n", 42, "looks like text"},
+        {"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10, "gzip"},
+        {"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 16, "PNG image"},
+        {"\x93NUMPY\x01\x00v\x00{'descr': '<f4'", 26, ".npy"},
+        {"PK\x03\x04\x14\x00\x00\x00\x08\x00", 10, "zip archive"},
+        {"\x00\x00\x08\x03\x00\x00\x27\x10\x00\x00\x00\x1c", 12, "IDX"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        seqvid_model *m = NULL;
+        int st = seqvid_model_load_buffer(cases[i].bytes, cases[i].len, &m);
+        assert_int_equal(st, SEQVID_ERR_FORMAT);
+        assert_null(m);
+        if (!strstr(seqvid_last_error(), "not a safetensors file") ||
+            !strstr(seqvid_last_error(), cases[i].want))
+            fail_msg("case %zu: %s", i, seqvid_last_error());
+    }
+    /* The same through a file, and through the checkpoint loader. */
+    char path[] = "/tmp/seqvid_sniff_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, cases[0].bytes, cases[0].len), (ssize_t)cases[0].len);
+    close(fd);
+    seqvid_model *m = NULL;
+    assert_int_equal(seqvid_model_load(path, &m), SEQVID_ERR_FORMAT);
+    assert_non_null(strstr(seqvid_last_error(), "not a safetensors file: it looks like text"));
+    assert_non_null(strstr(seqvid_last_error(), "\"# model \""));
+    seqvid_optimizer *o = NULL;
+    assert_int_equal(seqvid_checkpoint_load(path, &m, &o, NULL, NULL), SEQVID_ERR_FORMAT);
+    assert_non_null(strstr(seqvid_last_error(), "not a safetensors file"));
+    unlink(path);
+    /* Unknown bytes keep the length message. */
+    static const unsigned char odd[12] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80};
+    assert_int_equal(seqvid_model_load_buffer(odd, sizeof odd, &m), SEQVID_ERR_FORMAT);
+    assert_null(strstr(seqvid_last_error(), "not a safetensors file"));
+}
+
 static void test_bad_json(void **state) {
     (void)state;
     seqvid_model *m = make_model(small, 8);
@@ -1394,6 +1439,7 @@ static void test_crash_atomicity(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_all_kinds),
+        cmocka_unit_test(test_not_safetensors),
         cmocka_unit_test(test_roundtrip_file),
         cmocka_unit_test(test_buffer_api),
         cmocka_unit_test(test_metadata_values),

@@ -2,15 +2,19 @@
 representations (Srivastava, Mansimov & Salakhutdinov, ICML 2015).
 
 A thin, zero-copy layer over the C library's public API (seqvid.h) through cffi in ABI
-mode: no compiler is needed, only the shared library libseqvid.so.1. It is found, in order:
+mode. An installed package carries its own shared library, seqvid/libseqvid.so.1, built
+with CMake when the wheel was built (bindings/python/README.md), so importing it needs no
+environment variable. The library is loaded from, in order:
 
-1. ``SEQVID_LIBRARY``: the path of the shared library (e.g. build/libseqvid.so.1);
-2. ``SEQVID_PREFIX``: an install prefix (its lib/, lib/<multiarch>/ or lib64/);
-3. the library next to this package when both are installed into the same prefix;
-4. the standard dynamic loader (LD_LIBRARY_PATH, ld.so.cache), then
+1. ``SEQVID_LIBRARY``: the path of a shared library (e.g. build/libseqvid.so.1), if set;
+2. ``SEQVID_PREFIX``: an install prefix (its lib/, lib/<multiarch>/ or lib64/), if set;
+3. the library inside this package (an installed wheel);
+4. the library next to this package when both are installed into the same prefix;
+5. the standard dynamic loader (LD_LIBRARY_PATH, ld.so.cache), then
    ctypes.util.find_library("seqvid").
 
-The first two are final: if the file named there cannot be loaded, import fails.
+The first two override the bundled library and are final: if the file named there cannot
+be loaded, import fails. ``seqvid.library_path`` tells which file was loaded.
 
 Quick start::
 

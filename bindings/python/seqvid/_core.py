@@ -255,6 +255,16 @@ class Batch(Handle):
     call. Anything else raises TypeError (dtype) or ValueError (shape, layout), unless
     ``copy=True`` asks for a converted float32 copy.
 
+    ``layout`` says which axis is which: "time_major" (the default) for (T, S, ...), or
+    "seq_major" for (S, T, ...) arrays (batch first), which are copied once into the
+    library's time-major order. NumPy cannot tell the two apart from the shape, so pass
+    layout="seq_major" for sequences-first data: read as time-major it would be a valid
+    batch of other sequences, and every result would be silently wrong.
+
+    A batch is array-like: ``shape`` is ``array.shape``, (T, S) + frame_shape, ``dtype`` is
+    float32, and ``np.asarray(batch)`` is the zero-copy view; ``dims`` is the library's
+    (T, S, D), D floats per frame.
+
     ``Batch.zeros(T, S, frame)`` makes a library-owned batch; ``batch.array`` is a
     zero-copy view of its frames either way. ``lengths`` (default: all T) marks frames at
     or past a sequence's length as padding.
@@ -262,8 +272,11 @@ class Batch(Handle):
     A batch is not locked: any number of models in any threads may read it at once, but do
     not change it (fill, set lengths, write its array) while a model call reads it."""
 
-    def __init__(self, array, lengths=None, *, copy=False):
-        if copy:
+    def __init__(self, array, lengths=None, *, copy=False, layout="time_major"):
+        layout = _enum_value(Layout, layout, "seqvid.Batch layout")
+        if layout == Layout.SEQ_MAJOR:
+            array = _time_major_copy(array, copy, "seqvid.Batch")
+        elif copy:
             array = np.array(array, dtype=np.float32, order="C", copy=True)
         elif not isinstance(array, np.ndarray):
             raise TypeError("seqvid.Batch: expected a numpy.ndarray, got %s (pass copy=True "
@@ -274,7 +287,8 @@ class Batch(Handle):
                 "convert with array.astype(np.float32) or pass copy=True" % array.dtype)
         if array.ndim < 3:
             raise ValueError("seqvid.Batch: the array must be time-major (T, S, D) or "
-                             "(T, S, H, W), got shape %r" % (array.shape,))
+                             "(T, S, H, W) (or, with layout=\"seq_major\", (S, T, ...)), "
+                             "got shape %r" % (array.shape,))
         if array.size == 0:
             raise ValueError("seqvid.Batch: empty array of shape %r" % (array.shape,))
         if not array.flags.c_contiguous or not array.flags.aligned:
@@ -300,7 +314,7 @@ class Batch(Handle):
     def _from_raw(cls, raw, frame_shape=None):
         self = cls.__new__(cls)
         Handle.__init__(self, raw, lib.seqvid_batch_free)
-        D = self.shape[2]
+        D = self.dims[2]
         if frame_shape is None or int(np.prod(frame_shape)) != D:
             frame_shape = (D,)
         self._frame = tuple(frame_shape)
@@ -316,23 +330,35 @@ class Batch(Handle):
         return cls._from_raw(raw, shape)
 
     @property
-    def shape(self):
-        """(T, S, D): steps, sequences, floats per frame."""
+    def dims(self):
+        """(T, S, D): steps, sequences, floats per frame (the library's view)."""
         t, s, d = ffi.new("size_t *"), ffi.new("size_t *"), ffi.new("size_t *")
         check(lib.seqvid_batch_shape(self.ptr, t, s, d), "seqvid_batch_shape")
         return (t[0], s[0], d[0])
 
     @property
+    def shape(self):
+        """(T, S) + frame_shape: the shape of ``array`` (e.g. (20, 16, 64, 64))."""
+        T, S, _ = self.dims
+        return (T, S) + self._frame
+
+    @property
+    def ndim(self):
+        return 2 + len(self._frame)
+
+    dtype = np.dtype(np.float32)
+
+    @property
     def n_steps(self):
-        return self.shape[0]
+        return self.dims[0]
 
     @property
     def n_seqs(self):
-        return self.shape[1]
+        return self.dims[1]
 
     @property
     def dim(self):
-        return self.shape[2]
+        return self.dims[2]
 
     @property
     def frame_shape(self):
@@ -347,7 +373,7 @@ class Batch(Handle):
     @property
     def array(self):
         """A zero-copy (T, S) + frame_shape float32 view of the frames."""
-        T, S, D = self.shape
+        T, S, D = self.dims
         p = ffi.new("float **")
         check(lib.seqvid_batch_data(self.ptr, p), "seqvid_batch_data")
         return float_view(p[0], T * S * D, (T, S) + self._frame, self.ptr, self._readonly)
@@ -409,17 +435,51 @@ class Batch(Handle):
     def __repr__(self):
         if self.closed:
             return "<seqvid.Batch (closed)>"
-        T, S, _ = self.shape
+        T, S, _ = self.dims
         return "<seqvid.Batch T=%d S=%d frame=%r>" % (T, S, self._frame)
 
 
-def as_batch(data):
-    """A Batch as is; an ndarray wrapped zero-copy (with Batch's strict checks)."""
+def _time_major_copy(array, copy, what):
+    """A C-contiguous float32 time-major copy of a seq-major (S, T, ...) array."""
+    if not copy:
+        if not isinstance(array, np.ndarray):
+            raise TypeError("%s: expected a numpy.ndarray, got %s (pass copy=True to convert)"
+                            % (what, type(array).__name__))
+        if array.dtype != np.float32:
+            raise TypeError("%s: the array must have dtype float32, not %s; convert with "
+                            "array.astype(np.float32) or pass copy=True" % (what, array.dtype))
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim < 3:
+        raise ValueError("%s: a seq_major array must be (S, T, D) or (S, T, H, W), got shape "
+                         "%r" % (what, array.shape))
+    return np.ascontiguousarray(array.swapaxes(0, 1))
+
+
+def as_batch(data, layout="time_major", copy=False):
+    """A Batch as is; an ndarray wrapped zero-copy (with Batch's strict checks), or copied
+    when copy=True or layout="seq_major"."""
     if isinstance(data, Batch):
+        if _enum_value(Layout, layout, "layout") != Layout.TIME_MAJOR:
+            raise ValueError("layout=%r: a seqvid.Batch is always time-major; layout applies "
+                             "to arrays" % (layout,))
         return data
-    if isinstance(data, np.ndarray):
-        return Batch(data)
-    raise TypeError("expected a seqvid.Batch or a numpy.ndarray, got %s" % type(data).__name__)
+    if isinstance(data, np.ndarray) or copy:
+        return Batch(data, copy=copy, layout=layout)
+    raise TypeError("expected a seqvid.Batch or a numpy.ndarray, got %s (pass copy=True to "
+                    "convert)" % type(data).__name__)
+
+
+def _seq_major(out_tm, layout, out, what):
+    """A time-major result (T, S, ...) in the caller's layout: as is, or (S, T, ...) (a new
+    C-contiguous array, or copied into `out`)."""
+    if _enum_value(Layout, layout, "layout") == Layout.TIME_MAJOR:
+        return out_tm
+    res = out_tm.swapaxes(0, 1)
+    if out is None:
+        return np.ascontiguousarray(res)
+    out = _out_array(out, res.size, res.shape, what)
+    out.reshape(res.shape)[...] = res
+    return out
 
 
 def _out_array(out, count, shape, what):
@@ -630,7 +690,10 @@ class Model(_Saveable, _Arena, _Options, Handle):
     ``Model(kind="composite", input_dim=64*64, hidden=256)``) creates freshly initialised
     weights; ``Model.load(path)`` / ``Model.from_bytes(data)`` restore saved ones.
 
-    Arrays in: a Batch, or a float32 C-contiguous time-major ndarray (wrapped zero-copy).
+    Arrays in: a Batch, or a float32 C-contiguous time-major (T, S, ...) ndarray (wrapped
+    zero-copy). Every method that takes sequences also takes ``layout="seq_major"`` for
+    (S, T, ...) arrays (copied once; per-frame outputs then come back (S, T, ...) too) and
+    ``copy=True`` to convert any array-like (see Batch).
     Arrays out: new float32 ndarrays shaped like the batch's frames, or `out=` arrays.
     ``params`` and ``grads`` are zero-copy views of the model's parameter and gradient
     arenas; writing to ``params`` changes the model.
@@ -709,64 +772,70 @@ class Model(_Saveable, _Arena, _Options, Handle):
         check(fn(*args, rec, fut), name)
         return Losses(float(rec[0]), float(fut[0]))
 
-    def gradients(self, batch):
+    def gradients(self, batch, *, layout="time_major", copy=False):
         """Forward and backward on a training batch (>= K + M steps): fills ``grads``,
-        leaves the weights alone. Returns Losses."""
-        b = as_batch(batch)
+        leaves the weights alone. Returns Losses. ``layout``/``copy``: as for Batch."""
+        b = as_batch(batch, layout, copy)
         with self._lock:
             return self._losses(lib.seqvid_model_gradients, "seqvid_model_gradients",
                                 self.ptr, b.ptr)
 
-    def train_step(self, optimizer, batch):
+    def train_step(self, optimizer, batch, *, layout="time_major", copy=False):
         """gradients() then optimizer.step(self); on failure nothing changes. Returns the
-        Losses before the update."""
+        Losses before the update. ``layout``/``copy``: as for Batch."""
         if not isinstance(optimizer, Optimizer):
             raise TypeError("seqvid.Model.train_step: expected a seqvid.Optimizer, got %s" %
                             type(optimizer).__name__)
-        b = as_batch(batch)
+        b = as_batch(batch, layout, copy)
         with self._lock, optimizer._lock:
             return self._losses(lib.seqvid_model_train_step, "seqvid_model_train_step",
                                 self.ptr, optimizer.ptr, b.ptr)
 
-    def evaluate(self, batch, teacher_forced=False):
+    def evaluate(self, batch, teacher_forced=False, *, layout="time_major", copy=False):
         """Losses on a training-shaped batch without any update; decoders are fed as at
-        inference unless teacher_forced."""
-        b = as_batch(batch)
+        inference unless teacher_forced. ``layout``/``copy``: as for Batch."""
+        b = as_batch(batch, layout, copy)
         flags = lib.SEQVID_EVAL_TEACHER_FORCED if teacher_forced else lib.SEQVID_EVAL_INFERENCE
         with self._lock:
             return self._losses(lib.seqvid_model_evaluate, "seqvid_model_evaluate",
                                 self.ptr, b.ptr, flags)
 
     # ---- inference ---------------------------------------------------------------------
-    def reconstruct(self, batch, out=None):
-        """Reconstructions of all valid frames, in input order, shaped like the batch
-        (T, S) + frame_shape; frames past a sequence's length are 0."""
-        b = as_batch(batch)
-        T, S, D = b.shape
-        out = _out_array(out, T * S * D, (T, S) + b.frame_shape, "seqvid.Model.reconstruct")
+    def reconstruct(self, batch, out=None, *, layout="time_major", copy=False):
+        """Reconstructions of all valid frames, in input order, shaped like the input:
+        (T, S) + frame_shape, or (S, T) + frame_shape with layout="seq_major"; frames past a
+        sequence's length are 0. ``copy``: as for Batch."""
+        b = as_batch(batch, layout, copy)
+        T, S, D = b.dims
+        seq = _enum_value(Layout, layout, "layout") == Layout.SEQ_MAJOR
+        res = _out_array(None if seq else out, T * S * D, (T, S) + b.frame_shape,
+                         "seqvid.Model.reconstruct")
         with self._lock:
-            check(lib.seqvid_model_reconstruct(self.ptr, b.ptr, _fptr(out), out.size),
+            check(lib.seqvid_model_reconstruct(self.ptr, b.ptr, _fptr(res), res.size),
                   "seqvid_model_reconstruct")
-        return out
+        return _seq_major(res, layout, out, "seqvid.Model.reconstruct")
 
-    def predict(self, batch, n_future, out=None):
+    def predict(self, batch, n_future, out=None, *, layout="time_major", copy=False):
         """The `n_future` frames after each sequence's last valid frame, shaped
-        (n_future, S) + frame_shape."""
-        b = as_batch(batch)
-        _, S, D = b.shape
+        (n_future, S) + frame_shape, or (S, n_future) + frame_shape with
+        layout="seq_major" (the layout of the input). ``copy``: as for Batch."""
+        b = as_batch(batch, layout, copy)
+        _, S, D = b.dims
         n = int(n_future)
         if n < 1:
             raise ValueError("seqvid.Model.predict: n_future must be >= 1, got %r" % n_future)
-        out = _out_array(out, n * S * D, (n, S) + b.frame_shape, "seqvid.Model.predict")
+        seq = _enum_value(Layout, layout, "layout") == Layout.SEQ_MAJOR
+        res = _out_array(None if seq else out, n * S * D, (n, S) + b.frame_shape,
+                         "seqvid.Model.predict")
         with self._lock:
-            check(lib.seqvid_model_predict(self.ptr, b.ptr, n, _fptr(out), out.size),
+            check(lib.seqvid_model_predict(self.ptr, b.ptr, n, _fptr(res), res.size),
                   "seqvid_model_predict")
-        return out
+        return _seq_major(res, layout, out, "seqvid.Model.predict")
 
-    def encode(self, batch, out=None):
+    def encode(self, batch, out=None, *, layout="time_major", copy=False):
         """The representation of each sequence: (S, feature_dim), per encoder layer l the
-        final h (columns l*2H .. l*2H+H-1) then c."""
-        b = as_batch(batch)
+        final h (columns l*2H .. l*2H+H-1) then c. ``layout``/``copy``: as for Batch."""
+        b = as_batch(batch, layout, copy)
         S = b.n_seqs
         F = self.feature_dim
         out = _out_array(out, S * F, (S, F), "seqvid.Model.encode")
@@ -957,18 +1026,19 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
     def n_classes(self):
         return self.get("classes")
 
-    def _score(self, fn, batch, labels, *pre):
-        b = as_batch(batch)
+    def _score(self, fn, batch, labels, *pre, layout="time_major", copy=False):
+        b = as_batch(batch, layout, copy)
         name = "seqvid_classifier_" + fn
         lab, lp = _labels(labels, "seqvid.Classifier." + fn)
         loss, acc = ffi.new("float *"), ffi.new("float *")
         check(getattr(lib, name)(self.ptr, *pre, b.ptr, lp, lab.size, loss, acc), name)
         return Score(float(loss[0]), float(acc[0]))
 
-    def gradients(self, batch, labels):
-        """Forward and backward (with dropout): fills ``grads``, leaves the weights."""
+    def gradients(self, batch, labels, *, layout="time_major", copy=False):
+        """Forward and backward (with dropout): fills ``grads``, leaves the weights.
+        ``layout``/``copy``: as for Batch."""
         with self._lock:
-            return self._score("gradients", batch, labels)
+            return self._score("gradients", batch, labels, layout=layout, copy=copy)
 
     def update(self, optimizer):
         """Apply ``grads`` with `optimizer`, honouring freeze_steps."""
@@ -976,22 +1046,25 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
             check(lib.seqvid_classifier_update(self.ptr, optimizer.ptr),
                   "seqvid_classifier_update")
 
-    def train_step(self, optimizer, batch, labels):
+    def train_step(self, optimizer, batch, labels, *, layout="time_major", copy=False):
         """gradients() then update(); on failure nothing changes. Returns the Score before
-        the update."""
+        the update. ``layout``/``copy``: as for Batch."""
         if not isinstance(optimizer, Optimizer):
             raise TypeError("seqvid.Classifier.train_step: expected a seqvid.Optimizer")
         with self._lock, optimizer._lock:
-            return self._score("train_step", batch, labels, optimizer.ptr)
+            return self._score("train_step", batch, labels, optimizer.ptr, layout=layout,
+                               copy=copy)
 
-    def evaluate(self, batch, labels):
-        """Score without dropout and without any update."""
+    def evaluate(self, batch, labels, *, layout="time_major", copy=False):
+        """Score without dropout and without any update. ``layout``/``copy``: as for
+        Batch."""
         with self._lock:
-            return self._score("evaluate", batch, labels)
+            return self._score("evaluate", batch, labels, layout=layout, copy=copy)
 
-    def predict(self, batch, out=None):
-        """(S, C) class probabilities of every sequence, averaged over its valid steps."""
-        b = as_batch(batch)
+    def predict(self, batch, out=None, *, layout="time_major", copy=False):
+        """(S, C) class probabilities of every sequence, averaged over its valid steps.
+        ``layout``/``copy``: as for Batch."""
+        b = as_batch(batch, layout, copy)
         S, C = b.n_seqs, self.n_classes
         out = _out_array(out, S * C, (S, C), "seqvid.Classifier.predict")
         with self._lock:
@@ -999,9 +1072,9 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
                   "seqvid_classifier_predict")
         return out
 
-    def classify(self, batch):
+    def classify(self, batch, *, layout="time_major", copy=False):
         """The most likely class of every sequence (ties: the lowest), as int64."""
-        return np.argmax(self.predict(batch), axis=1)
+        return np.argmax(self.predict(batch, layout=layout, copy=copy), axis=1)
 
     def __repr__(self):
         if self.closed:

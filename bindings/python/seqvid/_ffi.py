@@ -32,9 +32,11 @@ def _candidates():
         for libdir in ["lib"] + (["lib/" + multiarch] if multiarch else []) + ["lib64"]:
             out.append(os.path.join(prefix, libdir, soname))
         return out, True
+    here = os.path.dirname(os.path.abspath(__file__))
+    # The library the wheel carries (tools/build_backend.py puts it into the package).
+    out.append(os.path.join(here, soname))
     # Installed into the library's prefix: <prefix>/lib/python3*/.../seqvid/ next to
     # <prefix>/lib/libseqvid.so.1 or <prefix>/lib/<multiarch>/libseqvid.so.1.
-    here = os.path.dirname(os.path.abspath(__file__))
     parts = here.split(os.sep)
     for i in range(len(parts) - 1, 0, -1):
         if parts[i].startswith("python3"):
@@ -64,9 +66,10 @@ def _load():
     how = ("SEQVID_LIBRARY" if os.environ.get("SEQVID_LIBRARY") else
            "SEQVID_PREFIX" if os.environ.get("SEQVID_PREFIX") else "the standard loader")
     raise ImportError(
-        "seqvid: cannot load libseqvid.so.%d via %s.\n  %s\nSet SEQVID_LIBRARY to the path of "
-        "libseqvid.so.%d, or SEQVID_PREFIX to its install prefix." %
-        (BINDING_MAJOR, how, "\n  ".join(errors), BINDING_MAJOR))
+        "seqvid: cannot load libseqvid.so.%d via %s.\n  %s\nInstall the package as "
+        "bindings/python/README.md says (the wheel carries the library), or set "
+        "SEQVID_LIBRARY to the path of libseqvid.so.%d, or SEQVID_PREFIX to its install "
+        "prefix." % (BINDING_MAJOR, how, "\n  ".join(errors), BINDING_MAJOR))
 
 
 lib, library_path = _load()

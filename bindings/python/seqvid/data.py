@@ -100,7 +100,8 @@ class MovingMNIST(_Options, Handle):
     """The Moving MNIST generator of SR15 (seqvid_mmnist) over a Digits set::
 
         gen = seqvid.MovingMNIST(digits, digits_per_seq=2, canvas=64, seed=1)
-        batch = gen.generate(n_steps=20, n_seqs=16)     # (20, 16, 64, 64)
+        batch = gen.generate(n_steps=20, n_seqs=16)     # a seqvid.Batch, shape (20, 16, 64, 64)
+        x = batch.array                                 # its float32 ndarray view
         for batch in gen.batches(20, 16): ...           # one reused batch, refilled
 
     Options (get/set or []): digits (per sequence), canvas, speed_min, speed_max, seed
@@ -154,8 +155,11 @@ class MovingMNIST(_Options, Handle):
         return None
 
     def generate(self, n_steps, n_seqs, labels=False):
-        """A new owned batch of (n_steps, n_seqs, canvas, canvas) fresh sequences (and the
-        labels, as (batch, labels), with labels=True)."""
+        """A new seqvid.Batch of fresh sequences, time-major: ``batch.shape`` and
+        ``batch.array.shape`` are both (n_steps, n_seqs, canvas, canvas), ``batch.dtype`` is
+        float32, and ``batch.array`` (or ``np.asarray(batch)``) is a zero-copy ndarray view
+        (``batch.dims`` is the library's (T, S, D)). Models take the Batch as is. With
+        labels=True, returns (batch, labels)."""
         c = self.canvas
         batch = Batch.zeros(n_steps, n_seqs, (c, c))
         lab = self.fill(batch, labels)

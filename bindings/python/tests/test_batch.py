@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import seqvid
-from conftest import D
+from conftest import D, H, K
 
 
 def test_wrap_is_zero_copy(model, seqs):
@@ -56,7 +56,7 @@ def test_readonly_array_is_wrapped(model, seqs):
 
 def test_owned_batch_and_lengths():
     b = seqvid.Batch.zeros(5, 3, (4, 4))
-    assert b.shape == (5, 3, 16) and b.frame_shape == (4, 4)
+    assert b.dims == (5, 3, 16) and b.frame_shape == (4, 4)
     a = b.array
     assert a.shape == (5, 3, 4, 4) and a.flags.writeable and not a.any()
     a[1, 2] = 1.0
@@ -84,3 +84,53 @@ def test_crop():
     assert np.array_equal(c.array, x[:, :, 1:4, 2:4])
     with pytest.raises(seqvid.Error):
         b.crop(5, 5, 3, 3)
+
+
+def test_batch_is_array_like():
+    """shape, dtype and ndim describe what .array and np.asarray give (issue 15)."""
+    b = seqvid.Batch.zeros(5, 3, (4, 4))
+    assert b.shape == b.array.shape == np.asarray(b).shape == (5, 3, 4, 4)
+    assert b.dims == (5, 3, 16) and b.ndim == 4 and b.dtype == np.float32
+    assert b.dtype == b.array.dtype
+    x = np.zeros((2, 3, D), dtype=np.float32)
+    assert seqvid.Batch(x).shape == x.shape and seqvid.Batch(x).dims == (2, 3, D)
+
+
+def test_seq_major_layout(model, seqs):
+    """layout="seq_major" reads (S, T, ...) arrays; the results equal those of the
+    time-major array, and per-frame outputs come back in the input's layout."""
+    sm = np.ascontiguousarray(seqs.swapaxes(0, 1))  # (S, T, D)
+    b = seqvid.Batch(sm, layout="seq_major")
+    assert np.array_equal(b.array, seqs) and b.shape == seqs.shape
+    assert np.array_equal(model.encode(sm, layout="seq_major"), model.encode(seqs))
+    assert np.array_equal(model.predict(sm[:, :K], 4, layout="seq_major"),
+                          model.predict(seqs[:K], 4).swapaxes(0, 1))
+    assert np.array_equal(model.reconstruct(sm[:, :K], layout="seq_major"),
+                          model.reconstruct(seqs[:K]).swapaxes(0, 1))
+    out = np.empty((seqs.shape[1], 4, D), dtype=np.float32)
+    assert model.predict(sm[:, :K], 4, out, layout="seq_major") is out
+    assert np.array_equal(out, model.predict(seqs[:K], 4).swapaxes(0, 1))
+    assert model.evaluate(sm, layout="seq_major") == model.evaluate(seqs)
+    # Read with the default layout, the same array is another, valid batch: different
+    # answers, which is why the layout must be said.
+    assert not np.array_equal(model.encode(sm[:, :K].copy()), model.encode(seqs[:K]))
+    with pytest.raises(ValueError, match="time-major"):
+        model.encode(seqvid.Batch(seqs), layout="seq_major")
+    with pytest.raises(ValueError, match="unknown Layout"):
+        model.encode(seqs, layout="batch_last")
+    with pytest.raises(TypeError, match="float32"):
+        model.encode(sm.astype(np.float64), layout="seq_major")
+
+
+def test_predict_and_encode_copy(model, seqs):
+    """copy=True converts what cannot be wrapped, as Batch(copy=True) does."""
+    x64 = seqs[:K].astype(np.float64)
+    with pytest.raises(TypeError, match="float32"):
+        model.predict(x64, 2)
+    assert np.array_equal(model.predict(x64, 2, copy=True), model.predict(seqs[:K], 2))
+    assert np.array_equal(model.encode(x64, copy=True), model.encode(seqs[:K]))
+    strided = np.zeros((K, 8, D), dtype=np.float32)[:, ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        model.encode(strided)
+    assert model.encode(strided, copy=True).shape == (4, 2 * H)
+    assert model.encode(seqs[:K].tolist(), copy=True).shape == (seqs.shape[1], 2 * H)

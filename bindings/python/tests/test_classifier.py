@@ -121,3 +121,18 @@ def test_save_load(task, tmp_path, tiny):
     with pytest.raises(seqvid.Error) as ei:
         seqvid.Model.load(p)
     assert ei.value.status == seqvid.Status.FORMAT
+
+
+def test_seq_major_layout_and_copy(task):
+    """Classifier methods take layout= and copy= as the model's do (issue 15)."""
+    x, labels = task
+    sm = np.ascontiguousarray(x.swapaxes(0, 1))  # (S, T, D)
+    clf = seqvid.Classifier(2, input_dim=D, hidden=H, seed=3)
+    assert np.array_equal(clf.predict(sm, layout="seq_major"), clf.predict(x))
+    assert clf.evaluate(sm, labels, layout="seq_major") == clf.evaluate(x, labels)
+    assert list(clf.classify(sm, layout="seq_major")) == list(clf.classify(x))
+    assert np.array_equal(clf.predict(x.astype(np.float64), copy=True), clf.predict(x))
+    twin = seqvid.Classifier(2, input_dim=D, hidden=H, seed=3)
+    a = clf.train_step(seqvid.Optimizer("sgd"), sm, labels, layout="seq_major")
+    b = twin.train_step(seqvid.Optimizer("sgd"), x, labels)
+    assert a == b and np.array_equal(clf.params, twin.params)

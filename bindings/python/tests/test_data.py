@@ -52,6 +52,10 @@ def test_moving_mnist(digits):
     a = b.array
     assert a.shape == (5, 4, 12, 12) and a.min() >= 0 and a.max() <= 1 and a.max() > 0
     assert labels.shape == (4, 2) and labels.dtype == np.int32
+    # What generate() returns is the Batch its docstring names, and it describes itself as
+    # its array does (issue 15: shape was (5, 4, 144) and dtype missing).
+    assert isinstance(b, seqvid.Batch) and "seqvid.Batch" in seqvid.MovingMNIST.generate.__doc__
+    assert b.shape == a.shape and b.dtype == a.dtype == np.float32 and b.dims == (5, 4, 144)
     assert ((labels >= 0) & (labels < 10)).all()
     # The same seed gives the same stream; the state round-trips.
     gen2 = seqvid.MovingMNIST(digits, canvas=12, seed=3)
@@ -104,10 +108,10 @@ def test_npy_roundtrip(tmp_path):
     seqvid.save_npy(p, x)
     assert np.array_equal(np.load(p), x)  # NumPy reads what the library wrote
     b = seqvid.load_npy(p)
-    assert b.shape == (4, 3, 10) and b.frame_shape == (2, 5)
+    assert b.dims == (4, 3, 10) and b.frame_shape == (2, 5)
     assert np.array_equal(b.array, x)
     bs = seqvid.load_npy(p, layout="seq_major")  # (N, T, ...) = 4 sequences of 3 steps
-    assert bs.shape == (3, 4, 10)
+    assert bs.dims == (3, 4, 10)
     assert np.array_equal(bs.array, x.transpose(1, 0, 2, 3))
     # uint8 files are scaled by 1/255 (the mnist_test_seq.npy format).
     u = (np.arange(2 * 2 * 3) * 10).astype(np.uint8).reshape(2, 2, 3)

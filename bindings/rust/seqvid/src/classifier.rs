@@ -10,10 +10,9 @@ use crate::error::{Error, Result, Status, check};
 use crate::model::{Config, Model, Optimizer, ParamBlock};
 use crate::{ConfigKey, cpath};
 
+crate::open_keys! {
 /// Keys of [`Classifier::set`] / [`Classifier::get`] (`seqvid_classifier_key`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum ClassifierKey {
+ClassifierKey {
     /// Dropout rate in [0, 1) on the stack's inputs and top outputs, training only
     /// (default 0).
     Dropout = sys::SEQVID_CLS_DROPOUT,
@@ -25,6 +24,7 @@ pub enum ClassifierKey {
     DropoutSeed = sys::SEQVID_CLS_DROPOUT_SEED,
     /// C, number of classes (read-only).
     Classes = sys::SEQVID_CLS_CLASSES,
+}
 }
 
 /// Loss (nats per valid step) and accuracy (fraction of sequences whose clip prediction is
@@ -147,7 +147,7 @@ impl Classifier {
     /// Set a key (Classes is fixed: [`Status::State`]).
     pub fn set(&mut self, key: ClassifierKey, value: f64) -> Result<()> {
         // SAFETY: live handle.
-        check(unsafe { sys::seqvid_classifier_set(self.raw.as_ptr(), key as i32, value) })
+        check(unsafe { sys::seqvid_classifier_set(self.raw.as_ptr(), key.raw(), value) })
     }
 
     /// Builder style: `Classifier::from_encoder(&m, 10)?.with(ClassifierKey::Dropout, 0.5)?`.
@@ -165,12 +165,12 @@ impl Classifier {
 
     /// Read a key.
     pub fn get(&self, key: ClassifierKey) -> Result<f64> {
-        self.get_raw(key as i32)
+        self.get_raw(key.raw())
     }
 
     /// Read a stack key (input_dim, hidden, layers, peepholes, seed, init_*, forget_bias).
     pub fn get_config(&self, key: ConfigKey) -> Result<f64> {
-        self.get_raw(key as i32)
+        self.get_raw(key.raw())
     }
 
     /// C.
@@ -245,9 +245,9 @@ impl Classifier {
         })
     }
 
-    /// Class probabilities of every sequence (S * C floats).
-    pub fn predict(&mut self, batch: &Batch<'_>) -> Result<Vec<f32>> {
-        let mut out = vec![0f32; batch.n_seqs() * self.n_classes()];
+    /// Class probabilities of every sequence, shaped `[S, C]`.
+    pub fn predict(&mut self, batch: &Batch<'_>) -> Result<crate::Tensor> {
+        let mut out = crate::model::zeros(&[batch.n_seqs(), self.n_classes()])?;
         self.predict_into(batch, &mut out)?;
         Ok(out)
     }

@@ -146,14 +146,14 @@ impl<'d> MovingMnist<'d> {
     /// Set a key (setting the seed restarts the random stream).
     pub fn set(&mut self, key: MmnistKey, value: f64) -> Result<()> {
         // SAFETY: live handle.
-        check(unsafe { sys::seqvid_mmnist_set(self.raw.as_ptr(), key as i32, value) })
+        check(unsafe { sys::seqvid_mmnist_set(self.raw.as_ptr(), key.raw(), value) })
     }
 
     /// Read a key.
     pub fn get(&self, key: MmnistKey) -> Result<f64> {
         let mut v = 0.0;
         // SAFETY: live handle, valid output.
-        check(unsafe { sys::seqvid_mmnist_get(self.raw.as_ptr(), key as i32, &mut v) })?;
+        check(unsafe { sys::seqvid_mmnist_get(self.raw.as_ptr(), key.raw(), &mut v) })?;
         Ok(v)
     }
 

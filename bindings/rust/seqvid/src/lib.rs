@@ -31,8 +31,8 @@
 //!     model.train_step(&mut opt, &batch)?;
 //! }
 //! assert!(model.evaluate(&batch, Eval::TeacherForced)?.total() < first.total());
-//! let future = model.predict(&batch, 5)?; // 5 * S * D probabilities
-//! assert_eq!(future.len(), 5 * s * d);
+//! let future = model.predict(&batch, 5)?; // probabilities, shape [5, S, D]
+//! assert_eq!(future.shape(), &[5, s, d]);
 //! # Ok(())
 //! # }
 //! ```
@@ -63,10 +63,18 @@
 //!
 //! # Linking
 //!
-//! `seqvid-sys` links `libseqvid.so` from `SEQVID_LIB_DIR`, else from `pkg-config seqvid`
-//! (an installed prefix via `PKG_CONFIG_PATH`). At run time the loader must find
-//! `libseqvid.so.1` (`LD_LIBRARY_PATH`, an rpath or the system path); this crate's own
-//! tests and examples get an rpath to the folder it was linked from.
+//! `seqvid-sys` links `libseqvid.so` from `SEQVID_LIB_DIR`, else from `pkg-config seqvid`,
+//! else from the usual prefixes (`SEQVID_PREFIX`, `~/.local`, `/usr/local`, `/usr`), and
+//! fails the build with what it tried if none has it. This crate's tests and examples get an
+//! rpath to that folder; a program's own `build.rs` can add the same from
+//! `DEP_SEQVID_LIB_DIR` (bindings/rust/README.md).
+//!
+//! # Outputs
+//!
+//! [`Model::predict`], [`Model::encode`], [`Model::reconstruct`], [`Stream::features`] and
+//! [`Classifier::predict`] return a [`Tensor`]: the values with their shape (`[n_future, S,
+//! D]`, `[S, feature_dim]`, ...). Option keys ([`ConfigKey`], [`OptimizerKey`], ...) are
+//! open: `ConfigKey::from_raw(n)` passes a key of a library newer than these bindings.
 #![warn(missing_docs)]
 
 mod batch;
@@ -74,6 +82,7 @@ mod classifier;
 mod data;
 mod error;
 mod model;
+mod tensor;
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
@@ -88,6 +97,7 @@ pub use model::{
     Config, Losses, Model, ModelBuilder, Optimizer, ParamBlock, Stream, load_checkpoint,
     save_checkpoint,
 };
+pub use tensor::Tensor;
 
 /// The major version of the C API these bindings are written for.
 pub const BINDING_MAJOR: i32 = sys::SEQVID_VERSION_MAJOR;
@@ -124,11 +134,56 @@ pub enum Feed {
     Prediction = sys::SEQVID_FEED_PREDICTION,
 }
 
+// An option key type that stays open: seqvid.h promises new keys in minor versions, so a
+// key is a plain integer with named constants, and `from_raw` passes a key these bindings do
+// not name yet (the library answers Status::Arg if it does not know it either).
+macro_rules! open_keys {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $val:expr,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(i32);
+
+        #[allow(non_upper_case_globals, missing_docs)]
+        impl $name {
+            $($(#[$vm])* pub const $v: $name = $name($val);)*
+
+            /// A key by its integer value in the C header, e.g. one added by a newer
+            /// library than these bindings know.
+            pub const fn from_raw(key: i32) -> $name {
+                $name(key)
+            }
+
+            /// The integer the C API takes.
+            pub const fn raw(self) -> i32 {
+                self.0
+            }
+
+            /// The name of a key these bindings know (`None` for a raw newer key).
+            pub fn name(self) -> Option<&'static str> {
+                match self {
+                    $($name::$v => Some(stringify!($v)),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.name() {
+                    Some(n) => write!(f, "{}::{}", stringify!($name), n),
+                    None => write!(f, "{}::from_raw({})", stringify!($name), self.0),
+                }
+            }
+        }
+    };
+}
+pub(crate) use open_keys;
+
+open_keys! {
 /// Configuration keys (`seqvid_config_key`); seqvid.h lists defaults and meanings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
+/// Open: [`ConfigKey::from_raw`] passes a key of a newer library.
 #[allow(missing_docs)]
-pub enum ConfigKey {
+ConfigKey {
     Kind = sys::SEQVID_CFG_KIND,
     InputDim = sys::SEQVID_CFG_INPUT_DIM,
     Hidden = sys::SEQVID_CFG_HIDDEN,
@@ -144,6 +199,7 @@ pub enum ConfigKey {
     InitWeight = sys::SEQVID_CFG_INIT_WEIGHT,
     InitPeephole = sys::SEQVID_CFG_INIT_PEEPHOLE,
     ForgetBias = sys::SEQVID_CFG_FORGET_BIAS,
+}
 }
 
 /// How decoders are fed in [`Model::evaluate`] (`seqvid_eval_flags`).
@@ -168,11 +224,11 @@ pub enum OptimizerKind {
     Adam = sys::SEQVID_OPT_ADAM,
 }
 
+open_keys! {
 /// Optimizer keys (`seqvid_optimizer_key`); seqvid.h gives the update rules and defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
+/// Open: [`OptimizerKey::from_raw`] passes a key of a newer library.
 #[allow(missing_docs)]
-pub enum OptimizerKey {
+OptimizerKey {
     Lr = sys::SEQVID_OPT_LR,
     Momentum = sys::SEQVID_OPT_MOMENTUM,
     WeightDecay = sys::SEQVID_OPT_WEIGHT_DECAY,
@@ -183,11 +239,11 @@ pub enum OptimizerKey {
     Beta2 = sys::SEQVID_OPT_BETA2,
     Eps = sys::SEQVID_OPT_EPS,
 }
+}
 
+open_keys! {
 /// Moving MNIST generator keys (`seqvid_mmnist_key`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum MmnistKey {
+MmnistKey {
     /// Digits per sequence (1..8, default 2).
     Digits = sys::SEQVID_MM_DIGITS,
     /// Canvas side in pixels (default 64, larger than a digit).
@@ -198,6 +254,7 @@ pub enum MmnistKey {
     SpeedMax = sys::SEQVID_MM_SPEED_MAX,
     /// Seed; setting it restarts the random stream (default 1).
     Seed = sys::SEQVID_MM_SEED,
+}
 }
 
 /// Layout of .npy sequence files (`seqvid_layout`).

@@ -9,7 +9,17 @@ use seqvid_sys as sys;
 use crate::batch::Batch;
 use crate::data::MovingMnist;
 use crate::error::{Error, Result, Status, check};
-use crate::{ConfigKey, Eval, Feed, Kind, OptimizerKey, OptimizerKind, Output, cpath};
+use crate::{ConfigKey, Eval, Feed, Kind, OptimizerKey, OptimizerKind, Output, Tensor, cpath};
+
+/// A zero tensor for an output, or Status::Overflow if its size does not fit.
+pub(crate) fn zeros(shape: &[usize]) -> Result<Tensor> {
+    Tensor::zeros(shape).ok_or_else(|| {
+        Error::new(
+            Status::Overflow,
+            format!("output of shape {shape:?} overflows"),
+        )
+    })
+}
 
 fn nonnull<T>(p: *mut T) -> NonNull<T> {
     NonNull::new(p).expect("libseqvid returned SEQVID_OK and a NULL handle")
@@ -43,7 +53,7 @@ impl Config {
     /// configuration is then unchanged).
     pub fn set(&mut self, key: ConfigKey, value: f64) -> Result<&mut Config> {
         // SAFETY: live handle.
-        check(unsafe { sys::seqvid_config_set(self.raw.as_ptr(), key as i32, value) })?;
+        check(unsafe { sys::seqvid_config_set(self.raw.as_ptr(), key.raw(), value) })?;
         Ok(self)
     }
 
@@ -51,7 +61,7 @@ impl Config {
     pub fn get(&self, key: ConfigKey) -> Result<f64> {
         let mut v = 0.0;
         // SAFETY: live handle, valid output.
-        check(unsafe { sys::seqvid_config_get(self.raw.as_ptr(), key as i32, &mut v) })?;
+        check(unsafe { sys::seqvid_config_get(self.raw.as_ptr(), key.raw(), &mut v) })?;
         Ok(v)
     }
 }
@@ -267,7 +277,7 @@ impl Model {
     pub fn get(&self, key: ConfigKey) -> Result<f64> {
         let mut v = 0.0;
         // SAFETY: live handle, valid output.
-        check(unsafe { sys::seqvid_model_get(self.raw.as_ptr(), key as i32, &mut v) })?;
+        check(unsafe { sys::seqvid_model_get(self.raw.as_ptr(), key.raw(), &mut v) })?;
         Ok(v)
     }
 
@@ -275,7 +285,7 @@ impl Model {
     /// ([`Status::State`] otherwise).
     pub fn set(&mut self, key: ConfigKey, value: f64) -> Result<()> {
         // SAFETY: live handle.
-        check(unsafe { sys::seqvid_model_set(self.raw.as_ptr(), key as i32, value) })
+        check(unsafe { sys::seqvid_model_set(self.raw.as_ptr(), key.raw(), value) })
     }
 
     fn get_usize(&self, key: ConfigKey) -> usize {
@@ -356,10 +366,10 @@ impl Model {
         })
     }
 
-    /// [`Model::reconstruct_into`] a new vector of T*S*D floats.
-    pub fn reconstruct(&mut self, batch: &Batch<'_>) -> Result<Vec<f32>> {
+    /// [`Model::reconstruct_into`] a new tensor shaped `[T, S, D]`.
+    pub fn reconstruct(&mut self, batch: &Batch<'_>) -> Result<Tensor> {
         let (t, s, d) = batch.shape();
-        let mut out = vec![0f32; t * s * d];
+        let mut out = zeros(&[t, s, d])?;
         self.reconstruct_into(batch, &mut out)?;
         Ok(out)
     }
@@ -384,13 +394,11 @@ impl Model {
         })
     }
 
-    /// [`Model::predict_into`] a new vector of n_future*S*D floats.
-    pub fn predict(&mut self, batch: &Batch<'_>, n_future: usize) -> Result<Vec<f32>> {
+    /// [`Model::predict_into`] a new tensor shaped `[n_future, S, D]` (time-major, like
+    /// the batch).
+    pub fn predict(&mut self, batch: &Batch<'_>, n_future: usize) -> Result<Tensor> {
         let (_, s, d) = batch.shape();
-        let n = n_future
-            .checked_mul(s * d)
-            .ok_or_else(|| Error::new(Status::Overflow, "predict: n_future * S * D overflows"))?;
-        let mut out = vec![0f32; n];
+        let mut out = zeros(&[n_future, s, d])?;
         self.predict_into(batch, n_future, &mut out)?;
         Ok(out)
     }
@@ -409,9 +417,9 @@ impl Model {
         })
     }
 
-    /// [`Model::encode_into`] a new vector of S * feature_dim floats.
-    pub fn encode(&mut self, batch: &Batch<'_>) -> Result<Vec<f32>> {
-        let mut out = vec![0f32; batch.n_seqs() * self.feature_dim()];
+    /// [`Model::encode_into`] a new tensor shaped `[S, feature_dim]`.
+    pub fn encode(&mut self, batch: &Batch<'_>) -> Result<Tensor> {
+        let mut out = zeros(&[batch.n_seqs(), self.feature_dim()])?;
         self.encode_into(batch, &mut out)?;
         Ok(out)
     }
@@ -598,9 +606,9 @@ impl Stream<'_> {
         })
     }
 
-    /// The features after the frames pushed so far (n_seqs * feature_dim floats).
-    pub fn features(&self) -> Result<Vec<f32>> {
-        let mut out = vec![0f32; self.n_seqs * self.feature_dim];
+    /// The features after the frames pushed so far, shaped `[n_seqs, feature_dim]`.
+    pub fn features(&self) -> Result<Tensor> {
+        let mut out = zeros(&[self.n_seqs, self.feature_dim])?;
         self.features_into(&mut out)?;
         Ok(out)
     }
@@ -651,14 +659,14 @@ impl Optimizer {
     /// to the kind gives [`Status::Arg`].
     pub fn set(&mut self, key: OptimizerKey, value: f64) -> Result<()> {
         // SAFETY: live handle.
-        check(unsafe { sys::seqvid_optimizer_set(self.raw.as_ptr(), key as i32, value) })
+        check(unsafe { sys::seqvid_optimizer_set(self.raw.as_ptr(), key.raw(), value) })
     }
 
     /// Read a key.
     pub fn get(&self, key: OptimizerKey) -> Result<f64> {
         let mut v = 0.0;
         // SAFETY: live handle, valid output.
-        check(unsafe { sys::seqvid_optimizer_get(self.raw.as_ptr(), key as i32, &mut v) })?;
+        check(unsafe { sys::seqvid_optimizer_get(self.raw.as_ptr(), key.raw(), &mut v) })?;
         Ok(v)
     }
 

@@ -320,3 +320,61 @@ fn thread_markers() {
     <seqvid::Stream<'static> as AmbiguousIfSync<_>>::check();
     <seqvid::MovingMnist<'static> as AmbiguousIfSync<_>>::check();
 }
+
+#[test]
+fn outputs_carry_their_shape() {
+    let mut m = tiny();
+    let x = frames();
+    let inputs = Batch::view(&x[..K * S * D], K, S, D).unwrap();
+    let rec = m.reconstruct(&inputs).unwrap();
+    assert_eq!(rec.shape(), &[K, S, D]);
+    let fut = m.predict(&inputs, 5).unwrap();
+    assert_eq!(fut.shape(), &[5, S, D]);
+    // at() indexes [step, sequence, value] in the time-major layout of the flat data.
+    assert_eq!(fut.at(&[4, 2, 7]), Some(fut[(4 * S + 2) * D + 7]));
+    assert_eq!(fut.at(&[5, 0, 0]), None);
+    assert_eq!(fut.outer(1).unwrap(), &fut[S * D..2 * S * D]);
+    let enc = m.encode(&inputs).unwrap();
+    assert_eq!(enc.shape(), &[S, m.feature_dim()]);
+    let mut st = m.stream(S).unwrap();
+    st.push(&x[..S * D]).unwrap();
+    assert_eq!(st.features().unwrap().shape(), &[S, 2 * H]);
+    drop(st);
+    assert!(seqvid::Tensor::new(vec![0.0; 6], &[2, 3]).is_some());
+    assert!(seqvid::Tensor::new(vec![0.0; 6], &[4, 2]).is_none());
+}
+
+#[test]
+fn keys_are_open_to_newer_libraries() {
+    use seqvid::sys;
+    // A raw key is the same key as the named one ...
+    assert_eq!(
+        ConfigKey::from_raw(sys::SEQVID_CFG_HIDDEN),
+        ConfigKey::Hidden
+    );
+    assert_eq!(ConfigKey::Hidden.raw(), sys::SEQVID_CFG_HIDDEN);
+    assert_eq!(OptimizerKey::from_raw(sys::SEQVID_OPT_LR), OptimizerKey::Lr);
+    assert_eq!(format!("{:?}", OptimizerKey::Lr), "OptimizerKey::Lr");
+    let mut cfg = seqvid::Config::new().unwrap();
+    assert!(
+        cfg.set(ConfigKey::from_raw(sys::SEQVID_CFG_HIDDEN), 12.0)
+            .is_ok()
+    );
+    assert_eq!(cfg.get(ConfigKey::Hidden).unwrap(), 12.0);
+    // ... and a key this library does not know reaches it and is refused there, not by the
+    // bindings' types.
+    let unknown = ConfigKey::from_raw(9999);
+    assert_eq!(unknown.name(), None);
+    assert_eq!(format!("{unknown:?}"), "ConfigKey::from_raw(9999)");
+    assert_eq!(
+        cfg.set(unknown, 1.0).err().map(|e| e.status()),
+        Some(Status::Arg)
+    );
+    let mut opt = Optimizer::new(OptimizerKind::Adam).unwrap();
+    assert_eq!(
+        opt.set(OptimizerKey::from_raw(9999), 1.0)
+            .unwrap_err()
+            .status(),
+        Status::Arg
+    );
+}
