@@ -14,6 +14,10 @@ int sv_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3
         if (!(p)) return sv_fail(SEQVID_ERR_NULL, "%s: argument '%s' is NULL", __func__, #p); \
     } while (0)
 
+/* 2^53: the largest integer up to which every integer is an exact double (seeds, counts and
+ * sizes read from doubles or JSON numbers are bounded by it). */
+#define SV_EXACT_INT 9007199254740992.0
+
 /* *out = a * b, or 0 (and no write) if the product overflows size_t. */
 int sv_mul(size_t a, size_t b, size_t *out);
 /* *out = a * b * c with the same rule. */
