@@ -19,6 +19,7 @@
 #ifndef SV_LSTM_H
 #define SV_LSTM_H
 #include <stddef.h>
+#include "sparse.h"
 
 typedef struct sv_lstm_layer {
     int D;    /* input size; 0 = this layer has no input (unconditioned decoder) */
@@ -46,24 +47,6 @@ typedef struct sv_lstm_cache {
     int zero_init; /* set by the caller: slot 0 is all zeros (an encoder's start), so step 0
                       skips its recurrent products */
 } sv_lstm_cache;
-
-/* A sparse copy of a layer's input X [rows x D] in compressed columns, for the input product
- * and the input weights' gradient. Video frames are mostly exact
- * zeros (Moving MNIST: ~7% of pixels are not), and a zero input costs nothing here, where a
- * dense GEMM pays for every pixel. Built by sv_lstm_forward when at most 1/SV_SPARSE_DENSITY
- * of X is nonzero, reused by sv_lstm_backward; otherwise the dense BLAS path runs. */
-#define SV_SPARSE_DENSITY 5
-typedef struct sv_sparse {
-    int cap;       /* nonzeros it can hold */
-    int used;      /* the last forward stored X here */
-    int *cp;       /* column starts [D + 1] */
-    int *ri;       /* row index of each nonzero, by column, rows ascending */
-    float *cv;     /* its value */
-} sv_sparse;
-
-/* Floats (ints count as floats: both 4 bytes) of an sv_sparse for X [rows x D]. */
-size_t sv_sparse_floats(int rows, int D);
-void sv_sparse_bind(sv_sparse *s, int rows, int D, float *mem);
 
 /* Number of floats of one layer's parameters (the blocks above, in that order). */
 size_t sv_lstm_param_count(int D, int H, int peep);
