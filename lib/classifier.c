@@ -103,15 +103,7 @@ struct sv_cls_workspace {
 };
 
 static float *ws_get(seqvid_classifier *c, int slot, size_t n) {
-    struct sv_cls_workspace *w = c->ws;
-    if (n > w->cap[slot]) {
-        float *p = sv_falloc(n);
-        if (!p) return NULL;
-        sv_free(w->buf[slot]);
-        w->buf[slot] = p;
-        w->cap[slot] = n;
-    }
-    return w->buf[slot];
+    return sv_ws_get(&c->ws->buf[slot], &c->ws->cap[slot], n);
 }
 
 static void ws_free(struct sv_cls_workspace *w) {
@@ -123,73 +115,6 @@ static void ws_free(struct sv_cls_workspace *w) {
 /* ------------------------------------------------------------------------------------------
  * Creation
  * ---------------------------------------------------------------------------------------- */
-static size_t add_block(seqvid_classifier *c, const char *name, size_t rows, size_t cols,
-                        int init, size_t *offset) {
-    sv_block *bl = &c->blocks[c->n_blocks++];
-    snprintf(bl->name, sizeof bl->name, "%s", name);
-    bl->offset = *offset, bl->rows = rows, bl->cols = cols, bl->init = init;
-    *offset += rows * cols;
-    return bl->offset;
-}
-
-/* The arena: per layer w_x, w_h, peephole, bias (the order of the models' stacks), then the
- * readout. */
-static void build(seqvid_classifier *c) {
-    char bn[48];
-    size_t off = 0, h4 = 4 * (size_t)c->H;
-    for (int l = 0; l < c->L; l++) {
-        int din = l ? c->H : c->D;
-        size_t start = off;
-        snprintf(bn, sizeof bn, "classifier.%d.w_x", l);
-        add_block(c, bn, (size_t)din, h4, SV_INIT_WEIGHT, &off);
-        snprintf(bn, sizeof bn, "classifier.%d.w_h", l);
-        add_block(c, bn, (size_t)c->H, h4, SV_INIT_WEIGHT, &off);
-        if (c->peep) {
-            snprintf(bn, sizeof bn, "classifier.%d.peephole", l);
-            add_block(c, bn, 3 * (size_t)c->H, 1, SV_INIT_PEEPHOLE, &off);
-        }
-        snprintf(bn, sizeof bn, "classifier.%d.bias", l);
-        add_block(c, bn, h4, 1, SV_INIT_LSTM_BIAS, &off);
-        sv_lstm_bind(&c->stack.layer[l], din, c->H, c->peep, c->params + start, c->grads + start);
-    }
-    c->stack.L = c->L;
-    c->n_stack = off;
-    size_t w = add_block(c, "classifier.readout.w", (size_t)c->H, (size_t)c->C, SV_INIT_WEIGHT,
-                         &off);
-    size_t b = add_block(c, "classifier.readout.b", (size_t)c->C, 1, SV_INIT_BIAS, &off);
-    c->wout = c->params + w, c->gwout = c->grads + w;
-    c->bout = c->params + b, c->gbout = c->grads + b;
-}
-
-/* The models' initialisation rule, over the blocks in arena order from one stream seeded by
- * SEED: weights U(-a, a), peepholes U(-p, p), biases 0 except the LSTM forget gate's. The
- * encoder comes first in a model's arena and has the same blocks, so a classifier's stack
- * equals the encoder of seqvid_model_create on the same configuration. */
-static void init_params(seqvid_classifier *c) {
-    const double *v = c->cfg.v;
-    double a = v[SEQVID_CFG_INIT_WEIGHT], p = v[SEQVID_CFG_INIT_PEEPHOLE];
-    float fb = (float)v[SEQVID_CFG_FORGET_BIAS];
-    sv_rng rng;
-    sv_rng_seed(&rng, (uint64_t)v[SEQVID_CFG_SEED]);
-    for (size_t i = 0; i < c->n_blocks; i++) {
-        const sv_block *bl = &c->blocks[i];
-        float *x = c->params + bl->offset;
-        size_t n = bl->rows * bl->cols;
-        double s = bl->init == SV_INIT_WEIGHT ? a : p;
-        switch (bl->init) {
-        case SV_INIT_WEIGHT:
-        case SV_INIT_PEEPHOLE:
-            for (size_t k = 0; k < n; k++) x[k] = (float)((2.0 * sv_rng_uniform(&rng) - 1.0) * s);
-            break;
-        case SV_INIT_LSTM_BIAS: /* rows [H, 2H) are the forget gate */
-            for (size_t k = 0; k < n; k++) x[k] = (k / (size_t)c->H == 1) ? fb : 0.0f;
-            break;
-        default:
-            memset(x, 0, n * sizeof *x);
-        }
-    }
-}
-
 int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_classifier **out) {
     SV_NOT_NULL(out);
     *out = NULL;
@@ -210,18 +135,22 @@ int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_cla
     c->D = (int)own.v[SEQVID_CFG_INPUT_DIM], c->H = (int)own.v[SEQVID_CFG_HIDDEN];
     c->L = (int)own.v[SEQVID_CFG_LAYERS], c->peep = (int)own.v[SEQVID_CFG_PEEPHOLES];
     c->C = n_classes;
-    c->n_params = (size_t)c->H * (size_t)c->C + (size_t)c->C;
-    for (int l = 0; l < c->L; l++) c->n_params += sv_lstm_param_count(l ? c->H : c->D, c->H, c->peep);
-    c->params = sv_falloc(c->n_params);
-    c->grads = sv_falloc(c->n_params);
+    c->n_stack = sv_stack_param_count(c->D, c->H, c->L, c->peep);
     c->ws = calloc(1, sizeof *c->ws);
-    if (!c->params || !c->grads || !c->ws) {
+    st = c->ws ? sv_arena_alloc(&c->arena, c->n_stack + sv_readout_param_count(c->H, c->C),
+                                __func__)
+               : sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
+    if (st) {
         seqvid_classifier_free(c);
-        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", __func__,
-                       c->n_params);
+        return st;
     }
-    build(c);
-    init_params(c);
+    /* The arena: the stack (the models' layout, named "classifier"), then the readout. The
+     * encoder comes first in a model's arena with the same blocks and sv_arena_init draws
+     * them first, so this stack equals the encoder of seqvid_model_create on the same
+     * configuration. */
+    sv_arena_add_stack(&c->arena, "classifier", c->D, c->H, c->L, c->peep, &c->stack);
+    sv_arena_add_readout(&c->arena, "classifier", c->H, c->C, &c->out);
+    sv_arena_init(&c->arena, &c->cfg);
     c->dropout_seed = own.v[SEQVID_CFG_SEED];
     sv_rng_seed(&c->rng, (uint64_t)c->dropout_seed);
     *out = c;
@@ -230,8 +159,7 @@ int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_cla
 
 void seqvid_classifier_free(seqvid_classifier *c) {
     if (!c) return;
-    sv_free(c->params);
-    sv_free(c->grads);
+    sv_arena_release(&c->arena);
     ws_free(c->ws);
     free(c);
 }
@@ -413,9 +341,7 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
     }
 
     /* Readout, softmax, loss, clip probabilities; Z becomes dZ when training. */
-    for (size_t r = 0; r < TB; r++) memcpy(Z + r * C, c->bout, (size_t)C * sizeof *Z);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, C, H, 1.0f, htop, H, c->wout,
-                C, 1.0f, Z, C);
+    sv_readout_forward(&c->out, htop, (int)TB, Z);
     long n_valid = 0;
     for (int b = 0; b < B; b++) n_valid += batch->len[b];
     const float inv_n = 1.0f / (float)n_valid;
@@ -453,32 +379,20 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
     if (pass == PASS_PREDICT) memcpy(probs, clip, (size_t)B * C * sizeof *probs);
 
     if (train) {
-        /* Readout: dW = H~^T dZ, dc = Σ_r dZ_r. */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, C, (int)TB, 1.0f, htop, H, Z, C,
-                    0.0f, c->gwout, C);
-        memset(c->gbout, 0, (size_t)C * sizeof *c->gbout);
-        for (size_t r = 0; r < TB; r++)
-            for (int k = 0; k < C; k++) c->gbout[k] += Z[r * C + k];
+        /* Readout: dW = H~^T dZ, dc = Σ_r dZ_r; dH_top = dZ W^T (⊙ the output mask). */
         if (pass == PASS_READOUT) {
-            memset(c->grads, 0, c->n_stack * sizeof *c->grads);
+            sv_readout_backward(&c->out, htop, (int)TB, Z, NULL);
+            memset(c->arena.grads, 0, c->n_stack * sizeof *c->arena.grads);
         } else {
             float *dh = ws_get(c, CW_DH, 2 * TB * (size_t)H), *tmp = ws_get(c, CW_TMP, 2 * BH);
             if (!dh || !tmp) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            float *dH = dh, *dBelow = dh + TB * (size_t)H;
-            /* dH_top = dZ W^T (⊙ the output mask). */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, H, C, 1.0f, Z, C,
-                        c->wout, C, 0.0f, dH, H);
+            sv_readout_backward(&c->out, htop, (int)TB, Z, dh);
             if (drop)
-                for (size_t i = 0; i < TB * (size_t)H; i++) dH[i] *= mask[i];
-            for (int l = c->L - 1; l >= 0; l--) {
-                const float *in = l ? w->cache[l - 1].h + BH : X;
-                sv_lstm_backward(&c->stack.layer[l], T, B, in, 0, len, &w->cache[l], dH, NULL,
-                                 NULL, l ? dBelow : NULL, NULL, NULL, tmp, l ? NULL : &w->sp);
-                float *s = dH; /* the layer below's output gradient is what we just wrote */
-                dH = dBelow, dBelow = s;
-            }
+                for (size_t i = 0; i < TB * (size_t)H; i++) dh[i] *= mask[i];
+            sv_stack_backward(&c->stack, w->cache, T, B, X, 0, len, dh, NULL, NULL, NULL, NULL,
+                              tmp, &w->sp);
         }
-        if (check_grads && !sv_all_finite(c->grads, c->n_params))
+        if (check_grads && !sv_all_finite(c->arena.grads, c->arena.n_params))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient is not finite", fn);
     }
     if (loss_out) *loss_out = (float)loss;
@@ -513,7 +427,7 @@ static int frozen(const seqvid_classifier *c, const seqvid_optimizer *opt) {
 int seqvid_classifier_update(seqvid_classifier *c, seqvid_optimizer *opt) {
     SV_NOT_NULL(c);
     SV_NOT_NULL(opt);
-    return sv_optimizer_apply_tail(opt, c->params, c->grads, c->n_params,
+    return sv_optimizer_apply_tail(opt, c->arena.params, c->arena.grads, c->arena.n_params,
                                    frozen(c, opt) ? c->n_stack : 0);
 }
 
@@ -537,41 +451,26 @@ int seqvid_classifier_train_step(seqvid_classifier *c, seqvid_optimizer *opt,
  * ---------------------------------------------------------------------------------------- */
 int seqvid_classifier_param_count(const seqvid_classifier *c, size_t *count) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(count);
-    *count = c->n_params;
-    return SEQVID_OK;
+    return sv_arena_count(&c->arena, count, __func__);
 }
 
 int seqvid_classifier_params(seqvid_classifier *c, float **params) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(params);
-    *params = c->params;
-    return SEQVID_OK;
+    return sv_arena_array(c->arena.params, params, "params", __func__);
 }
 
 int seqvid_classifier_grads(seqvid_classifier *c, float **grads) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(grads);
-    *grads = c->grads;
-    return SEQVID_OK;
+    return sv_arena_array(c->arena.grads, grads, "grads", __func__);
 }
 
 int seqvid_classifier_param_block_count(const seqvid_classifier *c, size_t *count) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(count);
-    *count = c->n_blocks;
-    return SEQVID_OK;
+    return sv_arena_block_count(&c->arena, count, __func__);
 }
 
 int seqvid_classifier_param_block(const seqvid_classifier *c, size_t i, const char **name,
                                   size_t *offset, size_t *rows, size_t *cols) {
     SV_NOT_NULL(c);
-    if (i >= c->n_blocks)
-        return sv_fail(SEQVID_ERR_ARG, "%s: index %zu >= %zu blocks", __func__, i, c->n_blocks);
-    const sv_block *bl = &c->blocks[i];
-    if (name) *name = bl->name;
-    if (offset) *offset = bl->offset;
-    if (rows) *rows = bl->rows;
-    if (cols) *cols = bl->cols;
-    return SEQVID_OK;
+    return sv_arena_block(&c->arena, i, name, offset, rows, cols, __func__);
 }

@@ -325,7 +325,7 @@ int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value) {
 int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model) {
     SV_NOT_NULL(opt);
     SV_NOT_NULL(model);
-    return sv_optimizer_apply(opt, model->params, model->grads, model->n_params);
+    return sv_optimizer_apply(opt, model->arena.params, model->arena.grads, model->arena.n_params);
 }
 
 int seqvid_optimizer_steps(const seqvid_optimizer *opt, uint64_t *steps) {

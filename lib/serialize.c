@@ -123,11 +123,11 @@ typedef struct arena {
 } arena;
 
 static arena model_arena(const seqvid_model *m) {
-    return (arena){m, NULL, m->params, m->n_params, m->n_blocks, m->blocks};
+    return (arena){m, NULL, m->arena.params, m->arena.n_params, m->arena.n_blocks, m->arena.blocks};
 }
 
 static arena classifier_arena(const seqvid_classifier *c) {
-    return (arena){NULL, c, c->params, c->n_params, c->n_blocks, c->blocks};
+    return (arena){NULL, c, c->arena.params, c->arena.n_params, c->arena.n_blocks, c->arena.blocks};
 }
 
 /* A classifier setting by key, for files. */
@@ -550,7 +550,7 @@ typedef struct dest {
 } dest;
 
 static int bind_blocks(const char *fn, header *h, const dest *m) {
-    char matched[SV_MAX_BLOCKS > SV_CLS_MAX_BLOCKS ? SV_MAX_BLOCKS : SV_CLS_MAX_BLOCKS] = {0};
+    char matched[SV_MAX_BLOCKS] = {0};
     for (size_t i = 0; i < h->n; i++) {
         sv_tensor *t = &h->t[i];
         if ((int)i == h->s1 || (int)i == h->s2 || (int)i == h->rng) continue;
@@ -673,11 +673,11 @@ static int load(const char *fn, sv_source *src, int want_ckpt, int want_opt, int
         seqvid_classifier *c = out->cls;
         for (int k = SEQVID_CLS_DROPOUT; sv_classifier_key_name(k); k++)
             if ((st = seqvid_classifier_set(c, k, h->cls_v[k - 100]))) goto fail; /* checked */
-        dest d = {c->params, c->n_blocks, c->blocks};
+        dest d = {c->arena.params, c->arena.n_blocks, c->arena.blocks};
         if ((st = bind_blocks(fn, h, &d))) goto fail;
     } else {
         if ((st = seqvid_model_create(&h->cfg, &out->model))) goto fail;
-        dest d = {out->model->params, out->model->n_blocks, out->model->blocks};
+        dest d = {out->model->arena.params, out->model->arena.n_blocks, out->model->arena.blocks};
         if ((st = bind_blocks(fn, h, &d))) goto fail;
     }
     if (h->checkpoint) {
@@ -691,9 +691,9 @@ static int load(const char *fn, sv_source *src, int want_ckpt, int want_opt, int
             }
             if (applies) opt->v[k] = h->opt_v[k];
         }
-        if (h->opt_bound && h->opt_bound != out->model->n_params) {
+        if (h->opt_bound && h->opt_bound != out->model->arena.n_params) {
             st = sv_fail(SEQVID_ERR_FORMAT, "%s: optimizer.bound %" PRIu64 " differs from the "
-                         "model's %zu parameters", fn, h->opt_bound, out->model->n_params);
+                         "model's %zu parameters", fn, h->opt_bound, out->model->arena.n_params);
             goto fail;
         }
         opt->steps = h->opt_steps;

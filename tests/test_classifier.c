@@ -683,10 +683,10 @@ static void assert_cls_equal(const seqvid_classifier *a, const seqvid_classifier
         assert_int_equal(seqvid_classifier_get(b, keys[i], &y), 0);
         assert_memory_equal(&x, &y, sizeof x);
     }
-    assert_int_equal(a->n_params, b->n_params);
-    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
-    assert_int_equal(a->n_blocks, b->n_blocks);
-    for (size_t i = 0; i < a->n_blocks; i++) assert_string_equal(a->blocks[i].name, b->blocks[i].name);
+    assert_int_equal(a->arena.n_params, b->arena.n_params);
+    assert_memory_equal(a->arena.params, b->arena.params, a->arena.n_params * sizeof(float));
+    assert_int_equal(a->arena.n_blocks, b->arena.n_blocks);
+    for (size_t i = 0; i < a->arena.n_blocks; i++) assert_string_equal(a->arena.blocks[i].name, b->arena.blocks[i].name);
 }
 
 /* A copy of a file's bytes with its header JSON replaced, data kept (header padded). */
@@ -881,7 +881,7 @@ static void test_save_load(void **state) {
     seqvid_model_free(m);
 
     /* Non-finite weights are not saved. */
-    c->params[0] = NAN;
+    c->arena.params[0] = NAN;
     assert_fails(seqvid_classifier_save_buffer(c, NULL, 0, &size), SEQVID_ERR_NONFINITE);
     free(buf);
     seqvid_batch_free(b);

@@ -541,9 +541,9 @@ static void test_step_on_model_arena(void **state) {
     memcpy(w, params, sizeof w);
     struct seqvid_model *model = calloc(1, sizeof *model);
     assert_non_null(model);
-    model->params = params;
-    model->grads = grads;
-    model->n_params = P;
+    model->arena.params = params;
+    model->arena.grads = grads;
+    model->arena.n_params = P;
     seqvid_optimizer *a = make(SEQVID_OPT_ADAM), *b = make(SEQVID_OPT_ADAM);
     for (int s = 0; s < 3; s++) {
         assert_int_equal(seqvid_optimizer_step(a, model), SEQVID_OK);
@@ -553,9 +553,9 @@ static void test_step_on_model_arena(void **state) {
     uint64_t steps = 0;
     assert_int_equal(seqvid_optimizer_steps(a, &steps), SEQVID_OK);
     assert_int_equal(steps, 3);
-    model->n_params = P - 1;
+    model->arena.n_params = P - 1;
     assert_fails(seqvid_optimizer_step(a, model), SEQVID_ERR_SHAPE);
-    model->n_params = P;
+    model->arena.n_params = P;
     grads[2] = NAN;
     assert_fails(seqvid_optimizer_step(a, model), SEQVID_ERR_NONFINITE);
     assert_memory_equal(params, w, sizeof w);
