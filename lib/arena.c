@@ -126,8 +126,7 @@ void sv_readout_backward(const sv_readout *r, const float *X, int rows, const fl
 
 void sv_stack_backward(const sv_stack *s, sv_lstm_cache *caches, int T, int B, const float *X0,
                        int x_t0, const int *len, float *dHbuf, const float *dhT,
-                       const float *dcT, float *dh0, float *dc0, float *tmp,
-                       const sv_sparse *sp) {
+                       const float *dcT, float *dh0, float *dc0, float *tmp) {
     size_t BH = (size_t)B * s->layer[0].H, TBH = (size_t)T * BH;
     float *dH = dHbuf, *dBelow = dHbuf + TBH;
     for (int l = s->L - 1; l >= 0; l--) {
@@ -135,9 +134,19 @@ void sv_stack_backward(const sv_stack *s, sv_lstm_cache *caches, int T, int B, c
         size_t o = (size_t)l * BH;
         sv_lstm_backward(&s->layer[l], T, B, in, l ? 0 : x_t0, len, &caches[l], dH,
                          dhT ? dhT + o : NULL, dcT ? dcT + o : NULL, l ? dBelow : NULL,
-                         dh0 ? dh0 + o : NULL, dc0 ? dc0 + o : NULL, tmp, l ? NULL : sp);
+                         dh0 ? dh0 + o : NULL, dc0 ? dc0 + o : NULL, tmp);
         float *t = dH; /* the layer below's output gradient is what we just wrote */
         dH = dBelow, dBelow = t;
+    }
+}
+
+void sv_stack_step(const sv_stack *s, sv_lstm_cache *c, int B, const float *x, const int *len) {
+    size_t BH = (size_t)B * s->layer[0].H;
+    for (int l = 0; l < s->L; l++)
+        sv_lstm_forward(&s->layer[l], 1, B, l ? c[l - 1].h + BH : x, 0, len, &c[l]);
+    for (int l = 0; l < s->L; l++) { /* the new state becomes the state */
+        memcpy(c[l].h, c[l].h + BH, BH * sizeof(float));
+        memcpy(c[l].c, c[l].c + BH, BH * sizeof(float));
     }
 }
 

@@ -77,8 +77,12 @@ void sv_readout_backward(const sv_readout *r, const float *X, int rows, const fl
  * or NULL); dh0/dc0: per-layer accumulators of ∂L/∂ initial state (or NULL). tmp: [2 x B x H]. */
 void sv_stack_backward(const sv_stack *s, sv_lstm_cache *caches, int T, int B, const float *X0,
                        int x_t0, const int *len, float *dHbuf, const float *dhT,
-                       const float *dcT, float *dh0, float *dc0, float *tmp,
-                       const sv_sparse *sp);
+                       const float *dcT, float *dh0, float *dc0, float *tmp);
+/* One step of a stack over B rows, on caches of one step each (slot 0: the state, slot 1: the
+ * next): layer 0 reads x [B x D] (NULL: no input), layer l > 0 the new h of layer l - 1; then
+ * every layer's new state becomes its state. Rows with len[b] == 0 keep their state (len NULL:
+ * all run). The streaming encoder and the decoders' roll-outs. */
+void sv_stack_step(const sv_stack *s, sv_lstm_cache *c, int B, const float *x, const int *len);
 
 /* A growable workspace buffer: *buf holds at least n floats afterwards (reallocated, zeroed,
  * only when it holds fewer), or NULL on failure with *buf unchanged. */

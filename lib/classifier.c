@@ -84,7 +84,6 @@ int sv_classifier_check(int key, double v) {
  * ---------------------------------------------------------------------------------------- */
 enum {
     CW_CACHE,  /* L layer caches */
-    CW_SPARSE, /* sparse copy of layer 0's input */
     CW_XDROP,  /* the input after dropout [TB x D] */
     CW_HDROP,  /* top outputs after dropout [TB x H] */
     CW_MASK,   /* their mask, 0 or 1/(1-r) [TB x H] */
@@ -99,7 +98,6 @@ struct sv_cls_workspace {
     float *buf[CW_N];
     size_t cap[CW_N];
     sv_lstm_cache cache[SV_MAX_LAYERS];
-    sv_sparse sp;
 };
 
 static float *ws_get(seqvid_classifier *c, int slot, size_t n) {
@@ -109,6 +107,7 @@ static float *ws_get(seqvid_classifier *c, int slot, size_t n) {
 static void ws_free(struct sv_cls_workspace *w) {
     if (!w) return;
     for (int i = 0; i < CW_N; i++) sv_free(w->buf[i]);
+    for (int l = 0; l < SV_MAX_LAYERS; l++) sv_lstm_cache_release(&w->cache[l]);
     free(w);
 }
 
@@ -308,14 +307,12 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
     const int drop = train && c->dropout > 0.0;
     size_t per = sv_lstm_cache_floats(T, B, H);
     float *caches = ws_get(c, CW_CACHE, per * (size_t)c->L);
-    float *spm = ws_get(c, CW_SPARSE, sv_sparse_floats((int)TB, c->D));
     float *Z = ws_get(c, CW_Z, TB * (size_t)C), *clip = ws_get(c, CW_CLIP, (size_t)B * C);
     float *xd = drop ? ws_get(c, CW_XDROP, TB * (size_t)c->D) : NULL;
     float *hd = drop ? ws_get(c, CW_HDROP, TB * (size_t)H) : NULL;
     float *mask = drop ? ws_get(c, CW_MASK, TB * (size_t)H) : NULL;
-    if (!caches || !spm || !Z || !clip || (drop && (!xd || !hd || !mask)))
+    if (!caches || !Z || !clip || (drop && (!xd || !hd || !mask)))
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %d x %d workspaces", fn, T, B);
-    sv_sparse_bind(&w->sp, (int)TB, c->D, spm);
     int full = 1;
     for (int b = 0; b < B; b++) full &= batch->len[b] == T;
     const int *len = full ? NULL : batch->len;
@@ -331,8 +328,8 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
         sv_lstm_cache_bind(k, T, B, H, caches + l * per);
         memset(k->h, 0, BH * sizeof(float));
         memset(k->c, 0, BH * sizeof(float));
-        sv_lstm_forward(&c->stack.layer[l], T, B, l ? w->cache[l - 1].h + BH : X, 0, len, k,
-                        l ? NULL : &w->sp);
+        k->sparse_input = l == 0; /* frames */
+        sv_lstm_forward(&c->stack.layer[l], T, B, l ? w->cache[l - 1].h + BH : X, 0, len, k);
     }
     const float *htop = w->cache[c->L - 1].h + BH;
     if (drop) {
@@ -390,7 +387,7 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
             if (drop)
                 for (size_t i = 0; i < TB * (size_t)H; i++) dh[i] *= mask[i];
             sv_stack_backward(&c->stack, w->cache, T, B, X, 0, len, dh, NULL, NULL, NULL, NULL,
-                              tmp, &w->sp);
+                              tmp);
         }
         if (check_grads && !sv_all_finite(c->arena.grads, c->arena.n_params))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient is not finite", fn);

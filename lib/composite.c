@@ -38,7 +38,6 @@ enum {
     WS_DH,     /* two [T x B x H] gradient buffers, ping-ponged down a stack */
     WS_DSTATE, /* ∂L/∂(h, c) of the encoder's final state: [2 x L x B x H] */
     WS_TMP,    /* kernel scratch [2 x B x H] */
-    WS_SPARSE, /* sparse copies of the three stacks' frame inputs */
     WS_N
 };
 
@@ -50,7 +49,6 @@ struct sv_workspace {
     /* Caches bound by the current call. */
     int encT, B;
     sv_lstm_cache enc[SV_MAX_LAYERS], dec[2][SV_MAX_LAYERS];
-    sv_sparse sp[3]; /* encoder, recon, future: layer 0's input */
 };
 
 static float *ws_get(seqvid_model *m, int slot, size_t n) {
@@ -72,6 +70,11 @@ static int *ws_ints(seqvid_model *m, size_t n) {
 static void ws_free(struct sv_workspace *w) {
     if (!w) return;
     for (int i = 0; i < WS_N; i++) sv_free(w->buf[i]);
+    for (int l = 0; l < SV_MAX_LAYERS; l++) {
+        sv_lstm_cache_release(&w->enc[l]);
+        sv_lstm_cache_release(&w->dec[0][l]);
+        sv_lstm_cache_release(&w->dec[1][l]);
+    }
     free(w->ints);
     free(w);
 }
@@ -82,19 +85,6 @@ static int bind_caches(seqvid_model *m, int slot, int T, int B, sv_lstm_cache *c
     float *mem = ws_get(m, slot, per * (size_t)m->L);
     if (!mem) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for %d x %d caches", T, B);
     for (int l = 0; l < m->L; l++) sv_lstm_cache_bind(&caches[l], T, B, m->H, mem + l * per);
-    return SEQVID_OK;
-}
-
-/* Room for sparse copies of the frame inputs of the encoder (T_enc steps), recon decoder and
- * future decoder (T_dec steps each) of B sequences. */
-static int bind_sparse(seqvid_model *m, int T_enc, int T_dec, int B) {
-    struct sv_workspace *w = m->ws;
-    size_t fe = sv_sparse_floats(T_enc * B, m->D), fd = sv_sparse_floats(T_dec * B, m->D);
-    float *mem = ws_get(m, WS_SPARSE, fe + 2 * fd);
-    if (!mem) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for sparse inputs");
-    sv_sparse_bind(&w->sp[0], T_enc * B, m->D, mem);
-    sv_sparse_bind(&w->sp[1], T_dec * B, m->D, mem + fe);
-    sv_sparse_bind(&w->sp[2], T_dec * B, m->D, mem + fe + fd);
     return SEQVID_OK;
 }
 
@@ -179,7 +169,6 @@ int seqvid_model_set(seqvid_model *m, int key, double value) {
 static int encoder_forward(seqvid_model *m, const float *X, int T, int B, const int *len) {
     struct sv_workspace *w = m->ws;
     int st = bind_caches(m, WS_ENC, T, B, w->enc);
-    if (!st) st = bind_sparse(m, T, m->M > T ? m->M : T, B);
     if (st) return st;
     w->encT = T, w->B = B;
     size_t BH = (size_t)B * m->H;
@@ -187,8 +176,9 @@ static int encoder_forward(seqvid_model *m, const float *X, int T, int B, const 
         memset(w->enc[l].h, 0, BH * sizeof(float));
         memset(w->enc[l].c, 0, BH * sizeof(float));
         w->enc[l].zero_init = 1;
+        w->enc[l].sparse_input = l == 0; /* frames */
         const float *in = l ? w->enc[l - 1].h + BH : X;
-        sv_lstm_forward(&m->enc.layer[l], T, B, in, 0, len, &w->enc[l], l ? NULL : &w->sp[0]);
+        sv_lstm_forward(&m->enc.layer[l], T, B, in, 0, len, &w->enc[l]);
     }
     return SEQVID_OK;
 }
@@ -259,12 +249,13 @@ static double frame_loss(const seqvid_model *m, float *Y, const float *X, int T,
 
 /* Teacher-forced decoder pass over T steps: targets tgt, logits into Y. */
 static void decoder_forward(seqvid_model *m, const sv_decoder *d, sv_lstm_cache *caches, int T,
-                            int B, const float *tgt, const int *len, float *Y, sv_sparse *sp) {
+                            int B, const float *tgt, const int *len, float *Y) {
     size_t BH = (size_t)B * m->H;
     handoff(m, caches);
     for (int l = 0; l < m->L; l++) {
         const float *in = l ? caches[l - 1].h + BH : (d->conditional ? tgt : NULL);
-        sv_lstm_forward(&d->stack.layer[l], T, B, in, l ? 0 : 1, len, &caches[l], l ? NULL : sp);
+        caches[l].sparse_input = l == 0; /* frames */
+        sv_lstm_forward(&d->stack.layer[l], T, B, in, l ? 0 : 1, len, &caches[l]);
     }
     sv_readout_forward(&d->out, caches[m->L - 1].h + BH, T * B, Y);
 }
@@ -276,10 +267,10 @@ static void decoder_forward(seqvid_model *m, const sv_decoder *d, sv_lstm_cache 
 static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T, int B,
                            const int *len, const float *truth, const float *tgt, float *out,
                            double *loss) {
-    sv_lstm_cache c[SV_MAX_LAYERS];
+    sv_lstm_cache c[SV_MAX_LAYERS] = {{0}}; /* one step each; no sparse copies */
     int st = bind_caches(m, slot, 1, B, c);
     if (st) return st;
-    size_t BH = (size_t)B * m->H, BD = (size_t)B * m->D;
+    size_t BD = (size_t)B * m->D;
     float *y = ws_get(m, slot == WS_REC ? WS_YREC : WS_YFUT, BD);
     int *ints = ws_ints(m, 4 * (size_t)B);
     if (!y || !ints) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for a roll-out");
@@ -291,15 +282,8 @@ static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T
             for (int b = 0; b < B; b++) steplen[b] = t < len[b];
         const float *feed = NULL;
         if (d->conditional && t > 0) feed = (truth ? truth : out) + (size_t)(t - 1) * BD;
-        for (int l = 0; l < m->L; l++) {
-            if (t > 0) { /* the previous step's new state becomes this step's initial state */
-                memcpy(c[l].h, c[l].h + BH, BH * sizeof(float));
-                memcpy(c[l].c, c[l].c + BH, BH * sizeof(float));
-            }
-            sv_lstm_forward(&d->stack.layer[l], 1, B, l ? c[l - 1].h + BH : feed, 0,
-                            len ? steplen : NULL, &c[l], NULL);
-        }
-        sv_readout_forward(&d->out, c[m->L - 1].h + BH, B, y);
+        sv_stack_step(&d->stack, c, B, feed, len ? steplen : NULL);
+        sv_readout_forward(&d->out, c[m->L - 1].h, B, y);
         if (tgt) total += frame_loss(m, y, tgt + (size_t)t * BD, 1, B, len ? steplen : NULL, 0);
         float *o = out + (size_t)t * BD;
         for (int b = 0; b < B; b++) {
@@ -385,7 +369,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_REC, K, B, w->dec[0]))) return st;
             yrec = ws_get(m, WS_YREC, (size_t)K * BD);
             if (!yrec) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->rec, w->dec[0], K, B, tgt_rec, len_in, yrec, &w->sp[1]);
+            decoder_forward(m, &m->rec, w->dec[0], K, B, tgt_rec, len_in, yrec);
             rec = frame_loss(m, yrec, tgt_rec, K, B, len_in,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_rec_frames : 0.0f);
         }
@@ -400,7 +384,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_FUT, M, B, w->dec[1]))) return st;
             yfut = ws_get(m, WS_YFUT, (size_t)M * BD);
             if (!yfut) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->fut, w->dec[1], M, B, tgt_fut, len_fut, yfut, &w->sp[2]);
+            decoder_forward(m, &m->fut, w->dec[1], M, B, tgt_fut, len_fut, yfut);
             fut = frame_loss(m, yfut, tgt_fut, M, B, len_fut,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_fut_frames : 0.0f);
         }
@@ -425,18 +409,17 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             const float *htop = w->dec[0][m->L - 1].h + BH;
             sv_readout_backward(&m->rec.out, htop, K * B, yrec, dh);
             sv_stack_backward(&m->rec.stack, w->dec[0], K, B, m->rec.conditional ? tgt_rec : NULL,
-                           1, len_in, dh, NULL, NULL, dhT, dcT, tmp, &w->sp[1]);
+                           1, len_in, dh, NULL, NULL, dhT, dcT, tmp);
         }
         if (yfut) {
             const float *htop = w->dec[1][m->L - 1].h + BH;
             sv_readout_backward(&m->fut.out, htop, M * B, yfut, dh);
             sv_stack_backward(&m->fut.stack, w->dec[1], M, B, m->fut.conditional ? tgt_fut : NULL,
-                           1, len_fut, dh, NULL, NULL, dhT, dcT, tmp, &w->sp[2]);
+                           1, len_fut, dh, NULL, NULL, dhT, dcT, tmp);
         }
         /* The encoder's outputs are seen only through its final state. */
         memset(dh, 0, (size_t)K * BH * sizeof *dh);
-        sv_stack_backward(&m->enc, w->enc, K, B, X, 0, len_in, dh, dhT, dcT, NULL, NULL, tmp,
-                       &w->sp[0]);
+        sv_stack_backward(&m->enc, w->enc, K, B, X, 0, len_in, dh, dhT, dcT, NULL, NULL, tmp);
         if (check_grads && !sv_all_finite(m->arena.grads, m->arena.n_params))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient is not finite", fn);
     }

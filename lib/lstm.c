@@ -8,7 +8,7 @@
  *   dc  += dh o (1-τ²) + da_o p_o              (c_t reaches L via h_t and o's peephole)
  *   da_i = dc g i(1-i)    da_f = dc c' f(1-f)    da_g = dc i (1-g²)
  *   dc'  = dc f + da_i p_i + da_f p_f          (carried to step t-1)
- *   dh'  = da W_h                              (one GEMM per step, carried to step t-1)
+ *   dh'  = da W_h^T                            (one GEMM per step, carried to step t-1)
  *   dp_i += da_i c'   dp_f += da_f c'   dp_o += da_o c
  * and after the loop, over all steps at once:
  *   dW_h = H_prev^T dA     dW_x = X^T dA     db = Σ_rows dA    dX = dA W_x^T
@@ -18,6 +18,7 @@
 #include "blas.h"
 #include "fastmath.h"
 #include "lstm.h"
+#include "sparse.h"
 
 size_t sv_lstm_param_count(int D, int H, int peep) {
     size_t h = (size_t)H;
@@ -50,6 +51,12 @@ void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem) {
     c->gates = mem + 2 * slots;
     c->tc = c->gates + tb * (size_t)gate_ld(H);
     c->zero_init = 0;
+    c->sparse_input = 0;
+}
+
+void sv_lstm_cache_release(sv_lstm_cache *c) {
+    sv_sparse_free(c->sparse);
+    c->sparse = NULL;
 }
 
 /* One row of the cell. a: in pre-activations, out activated gates. The body is instantiated
@@ -128,18 +135,18 @@ static void gemm_acc(int M, int N, int K, const float *A, const float *W, float 
 }
 
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
-                     const int *len, sv_lstm_cache *cache, sv_sparse *sp) {
+                     const int *len, sv_lstm_cache *cache) {
     const int H = l->H, G = 4 * H, lda = gate_ld(H);
     const size_t BH = (size_t)B * H, BG = (size_t)B * lda;
     float *A = cache->gates;
 
-    /* A = 1 b^T for every row, then A[x_t0:] += X W_x^T in one GEMM over all steps. */
+    /* A = 1 b^T for every row, then A[x_t0:] += X W_x in one product over all steps. */
     for (size_t r = 0; r < (size_t)T * B; r++) memcpy(A + r * lda, l->b, (size_t)G * sizeof *A);
-    if (sp) sp->used = 0;
+    sv_sparse_forget(cache->sparse);
     if (X && l->D > 0 && x_t0 < T) {
         int rows = (T - x_t0) * B;
-        if (sp && sv_sparse_build(sp, X, rows, l->D))
-            sv_sparse_forward(sp, rows, l->D, G, l->wx, A + x_t0 * BG, lda);
+        if (cache->sparse_input && sv_sparse_build(&cache->sparse, X, rows, l->D, T * B))
+            sv_sparse_forward(cache->sparse, G, l->wx, A + x_t0 * BG, lda);
         else
             gemm_acc(rows, G, l->D, X, l->wx, A + x_t0 * BG, lda);
     }
@@ -166,8 +173,7 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
 
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                       const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
-                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp,
-                      const sv_sparse *sp) {
+                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp) {
     const int H = l->H, G = 4 * H, lda = gate_ld(H);
     const size_t BH = (size_t)B * H, BG = (size_t)B * lda;
     float *dh = tmp, *dc = tmp + BH; /* carries between steps */
@@ -223,8 +229,8 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     if (X && l->D > 0 && x_t0 < T) {
         const float *Ax = A + (size_t)x_t0 * BG;
         int rows = (T - x_t0) * B;
-        if (sp && sp->used)
-            sv_sparse_weight_grad(sp, rows, l->D, G, Ax, lda, l->gwx);
+        if (sv_sparse_holds(cache->sparse)) /* the forward stored X sparse */
+            sv_sparse_weight_grad(cache->sparse, G, Ax, lda, l->gwx);
         else
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->D, G, rows, 1.0f, X, l->D, Ax,
                         lda, 0.0f, l->gwx, G);

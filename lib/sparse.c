@@ -4,32 +4,72 @@
  * dW = X^T dA. A zero input costs nothing here, where a dense GEMM pays for every pixel.
  * Threaded over blocks of output columns (sv_parallel_for): every output element is computed
  * by one thread in a fixed order, so results do not depend on the thread count. */
+#include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include "fastmath.h"
 #include "parallel.h"
 #include "sparse.h"
 
-size_t sv_sparse_floats(int rows, int D) {
-    size_t cap = (size_t)rows * (size_t)D / SV_SPARSE_DENSITY + 1;
-    return ((size_t)D + 1) + 2 * cap;
+/* The last input stored, by columns, and the buffers it lives in (grown, never shrunk). */
+struct sv_sparse {
+    int rows, D;   /* shape of the X of the last sv_sparse_build */
+    int used;      /* that X is stored here */
+    int *cp;       /* column starts [D + 1] */
+    int *ri;       /* row index of each nonzero, by column, rows ascending */
+    float *cv;     /* its value */
+    size_t cp_cap, nz_cap; /* room of cp, and of ri and cv */
+};
+
+void sv_sparse_free(sv_sparse *s) {
+    if (!s) return;
+    free(s->cp), free(s->ri), free(s->cv);
+    free(s);
 }
 
-void sv_sparse_bind(sv_sparse *s, int rows, int D, float *mem) {
-    size_t cap = (size_t)rows * (size_t)D / SV_SPARSE_DENSITY + 1;
-    s->cap = (int)cap, s->used = 0;
-    s->cp = (int *)mem;
-    s->ri = s->cp + D + 1;
-    s->cv = (float *)(s->ri + cap);
+int sv_sparse_holds(const sv_sparse *s) { return s && s->used; }
+
+void sv_sparse_forget(sv_sparse *s) {
+    if (s) s->used = 0;
 }
 
-int sv_sparse_build(sv_sparse *s, const float *X, int rows, int D) {
+/* Room for D + 1 column starts and cap nonzeros; 0 if memory ran out (nothing lost: the
+ * caller takes the dense path). */
+static int reserve(sv_sparse *s, size_t cols, size_t cap) {
+    if (cols > s->cp_cap) {
+        int *cp = malloc(cols * sizeof *cp);
+        if (!cp) return 0;
+        free(s->cp);
+        s->cp = cp, s->cp_cap = cols;
+    }
+    if (cap > s->nz_cap) {
+        int *ri = malloc(cap * sizeof *ri);
+        float *cv = malloc(cap * sizeof *cv);
+        if (!ri || !cv) {
+            free(ri), free(cv);
+            return 0;
+        }
+        free(s->ri), free(s->cv);
+        s->ri = ri, s->cv = cv, s->nz_cap = cap;
+    }
+    return 1;
+}
+
+int sv_sparse_build(sv_sparse **sp, const float *X, int rows, int D, int all_rows) {
+    sv_sparse *s = *sp;
+    if (!s && !(s = *sp = calloc(1, sizeof *s))) return 0;
+    s->used = 0;
+    /* At most 1/SV_SPARSE_DENSITY of X nonzero, or the BLAS path is faster. */
+    size_t cap = (size_t)all_rows * (size_t)D / SV_SPARSE_DENSITY + 1;
+    if (cap > INT_MAX || !reserve(s, (size_t)D + 1, 0)) return 0;
     int nnz = 0;
     for (int d = 0; d <= D; d++) s->cp[d] = 0;
     for (size_t k = 0; k < (size_t)rows * D; k++) /* count per column, vectorisable */
         s->cp[k % (size_t)D + 1] += X[k] != 0.0f;
     for (int d = 0; d < D; d++) s->cp[d + 1] += s->cp[d];
     nnz = s->cp[D];
-    if (nnz > s->cap) return 0; /* too dense: the BLAS path is faster */
+    if (nnz > (int)cap) return 0; /* too dense: the BLAS path is faster */
+    if (!reserve(s, (size_t)D + 1, cap)) return 0;
     for (int r = 0; r < rows; r++) { /* fill; rows ascend within each column */
         const float *x = X + (size_t)r * D;
         for (int d = 0; d < D; d++)
@@ -40,7 +80,7 @@ int sv_sparse_build(sv_sparse *s, const float *X, int rows, int D) {
     }
     for (int d = D; d > 0; d--) s->cp[d] = s->cp[d - 1]; /* undo the fill's shift */
     s->cp[0] = 0;
-    s->used = 1;
+    s->rows = rows, s->D = D, s->used = 1;
     return 1;
 }
 
@@ -120,14 +160,12 @@ static void sp_backward_blocks(void *ctx, int b0, int b1) {
     }
 }
 
-void sv_sparse_forward(const sv_sparse *s, int rows, int D, int N, const float *W, float *A,
-                       int lda) {
-    sp_job j = {s, rows, D, N, lda, W, NULL, A};
+void sv_sparse_forward(const sv_sparse *s, int N, const float *W, float *A, int lda) {
+    sp_job j = {s, s->rows, s->D, N, lda, W, NULL, A};
     sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, sp_forward_blocks, &j);
 }
 
-void sv_sparse_weight_grad(const sv_sparse *s, int rows, int D, int N, const float *G, int ldg,
-                           float *dW) {
-    sp_job j = {s, rows, D, N, ldg, NULL, G, dW};
+void sv_sparse_weight_grad(const sv_sparse *s, int N, const float *G, int ldg, float *dW) {
+    sp_job j = {s, s->rows, s->D, N, ldg, NULL, G, dW};
     sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, sp_backward_blocks, &j);
 }
