@@ -606,11 +606,18 @@ typedef struct loaded {
     uint64_t step;
 } loaded;
 
-/* Load from src. want_ckpt: the file must be a checkpoint; want_opt: build the optimizer
- * (else its part is validated only); want_rng: the file must hold the generator state;
- * want_cls: the file must be a classifier (else it must not be one). */
-static int load(const char *fn, sv_source *src, int want_ckpt, int want_opt, int want_rng,
-                int want_cls, loaded *out) {
+/* What load() expects of a file and what it builds; a model file is 0. */
+enum load_flags {
+    LOAD_CHECKPOINT = 1, /* the file must be a checkpoint */
+    LOAD_OPTIMIZER = 2,  /* build the optimizer (else its part is validated only) */
+    LOAD_RNG = 4,        /* the file must hold the generator state; return it */
+    LOAD_CLASSIFIER = 8  /* the file must be a classifier (else it must not be one) */
+};
+
+/* Load from src as `flags` (enum load_flags) say. */
+static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
+    const int want_ckpt = !!(flags & LOAD_CHECKPOINT), want_opt = !!(flags & LOAD_OPTIMIZER);
+    const int want_rng = !!(flags & LOAD_RNG), want_cls = !!(flags & LOAD_CLASSIFIER);
     memset(out, 0, sizeof *out);
     header *h = calloc(1, sizeof *h);
     cJSON *root = NULL;
@@ -768,7 +775,8 @@ static int open_source(const char *fn, const char *path, sv_source *src) {
 static int checkpoint_from(const char *fn, sv_source *src, seqvid_model **model,
                            seqvid_optimizer **opt, seqvid_mmnist *gen, uint64_t *step) {
     loaded l;
-    int st = load(fn, src, 1, opt != NULL, gen != NULL, 0, &l);
+    int st = load(fn, src,
+                  LOAD_CHECKPOINT | (opt ? LOAD_OPTIMIZER : 0) | (gen ? LOAD_RNG : 0), &l);
     if (st) return st;
     if (gen && (st = seqvid_mmnist_set_state(gen, l.rng, l.rng_size))) {
         seqvid_model_free(l.model);
@@ -808,7 +816,7 @@ int seqvid_model_load(const char *path, seqvid_model **out) {
     int st = open_source(__func__, path, &src);
     if (st) return st;
     loaded l;
-    st = load(__func__, &src, 0, 0, 0, 0, &l);
+    st = load(__func__, &src, 0, &l);
     fclose(src.fp);
     if (!st) *out = l.model;
     return st;
@@ -820,7 +828,7 @@ int seqvid_model_load_buffer(const void *buf, size_t size, seqvid_model **out) {
     SV_NOT_NULL(buf);
     sv_source src = {.buf = buf, .size = size};
     loaded l;
-    int st = load(__func__, &src, 0, 0, 0, 0, &l);
+    int st = load(__func__, &src, 0, &l);
     if (!st) *out = l.model;
     return st;
 }
@@ -892,7 +900,7 @@ int seqvid_classifier_load(const char *path, seqvid_classifier **out) {
     int st = open_source(__func__, path, &src);
     if (st) return st;
     loaded l;
-    st = load(__func__, &src, 0, 0, 0, 1, &l);
+    st = load(__func__, &src, LOAD_CLASSIFIER, &l);
     fclose(src.fp);
     if (!st) *out = l.cls;
     return st;
@@ -904,7 +912,7 @@ int seqvid_classifier_load_buffer(const void *buf, size_t size, seqvid_classifie
     SV_NOT_NULL(buf);
     sv_source src = {.buf = buf, .size = size};
     loaded l;
-    int st = load(__func__, &src, 0, 0, 0, 1, &l);
+    int st = load(__func__, &src, LOAD_CLASSIFIER, &l);
     if (!st) *out = l.cls;
     return st;
 }
