@@ -8,6 +8,7 @@
 #include "blas.h"
 #include "error.h"
 #include "rng.h"
+#include "util.h"
 
 size_t sv_stack_param_count(int D, int H, int L, int peep) {
     size_t n = 0;

@@ -26,6 +26,7 @@
 #include "classifier.h"
 #include "error.h"
 #include "optimizer.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------------------------
  * Keys
@@ -35,8 +36,6 @@ static const char *const cls_key_names[SV_CLS_NKEYS] = {
     [SEQVID_CLS_FREEZE_STEPS - 100] = "FREEZE_STEPS",
     [SEQVID_CLS_DROPOUT_SEED - 100] = "DROPOUT_SEED",
 };
-
-#define EXACT_INT 9007199254740992.0 /* 2^53 */
 
 int sv_classifier_uses_key(int key) {
     switch (key) {
@@ -65,12 +64,12 @@ int sv_classifier_check(int key, double v) {
             return sv_fail(SEQVID_ERR_ARG, "%s: DROPOUT = %g is outside [0, 1)", fn, v);
         return SEQVID_OK;
     case SEQVID_CLS_FREEZE_STEPS:
-        if (!(v >= -1.0 && v <= EXACT_INT) || v != floor(v))
+        if (!(v >= -1.0 && v <= SV_EXACT_INT) || v != floor(v))
             return sv_fail(SEQVID_ERR_ARG, "%s: FREEZE_STEPS = %g must be an integer in "
                            "[-1, 2^53]", fn, v);
         return SEQVID_OK;
     case SEQVID_CLS_DROPOUT_SEED:
-        if (!(v >= 0.0 && v <= EXACT_INT) || v != floor(v))
+        if (!(v >= 0.0 && v <= SV_EXACT_INT) || v != floor(v))
             return sv_fail(SEQVID_ERR_ARG, "%s: DROPOUT_SEED = %g must be an integer in "
                            "[0, 2^53]", fn, v);
         return SEQVID_OK;

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "fastmath.h"
 #include "model.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------------------------
  * Workspace: one growable buffer per role. A buffer is reallocated only when a call needs

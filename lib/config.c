@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include "config.h"
 #include "error.h"
+#include "util.h"
 
 /* One row per key: name, default, range and whether it must be integral. */
 static const struct {
@@ -21,7 +22,7 @@ static const struct {
     [SEQVID_CFG_COND_FUTURE] = {"COND_FUTURE", 1, 0, 1, 1},
     [SEQVID_CFG_OUTPUT] = {"OUTPUT", SEQVID_OUTPUT_BINARY, 0, 1, 1},
     [SEQVID_CFG_RECON_FEED] = {"RECON_FEED", SEQVID_FEED_TRUTH, 0, 1, 1},
-    [SEQVID_CFG_SEED] = {"SEED", 42, 0, 9007199254740992.0 /* 2^53 */, 1},
+    [SEQVID_CFG_SEED] = {"SEED", 42, 0, SV_EXACT_INT, 1},
     [SEQVID_CFG_INIT_WEIGHT] = {"INIT_WEIGHT", 0.01, 0, 10, 0},
     [SEQVID_CFG_INIT_PEEPHOLE] = {"INIT_PEEPHOLE", 0.1, 0, 10, 0},
     [SEQVID_CFG_FORGET_BIAS] = {"FORGET_BIAS", 0, -100, 100, 0},

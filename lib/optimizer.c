@@ -25,6 +25,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "parallel.h"
+#include "util.h"
 
 #define NA NAN /* "this key does not apply to this kind" in the defaults table */
 
@@ -50,9 +51,16 @@ static const struct {
     [SEQVID_OPT_EPS] = {"EPS", {NA, NA, 1e-6, 1e-8}, FLT_MIN, FLT_MAX, 0},
 };
 
+/* The names of keys and kinds are also those of checkpoint files: part of the format. */
 static const char *const kind_names[4] = {NULL, "SGD", "RMSprop", "Adam"};
 
 static int valid_kind(int kind) { return kind >= SEQVID_OPT_SGD && kind <= SEQVID_OPT_ADAM; }
+
+const char *sv_optimizer_kind_name(int kind) { return valid_kind(kind) ? kind_names[kind] : NULL; }
+
+const char *sv_optimizer_key_name(int key) {
+    return key >= 1 && key < SV_OPT_NKEYS ? keys[key].name : NULL;
+}
 
 /* Key known and applicable to kind (kind must be valid); else fail with a message. */
 static int check_key(const char *fn, int kind, int key) {

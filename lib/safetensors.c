@@ -13,6 +13,7 @@
 #include "atomic_io.h"
 #include "error.h"
 #include "safetensors.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------------------------
  * Bytes

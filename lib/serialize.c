@@ -41,6 +41,7 @@
 #include "optimizer.h"
 #include "safetensors.h"
 #include "serialize.h"
+#include "util.h"
 
 _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24 && FLT_MAX_EXP == 128,
                "the file format stores IEEE-754 binary32");
@@ -50,15 +51,6 @@ _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24 && FLT_MAX_EXP == 128,
 #define MAX_TENSORS (SV_MAX_BLOCKS + 3)  /* blocks + optimizer.s1, .s2 + data.rng_state */
 #define MAX_META 4096                    /* metadata entries */
 
-/* The names of the optimizer settings and kinds in files (part of the format: frozen). */
-static const char *const opt_key_names[SV_OPT_NKEYS] = {
-    [SEQVID_OPT_LR] = "LR",           [SEQVID_OPT_MOMENTUM] = "MOMENTUM",
-    [SEQVID_OPT_WEIGHT_DECAY] = "WEIGHT_DECAY", [SEQVID_OPT_UPDATE_CLIP] = "UPDATE_CLIP",
-    [SEQVID_OPT_GRAD_CLIP] = "GRAD_CLIP", [SEQVID_OPT_DECAY] = "DECAY",
-    [SEQVID_OPT_BETA1] = "BETA1",     [SEQVID_OPT_BETA2] = "BETA2",
-    [SEQVID_OPT_EPS] = "EPS",
-};
-static const char *const opt_kind_names[4] = {NULL, "SGD", "RMSprop", "Adam"};
 
 static int starts_with(const char *s, const char *prefix) {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -167,14 +159,14 @@ static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt
     snprintf(hex, sizeof hex, "%08" PRIx32, crc);
     ok = ok && add_str(meta, "data_crc32", hex);
     if (checkpoint) {
-        ok = ok && add_str(meta, "optimizer.kind", opt_kind_names[opt->kind]) &&
+        ok = ok && add_str(meta, "optimizer.kind", sv_optimizer_kind_name(opt->kind)) &&
              add_u64(meta, "optimizer.steps", opt->steps) &&
              add_u64(meta, "optimizer.bound", (uint64_t)opt->n) &&
              add_u64(meta, "train.step", step);
         for (int k = 1; ok && k < SV_OPT_NKEYS; k++) {
-            if (!opt_key_names[k] || isnan(opt->v[k])) continue; /* NaN: not for this kind */
+            if (!sv_optimizer_key_name(k) || isnan(opt->v[k])) continue; /* NaN: not for this kind */
             char key[48];
-            snprintf(key, sizeof key, "optimizer.%s", opt_key_names[k]);
+            snprintf(key, sizeof key, "optimizer.%s", sv_optimizer_key_name(k));
             ok = add_num(meta, key, opt->v[k]);
         }
     }
@@ -388,7 +380,7 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
     const char *kind = meta_get(meta, "optimizer.kind");
     h->opt_kind = 0;
     for (int k = 1; kind && k <= SEQVID_OPT_ADAM; k++)
-        if (!strcmp(kind, opt_kind_names[k])) h->opt_kind = k;
+        if (!strcmp(kind, sv_optimizer_kind_name(k))) h->opt_kind = k;
     if (h->checkpoint && !h->opt_kind)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: optimizer.kind is %s%s%s, expected SGD, RMSprop "
                        "or Adam", fn, kind ? "'" : "", kind ? sv_shown(kind, sv, sizeof sv)
@@ -431,8 +423,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
                 continue;
             }
             int k = 1;
-            while (k < SV_OPT_NKEYS && !(starts_with(key, "optimizer.") && opt_key_names[k] &&
-                                         !strcmp(key + 10, opt_key_names[k])))
+            while (k < SV_OPT_NKEYS && !(starts_with(key, "optimizer.") &&
+                                         sv_optimizer_key_name(k) &&
+                                         !strcmp(key + 10, sv_optimizer_key_name(k))))
                 k++;
             if (k == SV_OPT_NKEYS)
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown checkpoint key '%s'", fn, sh);
@@ -516,7 +509,7 @@ static int classify(const char *fn, header *h) {
         if ((h->s1 >= 0) != (arrays >= 1) || (h->s2 >= 0) != (arrays >= 2))
             return sv_fail(SEQVID_ERR_FORMAT, "%s: the optimizer (%s, bound to %" PRIu64
                            " parameters) has %d state tensors; the file %s optimizer.s%d", fn,
-                           opt_kind_names[h->opt_kind], h->opt_bound, arrays,
+                           sv_optimizer_kind_name(h->opt_kind), h->opt_bound, arrays,
                            (h->s1 >= 0) != (arrays >= 1) ? (h->s1 >= 0 ? "has" : "lacks")
                                                          : (h->s2 >= 0 ? "has" : "lacks"),
                            (h->s1 >= 0) != (arrays >= 1) ? 1 : 2);
@@ -690,10 +683,10 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     if (h->checkpoint) {
         if ((st = seqvid_optimizer_create(h->opt_kind, &opt))) goto fail;
         for (int k = 1; k < SV_OPT_NKEYS; k++) {
-            int applies = opt_key_names[k] && !isnan(opt->v[k]);
+            int applies = sv_optimizer_key_name(k) && !isnan(opt->v[k]);
             if (applies && !h->opt_seen[k]) {
                 st = sv_fail(SEQVID_ERR_FORMAT, "%s: checkpoint lacks optimizer.%s", fn,
-                             opt_key_names[k]);
+                             sv_optimizer_key_name(k));
                 goto fail;
             }
             if (applies) opt->v[k] = h->opt_v[k];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "error.h"
 #include "model.h"
+#include "util.h"
 
 struct seqvid_stream {
     seqvid_model *m;
