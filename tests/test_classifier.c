@@ -23,18 +23,9 @@
 #include "error.h"
 #include "optimizer.h"
 #include "rng.h"
+#include "assert_fails.h"
 
 enum { D = 5, H = 3, C = 4, T = 4, B = 3 };
-
-static void clear_error(void) { sv_fail(SEQVID_OK, "%s", ""); }
-
-/* A failing call must say why. */
-#define assert_fails(call, want)                                                             \
-    do {                                                                                     \
-        clear_error();                                                                       \
-        assert_int_equal((call), (want));                                                    \
-        assert_true(seqvid_last_error()[0] != '\0');                                         \
-    } while (0)
 
 static seqvid_config *stack_config(int d, int h, int layers, int peep, uint64_t seed) {
     seqvid_config *cfg;

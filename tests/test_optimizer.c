@@ -19,6 +19,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "rng.h"
+#include "assert_fails.h"
 
 #define N 11   /* not a multiple of the vector width: the loop tails run too */
 #define STEPS 6
@@ -26,16 +27,6 @@
 /* ------------------------------------------------------------------------------------------
  * helpers
  * ---------------------------------------------------------------------------------------- */
-
-static void clear_error(void) { sv_fail(SEQVID_OK, "%s", ""); }
-
-/* The call failed with `want` and left a message. */
-#define assert_fails(call, want)                                                             \
-    do {                                                                                     \
-        clear_error();                                                                       \
-        assert_int_equal((call), (want));                                                    \
-        assert_true(seqvid_last_error()[0] != '\0');                                         \
-    } while (0)
 
 static seqvid_optimizer *make(int kind) {
     seqvid_optimizer *opt = NULL;

@@ -32,6 +32,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "serialize.h"
+#include "assert_fails.h"
 
 #ifndef SV_SERIALIZE_DRIVER
 #define SV_SERIALIZE_DRIVER "./serialize_driver"
@@ -43,15 +44,6 @@ static int verbose; /* SV_TEST_VERBOSE=1: print every hostile file's status and 
 /* ------------------------------------------------------------------------------------------
  * helpers
  * ---------------------------------------------------------------------------------------- */
-static void clear_error(void) { sv_fail(SEQVID_OK, "%s", ""); }
-
-#define assert_fails(call, want)                                                             \
-    do {                                                                                     \
-        clear_error();                                                                       \
-        assert_int_equal((call), (want));                                                    \
-        assert_true(seqvid_last_error()[0] != '\0');                                         \
-    } while (0)
-
 static void path_in(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/%s", tmpdir, name);
 }
