@@ -25,18 +25,13 @@
 #include "blas.h"
 #include "classifier.h"
 #include "error.h"
+#include "keys.h"
 #include "optimizer.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------------------------------
  * Keys
  * ---------------------------------------------------------------------------------------- */
-static const char *const cls_key_names[SV_CLS_NKEYS] = {
-    [SEQVID_CLS_DROPOUT - 100] = "DROPOUT",
-    [SEQVID_CLS_FREEZE_STEPS - 100] = "FREEZE_STEPS",
-    [SEQVID_CLS_DROPOUT_SEED - 100] = "DROPOUT_SEED",
-};
-
 int sv_classifier_uses_key(int key) {
     switch (key) {
     case SEQVID_CFG_INPUT_DIM:
@@ -52,30 +47,14 @@ int sv_classifier_uses_key(int key) {
 }
 
 const char *sv_classifier_key_name(int key) {
-    return key >= SEQVID_CLS_DROPOUT && key <= SEQVID_CLS_DROPOUT_SEED ? cls_key_names[key - 100]
-                                                                      : NULL;
+    const sv_key *k = sv_key_find(SEQVID_NAMES_CLASSIFIER, key);
+    return k && !(k->flags & SV_KEY_READONLY) ? k->name : NULL;
 }
 
 int sv_classifier_check(int key, double v) {
-    const char *fn = "seqvid_classifier_set";
-    switch (key) {
-    case SEQVID_CLS_DROPOUT:
-        if (!(v >= 0.0 && v < 1.0)) /* NaN fails too */
-            return sv_fail(SEQVID_ERR_ARG, "%s: DROPOUT = %g is outside [0, 1)", fn, v);
-        return SEQVID_OK;
-    case SEQVID_CLS_FREEZE_STEPS:
-        if (!(v >= -1.0 && v <= SV_EXACT_INT) || v != floor(v))
-            return sv_fail(SEQVID_ERR_ARG, "%s: FREEZE_STEPS = %g must be an integer in "
-                           "[-1, 2^53]", fn, v);
-        return SEQVID_OK;
-    case SEQVID_CLS_DROPOUT_SEED:
-        if (!(v >= 0.0 && v <= SV_EXACT_INT) || v != floor(v))
-            return sv_fail(SEQVID_ERR_ARG, "%s: DROPOUT_SEED = %g must be an integer in "
-                           "[0, 2^53]", fn, v);
-        return SEQVID_OK;
-    default:
-        return sv_fail(SEQVID_ERR_ARG, "%s: unknown classifier key %d", fn, key);
-    }
+    if (!sv_classifier_key_name(key))
+        return sv_fail(SEQVID_ERR_ARG, "seqvid_classifier_set: unknown classifier key %d", key);
+    return sv_key_check(sv_key_find(SEQVID_NAMES_CLASSIFIER, key), v, "seqvid_classifier_set");
 }
 
 /* ------------------------------------------------------------------------------------------

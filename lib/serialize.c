@@ -129,6 +129,12 @@ static double cls_setting(const seqvid_classifier *c, int key) {
     return v;
 }
 
+/* Metadata "type" of a file. */
+static const char *file_type(int checkpoint, int classifier) {
+    return checkpoint ? (classifier ? "classifier_checkpoint" : "checkpoint")
+                      : (classifier ? "classifier" : "model");
+}
+
 static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt,
                       uint64_t step, int checkpoint, uint32_t crc, char **out) {
     cJSON *root = cJSON_CreateObject(), *meta = root ? cJSON_AddObjectToObject(root, "__metadata__")
@@ -136,7 +142,7 @@ static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt
     int ok = meta != NULL;
     ok = ok && add_str(meta, "format", FORMAT_NAME) &&
          add_str(meta, "format_version", FORMAT_VERSION) &&
-         add_str(meta, "type", checkpoint ? "checkpoint" : a->cls ? "classifier" : "model") &&
+         add_str(meta, "type", file_type(checkpoint, a->cls != NULL)) &&
          add_str(meta, "library_version", seqvid_version_string());
     for (int k = 1; ok && k < SV_CFG_NKEYS; k++) {
         const char *name = sv_config_key_name(k);
@@ -163,6 +169,13 @@ static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt
              add_u64(meta, "optimizer.steps", opt->steps) &&
              add_u64(meta, "optimizer.bound", (uint64_t)opt->n) &&
              add_u64(meta, "train.step", step);
+        if (a->cls) { /* where the dropout stream stands: xoshiro256** state, 4 x 16 hex */
+            char st[68];
+            const uint64_t *x = a->cls->rng.s;
+            snprintf(st, sizeof st, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
+                     x[0], x[1], x[2], x[3]);
+            ok = ok && add_str(meta, "train.dropout_state", st);
+        }
         for (int k = 1; ok && k < SV_OPT_NKEYS; k++) {
             if (!sv_optimizer_key_name(k) || isnan(opt->v[k])) continue; /* NaN: not for this kind */
             char key[48];
@@ -318,7 +331,9 @@ typedef struct header {
     double opt_v[SV_OPT_NKEYS];
     int opt_seen[SV_OPT_NKEYS];
     uint64_t opt_steps, opt_bound, step;
-    int s1, s2, rng; /* sv_tensor index or -1 */
+    uint64_t dropout_state[4];     /* train.dropout_state (classifier checkpoints) */
+    int dropout_seen;
+    int s1, s2, rng; /* tensor index or -1 */
 } header;
 
 /* Turn the failure just recorded (by a config or optimizer check) into a format error about
@@ -333,6 +348,19 @@ static const char *meta_get(const cJSON *meta, const char *key) {
     for (const cJSON *c = meta->child; c; c = c->next)
         if (!strcmp(c->string, key)) return c->valuestring;
     return NULL;
+}
+
+/* 64 lower-case hex digits: four 64-bit words, not all zero (xoshiro's one bad state). */
+static int parse_state(const char *s, uint64_t x[4]) {
+    if (strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64) return 0;
+    for (int i = 0; i < 4; i++) {
+        x[i] = 0;
+        for (int j = 0; j < 16; j++) {
+            char c = s[16 * i + j];
+            x[i] = x[i] << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+    }
+    return (x[0] | x[1] | x[2] | x[3]) != 0;
 }
 
 static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
@@ -361,12 +389,12 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
         return sv_fail(SEQVID_ERR_FORMAT, "%s: format_version %s; this library reads version "
                        FORMAT_VERSION, fn, version ? sv_shown(version, sv, sizeof sv) : "missing");
     if (!type || (strcmp(type, "model") && strcmp(type, "checkpoint") &&
-                  strcmp(type, "classifier")))
+                  strcmp(type, "classifier") && strcmp(type, "classifier_checkpoint")))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata type is %s, expected 'model', "
-                       "'checkpoint' or 'classifier'", fn,
+                       "'checkpoint', 'classifier' or 'classifier_checkpoint'", fn,
                        type ? sv_shown(type, sv, sizeof sv) : "missing");
-    h->checkpoint = !strcmp(type, "checkpoint");
-    h->classifier = !strcmp(type, "classifier");
+    h->checkpoint = !strcmp(type, "checkpoint") || !strcmp(type, "classifier_checkpoint");
+    h->classifier = !strcmp(type, "classifier") || !strcmp(type, "classifier_checkpoint");
     if (!crc || strlen(crc) != 8 || strspn(crc, "0123456789abcdef") != 8)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: data_crc32 is %s, expected 8 lower-case hex "
                        "digits", fn, crc ? "malformed" : "missing");
@@ -411,6 +439,16 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
                                "belongs to checkpoints)", fn, sh);
             uint64_t u;
             if (!strcmp(key, "optimizer.kind")) continue; /* checked above */
+            if (!strcmp(key, "train.dropout_state")) {
+                if (!h->classifier)
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata '%s' in a model checkpoint "
+                                   "(it belongs to classifier checkpoints)", fn, sh);
+                if (!parse_state(val, h->dropout_state))
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s is not 64 lower-case hex "
+                                   "digits of a valid (nonzero) generator state", fn, sh);
+                h->dropout_seen = 1;
+                continue;
+            }
             int is_u64 = !strcmp(key, "optimizer.steps") || !strcmp(key, "optimizer.bound") ||
                          !strcmp(key, "train.step");
             if (is_u64) {
@@ -472,6 +510,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata lacks classifier.%s", fn,
                            k ? sv_classifier_key_name(k + 100) : "CLASSES");
     if (sv_config_check_all(&h->cfg)) return refail(fn, "the stored configuration");
+    if (h->checkpoint && h->classifier && !h->dropout_seen)
+        return sv_fail(SEQVID_ERR_FORMAT, "%s: classifier checkpoint lacks metadata "
+                       "train.dropout_state", fn);
     if (h->checkpoint && (!steps_seen || !bound_seen || !step_seen))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: checkpoint lacks metadata %s", fn,
                        !steps_seen ? "optimizer.steps" : !bound_seen ? "optimizer.bound"
@@ -647,17 +688,20 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         if ((st = sv_st_parse_tensor(fn, c, h->data_bytes, &h->t[h->n]))) goto fail;
         h->n++;
     }
-    if ((st = sv_st_check_tiling(fn, h->t, h->n, h->order, h->data_bytes)) || (st = classify(fn, h))) goto fail;
+    if ((st = sv_st_check_tiling(fn, h->t, h->n, h->order, h->data_bytes)) ||
+        (st = classify(fn, h)))
+        goto fail;
     if (want_ckpt && !h->checkpoint) {
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: this is a %s file, not a checkpoint", fn,
-                     h->classifier ? "classifier" : "model");
+                     file_type(h->checkpoint, h->classifier));
         goto fail;
     }
     if (h->classifier != want_cls) {
         st = sv_fail(SEQVID_ERR_FORMAT, want_cls ? "%s: this is a %s file, not a classifier"
                                                  : "%s: this is a %s file; load it with "
-                                                   "seqvid_classifier_load",
-                     fn, h->classifier ? "classifier" : h->checkpoint ? "checkpoint" : "model");
+                                                   "seqvid_classifier_%s",
+                     fn, file_type(h->checkpoint, h->classifier),
+                     h->checkpoint ? "checkpoint_load" : "load");
         goto fail;
     }
     if (want_rng && h->rng < 0) {
@@ -667,7 +711,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     }
     if ((st = check_plausible(fn, h))) goto fail;
 
-    /* The header is consistent: build the objects and bind every sv_tensor to its place. */
+    /* The header is consistent: build the objects and bind every tensor to its place. */
     if (h->classifier) {
         if ((st = seqvid_classifier_create(&h->cfg, h->cls_classes, &out->cls))) goto fail;
         seqvid_classifier *c = out->cls;
@@ -691,11 +735,15 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
             }
             if (applies) opt->v[k] = h->opt_v[k];
         }
-        if (h->opt_bound && h->opt_bound != out->model->arena.n_params) {
+        size_t n = out->cls ? out->cls->arena.n_params : out->model->arena.n_params;
+        if (h->opt_bound && h->opt_bound != n) {
             st = sv_fail(SEQVID_ERR_FORMAT, "%s: optimizer.bound %" PRIu64 " differs from the "
-                         "model's %zu parameters", fn, h->opt_bound, out->model->arena.n_params);
+                         "%s's %zu parameters", fn, h->opt_bound,
+                         out->cls ? "classifier" : "model", n);
             goto fail;
         }
+        if (out->cls && want_ckpt) /* the dropout stream goes on where it stood */
+            memcpy(out->cls->rng.s, h->dropout_state, sizeof out->cls->rng.s);
         opt->steps = h->opt_steps;
         if (want_opt && h->opt_bound) {
             if ((st = sv_optimizer_bind(opt, (size_t)h->opt_bound))) goto fail;
@@ -908,4 +956,65 @@ int seqvid_classifier_load_buffer(const void *buf, size_t size, seqvid_classifie
     int st = load(__func__, &src, LOAD_CLASSIFIER, &l);
     if (!st) *out = l.cls;
     return st;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Classifier checkpoints (1.1)
+ * ---------------------------------------------------------------------------------------- */
+int seqvid_classifier_checkpoint_save(const char *path, const seqvid_classifier *cls,
+                                      const seqvid_optimizer *opt, uint64_t step) {
+    SV_NOT_NULL(path);
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    arena a = classifier_arena(cls);
+    return save_path(__func__, path, &a, opt, NULL, step, 1);
+}
+
+int seqvid_classifier_checkpoint_save_buffer(const seqvid_classifier *cls,
+                                             const seqvid_optimizer *opt, uint64_t step,
+                                             void *buf, size_t cap, size_t *size) {
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    SV_NOT_NULL(size);
+    arena a = classifier_arena(cls);
+    return save_buffer(__func__, &a, opt, NULL, step, 1, buf, cap, size);
+}
+
+/* The classifier checkpoint tail shared by the file and buffer loaders. */
+static int classifier_checkpoint_from(const char *fn, sv_source *src, seqvid_classifier **cls,
+                                      seqvid_optimizer **opt, uint64_t *step) {
+    loaded l;
+    int st = load(fn, src, LOAD_CHECKPOINT | LOAD_OPTIMIZER | LOAD_CLASSIFIER, &l);
+    if (st) return st;
+    *cls = l.cls;
+    *opt = l.opt;
+    if (step) *step = l.step;
+    return SEQVID_OK;
+}
+
+int seqvid_classifier_checkpoint_load(const char *path, seqvid_classifier **cls,
+                                      seqvid_optimizer **opt, uint64_t *step) {
+    if (cls) *cls = NULL;
+    if (opt) *opt = NULL;
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    SV_NOT_NULL(path);
+    sv_source src;
+    int st = open_source(__func__, path, &src);
+    if (st) return st;
+    st = classifier_checkpoint_from(__func__, &src, cls, opt, step);
+    fclose(src.fp);
+    return st;
+}
+
+int seqvid_classifier_checkpoint_load_buffer(const void *buf, size_t size,
+                                             seqvid_classifier **cls, seqvid_optimizer **opt,
+                                             uint64_t *step) {
+    if (cls) *cls = NULL;
+    if (opt) *opt = NULL;
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    SV_NOT_NULL(buf);
+    sv_source src = {.buf = buf, .size = size};
+    return classifier_checkpoint_from(__func__, &src, cls, opt, step);
 }

@@ -4,9 +4,11 @@
  * dW = X^T dA. A zero input costs nothing here, where a dense GEMM pays for every pixel.
  * Threaded over blocks of output columns (sv_parallel_for): every output element is computed
  * by one thread in a fixed order, so results do not depend on the thread count. */
+#define SEQVID_EXPERIMENTAL /* declares seqvid_experimental_sparse_density */
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include "error.h"
 #include "fastmath.h"
 #include "parallel.h"
 #include "sparse.h"
@@ -168,4 +170,10 @@ void sv_sparse_forward(const sv_sparse *s, int N, const float *W, float *A, int 
 void sv_sparse_weight_grad(const sv_sparse *s, int N, const float *G, int ldg, float *dW) {
     sp_job j = {s, s->rows, s->D, N, ldg, NULL, G, dW};
     sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, sp_backward_blocks, &j);
+}
+
+int seqvid_experimental_sparse_density(int *density) {
+    SV_NOT_NULL(density);
+    *density = SV_SPARSE_DENSITY;
+    return SEQVID_OK;
 }
