@@ -21,7 +21,7 @@
  *
  * Classifier files (lib/classifier.h) are model files of metadata type "classifier": the
  * stack's configuration keys, "classifier.*" settings and the classifier's blocks, written
- * and read by the same code through an `arena` (what a file holds: parameters and blocks).
+ * and read by the same code through `contents` (what a file holds: parameters and blocks).
  */
 #include <errno.h>
 #include <float.h>
@@ -106,20 +106,20 @@ static int add_u64(cJSON *obj, const char *key, uint64_t v) {
 }
 
 /* What a file holds: a model's or a classifier's parameters and blocks. */
-typedef struct arena {
+typedef struct contents {
     const seqvid_model *model;     /* exactly one of these two is set */
     const seqvid_classifier *cls;
     const float *params;
     size_t n_params, n_blocks;
     const sv_block *blocks;
-} arena;
+} contents;
 
-static arena model_arena(const seqvid_model *m) {
-    return (arena){m, NULL, m->arena.params, m->arena.n_params, m->arena.n_blocks, m->arena.blocks};
+static contents model_contents(const seqvid_model *m) {
+    return (contents){m, NULL, m->arena.params, m->arena.n_params, m->arena.n_blocks, m->arena.blocks};
 }
 
-static arena classifier_arena(const seqvid_classifier *c) {
-    return (arena){NULL, c, c->arena.params, c->arena.n_params, c->arena.n_blocks, c->arena.blocks};
+static contents classifier_contents(const seqvid_classifier *c) {
+    return (contents){NULL, c, c->arena.params, c->arena.n_params, c->arena.n_blocks, c->arena.blocks};
 }
 
 /* A classifier setting by key, for files. */
@@ -135,7 +135,7 @@ static const char *file_type(int checkpoint, int classifier) {
                       : (classifier ? "classifier" : "model");
 }
 
-static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt,
+static int build_json(const plan *p, const contents *a, const seqvid_optimizer *opt,
                       uint64_t step, int checkpoint, uint32_t crc, char **out) {
     cJSON *root = cJSON_CreateObject(), *meta = root ? cJSON_AddObjectToObject(root, "__metadata__")
                                                      : NULL;
@@ -190,7 +190,7 @@ static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt
 }
 
 /* List what a save writes, compute the checksum, build the header. */
-static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt,
+static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *opt,
                      const seqvid_mmnist *gen, uint64_t step, int checkpoint, plan **out) {
     *out = NULL;
     if (!sv_all_finite(m->params, m->n_params))
@@ -210,7 +210,7 @@ static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt
     plan *p = calloc(1, sizeof *p);
     if (!p) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
 
-    /* Model blocks in arena order (composite.c lays them out in order; sorting keeps the
+    /* Model blocks in arena order (arena.c lays them out in order; sorting keeps the
      * data section equal to the arena even if that changes). */
     size_t idx[SV_MAX_BLOCKS];
     for (size_t i = 0; i < m->n_blocks; i++) {
@@ -271,7 +271,7 @@ static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt
     return SEQVID_OK;
 }
 
-static int save_buffer(const char *fn, const arena *m, const seqvid_optimizer *opt,
+static int save_buffer(const char *fn, const contents *m, const seqvid_optimizer *opt,
                        const seqvid_mmnist *gen, uint64_t step, int checkpoint, void *buf,
                        size_t cap, size_t *size) {
     plan *p;
@@ -299,7 +299,7 @@ static int write_plan(void *ctx, int fd) {
     return r ? s.err : 0;
 }
 
-static int save_path(const char *fn, const char *path, const arena *m,
+static int save_path(const char *fn, const char *path, const contents *m,
                      const seqvid_optimizer *opt, const seqvid_mmnist *gen, uint64_t step,
                      int checkpoint) {
     if (!*path) return sv_fail(SEQVID_ERR_ARG, "%s: path is empty", fn);
@@ -806,18 +806,26 @@ fail:
     return st;
 }
 
-/* path as a file source. */
-static int open_source(const char *fn, const char *path, sv_source *src) {
-    memset(src, 0, sizeof *src);
-    return sv_open_regular(fn, path, &src->fp, &src->size);
+/* load() from a file (path != NULL) or from memory. */
+static int load_from(const char *fn, const char *path, const void *buf, size_t size,
+                     unsigned flags, loaded *out) {
+    sv_source src = {.buf = buf, .size = size};
+    if (!path) return load(fn, &src, flags, out);
+    memset(out, 0, sizeof *out);
+    int st = sv_open_regular(fn, path, &src.fp, &src.size);
+    if (st) return st;
+    st = load(fn, &src, flags, out);
+    fclose(src.fp);
+    return st;
 }
 
-/* The checkpoint tail shared by the file and buffer loaders. */
-static int checkpoint_from(const char *fn, sv_source *src, seqvid_model **model,
-                           seqvid_optimizer **opt, seqvid_mmnist *gen, uint64_t *step) {
+/* A model checkpoint from a file or memory: the generator's state restored into gen. */
+static int checkpoint_from(const char *fn, const char *path, const void *buf, size_t size,
+                           seqvid_model **model, seqvid_optimizer **opt, seqvid_mmnist *gen,
+                           uint64_t *step) {
     loaded l;
-    int st = load(fn, src,
-                  LOAD_CHECKPOINT | (opt ? LOAD_OPTIMIZER : 0) | (gen ? LOAD_RNG : 0), &l);
+    int st = load_from(fn, path, buf, size,
+                       LOAD_CHECKPOINT | (opt ? LOAD_OPTIMIZER : 0) | (gen ? LOAD_RNG : 0), &l);
     if (st) return st;
     if (gen && (st = seqvid_mmnist_set_state(gen, l.rng, l.rng_size))) {
         seqvid_model_free(l.model);
@@ -832,20 +840,34 @@ static int checkpoint_from(const char *fn, sv_source *src, seqvid_model **model,
     return SEQVID_OK;
 }
 
+/* A classifier checkpoint from a file or memory. */
+static int classifier_checkpoint_from(const char *fn, const char *path, const void *buf,
+                                      size_t size, seqvid_classifier **cls,
+                                      seqvid_optimizer **opt, uint64_t *step) {
+    loaded l;
+    int st = load_from(fn, path, buf, size, LOAD_CHECKPOINT | LOAD_OPTIMIZER | LOAD_CLASSIFIER,
+                       &l);
+    if (st) return st;
+    *cls = l.cls;
+    *opt = l.opt;
+    if (step) *step = l.step;
+    return SEQVID_OK;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Public entry points
  * ---------------------------------------------------------------------------------------- */
 int seqvid_model_save(const seqvid_model *model, const char *path) {
     SV_NOT_NULL(model);
     SV_NOT_NULL(path);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_path(__func__, path, &a, NULL, NULL, 0, 0);
 }
 
 int seqvid_model_save_buffer(const seqvid_model *model, void *buf, size_t cap, size_t *size) {
     SV_NOT_NULL(model);
     SV_NOT_NULL(size);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_buffer(__func__, &a, NULL, NULL, 0, 0, buf, cap, size);
 }
 
@@ -853,12 +875,8 @@ int seqvid_model_load(const char *path, seqvid_model **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(path);
-    sv_source src;
-    int st = open_source(__func__, path, &src);
-    if (st) return st;
     loaded l;
-    st = load(__func__, &src, 0, &l);
-    fclose(src.fp);
+    int st = load_from(__func__, path, NULL, 0, 0, &l);
     if (!st) *out = l.model;
     return st;
 }
@@ -867,9 +885,8 @@ int seqvid_model_load_buffer(const void *buf, size_t size, seqvid_model **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(buf);
-    sv_source src = {.buf = buf, .size = size};
     loaded l;
-    int st = load(__func__, &src, 0, &l);
+    int st = load_from(__func__, NULL, buf, size, 0, &l);
     if (!st) *out = l.model;
     return st;
 }
@@ -879,7 +896,7 @@ int seqvid_checkpoint_save(const char *path, const seqvid_model *model,
     SV_NOT_NULL(path);
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_path(__func__, path, &a, opt, gen, step, 1);
 }
 
@@ -889,7 +906,7 @@ int sv_checkpoint_save_buffer(const seqvid_model *model, const seqvid_optimizer 
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(size);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_buffer(__func__, &a, opt, gen, step, 1, buf, cap, size);
 }
 
@@ -900,12 +917,7 @@ int seqvid_checkpoint_load(const char *path, seqvid_model **model, seqvid_optimi
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(path);
-    sv_source src;
-    int st = open_source(__func__, path, &src);
-    if (st) return st;
-    st = checkpoint_from(__func__, &src, model, opt, gen, step);
-    fclose(src.fp);
-    return st;
+    return checkpoint_from(__func__, path, NULL, 0, model, opt, gen, step);
 }
 
 int sv_checkpoint_load_buffer(const void *buf, size_t size, seqvid_model **model,
@@ -914,14 +926,13 @@ int sv_checkpoint_load_buffer(const void *buf, size_t size, seqvid_model **model
     if (opt) *opt = NULL;
     SV_NOT_NULL(model);
     SV_NOT_NULL(buf);
-    sv_source src = {.buf = buf, .size = size};
-    return checkpoint_from(__func__, &src, model, opt, gen, step);
+    return checkpoint_from(__func__, NULL, buf, size, model, opt, gen, step);
 }
 
 int seqvid_classifier_save(const seqvid_classifier *cls, const char *path) {
     SV_NOT_NULL(cls);
     SV_NOT_NULL(path);
-    arena a = classifier_arena(cls);
+    contents a = classifier_contents(cls);
     return save_path(__func__, path, &a, NULL, NULL, 0, 0);
 }
 
@@ -929,7 +940,7 @@ int seqvid_classifier_save_buffer(const seqvid_classifier *cls, void *buf, size_
                                   size_t *size) {
     SV_NOT_NULL(cls);
     SV_NOT_NULL(size);
-    arena a = classifier_arena(cls);
+    contents a = classifier_contents(cls);
     return save_buffer(__func__, &a, NULL, NULL, 0, 0, buf, cap, size);
 }
 
@@ -937,12 +948,8 @@ int seqvid_classifier_load(const char *path, seqvid_classifier **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(path);
-    sv_source src;
-    int st = open_source(__func__, path, &src);
-    if (st) return st;
     loaded l;
-    st = load(__func__, &src, LOAD_CLASSIFIER, &l);
-    fclose(src.fp);
+    int st = load_from(__func__, path, NULL, 0, LOAD_CLASSIFIER, &l);
     if (!st) *out = l.cls;
     return st;
 }
@@ -951,22 +958,18 @@ int seqvid_classifier_load_buffer(const void *buf, size_t size, seqvid_classifie
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(buf);
-    sv_source src = {.buf = buf, .size = size};
     loaded l;
-    int st = load(__func__, &src, LOAD_CLASSIFIER, &l);
+    int st = load_from(__func__, NULL, buf, size, LOAD_CLASSIFIER, &l);
     if (!st) *out = l.cls;
     return st;
 }
 
-/* ------------------------------------------------------------------------------------------
- * Classifier checkpoints (1.1)
- * ---------------------------------------------------------------------------------------- */
 int seqvid_classifier_checkpoint_save(const char *path, const seqvid_classifier *cls,
                                       const seqvid_optimizer *opt, uint64_t step) {
     SV_NOT_NULL(path);
     SV_NOT_NULL(cls);
     SV_NOT_NULL(opt);
-    arena a = classifier_arena(cls);
+    contents a = classifier_contents(cls);
     return save_path(__func__, path, &a, opt, NULL, step, 1);
 }
 
@@ -976,20 +979,8 @@ int seqvid_classifier_checkpoint_save_buffer(const seqvid_classifier *cls,
     SV_NOT_NULL(cls);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(size);
-    arena a = classifier_arena(cls);
+    contents a = classifier_contents(cls);
     return save_buffer(__func__, &a, opt, NULL, step, 1, buf, cap, size);
-}
-
-/* The classifier checkpoint tail shared by the file and buffer loaders. */
-static int classifier_checkpoint_from(const char *fn, sv_source *src, seqvid_classifier **cls,
-                                      seqvid_optimizer **opt, uint64_t *step) {
-    loaded l;
-    int st = load(fn, src, LOAD_CHECKPOINT | LOAD_OPTIMIZER | LOAD_CLASSIFIER, &l);
-    if (st) return st;
-    *cls = l.cls;
-    *opt = l.opt;
-    if (step) *step = l.step;
-    return SEQVID_OK;
 }
 
 int seqvid_classifier_checkpoint_load(const char *path, seqvid_classifier **cls,
@@ -999,12 +990,7 @@ int seqvid_classifier_checkpoint_load(const char *path, seqvid_classifier **cls,
     SV_NOT_NULL(cls);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(path);
-    sv_source src;
-    int st = open_source(__func__, path, &src);
-    if (st) return st;
-    st = classifier_checkpoint_from(__func__, &src, cls, opt, step);
-    fclose(src.fp);
-    return st;
+    return classifier_checkpoint_from(__func__, path, NULL, 0, cls, opt, step);
 }
 
 int seqvid_classifier_checkpoint_load_buffer(const void *buf, size_t size,
@@ -1015,6 +1001,5 @@ int seqvid_classifier_checkpoint_load_buffer(const void *buf, size_t size,
     SV_NOT_NULL(cls);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(buf);
-    sv_source src = {.buf = buf, .size = size};
-    return classifier_checkpoint_from(__func__, &src, cls, opt, step);
+    return classifier_checkpoint_from(__func__, NULL, buf, size, cls, opt, step);
 }

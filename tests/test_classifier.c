@@ -706,19 +706,29 @@ static cJSON *header_of(const unsigned char *buf) {
     return root;
 }
 
-/* Load a mutated header: must fail with `want` and leave *out NULL. */
-static void expect_header_fails(const unsigned char *buf, size_t size, cJSON *root, int want,
-                                const char *what) {
-    size_t n;
-    unsigned char *o = with_header(buf, size, root, &n);
+/* Load a file (with its header replaced by root, unless root is NULL) as a classifier (ckpt 0)
+ * or a classifier checkpoint (ckpt 1): must fail with `want`, a message and nothing returned. */
+static void expect_load_fails(const unsigned char *buf, size_t size, cJSON *root, int ckpt,
+                              int want, const char *what) {
+    size_t n = size;
+    unsigned char *o = root ? with_header(buf, size, root, &n) : malloc(size);
+    if (!root) memcpy(o, buf, size);
     seqvid_classifier *c = (seqvid_classifier *)o;
+    seqvid_optimizer *opt = (seqvid_optimizer *)o;
     clear_error();
-    int st = seqvid_classifier_load_buffer(o, n, &c);
+    int st = ckpt ? seqvid_classifier_checkpoint_load_buffer(o, n, &c, &opt, NULL)
+                  : seqvid_classifier_load_buffer(o, n, &c);
     if (st != want) fail_msg("%s: status %d, expected %d (%s)", what, st, want, seqvid_last_error());
     assert_null(c);
+    if (ckpt) assert_null(opt);
     assert_true(seqvid_last_error()[0] != 0);
     free(o);
     cJSON_Delete(root);
+}
+
+static void expect_header_fails(const unsigned char *buf, size_t size, cJSON *root, int want,
+                                const char *what) {
+    expect_load_fails(buf, size, root, 0, want, what);
 }
 
 static void test_save_load(void **state) {
@@ -975,7 +985,7 @@ static void test_checkpoint_resume(void **state) {
         assert_fails(seqvid_classifier_checkpoint_save(NULL, b, ob, 3), SEQVID_ERR_NULL);
         assert_fails(seqvid_classifier_checkpoint_save(path, NULL, ob, 3), SEQVID_ERR_NULL);
         assert_fails(seqvid_classifier_checkpoint_save(path, b, NULL, 3), SEQVID_ERR_NULL);
-        assert_fails(seqvid_classifier_checkpoint_load(path, NULL, &of, NULL), SEQVID_ERR_NULL);
+        assert_fails(seqvid_classifier_checkpoint_load(path, NULL, &of1, NULL), SEQVID_ERR_NULL);
         assert_fails(seqvid_classifier_checkpoint_load_buffer(buf, size, &f1, NULL, NULL),
                      SEQVID_ERR_NULL);
         seqvid_model_free(m);
@@ -988,22 +998,9 @@ static void test_checkpoint_resume(void **state) {
     }
 }
 
-/* Load a mutated classifier checkpoint: must fail with `want`, nothing returned. */
 static void expect_ckpt_fails(const unsigned char *buf, size_t size, cJSON *root, int want,
                               const char *what) {
-    size_t n;
-    unsigned char *o = root ? with_header(buf, size, root, &n) : malloc(size);
-    if (!root) memcpy(o, buf, n = size);
-    seqvid_classifier *c = (seqvid_classifier *)o;
-    seqvid_optimizer *opt = (seqvid_optimizer *)o;
-    clear_error();
-    int st = seqvid_classifier_checkpoint_load_buffer(o, n, &c, &opt, NULL);
-    if (st != want) fail_msg("%s: status %d, expected %d (%s)", what, st, want, seqvid_last_error());
-    assert_null(c);
-    assert_null(opt);
-    assert_true(seqvid_last_error()[0] != 0);
-    free(o);
-    cJSON_Delete(root);
+    expect_load_fails(buf, size, root, 1, want, what);
 }
 
 static void test_checkpoint_hostile(void **state) {
