@@ -2,8 +2,10 @@
 # abi-check.sh BUILD_DIR -- is the libseqvid.so built in BUILD_DIR compatible with the
 # committed baseline? (the promise is in docs/abi.md). Checks, each one failing the script:
 #   1. SONAME is libseqvid.so.<major of the baseline>.
-#   2. `nm -D --defined-only` exports only seqvid_* functions, each versioned @@SEQVID_x.y;
-#      every function the header declares SEQVID_API is exported.
+#   2. `nm -D --defined-only` exports only seqvid_* functions, each versioned @@SEQVID_x.y,
+#      except the experimental section's seqvid_experimental_* @@SEQVID_EXPERIMENTAL (not
+#      stable: left out of ABI dumps, see tests/abi/experimental.suppr); every function the
+#      header declares SEQVID_API is exported.
 #   3. abidiff against tests/abi/libseqvid.abi: no removed or changed interface. Added functions
 #      pass, but must live in a version node the baseline does not have (SEQVID_1.1, ...),
 #      and every baseline symbol must keep its version.
@@ -46,12 +48,16 @@ fi
 # --- 2. exported symbols -------------------------------------------------------------------
 # nm -D lists the version nodes themselves as absolute symbols (type A); they are not code.
 nm -D --defined-only "$lib" | awk '$2 != "A" { print $3 }' | sort >"$tmp/exports"
-bad=$(grep -Ev '^seqvid_[a-z0-9_]+@@SEQVID_[0-9]+\.[0-9]+$' "$tmp/exports" || true)
-if [ -z "$bad" ]; then
-    pass "$(wc -l <"$tmp/exports") exported symbols, all seqvid_*@@SEQVID_x.y"
+bad=$(grep -Ev '^seqvid_[a-z0-9_]+@@SEQVID_[0-9]+\.[0-9]+$|^seqvid_experimental_[a-z0-9_]+@@SEQVID_EXPERIMENTAL$' \
+    "$tmp/exports" | grep -v '^seqvid_experimental_' || true)
+bad_exp=$(grep -E '^seqvid_experimental_|@@SEQVID_EXPERIMENTAL$' "$tmp/exports" |
+    grep -Ev '^seqvid_experimental_[a-z0-9_]+@@SEQVID_EXPERIMENTAL$' || true)
+if [ -z "$bad$bad_exp" ]; then
+    pass "$(wc -l <"$tmp/exports") exported symbols, all seqvid_*@@SEQVID_x.y" \
+        "($(grep -c '@@SEQVID_EXPERIMENTAL$' "$tmp/exports") experimental)"
 else
-    fail "exports that are not seqvid_*@@SEQVID_x.y:"
-    echo "$bad" | sed 's/^/    /'
+    fail "exports that are not seqvid_*@@SEQVID_x.y (or seqvid_experimental_*@@SEQVID_EXPERIMENTAL):"
+    printf '%s\n%s\n' "$bad" "$bad_exp" | sed '/^$/d; s/^/    /'
 fi
 sed 's/@.*//' "$tmp/exports" | sort -u >"$tmp/export_names"
 # Declared: every `SEQVID_API <type> <name>(` of the header (declarations may span lines).
@@ -72,7 +78,8 @@ fi
 
 # --- 3. abidiff against the baseline -------------------------------------------------------
 "$src/tests/abi/abi-dump.sh" "$lib" "$tmp/current.abi" || { echo "abi-check: abidw failed" >&2; exit 2; }
-abidiff "$baseline" "$tmp/current.abi" >"$tmp/abidiff.txt" 2>&1
+suppr="$src/tests/abi/experimental.suppr"
+abidiff --suppressions "$suppr" "$baseline" "$tmp/current.abi" >"$tmp/abidiff.txt" 2>&1
 rc=$?
 # Exit code bits (abidiff(1)): 1 error, 2 usage error, 4 ABI change, 8 incompatible change.
 # Bit 4 alone means "a human must look"; rerun without added symbols: if that is clean, the
@@ -85,7 +92,8 @@ elif [ $((rc & 8)) -ne 0 ]; then
     fail "incompatible ABI change (abidiff exit $rc):"
     sed 's/^/    /' "$tmp/abidiff.txt"
 elif [ $((rc & 4)) -ne 0 ]; then
-    abidiff --no-added-syms "$baseline" "$tmp/current.abi" >"$tmp/abidiff-noadd.txt" 2>&1
+    abidiff --suppressions "$suppr" --no-added-syms "$baseline" "$tmp/current.abi" \
+        >"$tmp/abidiff-noadd.txt" 2>&1
     if [ $? -eq 0 ]; then
         pass "abidiff: only additions (allowed in a minor version):"
         sed 's/^/    /' "$tmp/abidiff.txt"
@@ -108,6 +116,9 @@ fi
 while IFS= read -r sym; do
     name=${sym%@@*}
     node=${sym#*@@}
+    if [ "$node" = SEQVID_EXPERIMENTAL ] && grep -q "^$name@@" "$tmp/base_syms"; then
+        fail "$name is in the baseline but now experimental: a stable function cannot go back"
+    fi
     if ! grep -q "^$name@@" "$tmp/base_syms" && grep -qx "$node" "$tmp/base_nodes"; then
         fail "new function $name is in released node $node; add a new node to lib/seqvid.map"
     fi

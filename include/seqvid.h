@@ -46,11 +46,14 @@
  *  - Loading functions (seqvid_*_load*, seqvid_npy_*) touch nothing shared: safe from any
  *    thread, on distinct paths or buffers.
  * The library starts worker threads of its own inside a call (as many as seqvid_set_threads
- * asks for, for its sparse products); they end before the call returns.
+ * asks for: the sparse-input products, the optimizers' updates and the NaN/Inf scans of large
+ * arrays); they end before the call returns. Results do not depend on the thread count.
  *
  * @par Stability
- * Everything in this header is the stable API of major version 1. Functions and
- * enum values may be added in minor versions; none is removed or changed before 2.0.
+ * Everything in this header is the stable API of major version 1, except the section
+ * "Experimental", which a program sees only if it defines SEQVID_EXPERIMENTAL. Functions and
+ * enum values may be added in minor versions (each function's note says since when, if
+ * after 1.0); none is removed or changed before 2.0.
  */
 #ifndef SEQVID_H
 #define SEQVID_H
@@ -74,11 +77,11 @@ extern "C" {
 /** @defgroup version Version */
 /** @{ */
 #define SEQVID_VERSION_MAJOR 1
-#define SEQVID_VERSION_MINOR 0
+#define SEQVID_VERSION_MINOR 1
 #define SEQVID_VERSION_PATCH 0
 #define SEQVID_VERSION_NUMBER \
     (SEQVID_VERSION_MAJOR * 10000 + SEQVID_VERSION_MINOR * 100 + SEQVID_VERSION_PATCH)
-#define SEQVID_VERSION_STRING "1.0.0"
+#define SEQVID_VERSION_STRING "1.1.0"
 
 /** "MAJOR.MINOR.PATCH" of the library actually linked (may differ from the header's). */
 SEQVID_API const char *seqvid_version_string(void);
@@ -225,8 +228,6 @@ SEQVID_API int seqvid_config_get(const seqvid_config *cfg, int key, double *valu
 /** @{ */
 /** A model: its weights, gradients and workspaces. */
 typedef struct seqvid_model seqvid_model;
-/** An optimizer and its state (moments, step count), bound to one model size. */
-typedef struct seqvid_optimizer seqvid_optimizer;
 
 /** Create a model with freshly initialised weights (deterministic for a seed). The config is
  *  copied; it may be freed afterwards. */
@@ -237,6 +238,67 @@ SEQVID_API int seqvid_model_get(const seqvid_model *model, int key, double *valu
 /** Change a key after creation. Only SEQVID_CFG_RECON_FEED may change; others give
  *  SEQVID_ERR_STATE. */
 SEQVID_API int seqvid_model_set(seqvid_model *model, int key, double value);
+
+/** @} */
+
+/* ============================================================================================
+ * Optimizers
+ * ========================================================================================== */
+/** @defgroup optimizers Optimizers */
+/** @{ */
+/** An optimizer and its state (moments, step count), bound to one parameter count (a model's
+ *  or a classifier's). */
+typedef struct seqvid_optimizer seqvid_optimizer;
+
+/** Optimizers for seqvid_optimizer_create(). */
+typedef enum seqvid_optimizer_kind {
+    SEQVID_OPT_SGD = 1,     /**< momentum SGD with L2 decay and per-element update clipping */
+    SEQVID_OPT_RMSPROP = 2,
+    SEQVID_OPT_ADAM = 3
+} seqvid_optimizer_kind;
+
+/**
+ * Keys of seqvid_optimizer_set(); each key's note gives its default for SGD | RMSprop | Adam.
+ *
+ * Update rules (g: gradient after the optional global-norm clip, w: weights, step k = 1, 2..):
+ * ~~~~
+ *   clip:    if GRAD_CLIP > 0 and |g|_2 > GRAD_CLIP:  g <- g * GRAD_CLIP / |g|_2
+ *   SGD:     v <- MOMENTUM*v - LR*(g + WEIGHT_DECAY*w);  v <- clamp(v, +-UPDATE_CLIP) if > 0;
+ *            w <- w + v
+ *   RMSprop: r <- DECAY*r + (1-DECAY)*g^2;  w <- w - LR*(g + WEIGHT_DECAY*w)/sqrt(r + EPS)
+ *   Adam:    m <- BETA1*m + (1-BETA1)*g;  v <- BETA2*v + (1-BETA2)*g^2;
+ *            w <- w - LR*(m/(1-BETA1^k)) / (sqrt(v/(1-BETA2^k)) + EPS) - LR*WEIGHT_DECAY*w
+ *   (RMSprop and Adam also honour UPDATE_CLIP: each element of the step is clamped.)
+ * ~~~~
+ */
+typedef enum seqvid_optimizer_key { /* SGD default | RMSprop | Adam                          */
+    SEQVID_OPT_LR = 1,              /**< 1e-4        | 1e-3    | 1e-3                          */
+    SEQVID_OPT_MOMENTUM = 2,        /**< 0.9         | n/a     | n/a                           */
+    SEQVID_OPT_WEIGHT_DECAY = 3,    /**< 1e-4        | 0       | 0                             */
+    SEQVID_OPT_UPDATE_CLIP = 4,     /**< 1e-4        | 0 (off) | 0 (off)                       */
+    SEQVID_OPT_GRAD_CLIP = 5,       /**< 0 (off)     | 0       | 0   global L2-norm clip       */
+    SEQVID_OPT_DECAY = 6,           /**< n/a         | 0.95    | n/a                           */
+    SEQVID_OPT_BETA1 = 7,           /**< n/a         | n/a     | 0.9                           */
+    SEQVID_OPT_BETA2 = 8,           /**< n/a         | n/a     | 0.999                         */
+    SEQVID_OPT_EPS = 9              /**< n/a         | 1e-6    | 1e-8                          */
+} seqvid_optimizer_key;
+
+SEQVID_API int seqvid_optimizer_create(int kind, seqvid_optimizer **out);
+SEQVID_API void seqvid_optimizer_free(seqvid_optimizer *opt);
+/** Keys may be changed between steps (e.g., a learning-rate schedule). A key that does not
+ *  apply to the optimizer's kind gives SEQVID_ERR_ARG. */
+SEQVID_API int seqvid_optimizer_set(seqvid_optimizer *opt, int key, double value);
+SEQVID_API int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value);
+/** Apply the model's gradient array to its weights. The optimizer binds to the first
+ *  model's parameter count; a model of another size gives SEQVID_ERR_SHAPE. Non-finite
+ *  gradients give SEQVID_ERR_NONFINITE with nothing changed. */
+SEQVID_API int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model);
+/** Updates applied so far (the count Adam's bias correction and SEQVID_CLS_FREEZE_STEPS read).
+ *  Since 1.1; same as seqvid_optimizer_steps, whose name is too close to
+ *  seqvid_optimizer_step (deprecated in the documentation, kept for the 1.x ABI). */
+SEQVID_API int seqvid_optimizer_step_count(const seqvid_optimizer *opt, uint64_t *count);
+/** Deprecated alias of seqvid_optimizer_step_count (1.0 name). */
+SEQVID_API int seqvid_optimizer_steps(const seqvid_optimizer *opt, uint64_t *steps);
 
 /** @} */
 
@@ -301,10 +363,14 @@ SEQVID_API int seqvid_model_encode(seqvid_model *model, const seqvid_batch *batc
                                    size_t out_count);
 SEQVID_API int seqvid_model_feature_dim(const seqvid_model *model, size_t *dim);
 
-/*
- * Streaming encoder: frames arrive one at a time (a camera, a long video). After frames
- * x_0..x_t have been pushed, the features equal seqvid_model_encode of those t+1 frames.
+/** @} */
+
+/** @defgroup stream Streaming encoder
+ * Frames arrive one at a time (a camera, a long video). After frames x_0..x_t have been
+ * pushed, the features equal seqvid_model_encode of those t+1 frames.
  */
+/** @{ */
+/** A streaming encoder over a model's encoder. */
 typedef struct seqvid_stream seqvid_stream;
 
 /** A stream of n_seqs parallel sequences over `model`'s encoder, starting from the zero
@@ -336,9 +402,12 @@ SEQVID_API int seqvid_model_params(seqvid_model *model, float **params);
 /** Live pointer to the gradients of the last seqvid_model_gradients call. */
 SEQVID_API int seqvid_model_grads(seqvid_model *model, float **grads);
 SEQVID_API int seqvid_model_param_block_count(const seqvid_model *model, size_t *count);
-/** Block i: its name (e.g., "encoder.0.w_x", "future.readout.w"; static storage owned by the
- *  model), its offset in the arena and its shape rows x cols (vectors have cols = 1).
- *  Any output may be NULL. */
+/** Block i in arena order: its name, its offset in the arena and its shape rows x cols
+ *  (vectors have cols = 1). Names: "<stack>.<l>.w_x", ".w_h", ".peephole", ".bias" for layer
+ *  l of the stacks "encoder", "recon" and "future" (an unconditioned decoder has no
+ *  "<stack>.0.w_x"; no ".peephole" without peepholes), then "<decoder>.readout.w" (H x D) and
+ *  ".readout.b" (D). The name is owned by the model and valid until it is freed. Any output
+ *  may be NULL. */
 SEQVID_API int seqvid_model_param_block(const seqvid_model *model, size_t i, const char **name,
                                         size_t *offset, size_t *rows, size_t *cols);
 
@@ -459,71 +528,6 @@ SEQVID_API int seqvid_classifier_param_block(const seqvid_classifier *cls, size_
                                              const char **name, size_t *offset, size_t *rows,
                                              size_t *cols);
 
-/** Save and load as seqvid_model_save / _load / _save_buffer / _load_buffer do (safetensors,
- *  atomic saves; metadata type "classifier", see docs/format.md). The settings (dropout,
- *  freeze steps, dropout seed) are stored; the dropout stream restarts at its seed on
- *  loading. Loading a model file here, or a classifier file with seqvid_model_load, gives
- *  SEQVID_ERR_FORMAT. */
-SEQVID_API int seqvid_classifier_save(const seqvid_classifier *cls, const char *path);
-SEQVID_API int seqvid_classifier_load(const char *path, seqvid_classifier **out);
-SEQVID_API int seqvid_classifier_save_buffer(const seqvid_classifier *cls, void *buf,
-                                             size_t cap, size_t *size);
-SEQVID_API int seqvid_classifier_load_buffer(const void *buf, size_t size,
-                                             seqvid_classifier **out);
-
-/** @} */
-
-/* ============================================================================================
- * Optimizers
- * ========================================================================================== */
-/** @defgroup optimizers Optimizers */
-/** @{ */
-/** Optimizers for seqvid_optimizer_create(). */
-typedef enum seqvid_optimizer_kind {
-    SEQVID_OPT_SGD = 1,     /**< momentum SGD with L2 decay and per-element update clipping */
-    SEQVID_OPT_RMSPROP = 2,
-    SEQVID_OPT_ADAM = 3
-} seqvid_optimizer_kind;
-
-/**
- * Keys of seqvid_optimizer_set(); each key's note gives its default for SGD | RMSprop | Adam.
- *
- * Update rules (g: gradient after the optional global-norm clip, w: weights, step k = 1, 2..):
- * ~~~~
- *   clip:    if GRAD_CLIP > 0 and |g|_2 > GRAD_CLIP:  g <- g * GRAD_CLIP / |g|_2
- *   SGD:     v <- MOMENTUM*v - LR*(g + WEIGHT_DECAY*w);  v <- clamp(v, +-UPDATE_CLIP) if > 0;
- *            w <- w + v
- *   RMSprop: r <- DECAY*r + (1-DECAY)*g^2;  w <- w - LR*(g + WEIGHT_DECAY*w)/sqrt(r + EPS)
- *   Adam:    m <- BETA1*m + (1-BETA1)*g;  v <- BETA2*v + (1-BETA2)*g^2;
- *            w <- w - LR*(m/(1-BETA1^k)) / (sqrt(v/(1-BETA2^k)) + EPS) - LR*WEIGHT_DECAY*w
- *   (RMSprop and Adam also honour UPDATE_CLIP: each element of the step is clamped.)
- * ~~~~
- */
-typedef enum seqvid_optimizer_key { /* SGD default | RMSprop | Adam                          */
-    SEQVID_OPT_LR = 1,              /**< 1e-4        | 1e-3    | 1e-3                          */
-    SEQVID_OPT_MOMENTUM = 2,        /**< 0.9         | n/a     | n/a                           */
-    SEQVID_OPT_WEIGHT_DECAY = 3,    /**< 1e-4        | 0       | 0                             */
-    SEQVID_OPT_UPDATE_CLIP = 4,     /**< 1e-4        | 0 (off) | 0 (off)                       */
-    SEQVID_OPT_GRAD_CLIP = 5,       /**< 0 (off)     | 0       | 0   global L2-norm clip       */
-    SEQVID_OPT_DECAY = 6,           /**< n/a         | 0.95    | n/a                           */
-    SEQVID_OPT_BETA1 = 7,           /**< n/a         | n/a     | 0.9                           */
-    SEQVID_OPT_BETA2 = 8,           /**< n/a         | n/a     | 0.999                         */
-    SEQVID_OPT_EPS = 9              /**< n/a         | 1e-6    | 1e-8                          */
-} seqvid_optimizer_key;
-
-SEQVID_API int seqvid_optimizer_create(int kind, seqvid_optimizer **out);
-SEQVID_API void seqvid_optimizer_free(seqvid_optimizer *opt);
-/** Keys may be changed between steps (e.g., a learning-rate schedule). A key that does not
- *  apply to the optimizer's kind gives SEQVID_ERR_ARG. */
-SEQVID_API int seqvid_optimizer_set(seqvid_optimizer *opt, int key, double value);
-SEQVID_API int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value);
-/** Apply the model's gradient array to its weights. The optimizer binds to the first
- *  model's parameter count; a model of another size gives SEQVID_ERR_SHAPE. Non-finite
- *  gradients give SEQVID_ERR_NONFINITE with nothing changed. */
-SEQVID_API int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model);
-/** Steps taken so far. */
-SEQVID_API int seqvid_optimizer_steps(const seqvid_optimizer *opt, uint64_t *steps);
-
 /** @} */
 
 /* ============================================================================================
@@ -599,9 +603,10 @@ SEQVID_API int seqvid_batch_crop(const seqvid_batch *src, size_t height, size_t 
 /** @} */
 
 /* ============================================================================================
- * Saving and loading (safetensors; see docs/format.md)
+ * Saving and loading: models, checkpoints, classifiers (safetensors; see docs/format.md)
  * ========================================================================================== */
-/** @defgroup saving Saving and loading (safetensors; see docs/format.md) */
+/** @defgroup saving Saving and loading (safetensors; see docs/format.md)
+ * Every save is atomic and every load validates the whole file before building anything. */
 /** @{ */
 /** Save atomically: a temporary file in the same folder is written, fsynced and renamed over
  *  `path`, so a crash leaves either the old file or the new one, complete. */
@@ -625,6 +630,84 @@ SEQVID_API int seqvid_checkpoint_load(const char *path, seqvid_model **model,
                                       seqvid_optimizer **opt, seqvid_mmnist *gen,
                                       uint64_t *step);
 
+/** Classifiers save and load as seqvid_model_save / _load / _save_buffer / _load_buffer do (safetensors,
+ *  atomic saves; metadata type "classifier", see docs/format.md). The settings (dropout,
+ *  freeze steps, dropout seed) are stored; the dropout stream restarts at its seed on
+ *  loading. Loading a model file here, or a classifier file with seqvid_model_load, gives
+ *  SEQVID_ERR_FORMAT. */
+SEQVID_API int seqvid_classifier_save(const seqvid_classifier *cls, const char *path);
+SEQVID_API int seqvid_classifier_load(const char *path, seqvid_classifier **out);
+SEQVID_API int seqvid_classifier_save_buffer(const seqvid_classifier *cls, void *buf,
+                                             size_t cap, size_t *size);
+SEQVID_API int seqvid_classifier_load_buffer(const void *buf, size_t size,
+                                             seqvid_classifier **out);
+
+/** A classifier's training checkpoint (since 1.1): the classifier (weights and settings), the
+ *  optimizer's state and step count, `step`, and the position of the dropout stream. Loading
+ *  it and training on gives bitwise the same weights as never having stopped. Atomic like
+ *  seqvid_model_save; metadata type "classifier_checkpoint" (docs/format.md). Loading it
+ *  with seqvid_classifier_load gives the classifier alone; a model file or checkpoint here
+ *  gives SEQVID_ERR_FORMAT, as does this file in seqvid_checkpoint_load. */
+SEQVID_API int seqvid_classifier_checkpoint_save(const char *path, const seqvid_classifier *cls,
+                                                 const seqvid_optimizer *opt, uint64_t step);
+/** Restores a new classifier and optimizer (step may be NULL). Nothing is returned on
+ *  failure. */
+SEQVID_API int seqvid_classifier_checkpoint_load(const char *path, seqvid_classifier **cls,
+                                                 seqvid_optimizer **opt, uint64_t *step);
+/** The same in memory: *size receives the bytes needed; buf == NULL asks for the size only,
+ *  cap < *size gives SEQVID_ERR_BUFFER with nothing written. */
+SEQVID_API int seqvid_classifier_checkpoint_save_buffer(const seqvid_classifier *cls,
+                                                        const seqvid_optimizer *opt,
+                                                        uint64_t step, void *buf, size_t cap,
+                                                        size_t *size);
+SEQVID_API int seqvid_classifier_checkpoint_load_buffer(const void *buf, size_t size,
+                                                        seqvid_classifier **cls,
+                                                        seqvid_optimizer **opt, uint64_t *step);
+
+/** @} */
+
+/* ============================================================================================
+ * Names of keys and kinds (since 1.1)
+ * ========================================================================================== */
+/** @defgroup names Names of keys and kinds
+ * Every option key and kind has an upper-case name (the name saved files use; "RMSprop" and
+ * "Adam" keep their usual spelling), so programs and bindings can offer options by name
+ * without re-typing these tables. */
+/** @{ */
+/** The tables of names. */
+typedef enum seqvid_names {
+    SEQVID_NAMES_CONFIG = 1,        /**< seqvid_config_key: "KIND", "INPUT_DIM", ...       */
+    SEQVID_NAMES_OPTIMIZER = 2,     /**< seqvid_optimizer_key: "LR", "MOMENTUM", ...       */
+    SEQVID_NAMES_CLASSIFIER = 3,    /**< seqvid_classifier_key: "DROPOUT", ..., "CLASSES"  */
+    SEQVID_NAMES_MMNIST = 4,        /**< seqvid_mmnist_key: "DIGITS", "CANVAS", ...        */
+    SEQVID_NAMES_MODEL_KIND = 5,    /**< seqvid_kind: "AUTOENCODER", "PREDICTOR", ...      */
+    SEQVID_NAMES_OPTIMIZER_KIND = 6 /**< seqvid_optimizer_kind: "SGD", "RMSprop", "Adam"   */
+} seqvid_names;
+
+/** The name of `key` in `table` (static storage), or NULL if the table has no such key. */
+SEQVID_API const char *seqvid_key_name(int table, int key);
+/** The key whose name is `name` in `table` (ASCII case ignored: "hidden" finds
+ *  SEQVID_CFG_HIDDEN). SEQVID_ERR_ARG for an unknown table or name. */
+SEQVID_API int seqvid_key_lookup(int table, const char *name, int *key);
+
+/** @} */
+
+/* ============================================================================================
+ * Experimental (not part of the stable ABI)
+ * ========================================================================================== */
+/** @defgroup experimental Experimental functions
+ * New functions start here, declared only when the program defines SEQVID_EXPERIMENTAL before
+ * including this header (zstd's ZSTD_STATIC_LINKING_ONLY rule). They are exported under the
+ * version node SEQVID_EXPERIMENTAL, which the ABI check does not hold stable: they may change
+ * or go in any minor release, and a program that uses them must be rebuilt with the library
+ * it runs against. A function that has settled moves out of this section into a numbered
+ * node (SEQVID_1.x) and is stable from then on. docs/abi.md states the rule. */
+/** @{ */
+#ifdef SEQVID_EXPERIMENTAL
+/** The sparse-input threshold the kernel uses: a layer input is multiplied as a sparse matrix
+ *  when at most 1/`*density` of its values are nonzero (Moving MNIST frames: ~7% nonzero). */
+SEQVID_API int seqvid_experimental_sparse_density(int *density);
+#endif
 /** @} */
 
 #ifdef __cplusplus

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include "batch.h"
 #include "error.h"
+#include "util.h"
 
 static int batch_new(float *data, size_t T, size_t S, size_t D, seqvid_batch **out,
                      const char *fn) {

@@ -25,19 +25,13 @@
 #include "blas.h"
 #include "classifier.h"
 #include "error.h"
+#include "keys.h"
 #include "optimizer.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------------------------
  * Keys
  * ---------------------------------------------------------------------------------------- */
-static const char *const cls_key_names[SV_CLS_NKEYS] = {
-    [SEQVID_CLS_DROPOUT - 100] = "DROPOUT",
-    [SEQVID_CLS_FREEZE_STEPS - 100] = "FREEZE_STEPS",
-    [SEQVID_CLS_DROPOUT_SEED - 100] = "DROPOUT_SEED",
-};
-
-#define EXACT_INT 9007199254740992.0 /* 2^53 */
-
 int sv_classifier_uses_key(int key) {
     switch (key) {
     case SEQVID_CFG_INPUT_DIM:
@@ -53,30 +47,14 @@ int sv_classifier_uses_key(int key) {
 }
 
 const char *sv_classifier_key_name(int key) {
-    return key >= SEQVID_CLS_DROPOUT && key <= SEQVID_CLS_DROPOUT_SEED ? cls_key_names[key - 100]
-                                                                      : NULL;
+    const sv_key *k = sv_key_find(SEQVID_NAMES_CLASSIFIER, key);
+    return k && !(k->flags & SV_KEY_READONLY) ? k->name : NULL;
 }
 
 int sv_classifier_check(int key, double v) {
-    const char *fn = "seqvid_classifier_set";
-    switch (key) {
-    case SEQVID_CLS_DROPOUT:
-        if (!(v >= 0.0 && v < 1.0)) /* NaN fails too */
-            return sv_fail(SEQVID_ERR_ARG, "%s: DROPOUT = %g is outside [0, 1)", fn, v);
-        return SEQVID_OK;
-    case SEQVID_CLS_FREEZE_STEPS:
-        if (!(v >= -1.0 && v <= EXACT_INT) || v != floor(v))
-            return sv_fail(SEQVID_ERR_ARG, "%s: FREEZE_STEPS = %g must be an integer in "
-                           "[-1, 2^53]", fn, v);
-        return SEQVID_OK;
-    case SEQVID_CLS_DROPOUT_SEED:
-        if (!(v >= 0.0 && v <= EXACT_INT) || v != floor(v))
-            return sv_fail(SEQVID_ERR_ARG, "%s: DROPOUT_SEED = %g must be an integer in "
-                           "[0, 2^53]", fn, v);
-        return SEQVID_OK;
-    default:
-        return sv_fail(SEQVID_ERR_ARG, "%s: unknown classifier key %d", fn, key);
-    }
+    if (!sv_classifier_key_name(key))
+        return sv_fail(SEQVID_ERR_ARG, "seqvid_classifier_set: unknown classifier key %d", key);
+    return sv_key_check(sv_key_find(SEQVID_NAMES_CLASSIFIER, key), v, "seqvid_classifier_set");
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -84,7 +62,6 @@ int sv_classifier_check(int key, double v) {
  * ---------------------------------------------------------------------------------------- */
 enum {
     CW_CACHE,  /* L layer caches */
-    CW_SPARSE, /* sparse copy of layer 0's input */
     CW_XDROP,  /* the input after dropout [TB x D] */
     CW_HDROP,  /* top outputs after dropout [TB x H] */
     CW_MASK,   /* their mask, 0 or 1/(1-r) [TB x H] */
@@ -99,97 +76,22 @@ struct sv_cls_workspace {
     float *buf[CW_N];
     size_t cap[CW_N];
     sv_lstm_cache cache[SV_MAX_LAYERS];
-    sv_sparse sp;
 };
 
 static float *ws_get(seqvid_classifier *c, int slot, size_t n) {
-    struct sv_cls_workspace *w = c->ws;
-    if (n > w->cap[slot]) {
-        float *p = sv_falloc(n);
-        if (!p) return NULL;
-        sv_free(w->buf[slot]);
-        w->buf[slot] = p;
-        w->cap[slot] = n;
-    }
-    return w->buf[slot];
+    return sv_ws_get(&c->ws->buf[slot], &c->ws->cap[slot], n);
 }
 
 static void ws_free(struct sv_cls_workspace *w) {
     if (!w) return;
     for (int i = 0; i < CW_N; i++) sv_free(w->buf[i]);
+    for (int l = 0; l < SV_MAX_LAYERS; l++) sv_lstm_cache_release(&w->cache[l]);
     free(w);
 }
 
 /* ------------------------------------------------------------------------------------------
  * Creation
  * ---------------------------------------------------------------------------------------- */
-static size_t add_block(seqvid_classifier *c, const char *name, size_t rows, size_t cols,
-                        int init, size_t *offset) {
-    sv_block *bl = &c->blocks[c->n_blocks++];
-    snprintf(bl->name, sizeof bl->name, "%s", name);
-    bl->offset = *offset, bl->rows = rows, bl->cols = cols, bl->init = init;
-    *offset += rows * cols;
-    return bl->offset;
-}
-
-/* The arena: per layer w_x, w_h, peephole, bias (the order of the models' stacks), then the
- * readout. */
-static void build(seqvid_classifier *c) {
-    char bn[48];
-    size_t off = 0, h4 = 4 * (size_t)c->H;
-    for (int l = 0; l < c->L; l++) {
-        int din = l ? c->H : c->D;
-        size_t start = off;
-        snprintf(bn, sizeof bn, "classifier.%d.w_x", l);
-        add_block(c, bn, (size_t)din, h4, SV_INIT_WEIGHT, &off);
-        snprintf(bn, sizeof bn, "classifier.%d.w_h", l);
-        add_block(c, bn, (size_t)c->H, h4, SV_INIT_WEIGHT, &off);
-        if (c->peep) {
-            snprintf(bn, sizeof bn, "classifier.%d.peephole", l);
-            add_block(c, bn, 3 * (size_t)c->H, 1, SV_INIT_PEEPHOLE, &off);
-        }
-        snprintf(bn, sizeof bn, "classifier.%d.bias", l);
-        add_block(c, bn, h4, 1, SV_INIT_LSTM_BIAS, &off);
-        sv_lstm_bind(&c->stack.layer[l], din, c->H, c->peep, c->params + start, c->grads + start);
-    }
-    c->stack.L = c->L;
-    c->n_stack = off;
-    size_t w = add_block(c, "classifier.readout.w", (size_t)c->H, (size_t)c->C, SV_INIT_WEIGHT,
-                         &off);
-    size_t b = add_block(c, "classifier.readout.b", (size_t)c->C, 1, SV_INIT_BIAS, &off);
-    c->wout = c->params + w, c->gwout = c->grads + w;
-    c->bout = c->params + b, c->gbout = c->grads + b;
-}
-
-/* The models' initialisation rule, over the blocks in arena order from one stream seeded by
- * SEED: weights U(-a, a), peepholes U(-p, p), biases 0 except the LSTM forget gate's. The
- * encoder comes first in a model's arena and has the same blocks, so a classifier's stack
- * equals the encoder of seqvid_model_create on the same configuration. */
-static void init_params(seqvid_classifier *c) {
-    const double *v = c->cfg.v;
-    double a = v[SEQVID_CFG_INIT_WEIGHT], p = v[SEQVID_CFG_INIT_PEEPHOLE];
-    float fb = (float)v[SEQVID_CFG_FORGET_BIAS];
-    sv_rng rng;
-    sv_rng_seed(&rng, (uint64_t)v[SEQVID_CFG_SEED]);
-    for (size_t i = 0; i < c->n_blocks; i++) {
-        const sv_block *bl = &c->blocks[i];
-        float *x = c->params + bl->offset;
-        size_t n = bl->rows * bl->cols;
-        double s = bl->init == SV_INIT_WEIGHT ? a : p;
-        switch (bl->init) {
-        case SV_INIT_WEIGHT:
-        case SV_INIT_PEEPHOLE:
-            for (size_t k = 0; k < n; k++) x[k] = (float)((2.0 * sv_rng_uniform(&rng) - 1.0) * s);
-            break;
-        case SV_INIT_LSTM_BIAS: /* rows [H, 2H) are the forget gate */
-            for (size_t k = 0; k < n; k++) x[k] = (k / (size_t)c->H == 1) ? fb : 0.0f;
-            break;
-        default:
-            memset(x, 0, n * sizeof *x);
-        }
-    }
-}
-
 int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_classifier **out) {
     SV_NOT_NULL(out);
     *out = NULL;
@@ -210,18 +112,22 @@ int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_cla
     c->D = (int)own.v[SEQVID_CFG_INPUT_DIM], c->H = (int)own.v[SEQVID_CFG_HIDDEN];
     c->L = (int)own.v[SEQVID_CFG_LAYERS], c->peep = (int)own.v[SEQVID_CFG_PEEPHOLES];
     c->C = n_classes;
-    c->n_params = (size_t)c->H * (size_t)c->C + (size_t)c->C;
-    for (int l = 0; l < c->L; l++) c->n_params += sv_lstm_param_count(l ? c->H : c->D, c->H, c->peep);
-    c->params = sv_falloc(c->n_params);
-    c->grads = sv_falloc(c->n_params);
+    c->n_stack = sv_stack_param_count(c->D, c->H, c->L, c->peep);
     c->ws = calloc(1, sizeof *c->ws);
-    if (!c->params || !c->grads || !c->ws) {
+    st = c->ws ? sv_arena_alloc(&c->arena, c->n_stack + sv_readout_param_count(c->H, c->C),
+                                __func__)
+               : sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
+    if (st) {
         seqvid_classifier_free(c);
-        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", __func__,
-                       c->n_params);
+        return st;
     }
-    build(c);
-    init_params(c);
+    /* The arena: the stack (the models' layout, named "classifier"), then the readout. The
+     * encoder comes first in a model's arena with the same blocks and sv_arena_init draws
+     * them first, so this stack equals the encoder of seqvid_model_create on the same
+     * configuration. */
+    sv_arena_add_stack(&c->arena, "classifier", c->D, c->H, c->L, c->peep, &c->stack);
+    sv_arena_add_readout(&c->arena, "classifier", c->H, c->C, &c->out);
+    sv_arena_init(&c->arena, &c->cfg);
     c->dropout_seed = own.v[SEQVID_CFG_SEED];
     sv_rng_seed(&c->rng, (uint64_t)c->dropout_seed);
     *out = c;
@@ -230,8 +136,7 @@ int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_cla
 
 void seqvid_classifier_free(seqvid_classifier *c) {
     if (!c) return;
-    sv_free(c->params);
-    sv_free(c->grads);
+    sv_arena_release(&c->arena);
     ws_free(c->ws);
     free(c);
 }
@@ -380,14 +285,12 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
     const int drop = train && c->dropout > 0.0;
     size_t per = sv_lstm_cache_floats(T, B, H);
     float *caches = ws_get(c, CW_CACHE, per * (size_t)c->L);
-    float *spm = ws_get(c, CW_SPARSE, sv_sparse_floats((int)TB, c->D));
     float *Z = ws_get(c, CW_Z, TB * (size_t)C), *clip = ws_get(c, CW_CLIP, (size_t)B * C);
     float *xd = drop ? ws_get(c, CW_XDROP, TB * (size_t)c->D) : NULL;
     float *hd = drop ? ws_get(c, CW_HDROP, TB * (size_t)H) : NULL;
     float *mask = drop ? ws_get(c, CW_MASK, TB * (size_t)H) : NULL;
-    if (!caches || !spm || !Z || !clip || (drop && (!xd || !hd || !mask)))
+    if (!caches || !Z || !clip || (drop && (!xd || !hd || !mask)))
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %d x %d workspaces", fn, T, B);
-    sv_sparse_bind(&w->sp, (int)TB, c->D, spm);
     int full = 1;
     for (int b = 0; b < B; b++) full &= batch->len[b] == T;
     const int *len = full ? NULL : batch->len;
@@ -403,8 +306,8 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
         sv_lstm_cache_bind(k, T, B, H, caches + l * per);
         memset(k->h, 0, BH * sizeof(float));
         memset(k->c, 0, BH * sizeof(float));
-        sv_lstm_forward(&c->stack.layer[l], T, B, l ? w->cache[l - 1].h + BH : X, 0, len, k,
-                        l ? NULL : &w->sp);
+        k->sparse_input = l == 0; /* frames */
+        sv_lstm_forward(&c->stack.layer[l], T, B, l ? w->cache[l - 1].h + BH : X, 0, len, k);
     }
     const float *htop = w->cache[c->L - 1].h + BH;
     if (drop) {
@@ -413,9 +316,7 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
     }
 
     /* Readout, softmax, loss, clip probabilities; Z becomes dZ when training. */
-    for (size_t r = 0; r < TB; r++) memcpy(Z + r * C, c->bout, (size_t)C * sizeof *Z);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, C, H, 1.0f, htop, H, c->wout,
-                C, 1.0f, Z, C);
+    sv_readout_forward(&c->out, htop, (int)TB, Z);
     long n_valid = 0;
     for (int b = 0; b < B; b++) n_valid += batch->len[b];
     const float inv_n = 1.0f / (float)n_valid;
@@ -453,32 +354,20 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
     if (pass == PASS_PREDICT) memcpy(probs, clip, (size_t)B * C * sizeof *probs);
 
     if (train) {
-        /* Readout: dW = H~^T dZ, dc = Σ_r dZ_r. */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, C, (int)TB, 1.0f, htop, H, Z, C,
-                    0.0f, c->gwout, C);
-        memset(c->gbout, 0, (size_t)C * sizeof *c->gbout);
-        for (size_t r = 0; r < TB; r++)
-            for (int k = 0; k < C; k++) c->gbout[k] += Z[r * C + k];
+        /* Readout: dW = H~^T dZ, dc = Σ_r dZ_r; dH_top = dZ W^T (⊙ the output mask). */
         if (pass == PASS_READOUT) {
-            memset(c->grads, 0, c->n_stack * sizeof *c->grads);
+            sv_readout_backward(&c->out, htop, (int)TB, Z, NULL);
+            memset(c->arena.grads, 0, c->n_stack * sizeof *c->arena.grads);
         } else {
             float *dh = ws_get(c, CW_DH, 2 * TB * (size_t)H), *tmp = ws_get(c, CW_TMP, 2 * BH);
             if (!dh || !tmp) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            float *dH = dh, *dBelow = dh + TB * (size_t)H;
-            /* dH_top = dZ W^T (⊙ the output mask). */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, H, C, 1.0f, Z, C,
-                        c->wout, C, 0.0f, dH, H);
+            sv_readout_backward(&c->out, htop, (int)TB, Z, dh);
             if (drop)
-                for (size_t i = 0; i < TB * (size_t)H; i++) dH[i] *= mask[i];
-            for (int l = c->L - 1; l >= 0; l--) {
-                const float *in = l ? w->cache[l - 1].h + BH : X;
-                sv_lstm_backward(&c->stack.layer[l], T, B, in, 0, len, &w->cache[l], dH, NULL,
-                                 NULL, l ? dBelow : NULL, NULL, NULL, tmp, l ? NULL : &w->sp);
-                float *s = dH; /* the layer below's output gradient is what we just wrote */
-                dH = dBelow, dBelow = s;
-            }
+                for (size_t i = 0; i < TB * (size_t)H; i++) dh[i] *= mask[i];
+            sv_stack_backward(&c->stack, w->cache, T, B, X, 0, len, dh, NULL, NULL, NULL, NULL,
+                              tmp);
         }
-        if (check_grads && !sv_all_finite(c->grads, c->n_params))
+        if (check_grads && !sv_all_finite(c->arena.grads, c->arena.n_params))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient is not finite", fn);
     }
     if (loss_out) *loss_out = (float)loss;
@@ -513,7 +402,7 @@ static int frozen(const seqvid_classifier *c, const seqvid_optimizer *opt) {
 int seqvid_classifier_update(seqvid_classifier *c, seqvid_optimizer *opt) {
     SV_NOT_NULL(c);
     SV_NOT_NULL(opt);
-    return sv_optimizer_apply_tail(opt, c->params, c->grads, c->n_params,
+    return sv_optimizer_apply_tail(opt, c->arena.params, c->arena.grads, c->arena.n_params,
                                    frozen(c, opt) ? c->n_stack : 0);
 }
 
@@ -537,41 +426,26 @@ int seqvid_classifier_train_step(seqvid_classifier *c, seqvid_optimizer *opt,
  * ---------------------------------------------------------------------------------------- */
 int seqvid_classifier_param_count(const seqvid_classifier *c, size_t *count) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(count);
-    *count = c->n_params;
-    return SEQVID_OK;
+    return sv_arena_count(&c->arena, count, __func__);
 }
 
 int seqvid_classifier_params(seqvid_classifier *c, float **params) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(params);
-    *params = c->params;
-    return SEQVID_OK;
+    return sv_arena_array(c->arena.params, params, "params", __func__);
 }
 
 int seqvid_classifier_grads(seqvid_classifier *c, float **grads) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(grads);
-    *grads = c->grads;
-    return SEQVID_OK;
+    return sv_arena_array(c->arena.grads, grads, "grads", __func__);
 }
 
 int seqvid_classifier_param_block_count(const seqvid_classifier *c, size_t *count) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(count);
-    *count = c->n_blocks;
-    return SEQVID_OK;
+    return sv_arena_block_count(&c->arena, count, __func__);
 }
 
 int seqvid_classifier_param_block(const seqvid_classifier *c, size_t i, const char **name,
                                   size_t *offset, size_t *rows, size_t *cols) {
     SV_NOT_NULL(c);
-    if (i >= c->n_blocks)
-        return sv_fail(SEQVID_ERR_ARG, "%s: index %zu >= %zu blocks", __func__, i, c->n_blocks);
-    const sv_block *bl = &c->blocks[i];
-    if (name) *name = bl->name;
-    if (offset) *offset = bl->offset;
-    if (rows) *rows = bl->rows;
-    if (cols) *cols = bl->cols;
-    return SEQVID_OK;
+    return sv_arena_block(&c->arena, i, name, offset, rows, cols, __func__);
 }

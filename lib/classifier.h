@@ -8,7 +8,6 @@
 #include "model.h"
 #include "rng.h"
 
-#define SV_CLS_MAX_BLOCKS (4 * SV_MAX_LAYERS + 2)
 #define SV_CLS_MAX_CLASSES 65536
 #define SV_CLS_NKEYS 5 /* settings indexed by key - SEQVID_CLS_DROPOUT + 1 (slot 0 unused) */
 
@@ -22,14 +21,10 @@ struct seqvid_classifier {
     double freeze;         /* SEQVID_CLS_FREEZE_STEPS; -1: for good */
     double dropout_seed;   /* SEQVID_CLS_DROPOUT_SEED */
     sv_rng rng;            /* the dropout stream */
-    size_t n_params;       /* the arena ... */
+    sv_arena arena;        /* the weights ... */
     size_t n_stack;        /* ... whose LSTM layers are [0, n_stack), the readout the rest */
-    float *params, *grads;
-    size_t n_blocks;
-    sv_block blocks[SV_CLS_MAX_BLOCKS];
     sv_stack stack;
-    float *wout, *bout;   /* readout [H x C], [C] */
-    float *gwout, *gbout; /* gradient twins */
+    sv_readout out;        /* [H x C], [C] */
     struct sv_cls_workspace *ws;
 };
 

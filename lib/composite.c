@@ -19,11 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "batch.h"
-#include "blas.h"
 #include "error.h"
 #include "fastmath.h"
 #include "model.h"
-#include "rng.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------------------------
  * Workspace: one growable buffer per role. A buffer is reallocated only when a call needs
@@ -40,7 +39,6 @@ enum {
     WS_DH,     /* two [T x B x H] gradient buffers, ping-ponged down a stack */
     WS_DSTATE, /* ∂L/∂(h, c) of the encoder's final state: [2 x L x B x H] */
     WS_TMP,    /* kernel scratch [2 x B x H] */
-    WS_SPARSE, /* sparse copies of the three stacks' frame inputs */
     WS_N
 };
 
@@ -52,19 +50,10 @@ struct sv_workspace {
     /* Caches bound by the current call. */
     int encT, B;
     sv_lstm_cache enc[SV_MAX_LAYERS], dec[2][SV_MAX_LAYERS];
-    sv_sparse sp[3]; /* encoder, recon, future: layer 0's input */
 };
 
 static float *ws_get(seqvid_model *m, int slot, size_t n) {
-    struct sv_workspace *w = m->ws;
-    if (n > w->cap[slot]) {
-        float *p = sv_falloc(n);
-        if (!p) return NULL;
-        sv_free(w->buf[slot]);
-        w->buf[slot] = p;
-        w->cap[slot] = n;
-    }
-    return w->buf[slot];
+    return sv_ws_get(&m->ws->buf[slot], &m->ws->cap[slot], n);
 }
 
 static int *ws_ints(seqvid_model *m, size_t n) {
@@ -82,6 +71,11 @@ static int *ws_ints(seqvid_model *m, size_t n) {
 static void ws_free(struct sv_workspace *w) {
     if (!w) return;
     for (int i = 0; i < WS_N; i++) sv_free(w->buf[i]);
+    for (int l = 0; l < SV_MAX_LAYERS; l++) {
+        sv_lstm_cache_release(&w->enc[l]);
+        sv_lstm_cache_release(&w->dec[0][l]);
+        sv_lstm_cache_release(&w->dec[1][l]);
+    }
     free(w->ints);
     free(w);
 }
@@ -95,108 +89,17 @@ static int bind_caches(seqvid_model *m, int slot, int T, int B, sv_lstm_cache *c
     return SEQVID_OK;
 }
 
-/* Room for sparse copies of the frame inputs of the encoder (T_enc steps), recon decoder and
- * future decoder (T_dec steps each) of B sequences. */
-static int bind_sparse(seqvid_model *m, int T_enc, int T_dec, int B) {
-    struct sv_workspace *w = m->ws;
-    size_t fe = sv_sparse_floats(T_enc * B, m->D), fd = sv_sparse_floats(T_dec * B, m->D);
-    float *mem = ws_get(m, WS_SPARSE, fe + 2 * fd);
-    if (!mem) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for sparse inputs");
-    sv_sparse_bind(&w->sp[0], T_enc * B, m->D, mem);
-    sv_sparse_bind(&w->sp[1], T_dec * B, m->D, mem + fe);
-    sv_sparse_bind(&w->sp[2], T_dec * B, m->D, mem + fe + fd);
-    return SEQVID_OK;
-}
-
 /* ------------------------------------------------------------------------------------------
  * Creation: the parameter arena and its named blocks.
  * ---------------------------------------------------------------------------------------- */
-static size_t add_block(seqvid_model *m, const char *name, size_t rows, size_t cols, int init,
-                        size_t *offset) {
-    sv_block *bl = &m->blocks[m->n_blocks++];
-    snprintf(bl->name, sizeof bl->name, "%s", name);
-    bl->offset = *offset, bl->rows = rows, bl->cols = cols, bl->init = init;
-    *offset += rows * cols;
-    return bl->offset;
-}
-
-/* Input size of layer l of a stack (0: no input weights). */
-static int layer_input(const seqvid_model *m, int l, int has_input) {
-    return l > 0 ? m->H : (has_input ? m->D : 0);
-}
-
-static size_t stack_param_count(const seqvid_model *m, int has_input) {
-    size_t n = 0;
-    for (int l = 0; l < m->L; l++) n += sv_lstm_param_count(layer_input(m, l, has_input), m->H, m->peep);
-    return n;
-}
-
-/* Lay out one stack's blocks (w_x, w_h, peephole, bias per layer) and bind its layers. */
-static void build_stack(seqvid_model *m, const char *name, int has_input, sv_stack *st,
-                        size_t *offset) {
-    char bn[48];
-    size_t h4 = 4 * (size_t)m->H;
-    st->L = m->L;
-    for (int l = 0; l < m->L; l++) {
-        int din = layer_input(m, l, has_input);
-        size_t start = *offset;
-        if (din) {
-            snprintf(bn, sizeof bn, "%s.%d.w_x", name, l);
-            add_block(m, bn, (size_t)din, h4, SV_INIT_WEIGHT, offset);
-        }
-        snprintf(bn, sizeof bn, "%s.%d.w_h", name, l);
-        add_block(m, bn, (size_t)m->H, h4, SV_INIT_WEIGHT, offset);
-        if (m->peep) {
-            snprintf(bn, sizeof bn, "%s.%d.peephole", name, l);
-            add_block(m, bn, 3 * (size_t)m->H, 1, SV_INIT_PEEPHOLE, offset);
-        }
-        snprintf(bn, sizeof bn, "%s.%d.bias", name, l);
-        add_block(m, bn, h4, 1, SV_INIT_LSTM_BIAS, offset);
-        sv_lstm_bind(&st->layer[l], din, m->H, m->peep, m->params + start, m->grads + start);
-    }
-}
-
-static void build_decoder(seqvid_model *m, const char *name, int conditional, sv_decoder *d,
-                          size_t *offset) {
-    char bn[48];
-    d->present = 1;
-    d->conditional = conditional;
-    build_stack(m, name, conditional, &d->stack, offset);
-    snprintf(bn, sizeof bn, "%s.readout.w", name);
-    size_t w = add_block(m, bn, (size_t)m->H, (size_t)m->D, SV_INIT_WEIGHT, offset);
-    snprintf(bn, sizeof bn, "%s.readout.b", name);
-    size_t b = add_block(m, bn, (size_t)m->D, 1, SV_INIT_BIAS, offset);
-    d->wout = m->params + w, d->gwout = m->grads + w;
-    d->bout = m->params + b, d->gbout = m->grads + b;
-}
-
 static int has_rec(const seqvid_model *m) { return m->kind != SEQVID_PREDICTOR; }
 static int has_fut(const seqvid_model *m) { return m->kind != SEQVID_AUTOENCODER; }
 
-/* Weights U(-a, a), peepholes U(-p, p), biases 0 except the LSTM forget gate's. */
-static void init_params(seqvid_model *m) {
-    const struct seqvid_config *c = &m->cfg;
-    double a = c->v[SEQVID_CFG_INIT_WEIGHT], p = c->v[SEQVID_CFG_INIT_PEEPHOLE];
-    float fb = (float)c->v[SEQVID_CFG_FORGET_BIAS];
-    sv_rng rng;
-    sv_rng_seed(&rng, (uint64_t)c->v[SEQVID_CFG_SEED]);
-    for (size_t i = 0; i < m->n_blocks; i++) {
-        const sv_block *bl = &m->blocks[i];
-        float *x = m->params + bl->offset;
-        size_t n = bl->rows * bl->cols;
-        double s = bl->init == SV_INIT_WEIGHT ? a : p;
-        switch (bl->init) {
-        case SV_INIT_WEIGHT:
-        case SV_INIT_PEEPHOLE:
-            for (size_t k = 0; k < n; k++) x[k] = (float)((2.0 * sv_rng_uniform(&rng) - 1.0) * s);
-            break;
-        case SV_INIT_LSTM_BIAS: /* rows [H, 2H) are the forget gate */
-            for (size_t k = 0; k < n; k++) x[k] = (k / (size_t)m->H == 1) ? fb : 0.0f;
-            break;
-        default:
-            memset(x, 0, n * sizeof *x);
-        }
-    }
+static void add_decoder(seqvid_model *m, const char *name, int conditional, sv_decoder *d) {
+    d->present = 1;
+    d->conditional = conditional;
+    sv_arena_add_stack(&m->arena, name, conditional ? m->D : 0, m->H, m->L, m->peep, &d->stack);
+    sv_arena_add_readout(&m->arena, name, m->H, m->D, &d->out);
 }
 
 int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
@@ -216,32 +119,29 @@ int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
     m->peep = (int)v[SEQVID_CFG_PEEPHOLES], m->output = (int)v[SEQVID_CFG_OUTPUT];
     int cond_rec = (int)v[SEQVID_CFG_COND_RECON], cond_fut = (int)v[SEQVID_CFG_COND_FUTURE];
 
-    size_t readout = (size_t)m->D * (size_t)m->H + (size_t)m->D;
-    m->n_params = stack_param_count(m, 1);
-    if (has_rec(m)) m->n_params += stack_param_count(m, cond_rec) + readout;
-    if (has_fut(m)) m->n_params += stack_param_count(m, cond_fut) + readout;
+    size_t readout = sv_readout_param_count(m->H, m->D), n;
+    n = sv_stack_param_count(m->D, m->H, m->L, m->peep);
+    if (has_rec(m)) n += sv_stack_param_count(cond_rec ? m->D : 0, m->H, m->L, m->peep) + readout;
+    if (has_fut(m)) n += sv_stack_param_count(cond_fut ? m->D : 0, m->H, m->L, m->peep) + readout;
 
-    m->params = sv_falloc(m->n_params);
-    m->grads = sv_falloc(m->n_params);
     m->ws = calloc(1, sizeof *m->ws);
-    if (!m->params || !m->grads || !m->ws) {
+    st = m->ws ? sv_arena_alloc(&m->arena, n, "seqvid_model_create")
+               : sv_fail(SEQVID_ERR_NOMEM, "seqvid_model_create: out of memory");
+    if (st) {
         seqvid_model_free(m);
-        return sv_fail(SEQVID_ERR_NOMEM, "seqvid_model_create: out of memory for %zu parameters",
-                       m->n_params);
+        return st;
     }
-    size_t offset = 0;
-    build_stack(m, "encoder", 1, &m->enc, &offset);
-    if (has_rec(m)) build_decoder(m, "recon", cond_rec, &m->rec, &offset);
-    if (has_fut(m)) build_decoder(m, "future", cond_fut, &m->fut, &offset);
-    init_params(m);
+    sv_arena_add_stack(&m->arena, "encoder", m->D, m->H, m->L, m->peep, &m->enc);
+    if (has_rec(m)) add_decoder(m, "recon", cond_rec, &m->rec);
+    if (has_fut(m)) add_decoder(m, "future", cond_fut, &m->fut);
+    sv_arena_init(&m->arena, &m->cfg);
     *out = m;
     return SEQVID_OK;
 }
 
 void seqvid_model_free(seqvid_model *m) {
     if (!m) return;
-    sv_free(m->params);
-    sv_free(m->grads);
+    sv_arena_release(&m->arena);
     ws_free(m->ws);
     free(m);
 }
@@ -270,7 +170,6 @@ int seqvid_model_set(seqvid_model *m, int key, double value) {
 static int encoder_forward(seqvid_model *m, const float *X, int T, int B, const int *len) {
     struct sv_workspace *w = m->ws;
     int st = bind_caches(m, WS_ENC, T, B, w->enc);
-    if (!st) st = bind_sparse(m, T, m->M > T ? m->M : T, B);
     if (st) return st;
     w->encT = T, w->B = B;
     size_t BH = (size_t)B * m->H;
@@ -278,8 +177,9 @@ static int encoder_forward(seqvid_model *m, const float *X, int T, int B, const 
         memset(w->enc[l].h, 0, BH * sizeof(float));
         memset(w->enc[l].c, 0, BH * sizeof(float));
         w->enc[l].zero_init = 1;
+        w->enc[l].sparse_input = l == 0; /* frames */
         const float *in = l ? w->enc[l - 1].h + BH : X;
-        sv_lstm_forward(&m->enc.layer[l], T, B, in, 0, len, &w->enc[l], l ? NULL : &w->sp[0]);
+        sv_lstm_forward(&m->enc.layer[l], T, B, in, 0, len, &w->enc[l]);
     }
     return SEQVID_OK;
 }
@@ -292,15 +192,6 @@ static void handoff(seqvid_model *m, sv_lstm_cache *dec) {
         memcpy(dec[l].h, w->enc[l].h + last, BH * sizeof(float));
         memcpy(dec[l].c, w->enc[l].c + last, BH * sizeof(float));
     }
-}
-
-/* Y = H_top W_out + 1 b_out^T for `rows` rows. */
-static void readout(const seqvid_model *m, const sv_decoder *d, const float *htop, int rows,
-                    float *Y) {
-    size_t D = (size_t)m->D;
-    for (int r = 0; r < rows; r++) memcpy(Y + r * D, d->bout, D * sizeof *Y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m->D, m->H, 1.0f, htop, m->H,
-                d->wout, m->D, 1.0f, Y, m->D);
 }
 
 /* Loss of one frame (summed over its D values) from logits y against x; if dscale != 0, y is
@@ -359,48 +250,15 @@ static double frame_loss(const seqvid_model *m, float *Y, const float *X, int T,
 
 /* Teacher-forced decoder pass over T steps: targets tgt, logits into Y. */
 static void decoder_forward(seqvid_model *m, const sv_decoder *d, sv_lstm_cache *caches, int T,
-                            int B, const float *tgt, const int *len, float *Y, sv_sparse *sp) {
+                            int B, const float *tgt, const int *len, float *Y) {
     size_t BH = (size_t)B * m->H;
     handoff(m, caches);
     for (int l = 0; l < m->L; l++) {
         const float *in = l ? caches[l - 1].h + BH : (d->conditional ? tgt : NULL);
-        sv_lstm_forward(&d->stack.layer[l], T, B, in, l ? 0 : 1, len, &caches[l], l ? NULL : sp);
+        caches[l].sparse_input = l == 0; /* frames */
+        sv_lstm_forward(&d->stack.layer[l], T, B, in, l ? 0 : 1, len, &caches[l]);
     }
-    readout(m, d, caches[m->L - 1].h + BH, T * B, Y);
-}
-
-/* Backward through a stack whose top receives dH (in WS_DH's first half, T x B x H).
- * X0/x_t0: layer 0's input as in the forward. dhT/dcT: ∂L/∂ final state per layer (or NULL);
- * dh0/dc0: per-layer accumulators of ∂L/∂ initial state (or NULL). */
-static void stack_backward(seqvid_model *m, const sv_stack *s, sv_lstm_cache *caches, int T,
-                           int B, const float *X0, int x_t0, const int *len, float *dHbuf,
-                           const float *dhT, const float *dcT, float *dh0, float *dc0,
-                           float *tmp, const sv_sparse *sp) {
-    size_t BH = (size_t)B * m->H, TBH = (size_t)T * BH;
-    float *dH = dHbuf, *dBelow = dHbuf + TBH;
-    for (int l = m->L - 1; l >= 0; l--) {
-        const float *in = l ? caches[l - 1].h + BH : X0;
-        size_t o = (size_t)l * BH;
-        sv_lstm_backward(&s->layer[l], T, B, in, l ? 0 : x_t0, len, &caches[l], dH,
-                         dhT ? dhT + o : NULL, dcT ? dcT + o : NULL, l ? dBelow : NULL,
-                         dh0 ? dh0 + o : NULL, dc0 ? dc0 + o : NULL, tmp, l ? NULL : sp);
-        float *t = dH; /* the layer below's output gradient is what we just wrote */
-        dH = dBelow, dBelow = t;
-    }
-}
-
-/* Readout backward: ∂W_out = H_top^T dY, ∂b_out (overwritten), and dH_top = dY W_out^T. */
-static void readout_backward(const seqvid_model *m, const sv_decoder *d, const float *htop,
-                             int rows, const float *dY, float *dH) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m->H, m->D, rows, 1.0f, htop, m->H, dY,
-                m->D, 0.0f, d->gwout, m->D);
-    memset(d->gbout, 0, (size_t)m->D * sizeof *d->gbout);
-    for (int r = 0; r < rows; r++) {
-        const float *y = dY + (size_t)r * m->D;
-        for (int k = 0; k < m->D; k++) d->gbout[k] += y[k];
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m->H, m->D, 1.0f, dY, m->D,
-                d->wout, m->D, 0.0f, dH, m->H);
+    sv_readout_forward(&d->out, caches[m->L - 1].h + BH, T * B, Y);
 }
 
 /* Inference roll-out of a decoder for T steps, one step at a time: step t > 0 of a
@@ -410,10 +268,10 @@ static void readout_backward(const seqvid_model *m, const sv_decoder *d, const f
 static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T, int B,
                            const int *len, const float *truth, const float *tgt, float *out,
                            double *loss) {
-    sv_lstm_cache c[SV_MAX_LAYERS];
+    sv_lstm_cache c[SV_MAX_LAYERS] = {{0}}; /* one step each; no sparse copies */
     int st = bind_caches(m, slot, 1, B, c);
     if (st) return st;
-    size_t BH = (size_t)B * m->H, BD = (size_t)B * m->D;
+    size_t BD = (size_t)B * m->D;
     float *y = ws_get(m, slot == WS_REC ? WS_YREC : WS_YFUT, BD);
     int *ints = ws_ints(m, 4 * (size_t)B);
     if (!y || !ints) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for a roll-out");
@@ -425,15 +283,8 @@ static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T
             for (int b = 0; b < B; b++) steplen[b] = t < len[b];
         const float *feed = NULL;
         if (d->conditional && t > 0) feed = (truth ? truth : out) + (size_t)(t - 1) * BD;
-        for (int l = 0; l < m->L; l++) {
-            if (t > 0) { /* the previous step's new state becomes this step's initial state */
-                memcpy(c[l].h, c[l].h + BH, BH * sizeof(float));
-                memcpy(c[l].c, c[l].c + BH, BH * sizeof(float));
-            }
-            sv_lstm_forward(&d->stack.layer[l], 1, B, l ? c[l - 1].h + BH : feed, 0,
-                            len ? steplen : NULL, &c[l], NULL);
-        }
-        readout(m, d, c[m->L - 1].h + BH, B, y);
+        sv_stack_step(&d->stack, c, B, feed, len ? steplen : NULL);
+        sv_readout_forward(&d->out, c[m->L - 1].h, B, y);
         if (tgt) total += frame_loss(m, y, tgt + (size_t)t * BD, 1, B, len ? steplen : NULL, 0);
         float *o = out + (size_t)t * BD;
         for (int b = 0; b < B; b++) {
@@ -464,7 +315,7 @@ enum pass { PASS_GRADIENTS, PASS_TEACHER_FORCED, PASS_INFERENCE };
  * contiguous in the arena, from its first layer to its readout bias. */
 static void zero_decoder_grads(seqvid_model *m, sv_decoder *d) {
     const sv_lstm_layer *l0 = &d->stack.layer[0];
-    float *first = l0->gwx ? l0->gwx : l0->gwh, *end = d->gbout + m->D;
+    float *first = l0->gwx ? l0->gwx : l0->gwh, *end = d->out.gb + m->D;
     memset(first, 0, (size_t)(end - first) * sizeof *first);
 }
 
@@ -519,7 +370,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_REC, K, B, w->dec[0]))) return st;
             yrec = ws_get(m, WS_YREC, (size_t)K * BD);
             if (!yrec) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->rec, w->dec[0], K, B, tgt_rec, len_in, yrec, &w->sp[1]);
+            decoder_forward(m, &m->rec, w->dec[0], K, B, tgt_rec, len_in, yrec);
             rec = frame_loss(m, yrec, tgt_rec, K, B, len_in,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_rec_frames : 0.0f);
         }
@@ -534,7 +385,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_FUT, M, B, w->dec[1]))) return st;
             yfut = ws_get(m, WS_YFUT, (size_t)M * BD);
             if (!yfut) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->fut, w->dec[1], M, B, tgt_fut, len_fut, yfut, &w->sp[2]);
+            decoder_forward(m, &m->fut, w->dec[1], M, B, tgt_fut, len_fut, yfut);
             fut = frame_loss(m, yfut, tgt_fut, M, B, len_fut,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_fut_frames : 0.0f);
         }
@@ -557,21 +408,20 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             zero_decoder_grads(m, &m->fut);
         if (yrec) {
             const float *htop = w->dec[0][m->L - 1].h + BH;
-            readout_backward(m, &m->rec, htop, K * B, yrec, dh);
-            stack_backward(m, &m->rec.stack, w->dec[0], K, B, m->rec.conditional ? tgt_rec : NULL,
-                           1, len_in, dh, NULL, NULL, dhT, dcT, tmp, &w->sp[1]);
+            sv_readout_backward(&m->rec.out, htop, K * B, yrec, dh);
+            sv_stack_backward(&m->rec.stack, w->dec[0], K, B, m->rec.conditional ? tgt_rec : NULL,
+                           1, len_in, dh, NULL, NULL, dhT, dcT, tmp);
         }
         if (yfut) {
             const float *htop = w->dec[1][m->L - 1].h + BH;
-            readout_backward(m, &m->fut, htop, M * B, yfut, dh);
-            stack_backward(m, &m->fut.stack, w->dec[1], M, B, m->fut.conditional ? tgt_fut : NULL,
-                           1, len_fut, dh, NULL, NULL, dhT, dcT, tmp, &w->sp[2]);
+            sv_readout_backward(&m->fut.out, htop, M * B, yfut, dh);
+            sv_stack_backward(&m->fut.stack, w->dec[1], M, B, m->fut.conditional ? tgt_fut : NULL,
+                           1, len_fut, dh, NULL, NULL, dhT, dcT, tmp);
         }
         /* The encoder's outputs are seen only through its final state. */
         memset(dh, 0, (size_t)K * BH * sizeof *dh);
-        stack_backward(m, &m->enc, w->enc, K, B, X, 0, len_in, dh, dhT, dcT, NULL, NULL, tmp,
-                       &w->sp[0]);
-        if (check_grads && !sv_all_finite(m->grads, m->n_params))
+        sv_stack_backward(&m->enc, w->enc, K, B, X, 0, len_in, dh, dhT, dcT, NULL, NULL, tmp);
+        if (check_grads && !sv_all_finite(m->arena.grads, m->arena.n_params))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: a gradient is not finite", fn);
     }
     if (rec_loss) *rec_loss = (float)rec;
@@ -698,42 +548,26 @@ int seqvid_model_predict(seqvid_model *m, const seqvid_batch *batch, size_t n_fu
  * ---------------------------------------------------------------------------------------- */
 int seqvid_model_param_count(const seqvid_model *m, size_t *count) {
     SV_NOT_NULL(m);
-    SV_NOT_NULL(count);
-    *count = m->n_params;
-    return SEQVID_OK;
+    return sv_arena_count(&m->arena, count, __func__);
 }
 
 int seqvid_model_params(seqvid_model *m, float **params) {
     SV_NOT_NULL(m);
-    SV_NOT_NULL(params);
-    *params = m->params;
-    return SEQVID_OK;
+    return sv_arena_array(m->arena.params, params, "params", __func__);
 }
 
 int seqvid_model_grads(seqvid_model *m, float **grads) {
     SV_NOT_NULL(m);
-    SV_NOT_NULL(grads);
-    *grads = m->grads;
-    return SEQVID_OK;
+    return sv_arena_array(m->arena.grads, grads, "grads", __func__);
 }
 
 int seqvid_model_param_block_count(const seqvid_model *m, size_t *count) {
     SV_NOT_NULL(m);
-    SV_NOT_NULL(count);
-    *count = m->n_blocks;
-    return SEQVID_OK;
+    return sv_arena_block_count(&m->arena, count, __func__);
 }
 
 int seqvid_model_param_block(const seqvid_model *m, size_t i, const char **name, size_t *offset,
                              size_t *rows, size_t *cols) {
     SV_NOT_NULL(m);
-    if (i >= m->n_blocks)
-        return sv_fail(SEQVID_ERR_ARG, "seqvid_model_param_block: index %zu >= %zu blocks", i,
-                       m->n_blocks);
-    const sv_block *bl = &m->blocks[i];
-    if (name) *name = bl->name;
-    if (offset) *offset = bl->offset;
-    if (rows) *rows = bl->rows;
-    if (cols) *cols = bl->cols;
-    return SEQVID_OK;
+    return sv_arena_block(&m->arena, i, name, offset, rows, cols, __func__);
 }

@@ -1,46 +1,37 @@
-/* config.c -- the model configuration: defaults, key ranges, validation. */
+/* config.c -- the model configuration: defaults, validation (key names and ranges: keys.c). */
 #include <math.h>
 #include <stdlib.h>
 #include "config.h"
 #include "error.h"
+#include "keys.h"
 
-/* One row per key: name, default, range and whether it must be integral. */
-static const struct {
-    const char *name;
-    double def, lo, hi;
-    int integral;
-} keys[SV_CFG_NKEYS] = {
-    [SEQVID_CFG_KIND] = {"KIND", SEQVID_COMPOSITE, 1, 3, 1},
-    [SEQVID_CFG_INPUT_DIM] = {"INPUT_DIM", 4096, 1, 1 << 24, 1},
-    [SEQVID_CFG_HIDDEN] = {"HIDDEN", 2048, 1, 1 << 16, 1},
-    [SEQVID_CFG_LAYERS] = {"LAYERS", 1, 1, 16, 1},
-    [SEQVID_CFG_PEEPHOLES] = {"PEEPHOLES", 1, 0, 1, 1},
-    [SEQVID_CFG_INPUT_FRAMES] = {"INPUT_FRAMES", 10, 1, 1 << 16, 1},
-    [SEQVID_CFG_FUTURE_FRAMES] = {"FUTURE_FRAMES", 10, 1, 1 << 16, 1},
-    [SEQVID_CFG_COND_RECON] = {"COND_RECON", 1, 0, 1, 1},
-    [SEQVID_CFG_COND_FUTURE] = {"COND_FUTURE", 1, 0, 1, 1},
-    [SEQVID_CFG_OUTPUT] = {"OUTPUT", SEQVID_OUTPUT_BINARY, 0, 1, 1},
-    [SEQVID_CFG_RECON_FEED] = {"RECON_FEED", SEQVID_FEED_TRUTH, 0, 1, 1},
-    [SEQVID_CFG_SEED] = {"SEED", 42, 0, 9007199254740992.0 /* 2^53 */, 1},
-    [SEQVID_CFG_INIT_WEIGHT] = {"INIT_WEIGHT", 0.01, 0, 10, 0},
-    [SEQVID_CFG_INIT_PEEPHOLE] = {"INIT_PEEPHOLE", 0.1, 0, 10, 0},
-    [SEQVID_CFG_FORGET_BIAS] = {"FORGET_BIAS", 0, -100, 100, 0},
+/* The documented defaults; names and ranges are in keys.c. */
+static const double defaults[SV_CFG_NKEYS] = {
+    [SEQVID_CFG_KIND] = SEQVID_COMPOSITE,
+    [SEQVID_CFG_INPUT_DIM] = 4096,
+    [SEQVID_CFG_HIDDEN] = 2048,
+    [SEQVID_CFG_LAYERS] = 1,
+    [SEQVID_CFG_PEEPHOLES] = 1,
+    [SEQVID_CFG_INPUT_FRAMES] = 10,
+    [SEQVID_CFG_FUTURE_FRAMES] = 10,
+    [SEQVID_CFG_COND_RECON] = 1,
+    [SEQVID_CFG_COND_FUTURE] = 1,
+    [SEQVID_CFG_OUTPUT] = SEQVID_OUTPUT_BINARY,
+    [SEQVID_CFG_RECON_FEED] = SEQVID_FEED_TRUTH,
+    [SEQVID_CFG_SEED] = 42,
+    [SEQVID_CFG_INIT_WEIGHT] = 0.01,
+    [SEQVID_CFG_INIT_PEEPHOLE] = 0.1,
+    [SEQVID_CFG_FORGET_BIAS] = 0,
 };
 
 void sv_config_defaults(struct seqvid_config *cfg) {
-    for (int k = 0; k < SV_CFG_NKEYS; k++) cfg->v[k] = keys[k].def;
+    for (int k = 0; k < SV_CFG_NKEYS; k++) cfg->v[k] = defaults[k];
 }
 
 int sv_config_check(int key, double value) {
-    if (key < 1 || key >= SV_CFG_NKEYS || !keys[key].name)
-        return sv_fail(SEQVID_ERR_ARG, "config: unknown key %d", key);
-    if (!isfinite(value) || value < keys[key].lo || value > keys[key].hi)
-        return sv_fail(SEQVID_ERR_ARG, "config: %s = %g is outside [%g, %g]", keys[key].name,
-                       value, keys[key].lo, keys[key].hi);
-    if (keys[key].integral && value != floor(value))
-        return sv_fail(SEQVID_ERR_ARG, "config: %s = %g must be an integer", keys[key].name,
-                       value);
-    return SEQVID_OK;
+    const sv_key *k = sv_key_find(SEQVID_NAMES_CONFIG, key);
+    if (!k) return sv_fail(SEQVID_ERR_ARG, "config: unknown key %d", key);
+    return sv_key_check(k, value, "config");
 }
 
 int sv_config_check_all(const struct seqvid_config *cfg) {
@@ -57,9 +48,7 @@ int sv_config_check_all(const struct seqvid_config *cfg) {
     return SEQVID_OK;
 }
 
-const char *sv_config_key_name(int key) {
-    return key >= 1 && key < SV_CFG_NKEYS ? keys[key].name : NULL;
-}
+const char *sv_config_key_name(int key) { return seqvid_key_name(SEQVID_NAMES_CONFIG, key); }
 
 int seqvid_config_create(seqvid_config **out) {
     SV_NOT_NULL(out);
@@ -82,7 +71,7 @@ int seqvid_config_set(seqvid_config *cfg, int key, double value) {
 int seqvid_config_get(const seqvid_config *cfg, int key, double *value) {
     SV_NOT_NULL(cfg);
     SV_NOT_NULL(value);
-    if (key < 1 || key >= SV_CFG_NKEYS || !keys[key].name)
+    if (!sv_key_find(SEQVID_NAMES_CONFIG, key))
         return sv_fail(SEQVID_ERR_ARG, "seqvid_config_get: unknown key %d", key);
     *value = cfg->v[key];
     return SEQVID_OK;

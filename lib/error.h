@@ -1,4 +1,4 @@
-/* error.h -- private: failing with a status and a message, checked size arithmetic, memory. */
+/* error.h -- private: failing with a status and a message, checked size arithmetic. */
 #ifndef SV_ERROR_H
 #define SV_ERROR_H
 #include <stddef.h>
@@ -18,12 +18,4 @@ int sv_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int sv_mul(size_t a, size_t b, size_t *out);
 /* *out = a * b * c with the same rule. */
 int sv_mul3(size_t a, size_t b, size_t c, size_t *out);
-
-/* 64-byte aligned, zero-filled allocation of n floats (NULL on failure or n*4 overflow);
- * release with sv_free. Aligned so the gate loops vectorise on full cache lines. */
-float *sv_falloc(size_t n);
-void sv_free(void *p);
-
-/* 1 if all n values are finite. */
-int sv_all_finite(const float *x, size_t n);
 #endif

@@ -8,7 +8,7 @@
  *   dc  += dh o (1-τ²) + da_o p_o              (c_t reaches L via h_t and o's peephole)
  *   da_i = dc g i(1-i)    da_f = dc c' f(1-f)    da_g = dc i (1-g²)
  *   dc'  = dc f + da_i p_i + da_f p_f          (carried to step t-1)
- *   dh'  = da W_h                              (one GEMM per step, carried to step t-1)
+ *   dh'  = da W_h^T                            (one GEMM per step, carried to step t-1)
  *   dp_i += da_i c'   dp_f += da_f c'   dp_o += da_o c
  * and after the loop, over all steps at once:
  *   dW_h = H_prev^T dA     dW_x = X^T dA     db = Σ_rows dA    dX = dA W_x^T
@@ -18,7 +18,7 @@
 #include "blas.h"
 #include "fastmath.h"
 #include "lstm.h"
-#include "parallel.h"
+#include "sparse.h"
 
 size_t sv_lstm_param_count(int D, int H, int peep) {
     size_t h = (size_t)H;
@@ -51,6 +51,12 @@ void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem) {
     c->gates = mem + 2 * slots;
     c->tc = c->gates + tb * (size_t)gate_ld(H);
     c->zero_init = 0;
+    c->sparse_input = 0;
+}
+
+void sv_lstm_cache_release(sv_lstm_cache *c) {
+    sv_sparse_free(c->sparse);
+    c->sparse = NULL;
 }
 
 /* One row of the cell. a: in pre-activations, out activated gates. The body is instantiated
@@ -115,126 +121,6 @@ static void cell_backward(int H, float *restrict a, const float *restrict cp,
     else cell_backward_body(H, a, cp, c, tc, dh, dc, p, gp, 0);
 }
 
-/* ---- sparse inputs ------------------------------------------------------------------- */
-
-size_t sv_sparse_floats(int rows, int D) {
-    size_t cap = (size_t)rows * (size_t)D / SV_SPARSE_DENSITY + 1;
-    return ((size_t)D + 1) + 2 * cap;
-}
-
-void sv_sparse_bind(sv_sparse *s, int rows, int D, float *mem) {
-    size_t cap = (size_t)rows * (size_t)D / SV_SPARSE_DENSITY + 1;
-    s->cap = (int)cap, s->used = 0;
-    s->cp = (int *)mem;
-    s->ri = s->cp + D + 1;
-    s->cv = (float *)(s->ri + cap);
-}
-
-/* Store X [rows x D] in s by columns if it is sparse enough; returns whether it did. */
-static int sparse_build(sv_sparse *s, const float *X, int rows, int D) {
-    int nnz = 0;
-    for (int d = 0; d <= D; d++) s->cp[d] = 0;
-    for (size_t k = 0; k < (size_t)rows * D; k++) /* count per column, vectorisable */
-        s->cp[k % (size_t)D + 1] += X[k] != 0.0f;
-    for (int d = 0; d < D; d++) s->cp[d + 1] += s->cp[d];
-    nnz = s->cp[D];
-    if (nnz > s->cap) return 0; /* too dense: the BLAS path is faster */
-    for (int r = 0; r < rows; r++) { /* fill; rows ascend within each column */
-        const float *x = X + (size_t)r * D;
-        for (int d = 0; d < D; d++)
-            if (x[d] != 0.0f) {
-                int at = s->cp[d]++;
-                s->ri[at] = r, s->cv[at] = x[d];
-            }
-    }
-    for (int d = D; d > 0; d--) s->cp[d] = s->cp[d - 1]; /* undo the fill's shift */
-    s->cp[0] = 0;
-    s->used = 1;
-    return 1;
-}
-
-/* Output columns per block: 32 floats = 4 vectors of 8, so one block of the rows' outputs
- * (rows x 128 bytes) stays in L1 while the columns stream through. GCC vector extensions;
- * the baseline clone splits each vector into SSE halves. */
-#define SP_BLOCK 32
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4))); /* unaligned access */
-
-typedef struct sp_job {
-    const sv_sparse *s;
-    int rows, D, N, lda; /* lda: row stride of the gate matrix (out forward, G backward) */
-    const float *W; /* forward: W [D x N] */
-    const float *G; /* backward: dA [rows x N] */
-    float *out;     /* forward: A [rows x N] (+=); backward: dW [D x N] (=) */
-} sp_job;
-
-/* Forward, column by column: for each nonzero X[r, d] = v, A[r, blk] += v W[d, blk]. The
- * W row piece sits in registers; the A rows it updates sit in L1. */
-SV_VECTOR_CLONES
-static void sp_forward_blocks(void *ctx, int b0, int b1) {
-    const sp_job *j = ctx;
-    const sv_sparse *s = j->s;
-    for (int blk = b0; blk < b1; blk++) {
-        int c0 = blk * SP_BLOCK, w = j->N - c0 < SP_BLOCK ? j->N - c0 : SP_BLOCK;
-        for (int d = 0; d < j->D; d++) {
-            const float *wr = j->W + (size_t)d * j->N + c0;
-            /* W's rows are 4H floats apart: too far for the hardware to guess; fetch ahead. */
-            __builtin_prefetch(wr + 8 * (size_t)j->N);
-            __builtin_prefetch(wr + 8 * (size_t)j->N + 16);
-            if (s->cp[d] == s->cp[d + 1]) continue; /* an all-zero input column costs nothing */
-            if (w == SP_BLOCK) {
-                v8f wv[4];
-                for (int i = 0; i < 4; i++) wv[i] = ((const v8u *)wr)[i];
-                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
-                    v8u *o = (v8u *)(j->out + (size_t)s->ri[k] * j->lda + c0);
-                    v8f v = (v8f){0} + s->cv[k];
-                    for (int i = 0; i < 4; i++) o[i] += v * wv[i];
-                }
-            } else {
-                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
-                    float *o = j->out + (size_t)s->ri[k] * j->lda + c0;
-                    for (int c = 0; c < w; c++) o[c] += s->cv[k] * wr[c];
-                }
-            }
-        }
-    }
-}
-
-/* Weight gradient: dW[d, blk] = Σ_k v_k dA[r_k, blk] over column d's nonzeros; the sum
- * stays in registers and every dW row is written once (zeros where the column is empty). */
-SV_VECTOR_CLONES
-static void sp_backward_blocks(void *ctx, int b0, int b1) {
-    const sp_job *j = ctx;
-    const sv_sparse *s = j->s;
-    for (int blk = b0; blk < b1; blk++) {
-        int c0 = blk * SP_BLOCK, w = j->N - c0 < SP_BLOCK ? j->N - c0 : SP_BLOCK;
-        for (int d = 0; d < j->D; d++) {
-            float *o = j->out + (size_t)d * j->N + c0;
-            if (w == SP_BLOCK) {
-                v8f acc[4] = {{0}};
-                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
-                    const v8u *g = (const v8u *)(j->G + (size_t)s->ri[k] * j->lda + c0);
-                    v8f v = (v8f){0} + s->cv[k];
-                    for (int i = 0; i < 4; i++) acc[i] += v * g[i];
-                }
-                for (int i = 0; i < 4; i++) ((v8u *)o)[i] = acc[i];
-            } else {
-                for (int c = 0; c < w; c++) o[c] = 0.0f;
-                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
-                    const float *g = j->G + (size_t)s->ri[k] * j->lda + c0;
-                    for (int c = 0; c < w; c++) o[c] += s->cv[k] * g[c];
-                }
-            }
-        }
-    }
-}
-
-static void sp_run(void (*fn)(void *, int, int), const sv_sparse *s, int rows, int D, int N,
-                   int lda, const float *W, const float *G, float *out) {
-    sp_job j = {s, rows, D, N, lda, W, G, out};
-    sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, fn, &j);
-}
-
 /* ---- dense products ------------------------------------------------------------------ */
 
 /* C[M x N] += A[M x K] W with W [K x N] (all row-major). One row is a vector-matrix
@@ -249,18 +135,18 @@ static void gemm_acc(int M, int N, int K, const float *A, const float *W, float 
 }
 
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
-                     const int *len, sv_lstm_cache *cache, sv_sparse *sp) {
+                     const int *len, sv_lstm_cache *cache) {
     const int H = l->H, G = 4 * H, lda = gate_ld(H);
     const size_t BH = (size_t)B * H, BG = (size_t)B * lda;
     float *A = cache->gates;
 
-    /* A = 1 b^T for every row, then A[x_t0:] += X W_x^T in one GEMM over all steps. */
+    /* A = 1 b^T for every row, then A[x_t0:] += X W_x in one product over all steps. */
     for (size_t r = 0; r < (size_t)T * B; r++) memcpy(A + r * lda, l->b, (size_t)G * sizeof *A);
-    if (sp) sp->used = 0;
+    sv_sparse_forget(cache->sparse);
     if (X && l->D > 0 && x_t0 < T) {
         int rows = (T - x_t0) * B;
-        if (sp && sparse_build(sp, X, rows, l->D))
-            sp_run(sp_forward_blocks, sp, rows, l->D, G, lda, l->wx, NULL, A + x_t0 * BG);
+        if (cache->sparse_input && sv_sparse_build(&cache->sparse, X, rows, l->D, T * B))
+            sv_sparse_forward(cache->sparse, G, l->wx, A + x_t0 * BG, lda);
         else
             gemm_acc(rows, G, l->D, X, l->wx, A + x_t0 * BG, lda);
     }
@@ -287,8 +173,7 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
 
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                       const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
-                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp,
-                      const sv_sparse *sp) {
+                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp) {
     const int H = l->H, G = 4 * H, lda = gate_ld(H);
     const size_t BH = (size_t)B * H, BG = (size_t)B * lda;
     float *dh = tmp, *dc = tmp + BH; /* carries between steps */
@@ -344,8 +229,8 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     if (X && l->D > 0 && x_t0 < T) {
         const float *Ax = A + (size_t)x_t0 * BG;
         int rows = (T - x_t0) * B;
-        if (sp && sp->used)
-            sp_run(sp_backward_blocks, sp, rows, l->D, G, lda, NULL, Ax, l->gwx);
+        if (sv_sparse_holds(cache->sparse)) /* the forward stored X sparse */
+            sv_sparse_weight_grad(cache->sparse, G, Ax, lda, l->gwx);
         else
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->D, G, rows, 1.0f, X, l->D, Ax,
                         lda, 0.0f, l->gwx, G);

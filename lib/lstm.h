@@ -9,8 +9,10 @@
  *   c_t = f⊙c_{t-1} + i⊙g     o = σ(a_o + p_o⊙c_t)      h_t = o⊙tanh(c_t)
  *
  * Speed plan: the input projections of all steps are one GEMM, the weight gradients of all
- * steps are one GEMM each, only h_{t-1} W_h^T (forward) and dA_t W_h (backward) run per step.
- * The caches below are allocated by the caller once per shape; nothing allocates in here.
+ * steps are one GEMM each, only h_{t-1} W_h (forward) and dA_t W_h^T (backward) run per step.
+ * The caches below are allocated by the caller once per shape. The one thing the kernel
+ * allocates itself is the sparse copy of an input (sparse.h), kept in the cache and grown
+ * only when a larger input needs it: never inside the time loop.
  *
  * Lengths: row b is active at step t iff t < len[b] (len == NULL: all active). An inactive
  * row carries its state unchanged (h_t = h_{t-1}, c_t = c_{t-1}) and has zero gate
@@ -45,25 +47,11 @@ typedef struct sv_lstm_cache {
     float *tc;    /* [T x B x H]: tanh(c_t) */
     int zero_init; /* set by the caller: slot 0 is all zeros (an encoder's start), so step 0
                       skips its recurrent products */
+    int sparse_input; /* set by the caller: X is video frames, mostly exact zeros; the forward
+                         then keeps a sparse copy of it when that pays (sparse.h) */
+    struct sv_sparse *sparse; /* the kernel's; starts NULL (a zeroed cache), freed by
+                                 sv_lstm_cache_release */
 } sv_lstm_cache;
-
-/* A sparse copy of a layer's input X [rows x D] in compressed columns, for the input product
- * and the input weights' gradient. Video frames are mostly exact
- * zeros (Moving MNIST: ~7% of pixels are not), and a zero input costs nothing here, where a
- * dense GEMM pays for every pixel. Built by sv_lstm_forward when at most 1/SV_SPARSE_DENSITY
- * of X is nonzero, reused by sv_lstm_backward; otherwise the dense BLAS path runs. */
-#define SV_SPARSE_DENSITY 5
-typedef struct sv_sparse {
-    int cap;       /* nonzeros it can hold */
-    int used;      /* the last forward stored X here */
-    int *cp;       /* column starts [D + 1] */
-    int *ri;       /* row index of each nonzero, by column, rows ascending */
-    float *cv;     /* its value */
-} sv_sparse;
-
-/* Floats (ints count as floats: both 4 bytes) of an sv_sparse for X [rows x D]. */
-size_t sv_sparse_floats(int rows, int D);
-void sv_sparse_bind(sv_sparse *s, int rows, int D, float *mem);
 
 /* Number of floats of one layer's parameters (the blocks above, in that order). */
 size_t sv_lstm_param_count(int D, int H, int peep);
@@ -71,15 +59,17 @@ size_t sv_lstm_param_count(int D, int H, int peep);
 void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float *grads);
 /* Floats needed by one sv_lstm_cache for (T, B, H). */
 size_t sv_lstm_cache_floats(int T, int B, int H);
-/* Carve a cache out of `mem` (sv_lstm_cache_floats floats). */
+/* Carve a cache out of `mem` (sv_lstm_cache_floats floats). Clears zero_init and
+ * sparse_input; keeps the sparse copy's buffers for reuse. */
 void sv_lstm_cache_bind(sv_lstm_cache *c, int T, int B, int H, float *mem);
+/* Free what the kernel allocated in the cache (not `mem`). */
+void sv_lstm_cache_release(sv_lstm_cache *c);
 
 /* Forward over T steps. X holds the inputs of steps x_t0..T-1 ([(T-x_t0) x B x D]);
  * steps before x_t0 (and every step when X == NULL or D == 0) have zero input.
- * The initial state must already be in slot 0 of cache->h / cache->c.
- * sp: room for a sparse copy of X (NULL: always dense); pass the same to the backward. */
+ * The initial state must already be in slot 0 of cache->h / cache->c. */
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
-                     const int *len, sv_lstm_cache *cache, sv_sparse *sp);
+                     const int *len, sv_lstm_cache *cache);
 
 /* BPTT over the T steps of the last forward with the same arguments.
  * dH:  [T x B x H] gradient w.r.t. h_t from above; consumed (overwritten).
@@ -92,6 +82,5 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
  * pass; no separate zeroing of the gradient arena is needed). cache->gates becomes dA. */
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                       const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
-                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp,
-                      const sv_sparse *sp);
+                      const float *dcT, float *dX, float *dh0, float *dc0, float *tmp);
 #endif

@@ -22,54 +22,50 @@
 #include <math.h>
 #include <stdlib.h>
 #include "error.h"
+#include "keys.h"
 #include "model.h"
 #include "optimizer.h"
 #include "parallel.h"
+#include "util.h"
 
 #define NA NAN /* "this key does not apply to this kind" in the defaults table */
 
-/* One row per key: name, default per kind (index seqvid_optimizer_kind; NA = not applicable),
- * range [lo, hi] or [lo, hi) when hi_open. Positive keys start at FLT_MIN and every bound is
- * finite as a float, so no setting turns into 0 or Inf when rounded for the float loops
- * (EPS = 0 would make RMSprop divide 0 by 0 on a zero gradient). */
-static const struct {
-    const char *name;
-    double def[4];
-    double lo, hi;
-    int hi_open;
-} keys[SV_OPT_NKEYS] = {
-    /*                              -  SGD    RMSprop Adam */
-    [SEQVID_OPT_LR] = {"LR", {NA, 1e-4, 1e-3, 1e-3}, FLT_MIN, FLT_MAX, 0},
-    [SEQVID_OPT_MOMENTUM] = {"MOMENTUM", {NA, 0.9, NA, NA}, 0, 1, 1},
-    [SEQVID_OPT_WEIGHT_DECAY] = {"WEIGHT_DECAY", {NA, 1e-4, 0, 0}, 0, FLT_MAX, 0},
-    [SEQVID_OPT_UPDATE_CLIP] = {"UPDATE_CLIP", {NA, 1e-4, 0, 0}, 0, FLT_MAX, 0},
-    [SEQVID_OPT_GRAD_CLIP] = {"GRAD_CLIP", {NA, 0, 0, 0}, 0, FLT_MAX, 0},
-    [SEQVID_OPT_DECAY] = {"DECAY", {NA, NA, 0.95, NA}, 0, 1, 1},
-    [SEQVID_OPT_BETA1] = {"BETA1", {NA, NA, NA, 0.9}, 0, 1, 1},
-    [SEQVID_OPT_BETA2] = {"BETA2", {NA, NA, NA, 0.999}, 0, 1, 1},
-    [SEQVID_OPT_EPS] = {"EPS", {NA, NA, 1e-6, 1e-8}, FLT_MIN, FLT_MAX, 0},
+/* Default per kind (index seqvid_optimizer_kind; NA = the key does not apply to the kind).
+ * Names and ranges are in keys.c. */
+static const double defaults[SV_OPT_NKEYS][4] = {
+    /*                       -  SGD    RMSprop Adam */
+    [SEQVID_OPT_LR] = {NA, 1e-4, 1e-3, 1e-3},
+    [SEQVID_OPT_MOMENTUM] = {NA, 0.9, NA, NA},
+    [SEQVID_OPT_WEIGHT_DECAY] = {NA, 1e-4, 0, 0},
+    [SEQVID_OPT_UPDATE_CLIP] = {NA, 1e-4, 0, 0},
+    [SEQVID_OPT_GRAD_CLIP] = {NA, 0, 0, 0},
+    [SEQVID_OPT_DECAY] = {NA, NA, 0.95, NA},
+    [SEQVID_OPT_BETA1] = {NA, NA, NA, 0.9},
+    [SEQVID_OPT_BETA2] = {NA, NA, NA, 0.999},
+    [SEQVID_OPT_EPS] = {NA, NA, 1e-6, 1e-8},
 };
-
-static const char *const kind_names[4] = {NULL, "SGD", "RMSprop", "Adam"};
 
 static int valid_kind(int kind) { return kind >= SEQVID_OPT_SGD && kind <= SEQVID_OPT_ADAM; }
 
+const char *sv_optimizer_kind_name(int kind) {
+    return seqvid_key_name(SEQVID_NAMES_OPTIMIZER_KIND, kind);
+}
+
+const char *sv_optimizer_key_name(int key) { return seqvid_key_name(SEQVID_NAMES_OPTIMIZER, key); }
+
 /* Key known and applicable to kind (kind must be valid); else fail with a message. */
 static int check_key(const char *fn, int kind, int key) {
-    if (key < 1 || key >= SV_OPT_NKEYS || !keys[key].name)
+    const sv_key *k = sv_key_find(SEQVID_NAMES_OPTIMIZER, key);
+    if (!k || key >= SV_OPT_NKEYS)
         return sv_fail(SEQVID_ERR_ARG, "%s: unknown optimizer key %d", fn, key);
-    if (isnan(keys[key].def[kind]))
+    if (isnan(defaults[key][kind]))
         return sv_fail(SEQVID_ERR_ARG, "%s: key %s does not apply to a %s optimizer", fn,
-                       keys[key].name, kind_names[kind]);
+                       k->name, sv_optimizer_kind_name(kind));
     return SEQVID_OK;
 }
 
 static int check_value(const char *fn, int key, double value) {
-    int above = keys[key].hi_open ? !(value < keys[key].hi) : !(value <= keys[key].hi);
-    if (!(value >= keys[key].lo) || above) /* NaN fails both */
-        return sv_fail(SEQVID_ERR_ARG, "%s: %s = %g is outside [%g, %g%c", fn, keys[key].name,
-                       value, keys[key].lo, keys[key].hi, keys[key].hi_open ? ')' : ']');
-    return SEQVID_OK;
+    return sv_key_check(sv_key_find(SEQVID_NAMES_OPTIMIZER, key), value, fn);
 }
 
 int sv_optimizer_check(int kind, int key, double value) {
@@ -292,7 +288,8 @@ int seqvid_optimizer_create(int kind, seqvid_optimizer **out) {
     struct seqvid_optimizer *opt = calloc(1, sizeof *opt);
     if (!opt) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     opt->kind = kind;
-    for (int k = 0; k < SV_OPT_NKEYS; k++) opt->v[k] = keys[k].name ? keys[k].def[kind] : NA;
+    for (int k = 0; k < SV_OPT_NKEYS; k++)
+        opt->v[k] = sv_optimizer_key_name(k) ? defaults[k][kind] : NA;
     *out = opt;
     return SEQVID_OK;
 }
@@ -325,7 +322,14 @@ int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value) {
 int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model) {
     SV_NOT_NULL(opt);
     SV_NOT_NULL(model);
-    return sv_optimizer_apply(opt, model->params, model->grads, model->n_params);
+    return sv_optimizer_apply(opt, model->arena.params, model->arena.grads, model->arena.n_params);
+}
+
+int seqvid_optimizer_step_count(const seqvid_optimizer *opt, uint64_t *count) {
+    SV_NOT_NULL(opt);
+    SV_NOT_NULL(count);
+    *count = opt->steps;
+    return SEQVID_OK;
 }
 
 int seqvid_optimizer_steps(const seqvid_optimizer *opt, uint64_t *steps) {

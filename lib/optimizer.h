@@ -16,6 +16,10 @@ struct seqvid_optimizer {
     float *s2;               /* Adam: second moment; else NULL */
 };
 
+/* Names of kinds ("SGD", "RMSprop", "Adam") and keys ("LR", ...), as files store them; NULL if
+ * unknown. */
+const char *sv_optimizer_kind_name(int kind);
+const char *sv_optimizer_key_name(int key);
 /* Number of state arrays (s1, s2) the kind uses: 1 or 2 (0 for an unknown kind). */
 int sv_optimizer_state_arrays(int kind);
 /* Validate a setting for an optimizer kind: SEQVID_OK, or SEQVID_ERR_ARG with a message for an

@@ -1,9 +1,9 @@
-/* serialize.c -- models and training checkpoints as safetensors files (spec: docs/format.md).
+/* serialize.c -- models, classifiers and training checkpoints as safetensors files (spec:
+ * docs/format.md): what their tensors and metadata are. The byte format is safetensors.c,
+ * numbers in text numfmt.c, the atomic file handling atomic_io.c.
  *
- * A file is: N as 8 little-endian bytes | N bytes of JSON header, padded with spaces so that
- * the data starts at a multiple of 8 | the data section. The header maps each tensor name to
- * {dtype, shape, data_offsets = [begin, end) in the data section}; "__metadata__" maps
- * strings to strings (format, version, configuration, CRC-32 of the data section, and for
+ * The header maps each tensor name to {dtype, shape, data_offsets = [begin, end) in the data
+ * section}; "__metadata__" maps strings to strings (format, version, configuration, CRC-32 of the data section, and for
  * checkpoints the optimizer's settings and counters).
  *
  * Writing: the tensors are listed once (a "plan": model blocks in arena order, then the
@@ -21,173 +21,36 @@
  *
  * Classifier files (lib/classifier.h) are model files of metadata type "classifier": the
  * stack's configuration keys, "classifier.*" settings and the classifier's blocks, written
- * and read by the same code through an `arena` (what a file holds: parameters and blocks).
+ * and read by the same code through `contents` (what a file holds: parameters and blocks).
  */
-#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <inttypes.h>
-#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <cjson/cJSON.h>
 #include <zlib.h>
+#include "atomic_io.h"
 #include "classifier.h"
 #include "config.h"
 #include "error.h"
 #include "model.h"
+#include "numfmt.h"
 #include "optimizer.h"
+#include "safetensors.h"
 #include "serialize.h"
-#include "sniff.h"
+#include "util.h"
 
 _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24 && FLT_MAX_EXP == 128,
                "the file format stores IEEE-754 binary32");
 
 #define FORMAT_NAME "seqvid"
 #define FORMAT_VERSION "1"
-#define MAX_HEADER ((uint64_t)100 << 20) /* 100 MiB, the safetensors reference limit */
 #define MAX_TENSORS (SV_MAX_BLOCKS + 3)  /* blocks + optimizer.s1, .s2 + data.rng_state */
 #define MAX_META 4096                    /* metadata entries */
-#define NAME_CAP 64
-#define CHUNK 16384                      /* floats per conversion chunk (64 KiB) */
-#define EXACT_INT 9007199254740992.0     /* 2^53: JSON numbers above it are not exact */
 
-enum { DT_F32 = 1, DT_U8 = 2 };
-
-typedef struct tensor {
-    char name[NAME_CAP];
-    int dtype, ndim;
-    size_t shape[2];
-    size_t count;      /* elements */
-    size_t begin, end; /* bytes [begin, end) of the data section */
-    const void *src;   /* writing: host floats or bytes */
-    void *dst;         /* reading: destination of the bytes (NULL: checksum only) */
-} tensor;
-
-/* The names of the optimizer settings and kinds in files (part of the format: frozen). */
-static const char *const opt_key_names[SV_OPT_NKEYS] = {
-    [SEQVID_OPT_LR] = "LR",           [SEQVID_OPT_MOMENTUM] = "MOMENTUM",
-    [SEQVID_OPT_WEIGHT_DECAY] = "WEIGHT_DECAY", [SEQVID_OPT_UPDATE_CLIP] = "UPDATE_CLIP",
-    [SEQVID_OPT_GRAD_CLIP] = "GRAD_CLIP", [SEQVID_OPT_DECAY] = "DECAY",
-    [SEQVID_OPT_BETA1] = "BETA1",     [SEQVID_OPT_BETA2] = "BETA2",
-    [SEQVID_OPT_EPS] = "EPS",
-};
-static const char *const opt_kind_names[4] = {NULL, "SGD", "RMSprop", "Adam"};
-
-/* ------------------------------------------------------------------------------------------
- * Bytes: explicit little-endian, never struct or host-order dumps.
- * ---------------------------------------------------------------------------------------- */
-static void put_u64le(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64le(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-
-static void f32_to_le(unsigned char *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++, dst += 4) {
-        uint32_t u;
-        memcpy(&u, &src[i], 4);
-        dst[0] = (unsigned char)u, dst[1] = (unsigned char)(u >> 8);
-        dst[2] = (unsigned char)(u >> 16), dst[3] = (unsigned char)(u >> 24);
-    }
-}
-
-/* Little-endian bytes -> host floats, in place (a no-op permutation on little-endian hosts). */
-static void f32_from_le(void *mem, size_t n) {
-    unsigned char *p = mem;
-    for (size_t i = 0; i < n; i++, p += 4) {
-        uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24;
-        memcpy(p, &u, 4);
-    }
-}
-
-/* zlib's crc32 takes 32-bit lengths. */
-static uint32_t crc_update(uint32_t crc, const void *p, size_t n) {
-    const unsigned char *b = p;
-    while (n) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, b, k);
-        b += k, n -= k;
-    }
-    return crc;
-}
-
-/* ------------------------------------------------------------------------------------------
- * Numbers in metadata strings, independent of the caller's locale (a program that set
- * LC_NUMERIC=de_DE would otherwise write "0,01"). %.17g round-trips every double exactly.
- * ---------------------------------------------------------------------------------------- */
-static int fmt_double(char *buf, size_t cap, double v) {
-    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (!c) return 0;
-    locale_t old = uselocale(c);
-    snprintf(buf, cap, "%.17g", v);
-    uselocale(old);
-    freelocale(c);
-    return 1;
-}
-
-/* A plain decimal number: -?digits[.digits][(e|E)[+-]digits]. No spaces, hex, inf or nan. */
-static int parse_double(const char *s, double *out) {
-    const char *p = s;
-    if (*p == '-') p++;
-    if (*p < '0' || *p > '9') return 0;
-    while (*p >= '0' && *p <= '9') p++;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9') return 0;
-        while (*p >= '0' && *p <= '9') p++;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-') p++;
-        if (*p < '0' || *p > '9') return 0;
-        while (*p >= '0' && *p <= '9') p++;
-    }
-    if (*p || p - s > 64) return 0;
-    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (!c) return 0;
-    locale_t old = uselocale(c);
-    char *end;
-    double v = strtod(s, &end);
-    uselocale(old);
-    freelocale(c);
-    if (*end || !isfinite(v)) return 0;
-    *out = v;
-    return 1;
-}
-
-/* Decimal digits only, no sign or leading zeros, no overflow. */
-static int parse_u64(const char *s, uint64_t *out) {
-    uint64_t v = 0;
-    if (!*s || (s[0] == '0' && s[1])) return 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return 0;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) return 0;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 1;
-}
-
-/* A printable copy of a name from a file, for messages. */
-static const char *shown(const char *s, char *buf, size_t cap) {
-    size_t i = 0;
-    for (; s[i] && i + 4 < cap; i++) buf[i] = (s[i] >= 32 && s[i] < 127) ? s[i] : '?';
-    if (s[i]) buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
-    buf[i] = 0;
-    return buf;
-}
 
 static int starts_with(const char *s, const char *prefix) {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -202,7 +65,7 @@ static int block_ndim(const sv_block *b) { return b->init == SV_INIT_WEIGHT ? 2 
  * ---------------------------------------------------------------------------------------- */
 typedef struct plan {
     size_t n;
-    tensor t[MAX_TENSORS];
+    sv_tensor t[MAX_TENSORS];
     unsigned char *rng; /* owned copy of the generator state */
     char *header;       /* JSON padded with spaces to header_len bytes */
     size_t header_len, data_bytes, total;
@@ -215,73 +78,9 @@ static void plan_free(plan *p) {
     free(p);
 }
 
-typedef struct sink {
-    unsigned char *buf; /* memory sink ... */
-    size_t pos;
-    int fd;              /* ... or file sink */
-    int crc_only;        /* ... or only the checksum of what passes */
-    uint32_t crc;
-    unsigned char *chunk; /* CHUNK * 4 bytes of scratch */
-    int err;              /* errno of a failed write */
-} sink;
-
-static int sink_bytes(sink *s, const void *p, size_t n) {
-    if (s->crc_only) {
-        s->crc = crc_update(s->crc, p, n);
-        return 0;
-    }
-    if (s->buf) {
-        memcpy(s->buf + s->pos, p, n);
-        s->pos += n;
-        return 0;
-    }
-    const unsigned char *b = p;
-    while (n) {
-        ssize_t w = write(s->fd, b, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            s->err = w < 0 ? errno : EIO;
-            return -1;
-        }
-        b += w, n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int sink_f32(sink *s, const float *x, size_t n) {
-    if (s->buf && !s->crc_only) { /* convert straight into the caller's buffer */
-        f32_to_le(s->buf + s->pos, x, n);
-        s->pos += 4 * n;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i += CHUNK) {
-        size_t k = n - i < CHUNK ? n - i : CHUNK;
-        f32_to_le(s->chunk, x + i, k);
-        if (sink_bytes(s, s->chunk, 4 * k)) return -1;
-    }
-    return 0;
-}
-
-static int emit_data(const plan *p, sink *s) {
-    for (size_t i = 0; i < p->n; i++) {
-        const tensor *t = &p->t[i];
-        int r = t->dtype == DT_F32 ? sink_f32(s, t->src, t->count)
-                                   : sink_bytes(s, t->src, t->count);
-        if (r) return -1;
-    }
-    return 0;
-}
-
-static int emit(const plan *p, sink *s) {
-    unsigned char len[8];
-    put_u64le(len, p->header_len);
-    if (sink_bytes(s, len, 8) || sink_bytes(s, p->header, p->header_len)) return -1;
-    return emit_data(p, s);
-}
-
-static tensor *plan_add(plan *p, const char *name, int dtype, int ndim, size_t r, size_t c,
+static sv_tensor *plan_add(plan *p, const char *name, int dtype, int ndim, size_t r, size_t c,
                         const void *src) {
-    tensor *t = &p->t[p->n++];
+    sv_tensor *t = &p->t[p->n++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->dtype = dtype, t->ndim = ndim, t->shape[0] = r, t->shape[1] = c;
     t->count = r * c;
@@ -297,7 +96,7 @@ static int add_str(cJSON *obj, const char *key, const char *val) {
 
 static int add_num(cJSON *obj, const char *key, double v) {
     char buf[40];
-    return fmt_double(buf, sizeof buf, v) && add_str(obj, key, buf);
+    return sv_fmt_double(buf, sizeof buf, v) && add_str(obj, key, buf);
 }
 
 static int add_u64(cJSON *obj, const char *key, uint64_t v) {
@@ -306,34 +105,21 @@ static int add_u64(cJSON *obj, const char *key, uint64_t v) {
     return add_str(obj, key, buf);
 }
 
-static int add_sizes(cJSON *obj, const char *key, const size_t *v, int n) {
-    cJSON *a = cJSON_AddArrayToObject(obj, key);
-    if (!a) return 0;
-    for (int i = 0; i < n; i++) {
-        cJSON *x = cJSON_CreateNumber((double)v[i]);
-        if (!x || !cJSON_AddItemToArray(a, x)) {
-            cJSON_Delete(x);
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* What a file holds: a model's or a classifier's parameters and blocks. */
-typedef struct arena {
+typedef struct contents {
     const seqvid_model *model;     /* exactly one of these two is set */
     const seqvid_classifier *cls;
     const float *params;
     size_t n_params, n_blocks;
     const sv_block *blocks;
-} arena;
+} contents;
 
-static arena model_arena(const seqvid_model *m) {
-    return (arena){m, NULL, m->params, m->n_params, m->n_blocks, m->blocks};
+static contents model_contents(const seqvid_model *m) {
+    return (contents){m, NULL, m->arena.params, m->arena.n_params, m->arena.n_blocks, m->arena.blocks};
 }
 
-static arena classifier_arena(const seqvid_classifier *c) {
-    return (arena){NULL, c, c->params, c->n_params, c->n_blocks, c->blocks};
+static contents classifier_contents(const seqvid_classifier *c) {
+    return (contents){NULL, c, c->arena.params, c->arena.n_params, c->arena.n_blocks, c->arena.blocks};
 }
 
 /* A classifier setting by key, for files. */
@@ -343,14 +129,20 @@ static double cls_setting(const seqvid_classifier *c, int key) {
     return v;
 }
 
-static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt,
+/* Metadata "type" of a file. */
+static const char *file_type(int checkpoint, int classifier) {
+    return checkpoint ? (classifier ? "classifier_checkpoint" : "checkpoint")
+                      : (classifier ? "classifier" : "model");
+}
+
+static int build_json(const plan *p, const contents *a, const seqvid_optimizer *opt,
                       uint64_t step, int checkpoint, uint32_t crc, char **out) {
     cJSON *root = cJSON_CreateObject(), *meta = root ? cJSON_AddObjectToObject(root, "__metadata__")
                                                      : NULL;
     int ok = meta != NULL;
     ok = ok && add_str(meta, "format", FORMAT_NAME) &&
          add_str(meta, "format_version", FORMAT_VERSION) &&
-         add_str(meta, "type", checkpoint ? "checkpoint" : a->cls ? "classifier" : "model") &&
+         add_str(meta, "type", file_type(checkpoint, a->cls != NULL)) &&
          add_str(meta, "library_version", seqvid_version_string());
     for (int k = 1; ok && k < SV_CFG_NKEYS; k++) {
         const char *name = sv_config_key_name(k);
@@ -373,31 +165,32 @@ static int build_json(const plan *p, const arena *a, const seqvid_optimizer *opt
     snprintf(hex, sizeof hex, "%08" PRIx32, crc);
     ok = ok && add_str(meta, "data_crc32", hex);
     if (checkpoint) {
-        ok = ok && add_str(meta, "optimizer.kind", opt_kind_names[opt->kind]) &&
+        ok = ok && add_str(meta, "optimizer.kind", sv_optimizer_kind_name(opt->kind)) &&
              add_u64(meta, "optimizer.steps", opt->steps) &&
              add_u64(meta, "optimizer.bound", (uint64_t)opt->n) &&
              add_u64(meta, "train.step", step);
+        if (a->cls) { /* where the dropout stream stands: xoshiro256** state, 4 x 16 hex */
+            char st[68];
+            const uint64_t *x = a->cls->rng.s;
+            snprintf(st, sizeof st, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
+                     x[0], x[1], x[2], x[3]);
+            ok = ok && add_str(meta, "train.dropout_state", st);
+        }
         for (int k = 1; ok && k < SV_OPT_NKEYS; k++) {
-            if (!opt_key_names[k] || isnan(opt->v[k])) continue; /* NaN: not for this kind */
+            if (!sv_optimizer_key_name(k) || isnan(opt->v[k])) continue; /* NaN: not for this kind */
             char key[48];
-            snprintf(key, sizeof key, "optimizer.%s", opt_key_names[k]);
+            snprintf(key, sizeof key, "optimizer.%s", sv_optimizer_key_name(k));
             ok = add_num(meta, key, opt->v[k]);
         }
     }
-    for (size_t i = 0; ok && i < p->n; i++) {
-        const tensor *t = &p->t[i];
-        cJSON *e = cJSON_AddObjectToObject(root, t->name);
-        size_t offs[2] = {t->begin, t->end};
-        ok = e && add_str(e, "dtype", t->dtype == DT_F32 ? "F32" : "U8") &&
-             add_sizes(e, "shape", t->shape, t->ndim) && add_sizes(e, "data_offsets", offs, 2);
-    }
+    for (size_t i = 0; ok && i < p->n; i++) ok = sv_st_json_tensor(root, &p->t[i]);
     *out = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return *out != NULL;
 }
 
 /* List what a save writes, compute the checksum, build the header. */
-static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt,
+static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *opt,
                      const seqvid_mmnist *gen, uint64_t step, int checkpoint, plan **out) {
     *out = NULL;
     if (!sv_all_finite(m->params, m->n_params))
@@ -417,7 +210,7 @@ static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt
     plan *p = calloc(1, sizeof *p);
     if (!p) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
 
-    /* Model blocks in arena order (composite.c lays them out in order; sorting keeps the
+    /* Model blocks in arena order (arena.c lays them out in order; sorting keeps the
      * data section equal to the arena even if that changes). */
     size_t idx[SV_MAX_BLOCKS];
     for (size_t i = 0; i < m->n_blocks; i++) {
@@ -428,12 +221,12 @@ static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt
     }
     for (size_t i = 0; i < m->n_blocks; i++) {
         const sv_block *b = &m->blocks[idx[i]];
-        plan_add(p, b->name, DT_F32, block_ndim(b), b->rows, b->cols, m->params + b->offset);
+        plan_add(p, b->name, SV_DT_F32, block_ndim(b), b->rows, b->cols, m->params + b->offset);
     }
     if (checkpoint && opt->n) {
-        plan_add(p, "optimizer.s1", DT_F32, 1, opt->n, 1, opt->s1);
+        plan_add(p, "optimizer.s1", SV_DT_F32, 1, opt->n, 1, opt->s1);
         if (sv_optimizer_state_arrays(opt->kind) == 2)
-            plan_add(p, "optimizer.s2", DT_F32, 1, opt->n, 1, opt->s2);
+            plan_add(p, "optimizer.s2", SV_DT_F32, 1, opt->n, 1, opt->s2);
     }
     if (checkpoint && gen) {
         size_t sz = 0;
@@ -444,24 +237,17 @@ static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt
             plan_free(p);
             return st == SEQVID_ERR_NOMEM ? sv_fail(st, "%s: out of memory", fn) : st;
         }
-        plan_add(p, "data.rng_state", DT_U8, 1, sz, 1, p->rng);
+        plan_add(p, "data.rng_state", SV_DT_U8, 1, sz, 1, p->rng);
     }
-    size_t off = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        tensor *t = &p->t[i];
-        size_t bytes = t->count * (t->dtype == DT_F32 ? 4 : 1); /* in memory already: fits */
-        t->begin = off;
-        t->end = off += bytes;
-    }
-    p->data_bytes = off;
+    p->data_bytes = sv_st_layout(p->t, p->n);
 
-    sink crc = {.crc_only = 1, .crc = (uint32_t)crc32(0, Z_NULL, 0)};
-    crc.chunk = malloc(4 * CHUNK);
+    sv_sink crc = {.crc_only = 1, .crc = (uint32_t)crc32(0, Z_NULL, 0)};
+    crc.chunk = malloc(4 * SV_ST_CHUNK);
     if (!crc.chunk) {
         plan_free(p);
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
     }
-    emit_data(p, &crc);
+    sv_st_emit_data(p->t, p->n, &crc);
     free(crc.chunk);
 
     char *json = NULL;
@@ -485,7 +271,7 @@ static int make_plan(const char *fn, const arena *m, const seqvid_optimizer *opt
     return SEQVID_OK;
 }
 
-static int save_buffer(const char *fn, const arena *m, const seqvid_optimizer *opt,
+static int save_buffer(const char *fn, const contents *m, const seqvid_optimizer *opt,
                        const seqvid_mmnist *gen, uint64_t step, int checkpoint, void *buf,
                        size_t cap, size_t *size) {
     plan *p;
@@ -496,94 +282,31 @@ static int save_buffer(const char *fn, const arena *m, const seqvid_optimizer *o
         st = sv_fail(SEQVID_ERR_BUFFER, "%s: the file needs %zu bytes, the buffer holds %zu", fn,
                      p->total, cap);
     else if (buf) {
-        sink s = {.buf = buf};
-        emit(p, &s);
+        sv_sink s = {.buf = buf};
+        sv_st_emit(p->header, p->header_len, p->t, p->n, &s);
     }
     plan_free(p);
     return st;
 }
 
-/* The process umask without changing it (umask(2) can only be read by setting it, which
- * races with other threads): Linux reports it in /proc/self/status. */
-static mode_t process_umask(void) {
-    unsigned mask = 022;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return (mode_t)mask;
-    char line[256];
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Umask: %o", &mask) == 1) break;
-    fclose(f);
-    return (mode_t)(mask & 0777);
+/* Writes a planned file to a file descriptor (sv_save_atomic's writer). */
+static int write_plan(void *ctx, int fd) {
+    const plan *p = ctx;
+    sv_sink s = {.fd = fd, .chunk = malloc(4 * SV_ST_CHUNK)};
+    if (!s.chunk) return ENOMEM;
+    int r = sv_st_emit(p->header, p->header_len, p->t, p->n, &s);
+    free(s.chunk);
+    return r ? s.err : 0;
 }
 
-static int io_fail(const char *fn, const char *what, const char *path, int err) {
-    char msg[128] = "unknown error";
-    strerror_r(err, msg, sizeof msg);
-    return sv_fail(SEQVID_ERR_IO, "%s: %s '%s': %s", fn, what, path, msg);
-}
-
-/* Write "<path>.tmp.XXXXXX" in the same folder (rename is atomic only within a file
- * system), fsync it, rename it over path, fsync the folder so the rename itself is durable.
- * A crash at any point leaves the old file or the new one, complete; on failure the
- * temporary file is removed and the old file is untouched. */
-static int save_file(const char *fn, const char *path, const plan *p) {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 12), *dir = malloc(len + 2);
-    unsigned char *chunk = malloc(4 * CHUNK);
-    if (!tmp || !dir || !chunk) {
-        free(tmp), free(dir), free(chunk);
-        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-    }
-    snprintf(tmp, len + 12, "%s.tmp.XXXXXX", path);
-    memcpy(dir, path, len + 1);
-    char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-
-    int st = SEQVID_OK, fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = io_fail(fn, "cannot create a temporary file for", path, errno);
-        goto done;
-    }
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-    /* mkstemp makes 0600; give the file the mode a plain fopen would (or the old file's). */
-    struct stat old;
-    mode_t mode = stat(path, &old) == 0 && S_ISREG(old.st_mode) ? (old.st_mode & 07777)
-                                                                 : (0666 & ~process_umask());
-    (void)fchmod(fd, mode);
-    sink s = {.fd = fd, .chunk = chunk};
-    if (emit(p, &s)) st = io_fail(fn, "cannot write the temporary file for", path, s.err);
-    else if (fsync(fd)) st = io_fail(fn, "cannot fsync the temporary file for", path, errno);
-    int cl = close(fd);
-    if (!st && cl) st = io_fail(fn, "cannot close the temporary file for", path, errno);
-    if (!st && rename(tmp, path)) st = io_fail(fn, "cannot rename the temporary file to", path,
-                                               errno);
-    if (st) {
-        unlink(tmp);
-        goto done;
-    }
-    /* The new file is in place; make the directory entry durable. A folder we may not open
-     * for reading, or a file system without directory fsync (EINVAL), cannot do better. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd) && errno != EINVAL && errno != EROFS)
-            st = io_fail(fn, "saved, but could not fsync the folder of", path, errno);
-        close(dfd);
-    }
-done:
-    free(tmp), free(dir), free(chunk);
-    return st;
-}
-
-static int save_path(const char *fn, const char *path, const arena *m,
+static int save_path(const char *fn, const char *path, const contents *m,
                      const seqvid_optimizer *opt, const seqvid_mmnist *gen, uint64_t step,
                      int checkpoint) {
     if (!*path) return sv_fail(SEQVID_ERR_ARG, "%s: path is empty", fn);
     plan *p;
     int st = make_plan(fn, m, opt, gen, step, checkpoint, &p);
     if (st) return st;
-    st = save_file(fn, path, p);
+    st = sv_save_atomic(fn, path, write_plan, p);
     plan_free(p);
     return st;
 }
@@ -591,47 +314,11 @@ static int save_path(const char *fn, const char *path, const arena *m,
 /* ------------------------------------------------------------------------------------------
  * Reading
  * ---------------------------------------------------------------------------------------- */
-typedef struct source {
-    const unsigned char *buf; /* memory source, or NULL for fp */
-    FILE *fp;
-    size_t size, pos;
-    unsigned char *chunk; /* scratch for skipped tensors of a file */
-} source;
-
-/* Read n bytes to dst (NULL: skip them), folding them into *crc when crc is not NULL. */
-static int src_read(const char *fn, source *s, void *dst, size_t n, uint32_t *crc) {
-    if (n > s->size - s->pos)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: truncated: %zu bytes needed at offset %zu of %zu",
-                       fn, n, s->pos, s->size);
-    if (s->buf) {
-        if (dst) memcpy(dst, s->buf + s->pos, n);
-        if (crc) *crc = crc_update(*crc, s->buf + s->pos, n);
-        s->pos += n;
-        return SEQVID_OK;
-    }
-    unsigned char *d = dst;
-    while (n) {
-        size_t k = d ? n : (n < 4 * CHUNK ? n : 4 * CHUNK);
-        unsigned char *to = d ? d : s->chunk;
-        size_t got = fread(to, 1, k, s->fp);
-        if (crc) *crc = crc_update(*crc, to, got);
-        s->pos += got;
-        if (got != k)
-            return ferror(s->fp)
-                       ? io_fail(fn, "read error in", "file", errno)
-                       : sv_fail(SEQVID_ERR_FORMAT, "%s: the file ended at byte %zu (it "
-                                 "shrank while being read?)", fn, s->pos);
-        if (d) d += k;
-        n -= k;
-    }
-    return SEQVID_OK;
-}
-
 /* What the header says. */
 typedef struct header {
     size_t n;
-    tensor t[MAX_TENSORS];
-    size_t order[MAX_TENSORS]; /* tensor indices by begin offset */
+    sv_tensor t[MAX_TENSORS];
+    size_t order[MAX_TENSORS]; /* sv_tensor indices by begin offset */
     size_t data_bytes, model_bytes;
     int checkpoint;
     int classifier;                /* metadata type "classifier" */
@@ -644,90 +331,10 @@ typedef struct header {
     double opt_v[SV_OPT_NKEYS];
     int opt_seen[SV_OPT_NKEYS];
     uint64_t opt_steps, opt_bound, step;
+    uint64_t dropout_state[4];     /* train.dropout_state (classifier checkpoints) */
+    int dropout_seen;
     int s1, s2, rng; /* tensor index or -1 */
 } header;
-
-/* A JSON number usable as a size: integral, 0 <= v <= 2^53 (beyond that doubles are not
- * exact), and representable in size_t. */
-static int json_size(const cJSON *x, size_t *out) {
-    if (!cJSON_IsNumber(x)) return 0;
-    double v = x->valuedouble;
-    if (!(v >= 0 && v <= EXACT_INT) || v != floor(v) || v > (double)SIZE_MAX) return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
-static int parse_tensor(const char *fn, const cJSON *e, size_t data_bytes, tensor *t) {
-    char nm[80];
-    shown(e->string, nm, sizeof nm);
-    if (strlen(e->string) >= NAME_CAP)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown tensor '%s' (name of %zu bytes)", fn, nm,
-                       strlen(e->string));
-    memcpy(t->name, e->string, strlen(e->string) + 1);
-    if (!cJSON_IsObject(e))
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' is not a JSON object", fn, nm);
-    const cJSON *dtype = NULL, *shape = NULL, *offs = NULL;
-    for (const cJSON *c = e->child; c; c = c->next) {
-        const cJSON **slot = !strcmp(c->string, "dtype")          ? &dtype
-                             : !strcmp(c->string, "shape")        ? &shape
-                             : !strcmp(c->string, "data_offsets") ? &offs
-                                                                  : NULL;
-        char f[40];
-        if (!slot)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' has an unknown field '%s'", fn,
-                           nm, shown(c->string, f, sizeof f));
-        if (*slot)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' has field '%s' twice", fn, nm,
-                           c->string);
-        *slot = c;
-    }
-    if (!dtype || !shape || !offs)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' lacks '%s'", fn, nm,
-                       !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
-    char dt[24];
-    if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "F32")) t->dtype = DT_F32;
-    else if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "U8")) t->dtype = DT_U8;
-    else
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' has dtype %s; this format stores F32 "
-                       "(and U8 for the generator state)", fn, nm,
-                       cJSON_IsString(dtype) ? shown(dtype->valuestring, dt, sizeof dt)
-                                             : "(not a string)");
-    if (!cJSON_IsArray(shape))
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s': shape is not an array", fn, nm);
-    t->ndim = 0;
-    t->count = 1;
-    for (const cJSON *c = shape->child; c; c = c->next) {
-        if (t->ndim == 2)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' has more than 2 dimensions", fn,
-                           nm);
-        size_t d;
-        if (!json_size(c, &d))
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s': a dimension is not an integer "
-                           "in [0, 2^53]", fn, nm);
-        if (!sv_mul(t->count, d, &t->count))
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s': element count overflows", fn, nm);
-        t->shape[t->ndim++] = d;
-    }
-    if (t->ndim == 0)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' is a scalar; expected 1 or 2 "
-                       "dimensions", fn, nm);
-    if (t->ndim == 1) t->shape[1] = 1;
-    size_t bytes;
-    if (!sv_mul(t->count, t->dtype == DT_F32 ? 4 : 1, &bytes))
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s': byte size overflows", fn, nm);
-    const cJSON *b = cJSON_IsArray(offs) ? offs->child : NULL;
-    const cJSON *en = b ? b->next : NULL;
-    if (!b || !en || en->next || !json_size(b, &t->begin) || !json_size(en, &t->end))
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s': data_offsets is not a pair of "
-                       "integers", fn, nm);
-    if (t->begin > t->end || t->end > data_bytes)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s': data_offsets [%zu, %zu) lie outside "
-                       "the %zu-byte data section", fn, nm, t->begin, t->end, data_bytes);
-    if (t->end - t->begin != bytes)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s': data_offsets span %zu bytes, its "
-                       "dtype and shape need %zu", fn, nm, t->end - t->begin, bytes);
-    return SEQVID_OK;
-}
 
 /* Turn the failure just recorded (by a config or optimizer check) into a format error about
  * `what`; the message is copied first because sv_fail writes the same buffer. */
@@ -743,6 +350,19 @@ static const char *meta_get(const cJSON *meta, const char *key) {
     return NULL;
 }
 
+/* 64 lower-case hex digits: four 64-bit words, not all zero (xoshiro's one bad state). */
+static int parse_state(const char *s, uint64_t x[4]) {
+    if (strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64) return 0;
+    for (int i = 0; i < 4; i++) {
+        x[i] = 0;
+        for (int j = 0; j < 16; j++) {
+            char c = s[16 * i + j];
+            x[i] = x[i] << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+    }
+    return (x[0] | x[1] | x[2] | x[3]) != 0;
+}
+
 static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
     char sh[80], sv[40];
     if (!cJSON_IsObject(meta))
@@ -753,28 +373,28 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             return sv_fail(SEQVID_ERR_FORMAT, "%s: more than %d metadata entries", fn, MAX_META);
         if (!cJSON_IsString(c))
             return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata '%s' is not a string (safetensors "
-                           "metadata holds strings only)", fn, shown(c->string, sh, sizeof sh));
+                           "metadata holds strings only)", fn, sv_shown(c->string, sh, sizeof sh));
         for (const cJSON *d = meta->child; d != c; d = d->next)
             if (!strcmp(c->string, d->string))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata key '%s' appears twice", fn,
-                               shown(c->string, sh, sizeof sh));
+                               sv_shown(c->string, sh, sizeof sh));
     }
     const char *format = meta_get(meta, "format"), *version = meta_get(meta, "format_version");
     const char *type = meta_get(meta, "type"), *crc = meta_get(meta, "data_crc32");
     if (!format || strcmp(format, FORMAT_NAME))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: not a seqvid file (metadata format is %s%s%s)", fn,
-                       format ? "'" : "", format ? shown(format, sv, sizeof sv) : "missing",
+                       format ? "'" : "", format ? sv_shown(format, sv, sizeof sv) : "missing",
                        format ? "'" : "");
     if (!version || strcmp(version, FORMAT_VERSION))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: format_version %s; this library reads version "
-                       FORMAT_VERSION, fn, version ? shown(version, sv, sizeof sv) : "missing");
+                       FORMAT_VERSION, fn, version ? sv_shown(version, sv, sizeof sv) : "missing");
     if (!type || (strcmp(type, "model") && strcmp(type, "checkpoint") &&
-                  strcmp(type, "classifier")))
+                  strcmp(type, "classifier") && strcmp(type, "classifier_checkpoint")))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata type is %s, expected 'model', "
-                       "'checkpoint' or 'classifier'", fn,
-                       type ? shown(type, sv, sizeof sv) : "missing");
-    h->checkpoint = !strcmp(type, "checkpoint");
-    h->classifier = !strcmp(type, "classifier");
+                       "'checkpoint', 'classifier' or 'classifier_checkpoint'", fn,
+                       type ? sv_shown(type, sv, sizeof sv) : "missing");
+    h->checkpoint = !strcmp(type, "checkpoint") || !strcmp(type, "classifier_checkpoint");
+    h->classifier = !strcmp(type, "classifier") || !strcmp(type, "classifier_checkpoint");
     if (!crc || strlen(crc) != 8 || strspn(crc, "0123456789abcdef") != 8)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: data_crc32 is %s, expected 8 lower-case hex "
                        "digits", fn, crc ? "malformed" : "missing");
@@ -788,14 +408,14 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
     const char *kind = meta_get(meta, "optimizer.kind");
     h->opt_kind = 0;
     for (int k = 1; kind && k <= SEQVID_OPT_ADAM; k++)
-        if (!strcmp(kind, opt_kind_names[k])) h->opt_kind = k;
+        if (!strcmp(kind, sv_optimizer_kind_name(k))) h->opt_kind = k;
     if (h->checkpoint && !h->opt_kind)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: optimizer.kind is %s%s%s, expected SGD, RMSprop "
-                       "or Adam", fn, kind ? "'" : "", kind ? shown(kind, sv, sizeof sv)
+                       "or Adam", fn, kind ? "'" : "", kind ? sv_shown(kind, sv, sizeof sv)
                        : "missing", kind ? "'" : "");
     for (const cJSON *c = meta->child; c; c = c->next) {
         const char *key = c->string, *val = c->valuestring;
-        shown(key, sh, sizeof sh);
+        sv_shown(key, sh, sizeof sh);
         if (starts_with(key, "config.")) {
             int k = 1;
             while (k < SV_CFG_NKEYS && !(sv_config_key_name(k) &&
@@ -807,9 +427,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             if (h->classifier && !sv_classifier_uses_key(k))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: configuration key '%s' does not apply "
                                "to a classifier", fn, sh);
-            if (!parse_double(val, &v))
+            if (!sv_parse_double(val, &v))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
-                               sh, shown(val, sv, sizeof sv));
+                               sh, sv_shown(val, sv, sizeof sv));
             if (sv_config_check(k, v)) return refail(fn, sh);
             h->cfg.v[k] = v;
             cfg_seen[k] = 1;
@@ -819,27 +439,38 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
                                "belongs to checkpoints)", fn, sh);
             uint64_t u;
             if (!strcmp(key, "optimizer.kind")) continue; /* checked above */
+            if (!strcmp(key, "train.dropout_state")) {
+                if (!h->classifier)
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata '%s' in a model checkpoint "
+                                   "(it belongs to classifier checkpoints)", fn, sh);
+                if (!parse_state(val, h->dropout_state))
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s is not 64 lower-case hex "
+                                   "digits of a valid (nonzero) generator state", fn, sh);
+                h->dropout_seen = 1;
+                continue;
+            }
             int is_u64 = !strcmp(key, "optimizer.steps") || !strcmp(key, "optimizer.bound") ||
                          !strcmp(key, "train.step");
             if (is_u64) {
-                if (!parse_u64(val, &u))
+                if (!sv_parse_u64(val, &u))
                     return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not an unsigned "
-                                   "64-bit integer", fn, sh, shown(val, sv, sizeof sv));
+                                   "64-bit integer", fn, sh, sv_shown(val, sv, sizeof sv));
                 if (key[0] == 't') h->step = u, step_seen = 1;
                 else if (key[10] == 's') h->opt_steps = u, steps_seen = 1;
                 else h->opt_bound = u, bound_seen = 1;
                 continue;
             }
             int k = 1;
-            while (k < SV_OPT_NKEYS && !(starts_with(key, "optimizer.") && opt_key_names[k] &&
-                                         !strcmp(key + 10, opt_key_names[k])))
+            while (k < SV_OPT_NKEYS && !(starts_with(key, "optimizer.") &&
+                                         sv_optimizer_key_name(k) &&
+                                         !strcmp(key + 10, sv_optimizer_key_name(k))))
                 k++;
             if (k == SV_OPT_NKEYS)
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown checkpoint key '%s'", fn, sh);
             double v;
-            if (!parse_double(val, &v))
+            if (!sv_parse_double(val, &v))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
-                               sh, shown(val, sv, sizeof sv));
+                               sh, sv_shown(val, sv, sizeof sv));
             if (sv_optimizer_check(h->opt_kind, k, v)) return refail(fn, sh);
             h->opt_v[k] = v;
             h->opt_seen[k] = 1;
@@ -853,13 +484,13 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             double v;
             if (!classes && !sv_classifier_key_name(k))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown classifier key '%s'", fn, sh);
-            if (!parse_double(val, &v))
+            if (!sv_parse_double(val, &v))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
-                               sh, shown(val, sv, sizeof sv));
+                               sh, sv_shown(val, sv, sizeof sv));
             if (classes) {
                 if (!(v >= 2 && v <= SV_CLS_MAX_CLASSES) || v != floor(v))
                     return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not an integer "
-                                   "in [2, %d]", fn, sh, shown(val, sv, sizeof sv),
+                                   "in [2, %d]", fn, sh, sv_shown(val, sv, sizeof sv),
                                    SV_CLS_MAX_CLASSES);
                 h->cls_classes = (int)v;
                 h->cls_seen[0] = 1;
@@ -879,34 +510,13 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata lacks classifier.%s", fn,
                            k ? sv_classifier_key_name(k + 100) : "CLASSES");
     if (sv_config_check_all(&h->cfg)) return refail(fn, "the stored configuration");
+    if (h->checkpoint && h->classifier && !h->dropout_seen)
+        return sv_fail(SEQVID_ERR_FORMAT, "%s: classifier checkpoint lacks metadata "
+                       "train.dropout_state", fn);
     if (h->checkpoint && (!steps_seen || !bound_seen || !step_seen))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: checkpoint lacks metadata %s", fn,
                        !steps_seen ? "optimizer.steps" : !bound_seen ? "optimizer.bound"
                                                                      : "train.step");
-    return SEQVID_OK;
-}
-
-/* Sort tensor indices by begin offset and require that they tile the data section: no gap,
- * no overlap, nothing left over. */
-static int check_tiling(const char *fn, header *h) {
-    for (size_t i = 0; i < h->n; i++) {
-        size_t j = i;
-        for (; j > 0 && h->t[h->order[j - 1]].begin > h->t[i].begin; j--)
-            h->order[j] = h->order[j - 1];
-        h->order[j] = i;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        const tensor *t = &h->t[h->order[i]];
-        if (t->begin != at)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' starts at data byte %zu, expected "
-                           "%zu (tensors must tile the data section without %s)", fn, t->name,
-                           t->begin, at, t->begin < at ? "overlap" : "gaps");
-        at = t->end;
-    }
-    if (at != h->data_bytes)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: the tensors cover %zu bytes of a %zu-byte data "
-                       "section", fn, at, h->data_bytes);
     return SEQVID_OK;
 }
 
@@ -915,7 +525,7 @@ static int classify(const char *fn, header *h) {
     h->s1 = h->s2 = h->rng = -1;
     h->model_bytes = 0;
     for (size_t i = 0; i < h->n; i++) {
-        tensor *t = &h->t[i];
+        sv_tensor *t = &h->t[i];
         int *slot = !strcmp(t->name, "optimizer.s1")     ? &h->s1
                     : !strcmp(t->name, "optimizer.s2")   ? &h->s2
                     : !strcmp(t->name, "data.rng_state") ? &h->rng
@@ -925,14 +535,14 @@ static int classify(const char *fn, header *h) {
             continue;
         }
         if (!slot || !h->checkpoint)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown tensor '%s'%s", fn, t->name,
+            return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown sv_tensor '%s'%s", fn, t->name,
                            h->checkpoint ? "" : " in a model file");
         *slot = (int)i;
-        if (slot == &h->rng ? t->dtype != DT_U8 || t->ndim != 1
-                            : t->dtype != DT_F32 || t->ndim != 1 || t->count != h->opt_bound)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' must be %s, is %s [%zu%s]", fn,
+        if (slot == &h->rng ? t->dtype != SV_DT_U8 || t->ndim != 1
+                            : t->dtype != SV_DT_F32 || t->ndim != 1 || t->count != h->opt_bound)
+            return sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' must be %s, is %s [%zu%s]", fn,
                            t->name, slot == &h->rng ? "U8 [n]" : "F32 [optimizer.bound]",
-                           t->dtype == DT_F32 ? "F32" : "U8", t->shape[0],
+                           t->dtype == SV_DT_F32 ? "F32" : "U8", t->shape[0],
                            t->ndim == 2 ? ", ..." : "");
     }
     if (h->checkpoint) {
@@ -940,7 +550,7 @@ static int classify(const char *fn, header *h) {
         if ((h->s1 >= 0) != (arrays >= 1) || (h->s2 >= 0) != (arrays >= 2))
             return sv_fail(SEQVID_ERR_FORMAT, "%s: the optimizer (%s, bound to %" PRIu64
                            " parameters) has %d state tensors; the file %s optimizer.s%d", fn,
-                           opt_kind_names[h->opt_kind], h->opt_bound, arrays,
+                           sv_optimizer_kind_name(h->opt_kind), h->opt_bound, arrays,
                            (h->s1 >= 0) != (arrays >= 1) ? (h->s1 >= 0 ? "has" : "lacks")
                                                          : (h->s2 >= 0 ? "has" : "lacks"),
                            (h->s1 >= 0) != (arrays >= 1) ? 1 : 2);
@@ -974,25 +584,25 @@ typedef struct dest {
 } dest;
 
 static int bind_blocks(const char *fn, header *h, const dest *m) {
-    char matched[SV_MAX_BLOCKS > SV_CLS_MAX_BLOCKS ? SV_MAX_BLOCKS : SV_CLS_MAX_BLOCKS] = {0};
+    char matched[SV_MAX_BLOCKS] = {0};
     for (size_t i = 0; i < h->n; i++) {
-        tensor *t = &h->t[i];
+        sv_tensor *t = &h->t[i];
         if ((int)i == h->s1 || (int)i == h->s2 || (int)i == h->rng) continue;
         size_t j = 0;
         while (j < m->n_blocks && strcmp(m->blocks[j].name, t->name)) j++;
         if (j == m->n_blocks)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown tensor '%s' (the stored "
+            return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown sv_tensor '%s' (the stored "
                            "configuration has no such block)", fn, t->name);
         const sv_block *b = &m->blocks[j];
         int nd = block_ndim(b);
-        if (t->dtype != DT_F32 || t->ndim != nd || t->shape[0] != b->rows ||
+        if (t->dtype != SV_DT_F32 || t->ndim != nd || t->shape[0] != b->rows ||
             (nd == 2 && t->shape[1] != b->cols)) {
             char want[64], got[64];
             snprintf(want, sizeof want, nd == 2 ? "F32 [%zu, %zu]" : "F32 [%zu]", b->rows,
                      b->cols);
             snprintf(got, sizeof got, t->ndim == 2 ? "%s [%zu, %zu]" : "%s [%zu]",
-                     t->dtype == DT_F32 ? "F32" : "U8", t->shape[0], t->shape[1]);
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' is %s, the stored configuration "
+                     t->dtype == SV_DT_F32 ? "F32" : "U8", t->shape[0], t->shape[1]);
+            return sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' is %s, the stored configuration "
                            "gives %s", fn, t->name, got, want);
         }
         matched[j] = 1; /* names are unique (checked), so no block matches twice */
@@ -1000,22 +610,22 @@ static int bind_blocks(const char *fn, header *h, const dest *m) {
     }
     for (size_t j = 0; j < m->n_blocks; j++)
         if (!matched[j])
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' is missing", fn,
+            return sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' is missing", fn,
                            m->blocks[j].name);
     return SEQVID_OK;
 }
 
-/* Convert a loaded F32 tensor to host order and check it. */
-static int finish_f32(const char *fn, const tensor *t, int nonneg) {
+/* Convert a loaded F32 sv_tensor to host order and check it. */
+static int finish_f32(const char *fn, const sv_tensor *t, int nonneg) {
     float *x = t->dst;
-    f32_from_le(x, t->count);
+    sv_f32_from_le(x, t->count);
     if (sv_all_finite(x, t->count) && !nonneg) return SEQVID_OK;
     for (size_t i = 0; i < t->count; i++) {
         if (!isfinite(x[i]))
-            return sv_fail(SEQVID_ERR_NONFINITE, "%s: tensor '%s' element %zu is %g", fn,
+            return sv_fail(SEQVID_ERR_NONFINITE, "%s: sv_tensor '%s' element %zu is %g", fn,
                            t->name, i, (double)x[i]);
         if (nonneg && x[i] < 0)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: tensor '%s' element %zu is %g; a mean square "
+            return sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' element %zu is %g; a mean square "
                            "cannot be negative", fn, t->name, i, (double)x[i]);
     }
     return SEQVID_OK;
@@ -1030,70 +640,25 @@ typedef struct loaded {
     uint64_t step;
 } loaded;
 
-/* Load from src. want_ckpt: the file must be a checkpoint; want_opt: build the optimizer
- * (else its part is validated only); want_rng: the file must hold the generator state;
- * want_cls: the file must be a classifier (else it must not be one). */
-static int load(const char *fn, source *src, int want_ckpt, int want_opt, int want_rng,
-                int want_cls, loaded *out) {
-    memset(out, 0, sizeof *out);
-    if (src->size < 8)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: %zu bytes is too short for a safetensors file",
-                       fn, src->size);
-    unsigned char lenb[8];
-    int st = src_read(fn, src, lenb, 8, NULL);
-    if (st) return st;
-    uint64_t n = get_u64le(lenb);
-    if ((st = sv_sniff_not_safetensors(fn, lenb, n, src->size))) return st;
-    if (n > MAX_HEADER)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: header length %" PRIu64 " exceeds the %" PRIu64
-                       "-byte limit", fn, n, MAX_HEADER);
-    if (n > src->size - 8)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: header length %" PRIu64 " exceeds the %zu bytes "
-                       "that follow it (truncated file?)", fn, n, src->size - 8);
-    if (n < 2)
-        return sv_fail(SEQVID_ERR_FORMAT, "%s: header length %" PRIu64 " is too short", fn, n);
+/* What load() expects of a file and what it builds; a model file is 0. */
+enum load_flags {
+    LOAD_CHECKPOINT = 1, /* the file must be a checkpoint */
+    LOAD_OPTIMIZER = 2,  /* build the optimizer (else its part is validated only) */
+    LOAD_RNG = 4,        /* the file must hold the generator state; return it */
+    LOAD_CLASSIFIER = 8  /* the file must be a classifier (else it must not be one) */
+};
 
+/* Load from src as `flags` (enum load_flags) say. */
+static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
+    const int want_ckpt = !!(flags & LOAD_CHECKPOINT), want_opt = !!(flags & LOAD_OPTIMIZER);
+    const int want_rng = !!(flags & LOAD_RNG), want_cls = !!(flags & LOAD_CLASSIFIER);
+    memset(out, 0, sizeof *out);
     header *h = calloc(1, sizeof *h);
-    char *owned = NULL;
     cJSON *root = NULL;
     seqvid_optimizer *opt = NULL;
     if (!h) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-    const char *json = (const char *)src->buf + 8;
-    if (!src->buf) {
-        if (!(owned = malloc((size_t)n))) {
-            st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for a %" PRIu64 "-byte header", fn,
-                         n);
-            goto fail;
-        }
-        if ((st = src_read(fn, src, owned, (size_t)n, NULL))) goto fail;
-        json = owned;
-    } else {
-        src->pos += (size_t)n;
-    }
-    h->data_bytes = src->size - 8 - (size_t)n;
-
-    /* The JSON: one object, then only whitespace (safetensors pads with spaces). */
-    const char *end = NULL;
-    if (json[0] != '{') {
-        st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header does not start with '{'", fn);
-        goto fail;
-    }
-    root = cJSON_ParseWithLengthOpts(json, (size_t)n, &end, 0);
-    if (!root) {
-        st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header is not valid JSON (error near byte %td)",
-                     fn, end && end >= json ? end - json : (ptrdiff_t)-1);
-        goto fail;
-    }
-    for (const char *p = end; p < json + n; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            st = sv_fail(SEQVID_ERR_FORMAT, "%s: unexpected bytes after the header's JSON object "
-                         "(at byte %td)", fn, p - json);
-            goto fail;
-        }
-    if (!cJSON_IsObject(root)) {
-        st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header is not a JSON object", fn);
-        goto fail;
-    }
+    int st = sv_st_read_header(fn, src, &root, &h->data_bytes);
+    if (st) goto fail;
 
     /* Entries: unique names, __metadata__ first, then the tensors. */
     const cJSON *meta = NULL;
@@ -1107,7 +672,7 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
         for (const cJSON *d = root->child; d != c; d = d->next)
             if (!strcmp(c->string, d->string)) {
                 st = sv_fail(SEQVID_ERR_FORMAT, "%s: header key '%s' appears twice", fn,
-                             shown(c->string, nm, sizeof nm));
+                             sv_shown(c->string, nm, sizeof nm));
                 goto fail;
             }
         if (!strcmp(c->string, "__metadata__")) meta = c;
@@ -1120,20 +685,23 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
     if ((st = parse_metadata(fn, meta, h))) goto fail;
     for (const cJSON *c = root->child; c; c = c->next) {
         if (c == meta) continue;
-        if ((st = parse_tensor(fn, c, h->data_bytes, &h->t[h->n]))) goto fail;
+        if ((st = sv_st_parse_tensor(fn, c, h->data_bytes, &h->t[h->n]))) goto fail;
         h->n++;
     }
-    if ((st = check_tiling(fn, h)) || (st = classify(fn, h))) goto fail;
+    if ((st = sv_st_check_tiling(fn, h->t, h->n, h->order, h->data_bytes)) ||
+        (st = classify(fn, h)))
+        goto fail;
     if (want_ckpt && !h->checkpoint) {
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: this is a %s file, not a checkpoint", fn,
-                     h->classifier ? "classifier" : "model");
+                     file_type(h->checkpoint, h->classifier));
         goto fail;
     }
     if (h->classifier != want_cls) {
         st = sv_fail(SEQVID_ERR_FORMAT, want_cls ? "%s: this is a %s file, not a classifier"
                                                  : "%s: this is a %s file; load it with "
-                                                   "seqvid_classifier_load",
-                     fn, h->classifier ? "classifier" : h->checkpoint ? "checkpoint" : "model");
+                                                   "seqvid_classifier_%s",
+                     fn, file_type(h->checkpoint, h->classifier),
+                     h->checkpoint ? "checkpoint_load" : "load");
         goto fail;
     }
     if (want_rng && h->rng < 0) {
@@ -1149,29 +717,33 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
         seqvid_classifier *c = out->cls;
         for (int k = SEQVID_CLS_DROPOUT; sv_classifier_key_name(k); k++)
             if ((st = seqvid_classifier_set(c, k, h->cls_v[k - 100]))) goto fail; /* checked */
-        dest d = {c->params, c->n_blocks, c->blocks};
+        dest d = {c->arena.params, c->arena.n_blocks, c->arena.blocks};
         if ((st = bind_blocks(fn, h, &d))) goto fail;
     } else {
         if ((st = seqvid_model_create(&h->cfg, &out->model))) goto fail;
-        dest d = {out->model->params, out->model->n_blocks, out->model->blocks};
+        dest d = {out->model->arena.params, out->model->arena.n_blocks, out->model->arena.blocks};
         if ((st = bind_blocks(fn, h, &d))) goto fail;
     }
     if (h->checkpoint) {
         if ((st = seqvid_optimizer_create(h->opt_kind, &opt))) goto fail;
         for (int k = 1; k < SV_OPT_NKEYS; k++) {
-            int applies = opt_key_names[k] && !isnan(opt->v[k]);
+            int applies = sv_optimizer_key_name(k) && !isnan(opt->v[k]);
             if (applies && !h->opt_seen[k]) {
                 st = sv_fail(SEQVID_ERR_FORMAT, "%s: checkpoint lacks optimizer.%s", fn,
-                             opt_key_names[k]);
+                             sv_optimizer_key_name(k));
                 goto fail;
             }
             if (applies) opt->v[k] = h->opt_v[k];
         }
-        if (h->opt_bound && h->opt_bound != out->model->n_params) {
+        size_t n = out->cls ? out->cls->arena.n_params : out->model->arena.n_params;
+        if (h->opt_bound && h->opt_bound != n) {
             st = sv_fail(SEQVID_ERR_FORMAT, "%s: optimizer.bound %" PRIu64 " differs from the "
-                         "model's %zu parameters", fn, h->opt_bound, out->model->n_params);
+                         "%s's %zu parameters", fn, h->opt_bound,
+                         out->cls ? "classifier" : "model", n);
             goto fail;
         }
+        if (out->cls && want_ckpt) /* the dropout stream goes on where it stood */
+            memcpy(out->cls->rng.s, h->dropout_state, sizeof out->cls->rng.s);
         opt->steps = h->opt_steps;
         if (want_opt && h->opt_bound) {
             if ((st = sv_optimizer_bind(opt, (size_t)h->opt_bound))) goto fail;
@@ -1190,14 +762,14 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
     }
 
     /* The data, in file order, straight to its destinations. */
-    if (!src->buf && !(src->chunk = malloc(4 * CHUNK))) {
+    if (!src->buf && !(src->chunk = malloc(4 * SV_ST_CHUNK))) {
         st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         goto fail;
     }
     uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
     for (size_t i = 0; i < h->n; i++) {
-        const tensor *t = &h->t[h->order[i]];
-        if ((st = src_read(fn, src, t->dst, t->end - t->begin, &crc))) goto fail;
+        const sv_tensor *t = &h->t[h->order[i]];
+        if ((st = sv_src_read(fn, src, t->dst, t->end - t->begin, &crc))) goto fail;
     }
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     crc = h->crc; /* fuzz builds only: let mutated data reach the checks behind the CRC */
@@ -1208,8 +780,8 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
         goto fail;
     }
     for (size_t i = 0; i < h->n; i++) {
-        const tensor *t = &h->t[i];
-        if (!t->dst || t->dtype != DT_F32) continue;
+        const sv_tensor *t = &h->t[i];
+        if (!t->dst || t->dtype != SV_DT_F32) continue;
         /* RMSprop's s1 and Adam's s2 are running mean squares: >= 0, or sqrt gives NaN. */
         int nonneg = ((int)i == h->s1 && h->opt_kind == SEQVID_OPT_RMSPROP) || (int)i == h->s2;
         if ((st = finish_f32(fn, t, nonneg))) goto fail;
@@ -1217,7 +789,6 @@ static int load(const char *fn, source *src, int want_ckpt, int want_opt, int wa
     if (want_opt) out->opt = opt, opt = NULL;
     seqvid_optimizer_free(opt);
     cJSON_Delete(root);
-    free(owned);
     free(src->chunk);
     free(h);
     return SEQVID_OK;
@@ -1229,44 +800,32 @@ fail:
     free(out->rng);
     memset(out, 0, sizeof *out);
     cJSON_Delete(root);
-    free(owned);
     free(src->chunk);
     src->chunk = NULL;
     free(h);
     return st;
 }
 
-/* Open path as a source. O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
- * refused as not a regular file. */
-static int open_source(const char *fn, const char *path, source *src) {
-    memset(src, 0, sizeof *src);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return io_fail(fn, "cannot open", path, errno);
-    struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return sv_fail(SEQVID_ERR_IO, "%s: '%s' is not a regular file", fn, path);
-    }
-    if ((uintmax_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return sv_fail(SEQVID_ERR_OVERFLOW, "%s: '%s' is too large for this platform", fn, path);
-    }
-    FILE *fp = fdopen(fd, "rb");
-    if (!fp) {
-        int err = errno;
-        close(fd);
-        return io_fail(fn, "cannot read", path, err);
-    }
-    src->fp = fp;
-    src->size = (size_t)sb.st_size;
-    return SEQVID_OK;
+/* load() from a file (path != NULL) or from memory. */
+static int load_from(const char *fn, const char *path, const void *buf, size_t size,
+                     unsigned flags, loaded *out) {
+    sv_source src = {.buf = buf, .size = size};
+    if (!path) return load(fn, &src, flags, out);
+    memset(out, 0, sizeof *out);
+    int st = sv_open_regular(fn, path, &src.fp, &src.size);
+    if (st) return st;
+    st = load(fn, &src, flags, out);
+    fclose(src.fp);
+    return st;
 }
 
-/* The checkpoint tail shared by the file and buffer loaders. */
-static int checkpoint_from(const char *fn, source *src, seqvid_model **model,
-                           seqvid_optimizer **opt, seqvid_mmnist *gen, uint64_t *step) {
+/* A model checkpoint from a file or memory: the generator's state restored into gen. */
+static int checkpoint_from(const char *fn, const char *path, const void *buf, size_t size,
+                           seqvid_model **model, seqvid_optimizer **opt, seqvid_mmnist *gen,
+                           uint64_t *step) {
     loaded l;
-    int st = load(fn, src, 1, opt != NULL, gen != NULL, 0, &l);
+    int st = load_from(fn, path, buf, size,
+                       LOAD_CHECKPOINT | (opt ? LOAD_OPTIMIZER : 0) | (gen ? LOAD_RNG : 0), &l);
     if (st) return st;
     if (gen && (st = seqvid_mmnist_set_state(gen, l.rng, l.rng_size))) {
         seqvid_model_free(l.model);
@@ -1281,20 +840,34 @@ static int checkpoint_from(const char *fn, source *src, seqvid_model **model,
     return SEQVID_OK;
 }
 
+/* A classifier checkpoint from a file or memory. */
+static int classifier_checkpoint_from(const char *fn, const char *path, const void *buf,
+                                      size_t size, seqvid_classifier **cls,
+                                      seqvid_optimizer **opt, uint64_t *step) {
+    loaded l;
+    int st = load_from(fn, path, buf, size, LOAD_CHECKPOINT | LOAD_OPTIMIZER | LOAD_CLASSIFIER,
+                       &l);
+    if (st) return st;
+    *cls = l.cls;
+    *opt = l.opt;
+    if (step) *step = l.step;
+    return SEQVID_OK;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Public entry points
  * ---------------------------------------------------------------------------------------- */
 int seqvid_model_save(const seqvid_model *model, const char *path) {
     SV_NOT_NULL(model);
     SV_NOT_NULL(path);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_path(__func__, path, &a, NULL, NULL, 0, 0);
 }
 
 int seqvid_model_save_buffer(const seqvid_model *model, void *buf, size_t cap, size_t *size) {
     SV_NOT_NULL(model);
     SV_NOT_NULL(size);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_buffer(__func__, &a, NULL, NULL, 0, 0, buf, cap, size);
 }
 
@@ -1302,12 +875,8 @@ int seqvid_model_load(const char *path, seqvid_model **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(path);
-    source src;
-    int st = open_source(__func__, path, &src);
-    if (st) return st;
     loaded l;
-    st = load(__func__, &src, 0, 0, 0, 0, &l);
-    fclose(src.fp);
+    int st = load_from(__func__, path, NULL, 0, 0, &l);
     if (!st) *out = l.model;
     return st;
 }
@@ -1316,9 +885,8 @@ int seqvid_model_load_buffer(const void *buf, size_t size, seqvid_model **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(buf);
-    source src = {.buf = buf, .size = size};
     loaded l;
-    int st = load(__func__, &src, 0, 0, 0, 0, &l);
+    int st = load_from(__func__, NULL, buf, size, 0, &l);
     if (!st) *out = l.model;
     return st;
 }
@@ -1328,7 +896,7 @@ int seqvid_checkpoint_save(const char *path, const seqvid_model *model,
     SV_NOT_NULL(path);
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_path(__func__, path, &a, opt, gen, step, 1);
 }
 
@@ -1338,7 +906,7 @@ int sv_checkpoint_save_buffer(const seqvid_model *model, const seqvid_optimizer 
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(size);
-    arena a = model_arena(model);
+    contents a = model_contents(model);
     return save_buffer(__func__, &a, opt, gen, step, 1, buf, cap, size);
 }
 
@@ -1349,12 +917,7 @@ int seqvid_checkpoint_load(const char *path, seqvid_model **model, seqvid_optimi
     SV_NOT_NULL(model);
     SV_NOT_NULL(opt);
     SV_NOT_NULL(path);
-    source src;
-    int st = open_source(__func__, path, &src);
-    if (st) return st;
-    st = checkpoint_from(__func__, &src, model, opt, gen, step);
-    fclose(src.fp);
-    return st;
+    return checkpoint_from(__func__, path, NULL, 0, model, opt, gen, step);
 }
 
 int sv_checkpoint_load_buffer(const void *buf, size_t size, seqvid_model **model,
@@ -1363,14 +926,13 @@ int sv_checkpoint_load_buffer(const void *buf, size_t size, seqvid_model **model
     if (opt) *opt = NULL;
     SV_NOT_NULL(model);
     SV_NOT_NULL(buf);
-    source src = {.buf = buf, .size = size};
-    return checkpoint_from(__func__, &src, model, opt, gen, step);
+    return checkpoint_from(__func__, NULL, buf, size, model, opt, gen, step);
 }
 
 int seqvid_classifier_save(const seqvid_classifier *cls, const char *path) {
     SV_NOT_NULL(cls);
     SV_NOT_NULL(path);
-    arena a = classifier_arena(cls);
+    contents a = classifier_contents(cls);
     return save_path(__func__, path, &a, NULL, NULL, 0, 0);
 }
 
@@ -1378,7 +940,7 @@ int seqvid_classifier_save_buffer(const seqvid_classifier *cls, void *buf, size_
                                   size_t *size) {
     SV_NOT_NULL(cls);
     SV_NOT_NULL(size);
-    arena a = classifier_arena(cls);
+    contents a = classifier_contents(cls);
     return save_buffer(__func__, &a, NULL, NULL, 0, 0, buf, cap, size);
 }
 
@@ -1386,12 +948,8 @@ int seqvid_classifier_load(const char *path, seqvid_classifier **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(path);
-    source src;
-    int st = open_source(__func__, path, &src);
-    if (st) return st;
     loaded l;
-    st = load(__func__, &src, 0, 0, 0, 1, &l);
-    fclose(src.fp);
+    int st = load_from(__func__, path, NULL, 0, LOAD_CLASSIFIER, &l);
     if (!st) *out = l.cls;
     return st;
 }
@@ -1400,9 +958,48 @@ int seqvid_classifier_load_buffer(const void *buf, size_t size, seqvid_classifie
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(buf);
-    source src = {.buf = buf, .size = size};
     loaded l;
-    int st = load(__func__, &src, 0, 0, 0, 1, &l);
+    int st = load_from(__func__, NULL, buf, size, LOAD_CLASSIFIER, &l);
     if (!st) *out = l.cls;
     return st;
+}
+
+int seqvid_classifier_checkpoint_save(const char *path, const seqvid_classifier *cls,
+                                      const seqvid_optimizer *opt, uint64_t step) {
+    SV_NOT_NULL(path);
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    contents a = classifier_contents(cls);
+    return save_path(__func__, path, &a, opt, NULL, step, 1);
+}
+
+int seqvid_classifier_checkpoint_save_buffer(const seqvid_classifier *cls,
+                                             const seqvid_optimizer *opt, uint64_t step,
+                                             void *buf, size_t cap, size_t *size) {
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    SV_NOT_NULL(size);
+    contents a = classifier_contents(cls);
+    return save_buffer(__func__, &a, opt, NULL, step, 1, buf, cap, size);
+}
+
+int seqvid_classifier_checkpoint_load(const char *path, seqvid_classifier **cls,
+                                      seqvid_optimizer **opt, uint64_t *step) {
+    if (cls) *cls = NULL;
+    if (opt) *opt = NULL;
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    SV_NOT_NULL(path);
+    return classifier_checkpoint_from(__func__, path, NULL, 0, cls, opt, step);
+}
+
+int seqvid_classifier_checkpoint_load_buffer(const void *buf, size_t size,
+                                             seqvid_classifier **cls, seqvid_optimizer **opt,
+                                             uint64_t *step) {
+    if (cls) *cls = NULL;
+    if (opt) *opt = NULL;
+    SV_NOT_NULL(cls);
+    SV_NOT_NULL(opt);
+    SV_NOT_NULL(buf);
+    return classifier_checkpoint_from(__func__, NULL, buf, size, cls, opt, step);
 }

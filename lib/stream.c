@@ -1,10 +1,11 @@
 /* stream.c -- the streaming encoder: one frame at a time through the encoder stack.
- * At batch 1 the kernel's products become matrix-vector products (see gemm_nt in lstm.c),
+ * At batch 1 the kernel's products become matrix-vector products (see gemm_acc in lstm.c),
  * which stream each weight matrix once per frame. */
 #include <stdlib.h>
 #include <string.h>
 #include "error.h"
 #include "model.h"
+#include "util.h"
 
 struct seqvid_stream {
     seqvid_model *m;
@@ -53,20 +54,13 @@ int seqvid_stream_push(seqvid_stream *s, const float *frames, size_t count) {
     SV_NOT_NULL(s);
     SV_NOT_NULL(frames);
     const seqvid_model *m = s->m;
-    size_t need = s->S * (size_t)m->D, BH = s->S * (size_t)m->H;
+    size_t need = s->S * (size_t)m->D;
     if (count < need)
         return sv_fail(SEQVID_ERR_BUFFER, "seqvid_stream_push: %zu floats given, %zu needed",
                        count, need);
     if (!sv_all_finite(frames, need))
         return sv_fail(SEQVID_ERR_NONFINITE, "seqvid_stream_push: the frames hold NaN or Inf");
-    for (int l = 0; l < m->L; l++) {
-        sv_lstm_forward(&m->enc.layer[l], 1, (int)s->S, l ? s->c[l - 1].h + BH : frames, 0, NULL,
-                        &s->c[l], NULL);
-    }
-    for (int l = 0; l < m->L; l++) { /* the new state becomes the state */
-        memcpy(s->c[l].h, s->c[l].h + BH, BH * sizeof(float));
-        memcpy(s->c[l].c, s->c[l].c + BH, BH * sizeof(float));
-    }
+    sv_stack_step(&m->enc, s->c, (int)s->S, frames, NULL);
     return SEQVID_OK;
 }
 

@@ -23,18 +23,10 @@
 #include "error.h"
 #include "optimizer.h"
 #include "rng.h"
+#include "serialize.h"
+#include "assert_fails.h"
 
 enum { D = 5, H = 3, C = 4, T = 4, B = 3 };
-
-static void clear_error(void) { sv_fail(SEQVID_OK, "%s", ""); }
-
-/* A failing call must say why. */
-#define assert_fails(call, want)                                                             \
-    do {                                                                                     \
-        clear_error();                                                                       \
-        assert_int_equal((call), (want));                                                    \
-        assert_true(seqvid_last_error()[0] != '\0');                                         \
-    } while (0)
 
 static seqvid_config *stack_config(int d, int h, int layers, int peep, uint64_t seed) {
     seqvid_config *cfg;
@@ -683,10 +675,10 @@ static void assert_cls_equal(const seqvid_classifier *a, const seqvid_classifier
         assert_int_equal(seqvid_classifier_get(b, keys[i], &y), 0);
         assert_memory_equal(&x, &y, sizeof x);
     }
-    assert_int_equal(a->n_params, b->n_params);
-    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
-    assert_int_equal(a->n_blocks, b->n_blocks);
-    for (size_t i = 0; i < a->n_blocks; i++) assert_string_equal(a->blocks[i].name, b->blocks[i].name);
+    assert_int_equal(a->arena.n_params, b->arena.n_params);
+    assert_memory_equal(a->arena.params, b->arena.params, a->arena.n_params * sizeof(float));
+    assert_int_equal(a->arena.n_blocks, b->arena.n_blocks);
+    for (size_t i = 0; i < a->arena.n_blocks; i++) assert_string_equal(a->arena.blocks[i].name, b->arena.blocks[i].name);
 }
 
 /* A copy of a file's bytes with its header JSON replaced, data kept (header padded). */
@@ -714,19 +706,29 @@ static cJSON *header_of(const unsigned char *buf) {
     return root;
 }
 
-/* Load a mutated header: must fail with `want` and leave *out NULL. */
-static void expect_header_fails(const unsigned char *buf, size_t size, cJSON *root, int want,
-                                const char *what) {
-    size_t n;
-    unsigned char *o = with_header(buf, size, root, &n);
+/* Load a file (with its header replaced by root, unless root is NULL) as a classifier (ckpt 0)
+ * or a classifier checkpoint (ckpt 1): must fail with `want`, a message and nothing returned. */
+static void expect_load_fails(const unsigned char *buf, size_t size, cJSON *root, int ckpt,
+                              int want, const char *what) {
+    size_t n = size;
+    unsigned char *o = root ? with_header(buf, size, root, &n) : malloc(size);
+    if (!root) memcpy(o, buf, size);
     seqvid_classifier *c = (seqvid_classifier *)o;
+    seqvid_optimizer *opt = (seqvid_optimizer *)o;
     clear_error();
-    int st = seqvid_classifier_load_buffer(o, n, &c);
+    int st = ckpt ? seqvid_classifier_checkpoint_load_buffer(o, n, &c, &opt, NULL)
+                  : seqvid_classifier_load_buffer(o, n, &c);
     if (st != want) fail_msg("%s: status %d, expected %d (%s)", what, st, want, seqvid_last_error());
     assert_null(c);
+    if (ckpt) assert_null(opt);
     assert_true(seqvid_last_error()[0] != 0);
     free(o);
     cJSON_Delete(root);
+}
+
+static void expect_header_fails(const unsigned char *buf, size_t size, cJSON *root, int want,
+                                const char *what) {
+    expect_load_fails(buf, size, root, 0, want, what);
 }
 
 static void test_save_load(void **state) {
@@ -881,11 +883,200 @@ static void test_save_load(void **state) {
     seqvid_model_free(m);
 
     /* Non-finite weights are not saved. */
-    c->params[0] = NAN;
+    c->arena.params[0] = NAN;
     assert_fails(seqvid_classifier_save_buffer(c, NULL, 0, &size), SEQVID_ERR_NONFINITE);
     free(buf);
     seqvid_batch_free(b);
     seqvid_classifier_free(c);
+}
+
+
+/* ------------------------------------------------------------------------------------------
+ * Classifier checkpoints (1.1)
+ * ---------------------------------------------------------------------------------------- */
+static seqvid_classifier *ckpt_cls(void) {
+    seqvid_classifier *c = make_cls(2, 1, 93);
+    assert_int_equal(seqvid_classifier_set(c, SEQVID_CLS_DROPOUT, 0.25), 0);
+    assert_int_equal(seqvid_classifier_set(c, SEQVID_CLS_FREEZE_STEPS, 2), 0);
+    return c;
+}
+
+/* k train steps of c with opt on batches drawn from seeds 500 + first .. */
+static void train_k(seqvid_classifier *c, seqvid_optimizer *o, int first, int k) {
+    for (int i = first; i < first + k; i++) {
+        seqvid_batch *b = make_batch(1, i % 2, 500 + (uint64_t)i);
+        assert_int_equal(seqvid_classifier_train_step(c, o, b, labels, B, NULL, NULL), 0);
+        seqvid_batch_free(b);
+    }
+}
+
+static void test_checkpoint_resume(void **state) {
+    (void)state;
+    for (int kind = SEQVID_OPT_SGD; kind <= SEQVID_OPT_ADAM; kind++) {
+        /* Straight through: 6 steps (the stack thaws after 2, dropout on all along). */
+        seqvid_classifier *a = ckpt_cls();
+        seqvid_optimizer *oa;
+        assert_int_equal(seqvid_optimizer_create(kind, &oa), 0);
+        train_k(a, oa, 0, 6);
+        /* Stopped after 3, saved, loaded, 3 more. */
+        seqvid_classifier *b = ckpt_cls(), *r = NULL;
+        seqvid_optimizer *ob, *orr = NULL;
+        assert_int_equal(seqvid_optimizer_create(kind, &ob), 0);
+        train_k(b, ob, 0, 3);
+        size_t size;
+        assert_int_equal(seqvid_classifier_checkpoint_save_buffer(b, ob, 3, NULL, 0, &size), 0);
+        unsigned char *buf = malloc(size);
+        assert_int_equal(seqvid_classifier_checkpoint_save_buffer(b, ob, 3, buf, size, &size), 0);
+        uint64_t step = 0, n = 0;
+        assert_int_equal(seqvid_classifier_checkpoint_load_buffer(buf, size, &r, &orr, &step), 0);
+        assert_int_equal(step, 3);
+        assert_int_equal(seqvid_optimizer_step_count(orr, &n), 0);
+        assert_int_equal(n, 3);
+        assert_cls_equal(b, r);
+        train_k(r, orr, 3, 3);
+        assert_memory_equal(a->arena.params, r->arena.params, a->arena.n_params * sizeof(float));
+        assert_memory_equal(oa->s1, orr->s1, oa->n * sizeof(float));
+
+        /* Files: atomic save, load, same bytes as the buffer. */
+        char dir[] = "/tmp/seqvid_clsck_XXXXXX", path[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/c.ckpt", dir);
+        assert_int_equal(seqvid_classifier_checkpoint_save(path, b, ob, 3), 0);
+        seqvid_classifier *f = NULL;
+        seqvid_optimizer *of = NULL;
+        assert_int_equal(seqvid_classifier_checkpoint_load(path, &f, &of, NULL), 0);
+        assert_cls_equal(b, f);
+        /* The plain classifier loader takes the classifier out of it. */
+        seqvid_classifier *plain = NULL;
+        assert_int_equal(seqvid_classifier_load(path, &plain), 0);
+        assert_cls_equal(b, plain);
+        /* Not a model checkpoint, and a model checkpoint is not a classifier checkpoint. */
+        seqvid_model *mm = NULL;
+        seqvid_optimizer *om = NULL;
+        assert_fails(seqvid_checkpoint_load(path, &mm, &om, NULL, NULL), SEQVID_ERR_FORMAT);
+        assert_null(mm);
+        seqvid_model *m = make_model(D, H, 1, 1, 3);
+        char mpath[80];
+        snprintf(mpath, sizeof mpath, "%s/m.ckpt", dir);
+        /* (an optimizer bound to the classifier does not fit the model) */
+        assert_fails(seqvid_checkpoint_save(mpath, m, oa, NULL, 1), SEQVID_ERR_SHAPE);
+        seqvid_optimizer *fresh;
+        assert_int_equal(seqvid_optimizer_create(kind, &fresh), 0);
+        assert_int_equal(seqvid_checkpoint_save(mpath, m, fresh, NULL, 1), 0);
+        seqvid_classifier *f1 = NULL;
+        seqvid_optimizer *of1 = NULL;
+        assert_fails(seqvid_classifier_checkpoint_load(mpath, &f1, &of1, NULL), SEQVID_ERR_FORMAT);
+        assert_null(f1);
+        assert_null(of1);
+        /* A plain classifier file is no checkpoint either. */
+        assert_int_equal(seqvid_classifier_save(b, mpath), 0);
+        seqvid_classifier *f2 = (seqvid_classifier *)mpath;
+        seqvid_optimizer *of2 = (seqvid_optimizer *)mpath;
+        assert_fails(seqvid_classifier_checkpoint_load(mpath, &f2, &of2, NULL), SEQVID_ERR_FORMAT);
+        assert_null(f2);
+        assert_null(of2);
+        /* A failed save leaves the previous checkpoint whole. */
+        a->arena.params[0] = NAN;
+        assert_fails(seqvid_classifier_checkpoint_save(path, a, oa, 9), SEQVID_ERR_NONFINITE);
+        seqvid_classifier_free(f), seqvid_optimizer_free(of);
+        assert_int_equal(seqvid_classifier_checkpoint_load(path, &f, &of, &step), 0);
+        assert_int_equal(step, 3);
+        assert_cls_equal(b, f);
+        assert_fails(seqvid_classifier_checkpoint_save(NULL, b, ob, 3), SEQVID_ERR_NULL);
+        assert_fails(seqvid_classifier_checkpoint_save(path, NULL, ob, 3), SEQVID_ERR_NULL);
+        assert_fails(seqvid_classifier_checkpoint_save(path, b, NULL, 3), SEQVID_ERR_NULL);
+        assert_fails(seqvid_classifier_checkpoint_load(path, NULL, &of1, NULL), SEQVID_ERR_NULL);
+        assert_fails(seqvid_classifier_checkpoint_load_buffer(buf, size, &f1, NULL, NULL),
+                     SEQVID_ERR_NULL);
+        seqvid_model_free(m);
+        seqvid_optimizer_free(fresh);
+        unlink(mpath), unlink(path), rmdir(dir);
+        seqvid_classifier_free(f), seqvid_optimizer_free(of), seqvid_classifier_free(plain);
+        free(buf);
+        seqvid_classifier_free(a), seqvid_classifier_free(b), seqvid_classifier_free(r);
+        seqvid_optimizer_free(oa), seqvid_optimizer_free(ob), seqvid_optimizer_free(orr);
+    }
+}
+
+static void expect_ckpt_fails(const unsigned char *buf, size_t size, cJSON *root, int want,
+                              const char *what) {
+    expect_load_fails(buf, size, root, 1, want, what);
+}
+
+static void test_checkpoint_hostile(void **state) {
+    (void)state;
+    seqvid_classifier *c = ckpt_cls();
+    seqvid_optimizer *o;
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_ADAM, &o), 0);
+    train_k(c, o, 0, 2);
+    size_t size;
+    assert_int_equal(seqvid_classifier_checkpoint_save_buffer(c, o, 2, NULL, 0, &size), 0);
+    unsigned char *buf = malloc(size);
+    assert_int_equal(seqvid_classifier_checkpoint_save_buffer(c, o, 2, buf, size, &size), 0);
+    size_t small;
+    assert_int_equal(seqvid_classifier_checkpoint_save_buffer(c, o, 2, buf, size - 1, &small),
+                     SEQVID_ERR_BUFFER);
+    cJSON *r, *meta;
+#define META(key) cJSON_GetObjectItemCaseSensitive(meta = cJSON_GetObjectItemCaseSensitive( \
+                      r = header_of(buf), "__metadata__"), key)
+    cJSON_DeleteItemFromObject(meta = cJSON_GetObjectItemCaseSensitive(r = header_of(buf),
+                               "__metadata__"), "train.dropout_state");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "no dropout state");
+    cJSON_SetValuestring(META("train.dropout_state"), "00000000000000000000000000000000"
+                                                      "00000000000000000000000000000000");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "all-zero dropout state");
+    cJSON_SetValuestring(META("train.dropout_state"), "xyz");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "malformed dropout state");
+    cJSON_SetValuestring(META("optimizer.bound"), "7");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "optimizer bound to another size");
+    cJSON_SetValuestring(META("type"), "checkpoint");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "claims to be a model checkpoint");
+    cJSON_SetValuestring(META("type"), "classifier");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "claims to be a plain classifier");
+    cJSON_SetValuestring(META("optimizer.kind"), "Adagrad");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "unknown optimizer kind");
+    cJSON_DeleteItemFromObject(meta = cJSON_GetObjectItemCaseSensitive(r = header_of(buf),
+                               "__metadata__"), "optimizer.BETA2");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "optimizer setting missing");
+    cJSON_DeleteItemFromObject(r = header_of(buf), "optimizer.s2");
+    expect_ckpt_fails(buf, size, r, SEQVID_ERR_FORMAT, "optimizer state tensor missing");
+#undef META
+    expect_ckpt_fails(buf, size - 4, NULL, SEQVID_ERR_FORMAT, "truncated");
+    buf[size - 1] ^= 0x40; /* the last byte of Adam's second moment */
+    expect_ckpt_fails(buf, size, NULL, SEQVID_ERR_FORMAT, "corrupt data (CRC)");
+    buf[size - 1] ^= 0x40;
+    /* A model checkpoint must not carry a dropout state. */
+    seqvid_model *m = make_model(D, H, 1, 1, 3);
+    seqvid_optimizer *om;
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_SGD, &om), 0);
+    size_t msize;
+    assert_int_equal(sv_checkpoint_save_buffer(m, om, NULL, 1, NULL, 0, &msize), 0);
+    unsigned char *mbuf = malloc(msize);
+    assert_int_equal(sv_checkpoint_save_buffer(m, om, NULL, 1, mbuf, msize, &msize), 0);
+    cJSON *ch = header_of(buf);
+    r = header_of(mbuf);
+    cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(r, "__metadata__"),
+                            "train.dropout_state", cJSON_GetStringValue(cJSON_GetObjectItem(
+                                cJSON_GetObjectItem(ch, "__metadata__"),
+                                "train.dropout_state")));
+    cJSON_Delete(ch);
+    size_t n2;
+    unsigned char *m2 = with_header(mbuf, msize, r, &n2);
+    seqvid_model *lm = NULL;
+    seqvid_optimizer *lo = NULL;
+    assert_fails(sv_checkpoint_load_buffer(m2, n2, &lm, &lo, NULL, NULL), SEQVID_ERR_FORMAT);
+    assert_null(lm);
+    cJSON_Delete(r);
+    free(m2), free(mbuf);
+    seqvid_model_free(m), seqvid_optimizer_free(om);
+    /* Untouched, it loads. */
+    seqvid_classifier *l = NULL;
+    seqvid_optimizer *lo2 = NULL;
+    assert_int_equal(seqvid_classifier_checkpoint_load_buffer(buf, size, &l, &lo2, NULL), 0);
+    assert_cls_equal(c, l);
+    seqvid_classifier_free(l), seqvid_optimizer_free(lo2);
+    free(buf);
+    seqvid_classifier_free(c), seqvid_optimizer_free(o);
 }
 
 int main(void) {
@@ -903,6 +1094,8 @@ int main(void) {
         cmocka_unit_test(test_from_encoder),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_checkpoint_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "lstm.h"
+#include "sparse.h"
 #include "rng.h"
 #include "seqvid.h"
 
@@ -35,22 +36,19 @@ static run one_run(int D, int H, int T, int B, int x_t0, const int *len, const f
     sv_lstm_layer l;
     sv_lstm_bind(&l, D, H, 1, p, g);
     float *mem = calloc(sv_lstm_cache_floats(T, B, H), sizeof(float));
-    sv_lstm_cache c;
+    sv_lstm_cache c = {0};
     sv_lstm_cache_bind(&c, T, B, H, mem);
-    int rows = (T - x_t0) * B;
-    float *spmem = calloc(sv_sparse_floats(rows, D), sizeof(float));
-    sv_sparse sp;
-    sv_sparse_bind(&sp, rows, D, spmem);
-    sv_lstm_forward(&l, T, B, X, x_t0, len, &c, use_sparse ? &sp : NULL);
+    c.sparse_input = use_sparse;
+    sv_lstm_forward(&l, T, B, X, x_t0, len, &c);
     run r = {malloc((size_t)(T + 1) * B * H * sizeof(float)),
-             malloc((size_t)(T + 1) * B * H * sizeof(float)), g, use_sparse && sp.used};
+             malloc((size_t)(T + 1) * B * H * sizeof(float)), g, sv_sparse_holds(c.sparse)};
     memcpy(r.h, c.h, (size_t)(T + 1) * B * H * sizeof(float));
     memcpy(r.c, c.c, (size_t)(T + 1) * B * H * sizeof(float));
     float *dH = malloc((size_t)T * B * H * sizeof *dH), *tmp = calloc(2 * (size_t)B * H, 4);
     memcpy(dH, dH0, (size_t)T * B * H * sizeof *dH);
-    sv_lstm_backward(&l, T, B, X, x_t0, len, &c, dH, NULL, NULL, NULL, NULL, NULL, tmp,
-                     use_sparse ? &sp : NULL);
-    free(p), free(mem), free(spmem), free(dH), free(tmp);
+    sv_lstm_backward(&l, T, B, X, x_t0, len, &c, dH, NULL, NULL, NULL, NULL, NULL, tmp);
+    sv_lstm_cache_release(&c);
+    free(p), free(mem), free(dH), free(tmp);
     return r;
 }
 

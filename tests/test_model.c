@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#define SEQVID_EXPERIMENTAL /* the experimental section too */
 #include "seqvid.h"
 #include "rng.h"
 
@@ -420,9 +421,69 @@ static void test_stream(void **state) {
     seqvid_model_free(m);
 }
 
+/* 1.1: every key and kind has a name, and the name leads back to it. */
+static void test_key_names(void **state) {
+    (void)state;
+    static const struct { int table, first, last; } t[] = {
+        {SEQVID_NAMES_CONFIG, SEQVID_CFG_KIND, SEQVID_CFG_FORGET_BIAS},
+        {SEQVID_NAMES_OPTIMIZER, SEQVID_OPT_LR, SEQVID_OPT_EPS},
+        {SEQVID_NAMES_CLASSIFIER, SEQVID_CLS_DROPOUT, SEQVID_CLS_CLASSES},
+        {SEQVID_NAMES_MMNIST, SEQVID_MM_DIGITS, SEQVID_MM_SEED},
+        {SEQVID_NAMES_MODEL_KIND, SEQVID_AUTOENCODER, SEQVID_COMPOSITE},
+        {SEQVID_NAMES_OPTIMIZER_KIND, SEQVID_OPT_SGD, SEQVID_OPT_ADAM},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        assert_null(seqvid_key_name(t[i].table, t[i].first - 1));
+        assert_null(seqvid_key_name(t[i].table, t[i].last + 1));
+        for (int k = t[i].first; k <= t[i].last; k++) {
+            const char *name = seqvid_key_name(t[i].table, k);
+            assert_non_null(name);
+            int back = -1;
+            assert_int_equal(seqvid_key_lookup(t[i].table, name, &back), SEQVID_OK);
+            assert_int_equal(back, k);
+        }
+    }
+    assert_string_equal(seqvid_key_name(SEQVID_NAMES_CONFIG, SEQVID_CFG_HIDDEN), "HIDDEN");
+    assert_string_equal(seqvid_key_name(SEQVID_NAMES_OPTIMIZER_KIND, SEQVID_OPT_RMSPROP),
+                        "RMSprop");
+    assert_string_equal(seqvid_key_name(SEQVID_NAMES_CLASSIFIER, SEQVID_CLS_FREEZE_STEPS),
+                        "FREEZE_STEPS");
+    int k = 0;
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_CONFIG, "input_dim", &k), SEQVID_OK);
+    assert_int_equal(k, SEQVID_CFG_INPUT_DIM);
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_OPTIMIZER_KIND, "adam", &k), SEQVID_OK);
+    assert_int_equal(k, SEQVID_OPT_ADAM);
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_MMNIST, "canvas", &k), SEQVID_OK);
+    assert_int_equal(k, SEQVID_MM_CANVAS);
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_CONFIG, "HIDDENX", &k), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_CONFIG, "", &k), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_key_lookup(0, "HIDDEN", &k), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_key_lookup(99, "HIDDEN", &k), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_CONFIG, NULL, &k), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_CONFIG, "HIDDEN", NULL), SEQVID_ERR_NULL);
+    assert_null(seqvid_key_name(0, 1));
+    assert_null(seqvid_key_name(99, 1));
+    /* The experimental section links too (node SEQVID_EXPERIMENTAL). */
+    int density = 0;
+    assert_int_equal(seqvid_experimental_sparse_density(&density), SEQVID_OK);
+    assert_true(density >= 2);
+    assert_int_equal(seqvid_experimental_sparse_density(NULL), SEQVID_ERR_NULL);
+    /* The 1.1 step counter agrees with the 1.0 one. */
+    seqvid_optimizer *o;
+    uint64_t a = 1, b = 2;
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_SGD, &o), SEQVID_OK);
+    assert_int_equal(seqvid_optimizer_step_count(o, &a), SEQVID_OK);
+    assert_int_equal(seqvid_optimizer_steps(o, &b), SEQVID_OK);
+    assert_true(a == 0 && b == 0);
+    assert_int_equal(seqvid_optimizer_step_count(o, NULL), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_optimizer_step_count(NULL, &a), SEQVID_ERR_NULL);
+    seqvid_optimizer_free(o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_status),
+        cmocka_unit_test(test_key_names),
         cmocka_unit_test(test_config_bad),
         cmocka_unit_test(test_batch_bad),
         cmocka_unit_test(test_model_bad),

@@ -19,6 +19,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "rng.h"
+#include "assert_fails.h"
 
 #define N 11   /* not a multiple of the vector width: the loop tails run too */
 #define STEPS 6
@@ -26,16 +27,6 @@
 /* ------------------------------------------------------------------------------------------
  * helpers
  * ---------------------------------------------------------------------------------------- */
-
-static void clear_error(void) { sv_fail(SEQVID_OK, "%s", ""); }
-
-/* The call failed with `want` and left a message. */
-#define assert_fails(call, want)                                                             \
-    do {                                                                                     \
-        clear_error();                                                                       \
-        assert_int_equal((call), (want));                                                    \
-        assert_true(seqvid_last_error()[0] != '\0');                                         \
-    } while (0)
 
 static seqvid_optimizer *make(int kind) {
     seqvid_optimizer *opt = NULL;
@@ -541,9 +532,9 @@ static void test_step_on_model_arena(void **state) {
     memcpy(w, params, sizeof w);
     struct seqvid_model *model = calloc(1, sizeof *model);
     assert_non_null(model);
-    model->params = params;
-    model->grads = grads;
-    model->n_params = P;
+    model->arena.params = params;
+    model->arena.grads = grads;
+    model->arena.n_params = P;
     seqvid_optimizer *a = make(SEQVID_OPT_ADAM), *b = make(SEQVID_OPT_ADAM);
     for (int s = 0; s < 3; s++) {
         assert_int_equal(seqvid_optimizer_step(a, model), SEQVID_OK);
@@ -553,9 +544,9 @@ static void test_step_on_model_arena(void **state) {
     uint64_t steps = 0;
     assert_int_equal(seqvid_optimizer_steps(a, &steps), SEQVID_OK);
     assert_int_equal(steps, 3);
-    model->n_params = P - 1;
+    model->arena.n_params = P - 1;
     assert_fails(seqvid_optimizer_step(a, model), SEQVID_ERR_SHAPE);
-    model->n_params = P;
+    model->arena.n_params = P;
     grads[2] = NAN;
     assert_fails(seqvid_optimizer_step(a, model), SEQVID_ERR_NONFINITE);
     assert_memory_equal(params, w, sizeof w);

@@ -32,6 +32,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "serialize.h"
+#include "assert_fails.h"
 
 #ifndef SV_SERIALIZE_DRIVER
 #define SV_SERIALIZE_DRIVER "./serialize_driver"
@@ -43,15 +44,6 @@ static int verbose; /* SV_TEST_VERBOSE=1: print every hostile file's status and 
 /* ------------------------------------------------------------------------------------------
  * helpers
  * ---------------------------------------------------------------------------------------- */
-static void clear_error(void) { sv_fail(SEQVID_OK, "%s", ""); }
-
-#define assert_fails(call, want)                                                             \
-    do {                                                                                     \
-        clear_error();                                                                       \
-        assert_int_equal((call), (want));                                                    \
-        assert_true(seqvid_last_error()[0] != '\0');                                         \
-    } while (0)
-
 static void path_in(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/%s", tmpdir, name);
 }
@@ -139,14 +131,14 @@ static void assert_models_equal(const seqvid_model *a, const seqvid_model *b) {
         assert_int_equal(seqvid_model_get(b, k, &y), SEQVID_OK);
         assert_memory_equal(&x, &y, sizeof x);
     }
-    assert_int_equal(a->n_params, b->n_params);
-    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
-    assert_int_equal(a->n_blocks, b->n_blocks);
-    for (size_t i = 0; i < a->n_blocks; i++) {
-        assert_string_equal(a->blocks[i].name, b->blocks[i].name);
-        assert_int_equal(a->blocks[i].offset, b->blocks[i].offset);
-        assert_int_equal(a->blocks[i].rows, b->blocks[i].rows);
-        assert_int_equal(a->blocks[i].cols, b->blocks[i].cols);
+    assert_int_equal(a->arena.n_params, b->arena.n_params);
+    assert_memory_equal(a->arena.params, b->arena.params, a->arena.n_params * sizeof(float));
+    assert_int_equal(a->arena.n_blocks, b->arena.n_blocks);
+    for (size_t i = 0; i < a->arena.n_blocks; i++) {
+        assert_string_equal(a->arena.blocks[i].name, b->arena.blocks[i].name);
+        assert_int_equal(a->arena.blocks[i].offset, b->arena.blocks[i].offset);
+        assert_int_equal(a->arena.blocks[i].rows, b->arena.blocks[i].rows);
+        assert_int_equal(a->arena.blocks[i].cols, b->arena.blocks[i].cols);
     }
 }
 
@@ -535,7 +527,7 @@ static void test_metadata_values(void **state) {
     size_t i = 0;
     for (cJSON *c = root->child; c; c = c->next) {
         if (c == meta) continue;
-        const sv_block *b = &m->blocks[i++];
+        const sv_block *b = &m->arena.blocks[i++];
         assert_string_equal(c->string, b->name);
         assert_string_equal(cJSON_GetObjectItem(c, "dtype")->valuestring, "F32");
         cJSON *shape = cJSON_GetObjectItem(c, "shape");
@@ -548,15 +540,15 @@ static void test_metadata_values(void **state) {
         assert_int_equal((size_t)cJSON_GetArrayItem(o, 1)->valuedouble,
                          4 * (b->offset + b->rows * b->cols));
     }
-    assert_int_equal(i, m->n_blocks);
-    assert_int_equal(n - 8 - hl, 4 * m->n_params);
+    assert_int_equal(i, m->arena.n_blocks);
+    assert_int_equal(n - 8 - hl, 4 * m->arena.n_params);
     const unsigned char *d = buf + 8 + hl;
-    for (size_t k = 0; k < m->n_params; k++) {
+    for (size_t k = 0; k < m->arena.n_params; k++) {
         uint32_t u = (uint32_t)d[4 * k] | (uint32_t)d[4 * k + 1] << 8 |
                      (uint32_t)d[4 * k + 2] << 16 | (uint32_t)d[4 * k + 3] << 24;
         float f;
         memcpy(&f, &u, 4);
-        assert_memory_equal(&f, &m->params[k], 4);
+        assert_memory_equal(&f, &m->arena.params[k], 4);
     }
     cJSON_Delete(root);
     free(buf);
@@ -571,7 +563,7 @@ static void test_save_refuses_nonfinite(void **state) {
     assert_int_equal(seqvid_model_save(m, path), SEQVID_OK);
     size_t n0;
     unsigned char *before = read_file(path, &n0);
-    m->params[1] = NAN;
+    m->arena.params[1] = NAN;
     size_t need;
     assert_fails(seqvid_model_save(m, path), SEQVID_ERR_NONFINITE);
     assert_fails(seqvid_model_save_buffer(m, NULL, 0, &need), SEQVID_ERR_NONFINITE);
@@ -771,8 +763,8 @@ static void test_bad_tensors(void **state) {
     }
     /* shapes that disagree with the configuration, with consistent byte counts */
     const sv_block *wb = NULL;
-    for (size_t i = 0; i < m->n_blocks; i++)
-        if (!strcmp(m->blocks[i].name, w)) wb = &m->blocks[i];
+    for (size_t i = 0; i < m->arena.n_blocks; i++)
+        if (!strcmp(m->arena.blocks[i].name, w)) wb = &m->arena.blocks[i];
     assert_non_null(wb);
     size_t r = wb->rows, c = wb->cols;
     char shapes[11][64];
@@ -918,12 +910,12 @@ static void test_bad_offsets(void **state) {
         seqvid_model *x = NULL;
         assert_int_equal(seqvid_model_load_buffer(f, k, &x), SEQVID_OK);
         size_t ra = 0, rb = 0;
-        for (size_t j = 0; j < m->n_blocks; j++) {
-            if (!strcmp(m->blocks[j].name, "recon.0.bias")) ra = m->blocks[j].offset;
-            if (!strcmp(m->blocks[j].name, "future.0.bias")) rb = m->blocks[j].offset;
+        for (size_t j = 0; j < m->arena.n_blocks; j++) {
+            if (!strcmp(m->arena.blocks[j].name, "recon.0.bias")) ra = m->arena.blocks[j].offset;
+            if (!strcmp(m->arena.blocks[j].name, "future.0.bias")) rb = m->arena.blocks[j].offset;
         }
-        assert_memory_equal(x->params + ra, m->params + rb, 8 * sizeof(float));
-        assert_memory_equal(x->params + rb, m->params + ra, 8 * sizeof(float));
+        assert_memory_equal(x->arena.params + ra, m->arena.params + rb, 8 * sizeof(float));
+        assert_memory_equal(x->arena.params + rb, m->arena.params + ra, 8 * sizeof(float));
         seqvid_model_free(x);
         free(f);
         free(json);
@@ -1130,7 +1122,7 @@ static void test_checkpoint_exact(void **state) {
             if (st) fail_msg("%s", seqvid_last_error());
             assert_int_equal(step, 1000 + N);
             train(m2, o2, g2, batch, N);
-            assert_memory_equal(m2->params, ref->params, ref->n_params * sizeof(float));
+            assert_memory_equal(m2->arena.params, ref->arena.params, ref->arena.n_params * sizeof(float));
             assert_opts_equal(o2, ro);
             seqvid_model_free(m2);
             seqvid_optimizer_free(o2);
@@ -1173,8 +1165,8 @@ static void test_checkpoint_contents(void **state) {
     free(b);
 
     /* Bound, with some state, and a generator. */
-    assert_int_equal(sv_optimizer_bind(o, m->n_params), SEQVID_OK);
-    for (size_t i = 0; i < m->n_params; i++) o->s1[i] = (float)i * 0.25f - 3, o->s2[i] = (float)i;
+    assert_int_equal(sv_optimizer_bind(o, m->arena.n_params), SEQVID_OK);
+    for (size_t i = 0; i < m->arena.n_params; i++) o->s1[i] = (float)i * 0.25f - 3, o->s2[i] = (float)i;
     o->steps = 17;
     b = ckpt_bytes(m, o, g, 42, &n);
     seqvid_mmnist *g2 = make_gen(digits, 8);
@@ -1252,7 +1244,7 @@ static void test_checkpoint_contents(void **state) {
     }
     d = decode(b, n);
     char bound[32];
-    snprintf(bound, sizeof bound, "%zu", m->n_params + 1);
+    snprintf(bound, sizeof bound, "%zu", m->arena.n_params + 1);
     set_meta(d, "optimizer.bound", bound);
     size_t k;
     unsigned char *x = encode(d, 1, &k);
@@ -1419,10 +1411,10 @@ static void test_crash_atomicity(void **state) {
         seqvid_model *m = NULL;
         int st = seqvid_model_load(path, &m);
         if (st) fail_msg("after kill %d: %s", k, seqvid_last_error());
-        float v = m->params[0];
+        float v = m->arena.params[0];
         assert_true(v >= (float)(k * 1000) && v == floorf(v));
-        for (size_t i = 0; i < m->n_params; i++)
-            if (m->params[i] != v + (float)(i % 1024) / 1024.0f)
+        for (size_t i = 0; i < m->arena.n_params; i++)
+            if (m->arena.params[i] != v + (float)(i % 1024) / 1024.0f)
                 fail_msg("after kill %d: version %g torn at %zu", k, (double)v, i);
         if ((long)v > k * 1000) later++;
         seqvid_model_free(m);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 #include "../error.h"
+#include "../util.h"
 #include "digits.h"
 
 #define IDX_UBYTE 0x08

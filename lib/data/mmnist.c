@@ -17,11 +17,12 @@
 #include <string.h>
 #include "../batch.h"
 #include "../error.h"
+#include "../util.h"
 #include "digits.h"
 #include "mmnist.h"
 
 #define TWO_PI 6.283185307179586476925286766559
-#define SEED_MAX 9007199254740992.0 /* 2^53: every integer up to here is exact in a double */
+#define SEED_MAX SV_EXACT_INT
 
 int seqvid_mmnist_create(const seqvid_digits *digits, seqvid_mmnist **out) {
     SV_NOT_NULL(out);

@@ -26,8 +26,8 @@ static void roundtrip(seqvid_model *m) {
     if (seqvid_model_save_buffer(m, buf, n, &n2) || n2 != n) abort();
     seqvid_model *m2 = NULL;
     if (seqvid_model_load_buffer(buf, n, &m2) || !m2) abort();
-    if (m2->n_params != m->n_params ||
-        memcmp(m2->params, m->params, m->n_params * sizeof(float)))
+    if (m2->arena.n_params != m->arena.n_params ||
+        memcmp(m2->arena.params, m->arena.params, m->arena.n_params * sizeof(float)))
         abort();
     for (int k = SEQVID_CFG_KIND; k <= SEQVID_CFG_FORGET_BIAS; k++) {
         double a, b;
@@ -53,7 +53,7 @@ static void ckpt_roundtrip(seqvid_model *m, seqvid_optimizer *o, seqvid_mmnist *
         memcmp(o2->v, o->v, sizeof o->v) ||
         (o->n && memcmp(o2->s1, o->s1, o->n * sizeof(float))) ||
         (o->s2 && memcmp(o2->s2, o->s2, o->n * sizeof(float))) ||
-        memcmp(m2->params, m->params, m->n_params * sizeof(float)))
+        memcmp(m2->arena.params, m->arena.params, m->arena.n_params * sizeof(float)))
         abort();
     seqvid_model_free(m2);
     seqvid_optimizer_free(o2);

@@ -108,8 +108,8 @@ int main(int argc, char **argv) {
         seqvid_optimizer *o;
         check(seqvid_optimizer_create(kinds[i], &o), "optimizer");
         if (i < 2) {
-            check(sv_optimizer_bind(o, comp->n_params), "bind");
-            for (size_t k = 0; k < comp->n_params; k++) o->s1[k] = 0.001f * (float)k;
+            check(sv_optimizer_bind(o, comp->arena.n_params), "bind");
+            for (size_t k = 0; k < comp->arena.n_params; k++) o->s1[k] = 0.001f * (float)k;
             o->steps = 3;
         }
         b = ckpt_buf(comp, o, i == 0 ? fuzz_generator() : NULL, &n);

@@ -59,14 +59,32 @@ def _enum_value(cls, value, what):
         raise ValueError("%s: %r is not a %s" % (what, value, cls.__name__)) from None
 
 
+def _key_of(names, name):
+    """The integer key of `name` in the library's name table `names` (seqvid_key_lookup:
+    the library's own names, so the binding does not re-type its tables)."""
+    k = ffi.new("int *")
+    check(lib.seqvid_key_lookup(names, name.encode(), k), "seqvid_key_lookup")
+    return k[0]
+
+
+def key_name(names, key):
+    """The library's name of `key` in the name table `names` (a lib.SEQVID_NAMES_* value),
+    or None: seqvid_key_name."""
+    p = lib.seqvid_key_name(int(names), int(key))
+    return ffi.string(p).decode() if p != ffi.NULL else None
+
+
 class _Keys:
     """Name <-> integer key tables of the integer-keyed options of an object, with the type
-    each value is converted to when read back."""
+    each value is converted to when read back. The keys come from the library's name table
+    `names` (option "input_dim" is the library's "INPUT_DIM"); `extra` adds entries of
+    another table as (key, type)."""
 
-    def __init__(self, what, table):
+    def __init__(self, what, names, types, extra=None):
         self.what = what
-        self.table = table  # name -> (key, type or IntEnum)
-        self.by_key = {k: n for n, (k, _) in table.items()}
+        self.table = {n: (_key_of(names, n), t) for n, t in types.items()}
+        self.table.update(extra or {})  # name -> (key, type or IntEnum)
+        self.by_key = {k: n for n, (k, _) in self.table.items()}
 
     def key(self, name):
         if isinstance(name, str):
@@ -101,34 +119,16 @@ class _Keys:
             return int(value)
 
 
-_CFG = _Keys("config", {
-    "kind": (lib.SEQVID_CFG_KIND, Kind),
-    "input_dim": (lib.SEQVID_CFG_INPUT_DIM, int),
-    "hidden": (lib.SEQVID_CFG_HIDDEN, int),
-    "layers": (lib.SEQVID_CFG_LAYERS, int),
-    "peepholes": (lib.SEQVID_CFG_PEEPHOLES, bool),
-    "input_frames": (lib.SEQVID_CFG_INPUT_FRAMES, int),
-    "future_frames": (lib.SEQVID_CFG_FUTURE_FRAMES, int),
-    "cond_recon": (lib.SEQVID_CFG_COND_RECON, bool),
-    "cond_future": (lib.SEQVID_CFG_COND_FUTURE, bool),
-    "output": (lib.SEQVID_CFG_OUTPUT, Output),
-    "recon_feed": (lib.SEQVID_CFG_RECON_FEED, Feed),
-    "seed": (lib.SEQVID_CFG_SEED, int),
-    "init_weight": (lib.SEQVID_CFG_INIT_WEIGHT, float),
-    "init_peephole": (lib.SEQVID_CFG_INIT_PEEPHOLE, float),
-    "forget_bias": (lib.SEQVID_CFG_FORGET_BIAS, float),
+_CFG = _Keys("config", lib.SEQVID_NAMES_CONFIG, {
+    "kind": Kind, "input_dim": int, "hidden": int, "layers": int, "peepholes": bool,
+    "input_frames": int, "future_frames": int, "cond_recon": bool, "cond_future": bool,
+    "output": Output, "recon_feed": Feed, "seed": int, "init_weight": float,
+    "init_peephole": float, "forget_bias": float,
 })
 
-_OPT = _Keys("optimizer", {
-    "lr": (lib.SEQVID_OPT_LR, float),
-    "momentum": (lib.SEQVID_OPT_MOMENTUM, float),
-    "weight_decay": (lib.SEQVID_OPT_WEIGHT_DECAY, float),
-    "update_clip": (lib.SEQVID_OPT_UPDATE_CLIP, float),
-    "grad_clip": (lib.SEQVID_OPT_GRAD_CLIP, float),
-    "decay": (lib.SEQVID_OPT_DECAY, float),
-    "beta1": (lib.SEQVID_OPT_BETA1, float),
-    "beta2": (lib.SEQVID_OPT_BETA2, float),
-    "eps": (lib.SEQVID_OPT_EPS, float),
+_OPT = _Keys("optimizer", lib.SEQVID_NAMES_OPTIMIZER, {
+    "lr": float, "momentum": float, "weight_decay": float, "update_clip": float,
+    "grad_clip": float, "decay": float, "beta1": float, "beta2": float, "eps": float,
 })
 
 
@@ -553,10 +553,10 @@ class Optimizer(_Options, Handle):
 
     @property
     def steps(self):
-        """Steps taken so far."""
+        """Updates applied so far (seqvid_optimizer_step_count)."""
         n = ffi.new("uint64_t *")
         with self._lock:
-            check(lib.seqvid_optimizer_steps(self.ptr, n), "seqvid_optimizer_steps")
+            check(lib.seqvid_optimizer_step_count(self.ptr, n), "seqvid_optimizer_step_count")
         return int(n[0])
 
     def step(self, model):
@@ -932,12 +932,9 @@ class Stream(Handle):
 _STACK_KEYS = ("input_dim", "hidden", "layers", "peepholes", "seed", "init_weight",
                "init_peephole", "forget_bias")
 
-_CLS = _Keys("classifier", dict({
-    "dropout": (lib.SEQVID_CLS_DROPOUT, float),
-    "freeze_steps": (lib.SEQVID_CLS_FREEZE_STEPS, int),
-    "dropout_seed": (lib.SEQVID_CLS_DROPOUT_SEED, int),
-    "classes": (lib.SEQVID_CLS_CLASSES, int),
-}, **{k: _CFG.table[k] for k in _STACK_KEYS}))
+_CLS = _Keys("classifier", lib.SEQVID_NAMES_CLASSIFIER, {
+    "dropout": float, "freeze_steps": int, "dropout_seed": int, "classes": int,
+}, extra={k: _CFG.table[k] for k in _STACK_KEYS})
 
 _CLS_SETTINGS = ("dropout", "freeze_steps", "dropout_seed")
 
@@ -1117,3 +1114,29 @@ def load_checkpoint(path, generator=None):
         check(lib.seqvid_checkpoint_load(fspath(path), m, o, gen, step),
               "seqvid_checkpoint_load")
     return Model._from_raw(m[0]), Optimizer._from_raw(o[0]), int(step[0])
+
+
+def save_classifier_checkpoint(path, classifier, optimizer, step=0):
+    """Save a classifier, its optimizer's state, the step count and the position of its
+    dropout stream atomically (seqvid_classifier_checkpoint_save). Resuming from it trains on
+    bit-identically."""
+    if not isinstance(classifier, Classifier) or not isinstance(optimizer, Optimizer):
+        raise TypeError("seqvid.save_classifier_checkpoint: expected a Classifier and an "
+                        "Optimizer")
+    if int(step) < 0:
+        raise ValueError("seqvid.save_classifier_checkpoint: step must be >= 0")
+    with classifier._lock, optimizer._lock:
+        check(lib.seqvid_classifier_checkpoint_save(fspath(path), classifier.ptr,
+                                                    optimizer.ptr, int(step)),
+              "seqvid_classifier_checkpoint_save")
+
+
+def load_classifier_checkpoint(path):
+    """(classifier, optimizer, step) from a classifier checkpoint
+    (seqvid_classifier_checkpoint_load)."""
+    c = ffi.new("seqvid_classifier **")
+    o = ffi.new("seqvid_optimizer **")
+    step = ffi.new("uint64_t *")
+    check(lib.seqvid_classifier_checkpoint_load(fspath(path), c, o, step),
+          "seqvid_classifier_checkpoint_load")
+    return Classifier._from_raw(c[0]), Optimizer._from_raw(o[0]), int(step[0])

@@ -87,12 +87,8 @@ class Digits(Handle):
             ", labelled" if self.has_labels else "",))
 
 
-_MM = _Keys("MovingMNIST", {
-    "digits": (lib.SEQVID_MM_DIGITS, int),
-    "canvas": (lib.SEQVID_MM_CANVAS, int),
-    "speed_min": (lib.SEQVID_MM_SPEED_MIN, float),
-    "speed_max": (lib.SEQVID_MM_SPEED_MAX, float),
-    "seed": (lib.SEQVID_MM_SEED, int),
+_MM = _Keys("MovingMNIST", lib.SEQVID_NAMES_MMNIST, {
+    "digits": int, "canvas": int, "speed_min": float, "speed_max": float, "seed": int,
 })
 
 

@@ -136,3 +136,38 @@ def test_seq_major_layout_and_copy(task):
     a = clf.train_step(seqvid.Optimizer("sgd"), sm, labels, layout="seq_major")
     b = twin.train_step(seqvid.Optimizer("sgd"), x, labels)
     assert a == b and np.array_equal(clf.params, twin.params)
+
+
+@pytest.mark.skipif(not have_symbol("seqvid_classifier_checkpoint_save"),
+                    reason="library older than 1.1")
+def test_classifier_checkpoint_resumes_bitwise(task, tmp_path):
+    x, labels = task
+
+    def fresh():
+        return (seqvid.Classifier(2, input_dim=D, hidden=H, seed=5, dropout=0.3),
+                seqvid.Optimizer("adam", lr=0.02))
+
+    straight, opt = fresh()
+    for _ in range(6):
+        straight.train_step(opt, x, labels)
+    clf, opt2 = fresh()
+    for _ in range(3):
+        clf.train_step(opt2, x, labels)
+    path = tmp_path / "clf.ckpt"
+    seqvid.save_classifier_checkpoint(path, clf, opt2, step=3)
+    back, opt3, step = seqvid.load_classifier_checkpoint(path)
+    assert step == 3 and opt3.steps == 3 and back["dropout"] == 0.3
+    for _ in range(3):
+        back.train_step(opt3, x, labels)
+    assert np.array_equal(back.params, straight.params)
+    with pytest.raises(seqvid.Error) as ei:  # a classifier checkpoint is not a model checkpoint
+        seqvid.load_checkpoint(path)
+    assert ei.value.status == seqvid.Status.FORMAT
+
+
+@pytest.mark.skipif(not have_symbol("seqvid_key_name"), reason="library older than 1.1")
+def test_key_names_come_from_the_library():
+    from seqvid._ffi import lib
+    assert seqvid.key_name(lib.SEQVID_NAMES_CONFIG, lib.SEQVID_CFG_HIDDEN) == "HIDDEN"
+    assert seqvid.key_name(lib.SEQVID_NAMES_OPTIMIZER_KIND, lib.SEQVID_OPT_RMSPROP) == "RMSprop"
+    assert seqvid.key_name(lib.SEQVID_NAMES_CLASSIFIER, 999) is None

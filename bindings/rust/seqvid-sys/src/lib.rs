@@ -15,7 +15,7 @@ use core::marker::{PhantomData, PhantomPinned};
 
 /// The major version of seqvid.h these declarations mirror.
 pub const SEQVID_VERSION_MAJOR: c_int = 1;
-pub const SEQVID_VERSION_MINOR: c_int = 0;
+pub const SEQVID_VERSION_MINOR: c_int = 1;
 pub const SEQVID_VERSION_PATCH: c_int = 0;
 pub const SEQVID_VERSION_NUMBER: c_int =
     SEQVID_VERSION_MAJOR * 10000 + SEQVID_VERSION_MINOR * 100 + SEQVID_VERSION_PATCH;
@@ -135,6 +135,15 @@ pub const SEQVID_MM_SEED: c_int = 5;
 pub type seqvid_layout = c_int;
 pub const SEQVID_LAYOUT_TIME_MAJOR: c_int = 0;
 pub const SEQVID_LAYOUT_SEQ_MAJOR: c_int = 1;
+
+// ---- seqvid_names (1.1) ------------------------------------------------------------------
+pub type seqvid_names = c_int;
+pub const SEQVID_NAMES_CONFIG: c_int = 1;
+pub const SEQVID_NAMES_OPTIMIZER: c_int = 2;
+pub const SEQVID_NAMES_CLASSIFIER: c_int = 3;
+pub const SEQVID_NAMES_MMNIST: c_int = 4;
+pub const SEQVID_NAMES_MODEL_KIND: c_int = 5;
+pub const SEQVID_NAMES_OPTIMIZER_KIND: c_int = 6;
 
 unsafe extern "C" {
     // ---- version, errors, threads -------------------------------------------------------
@@ -360,6 +369,7 @@ unsafe extern "C" {
         value: *mut c_double,
     ) -> c_int;
     pub fn seqvid_optimizer_step(opt: *mut seqvid_optimizer, model: *mut seqvid_model) -> c_int;
+    pub fn seqvid_optimizer_step_count(opt: *const seqvid_optimizer, count: *mut u64) -> c_int;
     pub fn seqvid_optimizer_steps(opt: *const seqvid_optimizer, steps: *mut u64) -> c_int;
 
     // ---- data ---------------------------------------------------------------------------
@@ -461,4 +471,38 @@ unsafe extern "C" {
         r#gen: *mut seqvid_mmnist,
         step: *mut u64,
     ) -> c_int;
+    pub fn seqvid_classifier_checkpoint_save(
+        path: *const c_char,
+        cls: *const seqvid_classifier,
+        opt: *const seqvid_optimizer,
+        step: u64,
+    ) -> c_int;
+    pub fn seqvid_classifier_checkpoint_load(
+        path: *const c_char,
+        cls: *mut *mut seqvid_classifier,
+        opt: *mut *mut seqvid_optimizer,
+        step: *mut u64,
+    ) -> c_int;
+    pub fn seqvid_classifier_checkpoint_save_buffer(
+        cls: *const seqvid_classifier,
+        opt: *const seqvid_optimizer,
+        step: u64,
+        buf: *mut c_void,
+        cap: usize,
+        size: *mut usize,
+    ) -> c_int;
+    pub fn seqvid_classifier_checkpoint_load_buffer(
+        buf: *const c_void,
+        size: usize,
+        cls: *mut *mut seqvid_classifier,
+        opt: *mut *mut seqvid_optimizer,
+        step: *mut u64,
+    ) -> c_int;
+
+    // ---- names of keys and kinds (1.1) --------------------------------------------------
+    pub fn seqvid_key_name(table: c_int, key: c_int) -> *const c_char;
+    pub fn seqvid_key_lookup(table: c_int, name: *const c_char, key: *mut c_int) -> c_int;
+
+    // ---- experimental (node SEQVID_EXPERIMENTAL: not stable; see seqvid.h) --------------
+    pub fn seqvid_experimental_sparse_density(density: *mut c_int) -> c_int;
 }

@@ -1,5 +1,5 @@
 //! Classifiers: an LSTM stack with a softmax readout at every step (SR15's supervised use).
-use std::ffi::{CStr, c_void};
+use std::ffi::c_void;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 
@@ -7,7 +7,7 @@ use seqvid_sys as sys;
 
 use crate::batch::Batch;
 use crate::error::{Error, Result, Status, check};
-use crate::model::{Config, Model, Optimizer, ParamBlock};
+use crate::model::{Config, Model, Optimizer, ParamBlock, param_blocks_of};
 use crate::{ConfigKey, cpath};
 
 crate::open_keys! {
@@ -318,32 +318,11 @@ impl Classifier {
     /// Names, offsets and shapes of every weight block ("classifier.0.w_x", ...,
     /// "classifier.readout.w", "classifier.readout.b").
     pub fn param_blocks(&self) -> Vec<ParamBlock> {
-        let mut n = 0;
-        // SAFETY: live handle, valid outputs; names copied at once.
-        unsafe { sys::seqvid_classifier_param_block_count(self.raw.as_ptr(), &mut n) };
-        (0..n)
-            .filter_map(|i| {
-                let (mut name, mut offset, mut rows, mut cols) = (ptr::null(), 0, 0, 0);
-                let rc = unsafe {
-                    sys::seqvid_classifier_param_block(
-                        self.raw.as_ptr(),
-                        i,
-                        &mut name,
-                        &mut offset,
-                        &mut rows,
-                        &mut cols,
-                    )
-                };
-                (rc == 0 && !name.is_null()).then(|| ParamBlock {
-                    name: unsafe { CStr::from_ptr(name) }
-                        .to_string_lossy()
-                        .into_owned(),
-                    offset,
-                    rows,
-                    cols,
-                })
-            })
-            .collect()
+        param_blocks_of(
+            self.raw.as_ptr(),
+            sys::seqvid_classifier_param_block_count,
+            sys::seqvid_classifier_param_block,
+        )
     }
 }
 
@@ -361,4 +340,30 @@ impl std::fmt::Debug for Classifier {
             .field("params", &self.param_count())
             .finish()
     }
+}
+
+/// Save a classifier, its optimizer's state, `step` and the position of its dropout stream
+/// atomically (`seqvid_classifier_checkpoint_save`); resuming trains on bit-identically.
+pub fn save_classifier_checkpoint(
+    path: impl AsRef<Path>,
+    cls: &Classifier,
+    opt: &Optimizer,
+    step: u64,
+) -> Result<()> {
+    let p = cpath(path.as_ref())?;
+    // SAFETY: live handles (only read), NUL-terminated path.
+    check(unsafe {
+        sys::seqvid_classifier_checkpoint_save(p.as_ptr(), cls.raw.as_ptr(), opt.raw.as_ptr(), step)
+    })
+}
+
+/// (classifier, optimizer, step) from a classifier checkpoint.
+pub fn load_classifier_checkpoint(path: impl AsRef<Path>) -> Result<(Classifier, Optimizer, u64)> {
+    let p = cpath(path.as_ref())?;
+    let (mut c, mut o, mut step) = (ptr::null_mut(), ptr::null_mut(), 0u64);
+    // SAFETY: valid out pointers.
+    check(unsafe {
+        sys::seqvid_classifier_checkpoint_load(p.as_ptr(), &mut c, &mut o, &mut step)
+    })?;
+    Ok((Classifier::from_raw(c), Optimizer::from_raw(o), step))
 }

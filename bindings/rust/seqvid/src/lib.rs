@@ -90,7 +90,9 @@ use std::path::Path;
 pub use seqvid_sys as sys;
 
 pub use batch::Batch;
-pub use classifier::{Classifier, ClassifierKey, Score};
+pub use classifier::{
+    Classifier, ClassifierKey, Score, load_classifier_checkpoint, save_classifier_checkpoint,
+};
 pub use data::{Digits, MovingMnist, npy_save};
 pub use error::{Error, Result, Status};
 pub use model::{

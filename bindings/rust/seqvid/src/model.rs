@@ -500,32 +500,11 @@ impl Model {
 
     /// Names, offsets and shapes of every weight block.
     pub fn param_blocks(&self) -> Vec<ParamBlock> {
-        let mut n = 0;
-        // SAFETY: live handle, valid outputs; the name is copied before the next call.
-        unsafe { sys::seqvid_model_param_block_count(self.raw.as_ptr(), &mut n) };
-        (0..n)
-            .filter_map(|i| {
-                let (mut name, mut offset, mut rows, mut cols) = (ptr::null(), 0, 0, 0);
-                let rc = unsafe {
-                    sys::seqvid_model_param_block(
-                        self.raw.as_ptr(),
-                        i,
-                        &mut name,
-                        &mut offset,
-                        &mut rows,
-                        &mut cols,
-                    )
-                };
-                (rc == 0 && !name.is_null()).then(|| ParamBlock {
-                    name: unsafe { CStr::from_ptr(name) }
-                        .to_string_lossy()
-                        .into_owned(),
-                    offset,
-                    rows,
-                    cols,
-                })
-            })
-            .collect()
+        param_blocks_of(
+            self.raw.as_ptr(),
+            sys::seqvid_model_param_block_count,
+            sys::seqvid_model_param_block,
+        )
     }
 
     /// The weights of one block, by name.
@@ -641,6 +620,11 @@ pub struct Optimizer {
 unsafe impl Send for Optimizer {}
 
 impl Optimizer {
+    /// Take ownership of a handle the library returned with SEQVID_OK.
+    pub(crate) fn from_raw(raw: *mut sys::seqvid_optimizer) -> Optimizer {
+        Optimizer { raw: nonnull(raw) }
+    }
+
     /// An optimizer with the kind's defaults (seqvid.h lists them).
     pub fn new(kind: OptimizerKind) -> Result<Optimizer> {
         let mut raw = ptr::null_mut();
@@ -676,11 +660,11 @@ impl Optimizer {
         check(unsafe { sys::seqvid_optimizer_step(self.raw.as_ptr(), model.raw.as_ptr()) })
     }
 
-    /// Steps taken so far.
+    /// Updates applied so far (`seqvid_optimizer_step_count`).
     pub fn steps(&self) -> u64 {
         let mut n = 0;
         // SAFETY: live handle, valid output.
-        let rc = unsafe { sys::seqvid_optimizer_steps(self.raw.as_ptr(), &mut n) };
+        let rc = unsafe { sys::seqvid_optimizer_step_count(self.raw.as_ptr(), &mut n) };
         debug_assert_eq!(rc, 0);
         n
     }
@@ -721,6 +705,39 @@ pub fn save_checkpoint(
     check(unsafe {
         sys::seqvid_checkpoint_save(p.as_ptr(), model.raw.as_ptr(), opt.raw.as_ptr(), g, step)
     })
+}
+
+/// The blocks of a parameter arena through its two C accessors: models and classifiers
+/// share the arena (lib/arena.c) and so this reading of it.
+pub(crate) fn param_blocks_of<H>(
+    h: *const H,
+    count: unsafe extern "C" fn(*const H, *mut usize) -> std::ffi::c_int,
+    block: unsafe extern "C" fn(
+        *const H,
+        usize,
+        *mut *const std::ffi::c_char,
+        *mut usize,
+        *mut usize,
+        *mut usize,
+    ) -> std::ffi::c_int,
+) -> Vec<ParamBlock> {
+    let mut n = 0;
+    // SAFETY: h is a live handle; valid outputs; each name is copied before the next call.
+    unsafe { count(h, &mut n) };
+    (0..n)
+        .filter_map(|i| {
+            let (mut name, mut offset, mut rows, mut cols) = (ptr::null(), 0, 0, 0);
+            let rc = unsafe { block(h, i, &mut name, &mut offset, &mut rows, &mut cols) };
+            (rc == 0 && !name.is_null()).then(|| ParamBlock {
+                name: unsafe { CStr::from_ptr(name) }
+                    .to_string_lossy()
+                    .into_owned(),
+                offset,
+                rows,
+                cols,
+            })
+        })
+        .collect()
 }
 
 /// (model, optimizer, step) from a checkpoint; with a generator, its random state is

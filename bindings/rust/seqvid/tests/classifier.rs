@@ -195,3 +195,43 @@ fn classifier_is_send_not_sync() {
     impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
     <Classifier as AmbiguousIfSync<_>>::check();
 }
+
+#[test]
+fn checkpoint_resumes_bitwise() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("seqvid-classifier-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (x, labels) = task();
+    let b = Batch::view(&x, T, S, D).unwrap();
+    let fresh = || {
+        let c = tiny_classifier(2)
+            .with(ClassifierKey::Dropout, 0.3)
+            .unwrap();
+        let o = Optimizer::new(OptimizerKind::Adam)
+            .unwrap()
+            .with(OptimizerKey::Lr, 0.02)
+            .unwrap();
+        (c, o)
+    };
+    let (mut straight, mut o1) = fresh();
+    for _ in 0..6 {
+        straight.train_step(&mut o1, &b, &labels).unwrap();
+    }
+    let (mut c, mut o2) = fresh();
+    for _ in 0..3 {
+        c.train_step(&mut o2, &b, &labels).unwrap();
+    }
+    let p = dir.join("c.ckpt");
+    seqvid::save_classifier_checkpoint(&p, &c, &o2, 3).unwrap();
+    let (mut back, mut o3, step) = seqvid::load_classifier_checkpoint(&p).unwrap();
+    assert_eq!((step, o3.steps()), (3, 3));
+    for _ in 0..3 {
+        back.train_step(&mut o3, &b, &labels).unwrap();
+    }
+    assert_eq!(back.params(), straight.params());
+    assert_eq!(
+        seqvid::load_checkpoint(&p, None).unwrap_err().status(),
+        Status::Format
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,193 @@
+/* arena.c -- the parameter arena of models and classifiers (arena.h): layout of named blocks,
+ * LSTM stacks and readouts, initialisation, the readout's forward and backward products and
+ * BPTT down a stack. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "arena.h"
+#include "blas.h"
+#include "error.h"
+#include "rng.h"
+#include "util.h"
+
+size_t sv_stack_param_count(int D, int H, int L, int peep) {
+    size_t n = 0;
+    for (int l = 0; l < L; l++) n += sv_lstm_param_count(l ? H : D, H, peep);
+    return n;
+}
+
+size_t sv_readout_param_count(int in, int out) { return (size_t)in * (size_t)out + (size_t)out; }
+
+int sv_arena_alloc(sv_arena *a, size_t n, const char *fn) {
+    a->n_params = n;
+    a->params = sv_falloc(n);
+    a->grads = sv_falloc(n);
+    if (!a->params || !a->grads) {
+        sv_arena_release(a);
+        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, n);
+    }
+    return SEQVID_OK;
+}
+
+void sv_arena_release(sv_arena *a) {
+    sv_free(a->params);
+    sv_free(a->grads);
+    a->params = a->grads = NULL;
+}
+
+static size_t add_block(sv_arena *a, const char *name, size_t rows, size_t cols, int init) {
+    sv_block *bl = &a->blocks[a->n_blocks++];
+    snprintf(bl->name, sizeof bl->name, "%s", name);
+    bl->offset = a->used, bl->rows = rows, bl->cols = cols, bl->init = init;
+    a->used += rows * cols;
+    return bl->offset;
+}
+
+void sv_arena_add_stack(sv_arena *a, const char *name, int D, int H, int L, int peep,
+                        sv_stack *st) {
+    char bn[48];
+    size_t h4 = 4 * (size_t)H;
+    st->L = L;
+    for (int l = 0; l < L; l++) {
+        int din = l ? H : D;
+        size_t start = a->used;
+        if (din) {
+            snprintf(bn, sizeof bn, "%s.%d.w_x", name, l);
+            add_block(a, bn, (size_t)din, h4, SV_INIT_WEIGHT);
+        }
+        snprintf(bn, sizeof bn, "%s.%d.w_h", name, l);
+        add_block(a, bn, (size_t)H, h4, SV_INIT_WEIGHT);
+        if (peep) {
+            snprintf(bn, sizeof bn, "%s.%d.peephole", name, l);
+            add_block(a, bn, 3 * (size_t)H, 1, SV_INIT_PEEPHOLE);
+        }
+        snprintf(bn, sizeof bn, "%s.%d.bias", name, l);
+        add_block(a, bn, h4, 1, SV_INIT_LSTM_BIAS);
+        sv_lstm_bind(&st->layer[l], din, H, peep, a->params + start, a->grads + start);
+    }
+}
+
+void sv_arena_add_readout(sv_arena *a, const char *name, int in, int out, sv_readout *r) {
+    char bn[48];
+    snprintf(bn, sizeof bn, "%s.readout.w", name);
+    size_t w = add_block(a, bn, (size_t)in, (size_t)out, SV_INIT_WEIGHT);
+    snprintf(bn, sizeof bn, "%s.readout.b", name);
+    size_t b = add_block(a, bn, (size_t)out, 1, SV_INIT_BIAS);
+    r->in = in, r->out = out;
+    r->w = a->params + w, r->gw = a->grads + w;
+    r->b = a->params + b, r->gb = a->grads + b;
+}
+
+void sv_arena_init(sv_arena *a, const struct seqvid_config *cfg) {
+    const double *v = cfg->v;
+    double wa = v[SEQVID_CFG_INIT_WEIGHT], p = v[SEQVID_CFG_INIT_PEEPHOLE];
+    float fb = (float)v[SEQVID_CFG_FORGET_BIAS];
+    size_t H = (size_t)v[SEQVID_CFG_HIDDEN];
+    sv_rng rng;
+    sv_rng_seed(&rng, (uint64_t)v[SEQVID_CFG_SEED]);
+    for (size_t i = 0; i < a->n_blocks; i++) {
+        const sv_block *bl = &a->blocks[i];
+        float *x = a->params + bl->offset;
+        size_t n = bl->rows * bl->cols;
+        double s = bl->init == SV_INIT_WEIGHT ? wa : p;
+        switch (bl->init) {
+        case SV_INIT_WEIGHT:
+        case SV_INIT_PEEPHOLE:
+            for (size_t k = 0; k < n; k++) x[k] = (float)((2.0 * sv_rng_uniform(&rng) - 1.0) * s);
+            break;
+        case SV_INIT_LSTM_BIAS: /* rows [H, 2H) are the forget gate */
+            for (size_t k = 0; k < n; k++) x[k] = (k / H == 1) ? fb : 0.0f;
+            break;
+        default:
+            memset(x, 0, n * sizeof *x);
+        }
+    }
+}
+
+void sv_readout_forward(const sv_readout *r, const float *X, int rows, float *Y) {
+    size_t out = (size_t)r->out;
+    for (size_t i = 0; i < (size_t)rows; i++) memcpy(Y + i * out, r->b, out * sizeof *Y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r->out, r->in, 1.0f, X, r->in,
+                r->w, r->out, 1.0f, Y, r->out);
+}
+
+void sv_readout_backward(const sv_readout *r, const float *X, int rows, const float *dY,
+                         float *dX) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r->in, r->out, rows, 1.0f, X, r->in, dY,
+                r->out, 0.0f, r->gw, r->out);
+    memset(r->gb, 0, (size_t)r->out * sizeof *r->gb);
+    for (int i = 0; i < rows; i++) {
+        const float *y = dY + (size_t)i * r->out;
+        for (int k = 0; k < r->out; k++) r->gb[k] += y[k];
+    }
+    if (dX)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r->in, r->out, 1.0f, dY,
+                    r->out, r->w, r->out, 0.0f, dX, r->in);
+}
+
+void sv_stack_backward(const sv_stack *s, sv_lstm_cache *caches, int T, int B, const float *X0,
+                       int x_t0, const int *len, float *dHbuf, const float *dhT,
+                       const float *dcT, float *dh0, float *dc0, float *tmp) {
+    size_t BH = (size_t)B * s->layer[0].H, TBH = (size_t)T * BH;
+    float *dH = dHbuf, *dBelow = dHbuf + TBH;
+    for (int l = s->L - 1; l >= 0; l--) {
+        const float *in = l ? caches[l - 1].h + BH : X0;
+        size_t o = (size_t)l * BH;
+        sv_lstm_backward(&s->layer[l], T, B, in, l ? 0 : x_t0, len, &caches[l], dH,
+                         dhT ? dhT + o : NULL, dcT ? dcT + o : NULL, l ? dBelow : NULL,
+                         dh0 ? dh0 + o : NULL, dc0 ? dc0 + o : NULL, tmp);
+        float *t = dH; /* the layer below's output gradient is what we just wrote */
+        dH = dBelow, dBelow = t;
+    }
+}
+
+void sv_stack_step(const sv_stack *s, sv_lstm_cache *c, int B, const float *x, const int *len) {
+    size_t BH = (size_t)B * s->layer[0].H;
+    for (int l = 0; l < s->L; l++)
+        sv_lstm_forward(&s->layer[l], 1, B, l ? c[l - 1].h + BH : x, 0, len, &c[l]);
+    for (int l = 0; l < s->L; l++) { /* the new state becomes the state */
+        memcpy(c[l].h, c[l].h + BH, BH * sizeof(float));
+        memcpy(c[l].c, c[l].c + BH, BH * sizeof(float));
+    }
+}
+
+float *sv_ws_get(float **buf, size_t *cap, size_t n) {
+    if (n > *cap) {
+        float *p = sv_falloc(n);
+        if (!p) return NULL;
+        sv_free(*buf);
+        *buf = p;
+        *cap = n;
+    }
+    return *buf;
+}
+
+int sv_arena_count(const sv_arena *a, size_t *count, const char *fn) {
+    if (!count) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'count' is NULL", fn);
+    *count = a->n_params;
+    return SEQVID_OK;
+}
+
+int sv_arena_array(float *array, float **out, const char *what, const char *fn) {
+    if (!out) return sv_fail(SEQVID_ERR_NULL, "%s: argument '%s' is NULL", fn, what);
+    *out = array;
+    return SEQVID_OK;
+}
+
+int sv_arena_block_count(const sv_arena *a, size_t *count, const char *fn) {
+    if (!count) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'count' is NULL", fn);
+    *count = a->n_blocks;
+    return SEQVID_OK;
+}
+
+int sv_arena_block(const sv_arena *a, size_t i, const char **name, size_t *offset,
+                   size_t *rows, size_t *cols, const char *fn) {
+    if (i >= a->n_blocks)
+        return sv_fail(SEQVID_ERR_ARG, "%s: index %zu >= %zu blocks", fn, i, a->n_blocks);
+    const sv_block *bl = &a->blocks[i];
+    if (name) *name = bl->name;
+    if (offset) *offset = bl->offset;
+    if (rows) *rows = bl->rows;
+    if (cols) *cols = bl->cols;
+    return SEQVID_OK;
+}

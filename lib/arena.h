@@ -1,0 +1,97 @@
+/* arena.h -- private: the flat parameter arena shared by models (composite.c) and classifiers
+ * (classifier.c). One array holds every weight and a twin array every gradient; named blocks
+ * are slices of it (what files store and seqvid_*_param_block report). LSTM stacks and
+ * readouts are laid out in it by the same code for both owners, so a classifier's stack is the
+ * encoder of a model of the same configuration by construction: same blocks, same order, same
+ * initial values. */
+#ifndef SV_ARENA_H
+#define SV_ARENA_H
+#include <stddef.h>
+#include "config.h"
+#include "lstm.h"
+
+#define SV_MAX_LAYERS 16
+#define SV_MAX_BLOCKS (3 * SV_MAX_LAYERS * 4 + 4)
+
+/* How sv_arena_init fills a block. */
+enum sv_init { SV_INIT_WEIGHT, SV_INIT_PEEPHOLE, SV_INIT_BIAS, SV_INIT_LSTM_BIAS };
+
+/* One named weight block: a slice of the arena. */
+typedef struct sv_block {
+    char name[48];
+    size_t offset, rows, cols;
+    int init; /* enum sv_init */
+} sv_block;
+
+typedef struct sv_arena {
+    size_t n_params;
+    float *params; /* the weights */
+    float *grads;  /* their gradient twin */
+    size_t used;   /* floats laid out so far (== n_params once complete) */
+    size_t n_blocks;
+    sv_block blocks[SV_MAX_BLOCKS];
+} sv_arena;
+
+/* An LSTM stack: L layers whose weights are views into an arena. */
+typedef struct sv_stack {
+    int L;
+    sv_lstm_layer layer[SV_MAX_LAYERS];
+} sv_stack;
+
+/* An affine readout y = x W + b (row vectors), W [in x out], b [out], in an arena. */
+typedef struct sv_readout {
+    int in, out;
+    float *w, *b;   /* weights */
+    float *gw, *gb; /* gradient twins */
+} sv_readout;
+
+/* Floats of an L-layer stack of H units whose layer 0 reads D inputs (D = 0: no input
+ * weights), and of a readout. */
+size_t sv_stack_param_count(int D, int H, int L, int peep);
+size_t sv_readout_param_count(int in, int out);
+
+/* Allocate n zeroed weights and gradients (0, or SEQVID_ERR_NOMEM with a message). */
+int sv_arena_alloc(sv_arena *a, size_t n, const char *fn);
+void sv_arena_release(sv_arena *a);
+/* Lay out a stack: per layer "<name>.<l>.w_x" (if it has input), ".w_h", ".peephole" (with
+ * peepholes), ".bias", and bind st's layers to them. */
+void sv_arena_add_stack(sv_arena *a, const char *name, int D, int H, int L, int peep,
+                        sv_stack *st);
+/* Lay out "<name>.readout.w" [in x out] and "<name>.readout.b" [out] and bind r to them. */
+void sv_arena_add_readout(sv_arena *a, const char *name, int in, int out, sv_readout *r);
+/* The initialisation rule, over the blocks in arena order from one random stream seeded by
+ * SEED: weights U(-INIT_WEIGHT, INIT_WEIGHT), peepholes U(-INIT_PEEPHOLE, INIT_PEEPHOLE),
+ * biases 0 except the LSTM forget gate's (FORGET_BIAS). */
+void sv_arena_init(sv_arena *a, const struct seqvid_config *cfg);
+
+/* Y [rows x out] = X W + 1 b^T. */
+void sv_readout_forward(const sv_readout *r, const float *X, int rows, float *Y);
+/* Gradients of the readout for dY [rows x out]: gw = X^T dY, gb = Σ_rows dY (overwritten);
+ * dX [rows x in] = dY W^T unless dX is NULL. */
+void sv_readout_backward(const sv_readout *r, const float *X, int rows, const float *dY,
+                         float *dX);
+
+/* BPTT down a stack whose top receives dH (the first half of dHbuf, [T x B x H]; the second
+ * half is the layer below's buffer, the two ping-pong). caches: the forward's, per layer.
+ * X0/x_t0: layer 0's input as in the forward. dhT/dcT: ∂L/∂ final state per layer ([L x B x H]
+ * or NULL); dh0/dc0: per-layer accumulators of ∂L/∂ initial state (or NULL). tmp: [2 x B x H]. */
+void sv_stack_backward(const sv_stack *s, sv_lstm_cache *caches, int T, int B, const float *X0,
+                       int x_t0, const int *len, float *dHbuf, const float *dhT,
+                       const float *dcT, float *dh0, float *dc0, float *tmp);
+/* One step of a stack over B rows, on caches of one step each (slot 0: the state, slot 1: the
+ * next): layer 0 reads x [B x D] (NULL: no input), layer l > 0 the new h of layer l - 1; then
+ * every layer's new state becomes its state. Rows with len[b] == 0 keep their state (len NULL:
+ * all run). The streaming encoder and the decoders' roll-outs. */
+void sv_stack_step(const sv_stack *s, sv_lstm_cache *c, int B, const float *x, const int *len);
+
+/* A growable workspace buffer: *buf holds at least n floats afterwards (reallocated, zeroed,
+ * only when it holds fewer), or NULL on failure with *buf unchanged. */
+float *sv_ws_get(float **buf, size_t *cap, size_t n);
+
+/* The bodies of the public accessors (fn: the public function, for messages). */
+int sv_arena_count(const sv_arena *a, size_t *count, const char *fn);
+int sv_arena_array(float *array, float **out, const char *what, const char *fn);
+int sv_arena_block_count(const sv_arena *a, size_t *count, const char *fn);
+int sv_arena_block(const sv_arena *a, size_t i, const char **name, size_t *offset,
+                   size_t *rows, size_t *cols, const char *fn);
+#endif

@@ -1,0 +1,179 @@
+/* sparse.c -- products with a sparse input: a layer's input X [rows x D] stored by columns
+ * when at most 1/SV_SPARSE_DENSITY of it is nonzero (video frames are mostly exact zeros:
+ * Moving MNIST ~7% nonzero), for the input product A += X W and the input weights' gradient
+ * dW = X^T dA. A zero input costs nothing here, where a dense GEMM pays for every pixel.
+ * Threaded over blocks of output columns (sv_parallel_for): every output element is computed
+ * by one thread in a fixed order, so results do not depend on the thread count. */
+#define SEQVID_EXPERIMENTAL /* declares seqvid_experimental_sparse_density */
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include "error.h"
+#include "fastmath.h"
+#include "parallel.h"
+#include "sparse.h"
+
+/* The last input stored, by columns, and the buffers it lives in (grown, never shrunk). */
+struct sv_sparse {
+    int rows, D;   /* shape of the X of the last sv_sparse_build */
+    int used;      /* that X is stored here */
+    int *cp;       /* column starts [D + 1] */
+    int *ri;       /* row index of each nonzero, by column, rows ascending */
+    float *cv;     /* its value */
+    size_t cp_cap, nz_cap; /* room of cp, and of ri and cv */
+};
+
+void sv_sparse_free(sv_sparse *s) {
+    if (!s) return;
+    free(s->cp), free(s->ri), free(s->cv);
+    free(s);
+}
+
+int sv_sparse_holds(const sv_sparse *s) { return s && s->used; }
+
+void sv_sparse_forget(sv_sparse *s) {
+    if (s) s->used = 0;
+}
+
+/* Room for D + 1 column starts and cap nonzeros; 0 if memory ran out (nothing lost: the
+ * caller takes the dense path). */
+static int reserve(sv_sparse *s, size_t cols, size_t cap) {
+    if (cols > s->cp_cap) {
+        int *cp = malloc(cols * sizeof *cp);
+        if (!cp) return 0;
+        free(s->cp);
+        s->cp = cp, s->cp_cap = cols;
+    }
+    if (cap > s->nz_cap) {
+        int *ri = malloc(cap * sizeof *ri);
+        float *cv = malloc(cap * sizeof *cv);
+        if (!ri || !cv) {
+            free(ri), free(cv);
+            return 0;
+        }
+        free(s->ri), free(s->cv);
+        s->ri = ri, s->cv = cv, s->nz_cap = cap;
+    }
+    return 1;
+}
+
+int sv_sparse_build(sv_sparse **sp, const float *X, int rows, int D, int all_rows) {
+    sv_sparse *s = *sp;
+    if (!s && !(s = *sp = calloc(1, sizeof *s))) return 0;
+    s->used = 0;
+    /* At most 1/SV_SPARSE_DENSITY of X nonzero, or the BLAS path is faster. */
+    size_t cap = (size_t)all_rows * (size_t)D / SV_SPARSE_DENSITY + 1;
+    if (cap > INT_MAX || !reserve(s, (size_t)D + 1, 0)) return 0;
+    int nnz = 0;
+    for (int d = 0; d <= D; d++) s->cp[d] = 0;
+    for (size_t k = 0; k < (size_t)rows * D; k++) /* count per column, vectorisable */
+        s->cp[k % (size_t)D + 1] += X[k] != 0.0f;
+    for (int d = 0; d < D; d++) s->cp[d + 1] += s->cp[d];
+    nnz = s->cp[D];
+    if (nnz > (int)cap) return 0; /* too dense: the BLAS path is faster */
+    if (!reserve(s, (size_t)D + 1, cap)) return 0;
+    for (int r = 0; r < rows; r++) { /* fill; rows ascend within each column */
+        const float *x = X + (size_t)r * D;
+        for (int d = 0; d < D; d++)
+            if (x[d] != 0.0f) {
+                int at = s->cp[d]++;
+                s->ri[at] = r, s->cv[at] = x[d];
+            }
+    }
+    for (int d = D; d > 0; d--) s->cp[d] = s->cp[d - 1]; /* undo the fill's shift */
+    s->cp[0] = 0;
+    s->rows = rows, s->D = D, s->used = 1;
+    return 1;
+}
+
+/* Output columns per block: 32 floats = 4 vectors of 8, so one block of the rows' outputs
+ * (rows x 128 bytes) stays in L1 while the columns stream through. GCC vector extensions;
+ * the baseline clone splits each vector into SSE halves. */
+#define SP_BLOCK 32
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4))); /* unaligned access */
+
+typedef struct sp_job {
+    const sv_sparse *s;
+    int rows, D, N, lda; /* lda: row stride of the gate matrix (out forward, G backward) */
+    const float *W; /* forward: W [D x N] */
+    const float *G; /* backward: dA [rows x N] */
+    float *out;     /* forward: A [rows x N] (+=); backward: dW [D x N] (=) */
+} sp_job;
+
+/* Forward, column by column: for each nonzero X[r, d] = v, A[r, blk] += v W[d, blk]. The
+ * W row piece sits in registers; the A rows it updates sit in L1. */
+SV_VECTOR_CLONES
+static void sp_forward_blocks(void *ctx, int b0, int b1) {
+    const sp_job *j = ctx;
+    const sv_sparse *s = j->s;
+    for (int blk = b0; blk < b1; blk++) {
+        int c0 = blk * SP_BLOCK, w = j->N - c0 < SP_BLOCK ? j->N - c0 : SP_BLOCK;
+        for (int d = 0; d < j->D; d++) {
+            const float *wr = j->W + (size_t)d * j->N + c0;
+            /* W's rows are 4H floats apart: too far for the hardware to guess; fetch ahead. */
+            __builtin_prefetch(wr + 8 * (size_t)j->N);
+            __builtin_prefetch(wr + 8 * (size_t)j->N + 16);
+            if (s->cp[d] == s->cp[d + 1]) continue; /* an all-zero input column costs nothing */
+            if (w == SP_BLOCK) {
+                v8f wv[4];
+                for (int i = 0; i < 4; i++) wv[i] = ((const v8u *)wr)[i];
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    v8u *o = (v8u *)(j->out + (size_t)s->ri[k] * j->lda + c0);
+                    v8f v = (v8f){0} + s->cv[k];
+                    for (int i = 0; i < 4; i++) o[i] += v * wv[i];
+                }
+            } else {
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    float *o = j->out + (size_t)s->ri[k] * j->lda + c0;
+                    for (int c = 0; c < w; c++) o[c] += s->cv[k] * wr[c];
+                }
+            }
+        }
+    }
+}
+
+/* Weight gradient: dW[d, blk] = Σ_k v_k dA[r_k, blk] over column d's nonzeros; the sum
+ * stays in registers and every dW row is written once (zeros where the column is empty). */
+SV_VECTOR_CLONES
+static void sp_backward_blocks(void *ctx, int b0, int b1) {
+    const sp_job *j = ctx;
+    const sv_sparse *s = j->s;
+    for (int blk = b0; blk < b1; blk++) {
+        int c0 = blk * SP_BLOCK, w = j->N - c0 < SP_BLOCK ? j->N - c0 : SP_BLOCK;
+        for (int d = 0; d < j->D; d++) {
+            float *o = j->out + (size_t)d * j->N + c0;
+            if (w == SP_BLOCK) {
+                v8f acc[4] = {{0}};
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    const v8u *g = (const v8u *)(j->G + (size_t)s->ri[k] * j->lda + c0);
+                    v8f v = (v8f){0} + s->cv[k];
+                    for (int i = 0; i < 4; i++) acc[i] += v * g[i];
+                }
+                for (int i = 0; i < 4; i++) ((v8u *)o)[i] = acc[i];
+            } else {
+                for (int c = 0; c < w; c++) o[c] = 0.0f;
+                for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
+                    const float *g = j->G + (size_t)s->ri[k] * j->lda + c0;
+                    for (int c = 0; c < w; c++) o[c] += s->cv[k] * g[c];
+                }
+            }
+        }
+    }
+}
+
+void sv_sparse_forward(const sv_sparse *s, int N, const float *W, float *A, int lda) {
+    sp_job j = {s, s->rows, s->D, N, lda, W, NULL, A};
+    sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, sp_forward_blocks, &j);
+}
+
+void sv_sparse_weight_grad(const sv_sparse *s, int N, const float *G, int ldg, float *dW) {
+    sp_job j = {s, s->rows, s->D, N, ldg, NULL, G, dW};
+    sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, sp_backward_blocks, &j);
+}
+
+int seqvid_experimental_sparse_density(int *density) {
+    SV_NOT_NULL(density);
+    *density = SV_SPARSE_DENSITY;
+    return SEQVID_OK;
+}
