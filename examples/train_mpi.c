@@ -19,7 +19,10 @@
  */
 #define _XOPEN_SOURCE 700 /* sigaction */
 
-#include "common.h"
+#include "support/cli.h"
+#include "support/data.h"
+#include "support/evaluate.h"
+#include "support/pictures.h"
 
 #include <math.h>
 #include <signal.h>
@@ -246,7 +249,7 @@ static void reporter_setup(reporter *r, const options *o, seqvid_model *model, s
     ex_set_generate(&r->val_set, val_gen, n_steps, (size_t)o->val_size, (size_t)o->batch);
     seqvid_mmnist_free(val_gen);
     float *mean_frame = ex_mean_frame(train_digits, o->common.digits, 10000);
-    r->base = ex_set_baselines(&r->val_set, r->m.input_frames, r->m.future_frames, mean_frame);
+    r->base = ex_set_baselines(&r->val_set, &r->m, mean_frame);
     free(mean_frame);
     size_t first_chunk;
     ex_check(seqvid_batch_shape(r->val_set.chunks[0], NULL, &first_chunk, NULL), "batch");
@@ -270,9 +273,9 @@ static ex_losses validate(reporter *r, seqvid_model *model, uint64_t step, int p
     if (r->m.has_fut) printf(" fut %.1f", val.fut);
     printf(" nats/frame (fed back); %s %s over the best baseline\n",
            r->m.has_fut ? "prediction" : "reconstruction",
-           r->m.has_fut ? ex_margin(val.fut, r->base.last.fut, r->base.mean.fut)
-                        : ex_margin(val.rec, r->base.last.rec, r->base.mean.rec));
-    if (pictures) ex_write_pictures(model, r->pics, r->n_pics, out, "val", ROLLOUT);
+           r->m.has_fut ? ex_margin(val.fut, &r->base, 1)
+                        : ex_margin(val.rec, &r->base, 0));
+    if (pictures) ex_write_pictures(model, r->pics, r->n_pics, NULL, out, "val", ROLLOUT);
     fflush(stdout);
     return val;
 }

@@ -23,7 +23,7 @@ src=$(pwd)
 jobs=${JOBS:-$(nproc)}
 
 packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libcmocka-dev
-          zlib1g-dev libcjson-dev libgif-dev libpng-dev python3-numpy python3-cffi
+          zlib1g-dev libcjson-dev libgif-dev libcairo2-dev fonts-dejavu-core python3-numpy python3-cffi
           python3-pytest python3-matplotlib abigail-tools clang libclang-rt-14-dev valgrind doxygen
           libopenmpi-dev openmpi-bin)
 missing=()

@@ -1,56 +1,59 @@
 /*
- * train_mmnist.c -- train a libseqvid model on Moving MNIST made from real MNIST digits.
+ * train.c -- `seqvid train`: train an LSTM encoder-decoder on a data source.
  *
- *   train_mmnist                                  composite model, 10 minutes, out/
- *   train_mmnist --kind fp --hidden 1024 --minutes 60
- *   train_mmnist --resume out/checkpoint.safetensors --minutes 10
- *
- * Every step trains on a fresh batch from the seeded generator (training digits only).
- * Every --val-every steps the model is scored on a fixed set of sequences made from the test
- * digits, with the decoders fed as at inference (the future predictor sees its own
- * predictions), next to two baselines on the same set. Ctrl-C finishes the current step,
- * saves everything and exits cleanly; a second Ctrl-C quits at once.
+ * Every step trains on a fresh batch from the source. Every --val-every steps the model is
+ * scored on the source's fixed held-out sequences with the decoders fed as at inference
+ * (the future predictor sees its own predictions), next to baselines on the same set, and
+ * a checkpoint, pictures and the loss plot are written. Ctrl-C finishes the current step,
+ * saves everything and exits cleanly; a second Ctrl-C quits at once. A closed pipe on
+ * stdout (`| head`, a `tee` that was interrupted) stops the log, not the training.
  */
-#define _XOPEN_SOURCE 700 /* sigaction with SA_RESETHAND, isatty */
+#define _XOPEN_SOURCE 700 /* sigaction with SA_RESETHAND */
 
-#include "common.h"
+#include "commands.h"
+#include "source.h"
+
+#include "../support/cli.h"
+#include "../support/data.h"
+#include "../support/evaluate.h"
+#include "../support/pictures.h"
 
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-/* Demo defaults: sized so that on 2 cores digit-shaped reconstructions and moving
- * predictions appear within about 10 minutes. Measured (README): H=512, batch 16: 3,574
- * steps in 10 minutes, validation 345 / 480 nats/frame against baselines 650 / 649. */
+/* The demo defaults (help/train.txt states them): sized so that on 2 cores digit-shaped
+ * reconstructions and moving predictions appear within about 10 minutes. Measured (README):
+ * H=512, batch 16: 3,574 steps in 10 minutes. A conditional reconstruction decoder fed the
+ * true previous frame (as SR15's released code) draws sharp digits early; an unconditioned
+ * future predictor predicts better than a conditional one fed its own outputs after a short
+ * run (SR15.md section 7). */
 #define DEFAULT_HIDDEN 512
 #define DEFAULT_BATCH 16
-/* A conditional reconstruction decoder fed the true previous frame (as SR15's released code)
- * draws sharp digits early; an unconditioned future predictor predicts better than a
- * conditional one fed its own outputs after a short run (SR15.md section 7). */
 #define DEFAULT_COND_RECON 1
 #define DEFAULT_COND_FUTURE 0
 #define DEFAULT_MINUTES 10.0
 
-#define N_PICTURES 4   /* validation sequences drawn */
+#define N_PICTURES 4   /* held-out sequences drawn */
 #define ROLLOUT 100    /* frames of the long roll-out */
 #define MAX_BAD_STEPS 20
 
 typedef struct options {
-    ex_common common;
-    int kind, hidden, layers, cond_recon, cond_future, batch, optimizer;
+    source_options src;
+    int kind, hidden, layers, cond_recon, cond_future, batch, optimizer, output;
+    long input_frames, future_frames;
     double lr, grad_clip, minutes; /* lr 0: the optimizer's default; minutes 0: no budget */
     long steps;                    /* train until this global step; 0: no limit */
-    long val_every, val_size, log_every;
+    long val_every, log_every;
     const char *resume;
     int lr_given, model_flags_given, optimizer_given;
 } options;
 
-enum { OPT_KIND = EX_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
+enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
        OPT_OPTIMIZER, OPT_LR, OPT_GRAD_CLIP, OPT_STEPS, OPT_MINUTES, OPT_RESUME, OPT_VAL_EVERY,
-       OPT_VAL_SIZE, OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE };
+       OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
+       OPT_FUTURE_FRAMES };
 
 static const struct option long_options[] = {
     {"kind", required_argument, NULL, OPT_KIND},
@@ -60,6 +63,9 @@ static const struct option long_options[] = {
     {"uncond", no_argument, NULL, OPT_UNCOND},
     {"cond-recon", required_argument, NULL, OPT_COND_RECON},
     {"cond-future", required_argument, NULL, OPT_COND_FUTURE},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"input-frames", required_argument, NULL, OPT_INPUT_FRAMES},
+    {"future-frames", required_argument, NULL, OPT_FUTURE_FRAMES},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
     {"lr", required_argument, NULL, OPT_LR},
@@ -68,67 +74,33 @@ static const struct option long_options[] = {
     {"minutes", required_argument, NULL, OPT_MINUTES},
     {"resume", required_argument, NULL, OPT_RESUME},
     {"val-every", required_argument, NULL, OPT_VAL_EVERY},
-    {"val-size", required_argument, NULL, OPT_VAL_SIZE},
     {"log-every", required_argument, NULL, OPT_LOG_EVERY},
     {"help", no_argument, NULL, 'h'},
-    EX_COMMON_LONG_OPTIONS,
+    SOURCE_LONG_OPTIONS,
     {NULL, 0, NULL, 0}};
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: %s [options]\n"
-            "Train an LSTM encoder-decoder (SR15) on Moving MNIST made from real digits.\n\n"
-            "model (taken from the checkpoint with --resume):\n"
-            "  --kind K           ae | fp | composite (default composite)\n"
-            "  --hidden H         LSTM units per layer (default %d)\n"
-            "  --layers L         layers per LSTM stack (default 1)\n"
-            "  --cond, --uncond   both decoders conditioned on the previous frame, or neither\n"
-            "  --cond-recon 0|1   the reconstruction decoder alone (default %d: conditional,\n"
-            "                     fed the true previous frame, as SR15's released code)\n"
-            "  --cond-future 0|1  the future predictor alone (default %d)\n"
-            "training:\n"
-            "  --batch N          sequences per step (default %d)\n"
-            "  --optimizer O      sgd | rmsprop | adam (default adam)\n"
-            "  --lr X             learning rate (default: the optimizer's, adam 1e-3)\n"
-            "  --grad-clip X      clip the gradient's global L2 norm to X, 0 off (default 10)\n"
-            "  --steps N          stop at step N (counted from the start, also with --resume)\n"
-            "  --minutes M        stop after M minutes of this run (default %g unless --steps)\n"
-            "  --resume FILE      continue from a checkpoint\n"
-            "  --val-every N      validate, save a checkpoint and pictures every N steps\n"
-            "                     (default 200)\n"
-            "  --val-size N       validation sequences (default 256)\n"
-            "  --log-every N      a log line and a loss.csv row every N steps (default 50)\n"
-            "common:\n"
-            "%s"
-            "  -h, --help         this help\n\n"
-            "Writes into --out (default out/): checkpoint.safetensors, model.safetensors,\n"
-            "loss.csv, loss.png, val<i>.png/.gif (input | reconstruction | truth | prediction)\n"
-            "and val<i>_rollout.png/.gif (%d predicted frames).\n",
-            ex_progname, DEFAULT_HIDDEN, DEFAULT_COND_RECON, DEFAULT_COND_FUTURE, DEFAULT_BATCH,
-            DEFAULT_MINUTES, ex_common_help, ROLLOUT);
-}
 
 static options parse_options(int argc, char **argv)
 {
-    options o = {.common = {NULL, "out", 1, 0, 2},
+    static const char *const kinds[] = {"ae", "fp", "composite", "autoencoder", "predictor",
+                                        NULL};
+    static const int kind_of[] = {SEQVID_AUTOENCODER, SEQVID_PREDICTOR, SEQVID_COMPOSITE,
+                                  SEQVID_AUTOENCODER, SEQVID_PREDICTOR};
+    static const char *const optimizers[] = {"sgd", "rmsprop", "adam", NULL};
+    static const int optimizer_of[] = {SEQVID_OPT_SGD, SEQVID_OPT_RMSPROP, SEQVID_OPT_ADAM};
+    static const char *const outputs[] = {"auto", "binary", "real", NULL};
+    options o = {.src = source_defaults("out", 1),
                  .kind = SEQVID_COMPOSITE, .hidden = DEFAULT_HIDDEN, .layers = 1,
                  .cond_recon = DEFAULT_COND_RECON, .cond_future = DEFAULT_COND_FUTURE,
-                 .batch = DEFAULT_BATCH, .optimizer = SEQVID_OPT_ADAM,
-                 .grad_clip = 10, .val_every = 200, .val_size = 256, .log_every = 50};
+                 .batch = DEFAULT_BATCH, .optimizer = SEQVID_OPT_ADAM, .output = -1,
+                 .input_frames = 10, .future_frames = 10,
+                 .grad_clip = 10, .val_every = 200, .log_every = 50};
     int c;
+    optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-        if (ex_common_option(&o.common, c, optarg)) continue;
+        if (source_option(&o.src, c, optarg)) continue;
         switch (c) {
         case OPT_KIND:
-            if (!strcmp(optarg, "ae") || !strcmp(optarg, "autoencoder"))
-                o.kind = SEQVID_AUTOENCODER;
-            else if (!strcmp(optarg, "fp") || !strcmp(optarg, "predictor"))
-                o.kind = SEQVID_PREDICTOR;
-            else if (!strcmp(optarg, "composite"))
-                o.kind = SEQVID_COMPOSITE;
-            else
-                ex_die("--kind: '%s' is not ae, fp or composite", optarg);
+            o.kind = kind_of[ex_parse_choice("--kind", optarg, kinds)];
             o.model_flags_given = 1;
             break;
         case OPT_HIDDEN:
@@ -152,12 +124,23 @@ static options parse_options(int argc, char **argv)
             o.cond_future = (int)ex_parse_long("--cond-future", optarg, 0, 1);
             o.model_flags_given = 1;
             break;
+        case OPT_OUTPUT: {
+            int i = ex_parse_choice("--output", optarg, outputs);
+            o.output = i == 0 ? -1 : i == 1 ? SEQVID_OUTPUT_BINARY : SEQVID_OUTPUT_REAL;
+            o.model_flags_given = 1;
+            break;
+        }
+        case OPT_INPUT_FRAMES:
+            o.input_frames = ex_parse_long("--input-frames", optarg, 1, 100000);
+            o.model_flags_given = 1;
+            break;
+        case OPT_FUTURE_FRAMES:
+            o.future_frames = ex_parse_long("--future-frames", optarg, 1, 100000);
+            o.model_flags_given = 1;
+            break;
         case OPT_BATCH: o.batch = (int)ex_parse_long("--batch", optarg, 1, 1 << 16); break;
         case OPT_OPTIMIZER:
-            if (!strcmp(optarg, "sgd")) o.optimizer = SEQVID_OPT_SGD;
-            else if (!strcmp(optarg, "rmsprop")) o.optimizer = SEQVID_OPT_RMSPROP;
-            else if (!strcmp(optarg, "adam")) o.optimizer = SEQVID_OPT_ADAM;
-            else ex_die("--optimizer: '%s' is not sgd, rmsprop or adam", optarg);
+            o.optimizer = optimizer_of[ex_parse_choice("--optimizer", optarg, optimizers)];
             o.optimizer_given = 1;
             break;
         case OPT_LR: o.lr = ex_parse_double("--lr", optarg, 1e-12, 1e3); o.lr_given = 1; break;
@@ -166,43 +149,14 @@ static options parse_options(int argc, char **argv)
         case OPT_MINUTES: o.minutes = ex_parse_double("--minutes", optarg, 1e-3, 1e7); break;
         case OPT_RESUME: o.resume = optarg; break;
         case OPT_VAL_EVERY: o.val_every = ex_parse_long("--val-every", optarg, 1, 1L << 50); break;
-        case OPT_VAL_SIZE: o.val_size = ex_parse_long("--val-size", optarg, 1, 1 << 20); break;
         case OPT_LOG_EVERY: o.log_every = ex_parse_long("--log-every", optarg, 1, 1L << 50); break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); exit(2);
+        case 'h': command_usage(stdout, "train"); exit(0);
+        default: command_usage(stderr, "train"); exit(2);
         }
     }
-    if (optind < argc) ex_die("unexpected argument '%s' (see --help)", argv[optind]);
+    if (optind < argc) ex_die("unexpected argument '%s' (see seqvid train --help)", argv[optind]);
     if (!o.steps && !o.minutes) o.minutes = DEFAULT_MINUTES;
     return o;
-}
-
-/* ---------------------------------------------------------------------------------------
- * Messages: a live progress line on a terminal, plain lines otherwise
- * ------------------------------------------------------------------------------------- */
-static int tty;          /* stderr is a terminal: draw the live progress line */
-static int line_drawn;   /* the progress line is on screen and must be cleared first */
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    if (line_drawn) fputs("\r\033[K", stderr), line_drawn = 0;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fflush(stdout);
-}
-
-static const char *duration(double s)
-{
-    static char buf[32];
-    long t = s > 0 && s < 1e9 ? lround(s) : 0;
-    if (t >= 3600)
-        snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
-    return buf;
 }
 
 /* "rec 412.3 fut 533.1", leaving out what the model does not have. */
@@ -213,8 +167,8 @@ static const char *pair(const char *what, ex_losses l)
     char *p = buf[next++ % 2];
     int n = snprintf(p, 64, "%s", what);
     if (isnan(l.rec) && isnan(l.fut)) snprintf(p + n, (size_t)(64 - n), " -");
-    if (!isnan(l.rec)) n += snprintf(p + n, (size_t)(64 - n), " rec %.1f", l.rec);
-    if (!isnan(l.fut)) snprintf(p + n, (size_t)(64 - n), " fut %.1f", l.fut);
+    if (!isnan(l.rec)) n += snprintf(p + n, (size_t)(64 - n), " rec %.4g", l.rec);
+    if (!isnan(l.fut)) snprintf(p + n, (size_t)(64 - n), " fut %.4g", l.fut);
     return p;
 }
 
@@ -241,11 +195,12 @@ static void history_add(history *h, double step, ex_losses train, ex_losses val)
 }
 
 static const char CSV_HEADER[] = "step,train_rec,train_fut,val_rec,val_fut,last_frame_rec,"
-                                 "last_frame_fut,mean_frame_rec,mean_frame_fut\n";
+                                 "last_frame_fut,mean_frame_rec,mean_frame_fut,clip_mean_rec,"
+                                 "clip_mean_fut\n";
 
 static void csv_value(FILE *f, double v, char sep)
 {
-    if (!isnan(v)) fprintf(f, "%.3f", v);
+    if (!isnan(v)) fprintf(f, "%.6g", v);
     fputc(sep, f);
 }
 
@@ -255,7 +210,8 @@ static void csv_row(FILE *f, const history *h, size_t i, const ex_baselines *b)
     csv_value(f, h->train[i].rec, ','), csv_value(f, h->train[i].fut, ',');
     csv_value(f, h->val[i].rec, ','), csv_value(f, h->val[i].fut, ',');
     csv_value(f, b->last.rec, ','), csv_value(f, b->last.fut, ',');
-    csv_value(f, b->mean.rec, ','), csv_value(f, b->mean.fut, '\n');
+    csv_value(f, b->mean.rec, ','), csv_value(f, b->mean.fut, ',');
+    csv_value(f, b->clip.rec, ','), csv_value(f, b->clip.fut, '\n');
     fflush(f);
 }
 
@@ -274,7 +230,7 @@ static double csv_field(const char *line, int i)
 /* On resume: the rows of an earlier loss.csv up to the checkpoint's step. */
 static void history_load(history *h, const char *path, double max_step)
 {
-    char line[512];
+    char line[1024];
     FILE *f = fopen(path, "r");
     if (!f) return;
     while (fgets(line, sizeof line, f)) {
@@ -288,9 +244,9 @@ static void history_load(history *h, const char *path, double max_step)
 }
 
 static int write_plot(const char *path, const history *h, const ex_baselines *b,
-                       const ex_model_info *m)
+                      const ex_model_info *m)
 {
-    enum { MAX_CURVES = 6 };
+    enum { MAX_CURVES = 7 };
     ex_curve cv[MAX_CURVES];
     int n = 0;
     /* The four loss columns as plain arrays. */
@@ -301,20 +257,26 @@ static int write_plot(const char *path, const history *h, const ex_baselines *b,
         vr[i] = h->val[i].rec, vf[i] = h->val[i].fut;
     }
     /* The baselines as flat lines, for the loss that matters most: prediction if any. */
+    const int fut = m->has_fut;
     double bx[2] = {0, h->n ? h->step[h->n - 1] : 1};
-    double last[2], mean[2];
-    last[0] = last[1] = m->has_fut ? b->last.fut : b->last.rec;
-    mean[0] = mean[1] = m->has_fut ? b->mean.fut : b->mean.rec;
+    double last[2], mean[2], clip[2];
+    last[0] = last[1] = fut ? b->last.fut : b->last.rec;
+    mean[0] = mean[1] = fut ? b->mean.fut : b->mean.rec;
+    clip[0] = clip[1] = fut ? b->clip.fut : b->clip.rec;
 
-    if (m->has_rec) cv[n++] = (ex_curve){"train rec", h->step, tr, h->n, {120, 160, 230}, 1, 0};
-    if (m->has_fut) cv[n++] = (ex_curve){"train fut", h->step, tf, h->n, {240, 140, 120}, 1, 0};
-    if (m->has_rec) cv[n++] = (ex_curve){"val rec", h->step, vr, h->n, {30, 80, 200}, 3, 0};
-    if (m->has_fut) cv[n++] = (ex_curve){"val fut", h->step, vf, h->n, {210, 40, 30}, 3, 0};
-    cv[n++] = (ex_curve){m->has_fut ? "last frame fut" : "last frame rec", bx, last, 2,
-                         {110, 110, 110}, 2, 1};
-    cv[n++] = (ex_curve){m->has_fut ? "mean frame fut" : "mean frame rec", bx, mean, 2,
-                         {40, 150, 60}, 2, 1};
-    int rc = ex_write_plot(path, cv, n, "step", "nats/frame (validation: fed back)");
+    if (m->has_rec) cv[n++] = (ex_curve){"train rec", h->step, tr, h->n, {140, 175, 235}, 1.2, 0};
+    if (m->has_fut) cv[n++] = (ex_curve){"train fut", h->step, tf, h->n, {245, 160, 140}, 1.2, 0};
+    if (m->has_rec) cv[n++] = (ex_curve){"val rec", h->step, vr, h->n, {30, 80, 200}, 2.5, 0};
+    if (m->has_fut) cv[n++] = (ex_curve){"val fut", h->step, vf, h->n, {210, 40, 30}, 2.5, 0};
+    cv[n++] = (ex_curve){fut ? "last frame (fut)" : "last frame (rec)", bx, last, 2,
+                         {110, 110, 110}, 1.6, 1};
+    cv[n++] = (ex_curve){fut ? "mean frame (fut)" : "mean frame (rec)", bx, mean, 2,
+                         {40, 150, 60}, 1.6, 1};
+    cv[n++] = (ex_curve){fut ? "clip mean (fut)" : "clip mean (rec)", bx, clip, 2,
+                         {150, 90, 180}, 1.6, 1};
+    char ylabel[96];
+    snprintf(ylabel, sizeof ylabel, "loss, %s (validation: decoders fed back)", ex_loss_unit(m));
+    int rc = ex_write_plot(path, cv, n, "step", ylabel);
     free(tr);
     return rc;
 }
@@ -341,12 +303,6 @@ static void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static const char *kind_name(int kind)
-{
-    return kind == SEQVID_AUTOENCODER ? "autoencoder"
-           : kind == SEQVID_PREDICTOR ? "future predictor" : "composite";
-}
-
 /* The API has no getter for an optimizer's kind (it comes from a checkpoint on resume);
  * the keys it accepts tell. */
 static const char *optimizer_name(const seqvid_optimizer *opt)
@@ -357,18 +313,25 @@ static const char *optimizer_name(const seqvid_optimizer *opt)
     return "sgd";
 }
 
-static void new_model(const options *o, seqvid_model **model, seqvid_optimizer **opt)
+static void new_model(const options *o, const source *src, seqvid_model **model,
+                      seqvid_optimizer **opt)
 {
     seqvid_config *cfg;
     ex_check(seqvid_config_create(&cfg), "config");
     ex_check(seqvid_config_set(cfg, SEQVID_CFG_KIND, o->kind), "--kind");
-    ex_check(seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, EX_CANVAS * EX_CANVAS), "frame size");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, (double)ex_shape_dim(src->shape)),
+             "frame size");
     ex_check(seqvid_config_set(cfg, SEQVID_CFG_HIDDEN, o->hidden), "--hidden");
     ex_check(seqvid_config_set(cfg, SEQVID_CFG_LAYERS, o->layers), "--layers");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_INPUT_FRAMES, (double)o->input_frames),
+             "--input-frames");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_FUTURE_FRAMES, (double)o->future_frames),
+             "--future-frames");
     ex_check(seqvid_config_set(cfg, SEQVID_CFG_COND_RECON, o->cond_recon), "--cond-recon");
     ex_check(seqvid_config_set(cfg, SEQVID_CFG_COND_FUTURE, o->cond_future), "--cond-future");
-    ex_check(seqvid_config_set(cfg, SEQVID_CFG_OUTPUT, SEQVID_OUTPUT_BINARY), "output");
-    ex_check(seqvid_config_set(cfg, SEQVID_CFG_SEED, (double)o->common.seed), "--seed");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_OUTPUT, o->output >= 0 ? o->output : src->output),
+             "--output");
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_SEED, (double)o->src.common.seed), "--seed");
     ex_check(seqvid_model_create(cfg, model), "model");
     seqvid_config_free(cfg);
     ex_check(seqvid_optimizer_create(o->optimizer, opt), "optimizer");
@@ -378,16 +341,15 @@ static void new_model(const options *o, seqvid_model **model, seqvid_optimizer *
 typedef struct trainer {
     options o;
     const char *out;
-    seqvid_digits *train_digits, *test_digits;
-    seqvid_mmnist *gen;
+    source *src;
     seqvid_model *model;
     seqvid_optimizer *opt;
     ex_model_info m;
     uint64_t step;
     seqvid_batch *batch;  /* the training batch, refilled every step */
-    ex_set val_set;       /* fixed validation sequences from the test digits */
+    ex_set val_set;       /* the source's fixed held-out sequences */
     ex_baselines base;    /* on val_set */
-    seqvid_batch *pics;   /* the first validation sequences, drawn */
+    seqvid_batch *pics;   /* the first held-out sequences, drawn */
     size_t n_pics;
     history hist;
     FILE *csv;
@@ -400,66 +362,64 @@ typedef struct trainer {
 static void setup(trainer *t)
 {
     options *o = &t->o;
-    t->out = o->common.out_dir;
+    t->out = o->src.common.out_dir;
     t->val_step = UINT64_MAX;
     t->val = (ex_losses){NAN, NAN};
+    t->src = source_open(&o->src, SOURCE_TRAIN);
 
-    /* Training sequences come from the training digits, validation from the test digits. */
-    t->train_digits = ex_load_digits(o->common.data_dir, 0, 1);
-    t->test_digits = ex_load_digits(o->common.data_dir, 1, 1);
-    t->gen = ex_generator(t->train_digits, o->common.digits, o->common.seed);
-
-    /* Model and optimizer: new, or as they were at a checkpoint. */
+    /* Model and optimizer: new, or as they were at a checkpoint (with the generator's
+     * random state, for the Moving MNIST source). */
     if (o->resume) {
-        ex_check(seqvid_checkpoint_load(o->resume, &t->model, &t->opt, t->gen, &t->step),
+        ex_check(seqvid_checkpoint_load(o->resume, &t->model, &t->opt, t->src->gen, &t->step),
                  o->resume);
         if (o->model_flags_given || o->optimizer_given)
-            fprintf(stderr, "%s: note: the model and optimizer come from %s; "
-                    "--kind/--hidden/--layers/--cond/--optimizer are ignored\n",
-                    ex_progname, o->resume);
+            fprintf(stderr, "%s: note: the model and optimizer come from %s; the model "
+                    "and --optimizer flags are ignored\n", ex_progname, o->resume);
     } else {
-        new_model(o, &t->model, &t->opt);
+        new_model(o, t->src, &t->model, &t->opt);
     }
     if (o->lr_given) ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_LR, o->lr), "--lr");
     ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_GRAD_CLIP, o->grad_clip), "--grad-clip");
     t->m = ex_model_describe(t->model);
-    if (t->m.dim != EX_CANVAS * EX_CANVAS)
-        ex_die("%s: the model reads %zu values per frame, not %d x %d Moving MNIST frames",
-               o->resume, t->m.dim, EX_CANVAS, EX_CANVAS);
+    const size_t D = ex_shape_dim(t->src->shape);
+    if (t->m.dim != D)
+        ex_die("%s: the model reads %zu values per frame; the data have %zu (%s)", o->resume,
+               t->m.dim, D, ex_shape_name(t->src->shape));
+    /* Every batch holds K + M frames (the autoencoder uses the first K). */
+    const size_t n_steps = t->m.input_frames + (t->m.has_fut ? t->m.future_frames : 0);
+    if (t->src->max_steps && t->src->max_steps < n_steps)
+        ex_die("the sequences have %zu frames; the model needs %zu (K=%zu in%s): lower "
+               "--input-frames/--future-frames", t->src->max_steps, n_steps,
+               t->m.input_frames, t->m.has_fut ? " + M out" : "");
 
-    size_t n_params, n_train, n_test;
+    size_t n_params;
     double lr;
     ex_check(seqvid_model_param_count(t->model, &n_params), "model");
     ex_check(seqvid_optimizer_get(t->opt, SEQVID_OPT_LR, &lr), "optimizer");
-    ex_check(seqvid_digits_shape(t->train_digits, &n_train, NULL, NULL), "digits");
-    ex_check(seqvid_digits_shape(t->test_digits, &n_test, NULL, NULL), "digits");
-    printf("libseqvid %s: %s model, %zu x %zu LSTM, %s reconstruction and %s future "
-           "decoders, K=%zu in, M=%zu out, %.1fM parameters\n",
-           seqvid_version_string(), kind_name(t->m.kind), t->m.layers, t->m.hidden,
+    ex_say("libseqvid %s: %s model, %zu x %zu LSTM, %s reconstruction and %s future "
+           "decoders, K=%zu in, M=%zu out, %s output, %.1fM parameters\n",
+           seqvid_version_string(), ex_kind_name(t->m.kind), t->m.layers, t->m.hidden,
            t->m.cond_recon ? "conditional" : "unconditioned",
            t->m.cond_future ? "conditional" : "unconditioned",
-           t->m.input_frames, t->m.future_frames, (double)n_params / 1e6);
-    printf("data: %zu training digits, %zu test digits, %d per sequence; batch %d; "
-           "%s lr %g, grad clip %g; BLAS threads %d\n",
-           n_train, n_test, o->common.digits, o->batch, optimizer_name(t->opt), lr,
-           o->grad_clip, seqvid_get_threads());
-    if (o->resume) printf("resumed from %s at step %llu\n", o->resume, (unsigned long long)t->step);
+           t->m.input_frames, t->m.future_frames,
+           t->m.output == SEQVID_OUTPUT_REAL ? "real (squared loss)" : "binary (cross-entropy)",
+           (double)n_params / 1e6);
+    ex_say("data: %s\n", t->src->description);
+    ex_say("batch %d; %s lr %g, grad clip %g; BLAS threads %d\n", o->batch,
+           optimizer_name(t->opt), lr, o->grad_clip, seqvid_get_threads());
+    if (o->resume) ex_say("resumed from %s at step %llu\n", o->resume, (unsigned long long)t->step);
 
-    /* Every batch holds K + M frames (the autoencoder uses the first K). */
-    const size_t n_steps = t->m.input_frames + t->m.future_frames;
-    ex_check(seqvid_batch_create(n_steps, (size_t)o->batch, EX_CANVAS * EX_CANVAS, &t->batch),
-             "batch");
+    ex_check(seqvid_batch_create(n_steps, (size_t)o->batch, D, &t->batch), "batch");
 
-    /* The validation set and the baselines on it, computed once. */
-    seqvid_mmnist *val_gen = ex_generator(t->test_digits, o->common.digits, EX_VAL_SEED);
-    ex_set_generate(&t->val_set, val_gen, n_steps, (size_t)o->val_size, (size_t)o->batch);
-    seqvid_mmnist_free(val_gen);
-    float *mean_frame = ex_mean_frame(t->train_digits, o->common.digits, 10000);
-    t->base = ex_set_baselines(&t->val_set, t->m.input_frames, t->m.future_frames, mean_frame);
+    /* The held-out set and the baselines on it, computed once. */
+    t->src->ops->held_out(t->src, &t->val_set, n_steps, (size_t)o->src.val_size,
+                          (size_t)o->batch);
+    float *mean_frame = t->src->ops->mean_frame(t->src);
+    t->base = ex_set_baselines(&t->val_set, &t->m, mean_frame);
     free(mean_frame);
-    printf("validation: %zu sequences of test digits (seed %d); baselines on them:\n",
-           t->val_set.n_seqs, EX_VAL_SEED);
+    ex_say("validation: %zu held-out sequences; baselines on them:\n", t->val_set.n_seqs);
     ex_print_loss_table(stdout, NULL, &t->base, &t->m);
+    ex_log_flush();
 
     /* The pictured sequences all come from the first chunk. */
     size_t first_chunk;
@@ -485,9 +445,7 @@ static void teardown(trainer *t)
     free(t->hist.step), free(t->hist.train), free(t->hist.val);
     seqvid_optimizer_free(t->opt);
     seqvid_model_free(t->model);
-    seqvid_mmnist_free(t->gen);
-    seqvid_digits_free(t->test_digits);
-    seqvid_digits_free(t->train_digits);
+    source_free(t->src);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -516,12 +474,13 @@ static int save(trainer *t, int final)
 {
     int failed = 0;
     failed += ex_warn_status(seqvid_checkpoint_save(ex_path(t->out, "checkpoint.safetensors"),
-                                                    t->model, t->opt, t->gen, t->step),
+                                                    t->model, t->opt, t->src->gen, t->step),
                              "checkpoint") != SEQVID_OK;
     if (final)
         failed += ex_warn_status(seqvid_model_save(t->model, ex_path(t->out, "model.safetensors")),
                                  "model") != SEQVID_OK;
-    failed += ex_write_pictures(t->model, t->pics, t->n_pics, t->out, "val", ROLLOUT);
+    failed += ex_write_pictures(t->model, t->pics, t->n_pics, &t->src->shape, t->out, "val",
+                                ROLLOUT);
     failed += write_plot(ex_path(t->out, "loss.png"), &t->hist, &t->base, &t->m) != 0;
     return failed;
 }
@@ -532,21 +491,22 @@ static void train(trainer *t)
     const double t_start = ex_now(), budget = o->minutes * 60;
     double t_steps = 0, t_drawn = 0; /* time spent in training steps; last progress line */
     double ema_rec = NAN, ema_fut = NAN;
-    long run_steps = 0, bad = 0;
+    long run_steps = 0;
+    unsigned bad = 0;
 
     while (!stop_requested && !(o->steps && t->step >= (uint64_t)o->steps) &&
            !(budget > 0 && ex_now() - t_start >= budget)) {
         float rec, fut;
         double t0 = ex_now();
-        ex_check(seqvid_mmnist_fill(t->gen, t->batch, NULL, 0), "Moving MNIST");
+        t->src->ops->fill(t->src, t->batch, t->step, bad);
         int st = seqvid_model_train_step(t->model, t->opt, t->batch, &rec, &fut);
         t_steps += ex_now() - t0;
         if (st == SEQVID_ERR_NONFINITE) {
             /* Nothing was updated; another batch usually goes through. */
-            say("step %llu: %s; batch skipped\n", (unsigned long long)t->step + 1,
-                seqvid_last_error());
+            ex_say("step %llu: %s; batch skipped\n", (unsigned long long)t->step + 1,
+                   seqvid_last_error());
             if (++bad < MAX_BAD_STEPS) continue;
-            say("%d non-finite steps in a row: stopping (try a lower --lr)\n", MAX_BAD_STEPS);
+            ex_say("%d non-finite steps in a row: stopping (try a lower --lr)\n", MAX_BAD_STEPS);
             break;
         }
         ex_check(st, "training step");
@@ -560,56 +520,53 @@ static void train(trainer *t)
         if (validating || t->step % (uint64_t)o->log_every == 0) {
             if (validating) validate(t);
             ex_losses mean = add_row(t, validating ? t->val : (ex_losses){NAN, NAN});
-            if (!tty)
-                say("step %llu  %.2f steps/s  %s\n", (unsigned long long)t->step, rate,
-                    pair("train", mean));
+            if (!ex_progress_enabled())
+                ex_say("step %llu  %.2f steps/s  %s\n", (unsigned long long)t->step, rate,
+                       pair("train", mean));
         }
         if (validating) {
-            const ex_model_info *m = &t->m;
-            say("validation at step %llu:%s nats/frame; %s %s over the best baseline\n",
-                (unsigned long long)t->step, pair("", t->val),
-                m->has_fut ? "prediction" : "reconstruction",
-                m->has_fut ? ex_margin(t->val.fut, t->base.last.fut, t->base.mean.fut)
-                           : ex_margin(t->val.rec, t->base.last.rec, t->base.mean.rec));
+            const int f = t->m.has_fut;
+            ex_say("validation at step %llu:%s %s; %s %s over the best baseline\n",
+                   (unsigned long long)t->step, pair("", t->val), ex_loss_unit(&t->m),
+                   f ? "prediction" : "reconstruction",
+                   ex_margin(f ? t->val.fut : t->val.rec, &t->base, f));
             save(t, 0);
         }
-        if (tty && (validating || ex_now() - t_drawn > 0.2)) {
+        if (ex_progress_enabled() && (validating || ex_now() - t_drawn > 0.2)) {
             double eta = INFINITY;
+            char steps[64] = "";
             if (o->steps) eta = (double)((uint64_t)o->steps - t->step) / rate;
             if (budget > 0) eta = fmin(eta, budget - (ex_now() - t_start));
-            fprintf(stderr, "\r\033[Kstep %llu", (unsigned long long)t->step);
-            if (o->steps) fprintf(stderr, "/%ld", o->steps);
-            fprintf(stderr, " | %.2f steps/s | ETA %s | %s | %s", rate, duration(eta),
-                    pair("train", (ex_losses){t->m.has_rec ? ema_rec : NAN,
-                                              t->m.has_fut ? ema_fut : NAN}),
-                    pair("val", t->val));
-            line_drawn = 1, t_drawn = ex_now();
+            if (o->steps) snprintf(steps, sizeof steps, "/%ld", o->steps);
+            ex_progress("step %llu%s | %.2f steps/s | ETA %s | %s | %s",
+                        (unsigned long long)t->step, steps, rate, ex_duration(eta),
+                        pair("train", (ex_losses){t->m.has_rec ? ema_rec : NAN,
+                                                  t->m.has_fut ? ema_fut : NAN}),
+                        pair("val", t->val));
+            t_drawn = ex_now();
         }
     }
-    if (stop_requested) say("stopping on request: saving\n");
-    say("%ld steps in %.1f minutes (%.2f steps/s), now at step %llu\n", run_steps,
-        (ex_now() - t_start) / 60, run_steps ? (double)run_steps / t_steps : 0.0,
-        (unsigned long long)t->step);
+    if (stop_requested) ex_say("stopping on request: saving\n");
+    ex_say("%ld steps in %.1f minutes (%.2f steps/s), now at step %llu\n", run_steps,
+           (ex_now() - t_start) / 60, run_steps ? (double)run_steps / t_steps : 0.0,
+           (unsigned long long)t->step);
 }
 
-int main(int argc, char **argv)
+int cmd_train(int argc, char **argv)
 {
     trainer t = {0};
-    ex_progname = "train_mmnist";
     t.o = parse_options(argc, argv);
-    ex_common_apply(&t.o.common);
-    tty = isatty(STDERR_FILENO);
+    ex_common_apply(&t.o.src.common);
 
     setup(&t);
     if (t.o.steps && t.o.minutes)
-        printf("training to step %ld or for %g minutes, whichever comes first", t.o.steps,
+        ex_say("training to step %ld or for %g minutes, whichever comes first", t.o.steps,
                t.o.minutes);
     else if (t.o.steps)
-        printf("training to step %ld", t.o.steps);
+        ex_say("training to step %ld", t.o.steps);
     else
-        printf("training for %g minutes", t.o.minutes);
-    printf(" (Ctrl-C stops and saves); outputs in %s/\n", t.out);
-    fflush(stdout);
+        ex_say("training for %g minutes", t.o.minutes);
+    ex_say(" (Ctrl-C stops and saves); outputs in %s/\n", t.out);
     catch_signals();
 
     train(&t);
@@ -620,10 +577,13 @@ int main(int argc, char **argv)
         add_row(&t, t.val);
     }
     int failed = save(&t, 1);
-    say("final validation on %zu sequences (decoders fed as at inference):\n", t.val_set.n_seqs);
-    ex_print_loss_table(stdout, &t.val, &t.base, &t.m);
-    say("wrote %s/: model.safetensors checkpoint.safetensors loss.csv loss.png "
-        "val<i>.png/.gif val<i>_rollout.png/.gif%s\n", t.out, failed ? " (with failures)" : "");
+    ex_say("final validation on %zu sequences (decoders fed as at inference):\n",
+           t.val_set.n_seqs);
+    if (ex_log_alive()) ex_print_loss_table(stdout, &t.val, &t.base, &t.m);
+    ex_log_flush();
+    ex_say("wrote %s/: model.safetensors checkpoint.safetensors loss.csv loss.png%s%s\n", t.out,
+           ex_shape_drawable(t.src->shape) ? " val<i>.png/.gif val<i>_rollout.png/.gif" : "",
+           failed ? " (with failures)" : "");
     teardown(&t);
     return failed ? 1 : 0;
 }
