@@ -153,7 +153,8 @@ static int info_npy(const char *path)
         }
         lo = fmin(lo, x[i]), hi = fmax(hi, x[i]), sum += x[i];
     }
-    printf("  values (as read, uint8 scaled by 1/255): min %g, max %g, mean %g%s\n", lo, hi,
+    printf("  values%s: min %g, max %g, mean %g%s\n",
+           strstr(in.descr, "u1") ? " (uint8 read as v / 255)" : "", lo, hi,
            sum / (double)(total - bad ? total - bad : 1),
            bad ? "" : (lo >= 0 && hi <= 1 ? "; fit binary output" : "; need real output"));
     if (bad) printf("  %zu values are NaN or infinite: training would refuse them\n", bad);

@@ -68,6 +68,7 @@ int main(int argc, char **argv)
             static char progname[64];
             snprintf(progname, sizeof progname, "seqvid %s", cmd);
             ex_progname = progname;
+            argv[1] = progname; /* getopt's own messages name the subcommand too */
             return commands[i].run(argc - 1, argv + 1);
         }
     fprintf(stderr, "seqvid: '%s' is not a command (train, predict, eval, encode, info; "

@@ -227,15 +227,20 @@ static double csv_field(const char *line, int i)
     return line && end != line ? v : NAN; /* empty fields and the header give NaN */
 }
 
-/* On resume: the rows of an earlier loss.csv up to the checkpoint's step. */
-static void history_load(history *h, const char *path, double max_step)
+/* On resume: the rows of an earlier loss.csv before the checkpoint's step. At that step
+ * itself only the regular row is kept (the first one, if the step is a log or validation
+ * step): the extra row of the final validation at a stop would not be in an uninterrupted
+ * run, and the resumed loss.csv is the same as that run's. */
+static void history_load(history *h, const char *path, double ckpt_step, int regular)
 {
     char line[1024];
+    int at_ckpt = 0;
     FILE *f = fopen(path, "r");
     if (!f) return;
     while (fgets(line, sizeof line, f)) {
         double step = csv_field(line, 0);
-        if (isnan(step) || step > max_step) continue; /* the header, or rows past the checkpoint */
+        if (isnan(step) || step > ckpt_step) continue; /* the header, or rows past the checkpoint */
+        if (step == ckpt_step && (!regular || at_ckpt++)) continue;
         ex_losses t = {csv_field(line, 1), csv_field(line, 2)};
         ex_losses v = {csv_field(line, 3), csv_field(line, 4)};
         history_add(h, step, t, v);
@@ -429,7 +434,9 @@ static void setup(trainer *t)
 
     /* loss.csv: rewritten with the rows from before the checkpoint, then appended to. */
     const char *csv_path = ex_path(t->out, "loss.csv");
-    if (o->resume) history_load(&t->hist, csv_path, (double)t->step);
+    if (o->resume)
+        history_load(&t->hist, csv_path, (double)t->step,
+                     t->step % (uint64_t)o->log_every == 0 || t->step % (uint64_t)o->val_every == 0);
     t->csv = fopen(csv_path, "w");
     if (!t->csv) ex_die("cannot write %s", csv_path);
     fputs(CSV_HEADER, t->csv);
@@ -557,6 +564,8 @@ int cmd_train(int argc, char **argv)
     trainer t = {0};
     t.o = parse_options(argc, argv);
     ex_common_apply(&t.o.src.common);
+    /* From here on, Ctrl-C means: stop as soon as possible and save. */
+    catch_signals();
 
     setup(&t);
     if (t.o.steps && t.o.minutes)
@@ -567,7 +576,6 @@ int cmd_train(int argc, char **argv)
     else
         ex_say("training for %g minutes", t.o.minutes);
     ex_say(" (Ctrl-C stops and saves); outputs in %s/\n", t.out);
-    catch_signals();
 
     train(&t);
 

@@ -1,0 +1,33 @@
+# Shared by the seqvid command tests: sourced with SEQVID (the program) set.
+# Each test gets a fresh folder with the tiny data of make_data.py.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+/usr/bin/python3 "$here/make_data.py" "$work/d" || { echo "FAIL: make_data.py"; exit 1; }
+d=$work/d
+export OPENBLAS_NUM_THREADS=1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+# A tiny model (8 units) that trains in a fraction of a second.
+tiny=(--hidden 8 --batch 4 --val-size 4 --threads 1)
+# expect_error WHAT PATTERN CMD...: CMD must exit non-zero and say PATTERN on stderr.
+expect_error() {
+    local what=$1 pattern=$2 rc
+    shift 2
+    "$@" >"$work/out" 2>"$work/err"
+    rc=$?
+    if [ $rc -ne 0 ] && grep -q -- "$pattern" "$work/err"; then
+        pass "$what: exit $rc, '$(head -n1 "$work/err")'"
+    else
+        fail "$what: exit $rc, stderr: $(head -n3 "$work/err")"
+    fi
+}
+finish() {
+    if [ "$failures" -ne 0 ]; then
+        echo "$failures failure(s)"
+        exit 1
+    fi
+    echo "all passed"
+}
