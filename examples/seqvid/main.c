@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef SEQVID_HAVE_VIDEO
+#include <seqvid_video.h>
+#endif
+
 #include "help.h" /* help_<name>[]: help/<name>.txt, embedded at build time */
 
 static const struct command {
@@ -57,6 +61,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--version")) {
         printf("seqvid (libseqvid %s; built against the header of %s)\n",
                seqvid_version_string(), SEQVID_VERSION_STRING);
+#ifdef SEQVID_HAVE_VIDEO
+        printf("video: libseqvid_video, %s\n", seqvid_video_ffmpeg_version());
+#else
+        printf("video: none (built without libseqvid_video)\n");
+#endif
         return 0;
     }
     if (!strcmp(cmd, "help")) {

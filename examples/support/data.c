@@ -32,16 +32,23 @@ const char *ex_shape_name(ex_shape s)
 /* =======================================================================================
  * MNIST digits and Moving MNIST
  * ===================================================================================== */
-const char *ex_default_data_dir(void)
+const char *ex_data_home(void)
 {
     static char buf[PATH_MAX];
     const char *base = getenv("SEQVID_DATA"), *home = getenv("HOME");
     int n;
     if (base && *base)
-        n = snprintf(buf, sizeof buf, "%s/mnist", base);
+        n = snprintf(buf, sizeof buf, "%s", base);
     else
-        n = snprintf(buf, sizeof buf, "%s/.cache/seqvid/mnist", home ? home : ".");
+        n = snprintf(buf, sizeof buf, "%s/.cache/seqvid", home ? home : ".");
     if ((size_t)n >= sizeof buf) ex_die("data folder path too long");
+    return buf;
+}
+
+const char *ex_default_data_dir(void)
+{
+    static char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", ex_path(ex_data_home(), "mnist"));
     return buf;
 }
 

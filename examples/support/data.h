@@ -22,7 +22,9 @@ size_t ex_shape_dim(ex_shape s);
 /* "64x64 gray", "32x32 RGB", "4096-vector" (static buffer). */
 const char *ex_shape_name(ex_shape s);
 
-/* ${SEQVID_DATA:-$HOME/.cache/seqvid}/mnist */
+/* ${SEQVID_DATA:-$HOME/.cache/seqvid}: where data and caches are kept */
+const char *ex_data_home(void);
+/* ex_data_home()/mnist */
 const char *ex_default_data_dir(void);
 /* The train or test split from `dir` (NULL: the default folder), accepting the names
  * {train,test,t10k}-{images-idx3,labels-idx1}-ubyte, plain or .gz. When the files are

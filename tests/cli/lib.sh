@@ -7,6 +7,18 @@ trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$here/make_data.py" "$work/d" || { echo "FAIL: make_data.py"; exit 1; }
 d=$work/d
 export OPENBLAS_NUM_THREADS=1
+export SEQVID_DATA=$work/data-home # caches (the video frame cache) stay in the test's folder
+# Videos, when this seqvid reads them and ffmpeg can write them: six 4-second FFV1 clips of
+# 64x48 (lossless), different in hue, into $d/videos.
+have_video=0
+if $SEQVID --version | grep -q "^video: libseqvid_video" && command -v ffmpeg >/dev/null; then
+    mkdir -p "$d/videos"
+    for i in 1 2 3 4 5 6; do
+        ffmpeg -loglevel error -nostdin -y -f lavfi -i "testsrc=size=64x48:rate=10:duration=4" \
+            -vf "hue=h=$((i * 50))" -c:v ffv1 "$d/videos/clip$i.mkv" || break
+    done
+    [ -s "$d/videos/clip6.mkv" ] && have_video=1
+fi
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }

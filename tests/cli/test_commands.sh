@@ -91,6 +91,41 @@ $SEQVID info "$work/broken.safetensors" >"$work/out" 2>&1
 expect_error "info: missing file" "No such file" $SEQVID info "$work/nothing.npy"
 expect_error "info: no file" "usage: seqvid info" $SEQVID info
 
+# --- video, through libseqvid_video -------------------------------------------------------
+if [ $have_video = 1 ]; then
+    v=$d/videos
+    $SEQVID info "$v/clip1.mkv" >"$work/info.log" 2>&1 && grep -q "video, 64x48, 10 frames/s" "$work/info.log" &&
+        pass "info: video file" || fail "info: video: $(cat "$work/info.log")"
+    $SEQVID info "$v" >"$work/info.log" 2>&1 && grep -q "a folder of 6 files" "$work/info.log" &&
+        pass "info: folder of videos" || fail "info: video folder: $(cat "$work/info.log")"
+    $SEQVID train "${tiny[@]}" --video "$v" --patch 16 --steps 4 --val-every 2 --out "$work/vid" \
+        >"$work/vid.log" 2>&1 && grep -q "random patches 16x16 gray" "$work/vid.log" &&
+        grep -q "real (squared loss)" "$work/vid.log" && [ -s "$work/vid/val0.gif" ] &&
+        pass "train on a folder of videos: 16x16 patches, real output" ||
+        fail "train on videos: $(tail -5 "$work/vid.log")"
+    $SEQVID train "${tiny[@]}" --video "$v/*.mkv" --resize 24 --rgb --kind ae --steps 2 --val-every 2 \
+        --out "$work/vid2" >"$work/vid2.log" 2>&1 && grep -q "frames 24x24 RGB" "$work/vid2.log" &&
+        pass "train on a glob of videos: whole frames resized to 24x24, RGB" ||
+        fail "train on a video glob: $(tail -5 "$work/vid2.log")"
+    $SEQVID encode "$work/vid/model.safetensors" --video "$v/clip2.mkv" --patch 16 --count 6 \
+        --out "$work/venc" >/dev/null 2>&1 && $py -c "
+import numpy as np, sys
+sys.exit(0 if np.load('$work/venc/features.npy').shape == (6, 16) else 1)" &&
+        pass "encode patches of one video file: (6, 16)" || fail "encode of a video"
+    $SEQVID predict "$work/vid/model.safetensors" --video "$v/clip2.mkv" --patch 16 --count 4 \
+        --rollout 0 --out "$work/vpred" >/dev/null 2>&1 && [ -s "$work/vpred/seq0.png" ] &&
+        pass "predict on one video file" || fail "predict on a video"
+    expect_error "train on one video file" "one file is not split" \
+        $SEQVID train --video "$v/clip1.mkv" --out "$work/x"
+    expect_error "patch larger than the frames" "patch 100 x 100 does not fit" \
+        $SEQVID train --video "$v" --patch 100 --out "$work/x"
+    : >"$work/empty.mkv"
+    expect_error "info: zero-length video" "empty.mkv" $SEQVID info "$work/empty.mkv"
+else
+    echo "skipped: video (seqvid without libseqvid_video, or no ffmpeg)"
+    expect_error "video without libseqvid_video" "libseqvid_video" $SEQVID train --video "$d"
+fi
+
 # --- bad arguments: a clear message and a non-zero exit -------------------------------------
 expect_error "no command" "usage: seqvid" $SEQVID
 expect_error "unknown command" "'fly' is not a command" $SEQVID fly

@@ -29,4 +29,7 @@ check() { # NAME SOURCE-FLAGS...
 }
 check mmnist --data "$d/mnist"
 check npy --npy "$d/frames.npy"
+# Video: the data set's generator is not in the checkpoint; the resumed run draws the
+# batches of the steps already done first.
+[ $have_video = 1 ] && check video --video "$d/videos" --patch 16
 finish
