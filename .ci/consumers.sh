@@ -57,6 +57,23 @@ else
     fail "installed files missing:$missing ${soname:-(no SONAME)}"
 fi
 
+# --- 1b. the installed command ------------------------------------------------------------
+# `seqvid` is installed into bin/ when the build has the examples; it must run from the
+# prefix alone (it finds libseqvid through its RUNPATH $ORIGIN/../<libdir>).
+if [ -x "$build/examples/seqvid/seqvid" ]; then
+    sv="$prefix/bin/seqvid"
+    if [ ! -x "$sv" ]; then
+        fail "seqvid is not installed in $prefix/bin"
+    elif ! run "$tmp/seqvid.log" env -u LD_LIBRARY_PATH "$sv" --version ||
+        ! run "$tmp/seqvid-help.log" env -u LD_LIBRARY_PATH "$sv" train --help; then
+        fail "installed seqvid does not run"
+    elif ! ldd "$sv" | grep -q "libseqvid.so.[0-9]* => $libdir/"; then
+        fail "installed seqvid does not load the prefix's libseqvid: $(ldd "$sv" | grep seqvid)"
+    else
+        ok "seqvid installed in bin/ and runs from the prefix: $(head -n1 "$tmp/seqvid.log")"
+    fi
+fi
+
 # --- 2. pkg-config by hand -----------------------------------------------------------------
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 mkdir -p "$tmp/pc"
@@ -110,7 +127,7 @@ build_examples() { # NAME CACHE-ENTRY EXTRA-CMAKE-ARGS...
         return
     fi
     local progs=0 prog
-    for prog in $(find "$dir" -maxdepth 1 -type f -executable | sort); do
+    for prog in $(find "$dir" -maxdepth 2 -type f -executable -not -path '*/CMakeFiles/*' | sort); do
         if ! run "$dir.$(basename "$prog").log" "$prog" --help; then
             fail "examples via $name: $(basename "$prog") --help"
             return
