@@ -67,7 +67,8 @@ if [ -x "$build/examples/seqvid/seqvid" ]; then
     elif ! run "$tmp/seqvid.log" env -u LD_LIBRARY_PATH "$sv" --version ||
         ! run "$tmp/seqvid-help.log" env -u LD_LIBRARY_PATH "$sv" train --help; then
         fail "installed seqvid does not run"
-    elif ! ldd "$sv" | grep -q "libseqvid.so.[0-9]* => $libdir/"; then
+    elif [ "$(readlink -f "$(ldd "$sv" | awk '$1 == "'"$soname"'" { print $3 }')")" != \
+        "$(readlink -f "$libdir/$soname")" ]; then
         fail "installed seqvid does not load the prefix's libseqvid: $(ldd "$sv" | grep seqvid)"
     else
         ok "seqvid installed in bin/ and runs from the prefix: $(head -n1 "$tmp/seqvid.log")"
