@@ -269,16 +269,16 @@ static int write_plot(const char *path, const history *h, const ex_baselines *b,
     mean[0] = mean[1] = fut ? b->mean.fut : b->mean.rec;
     clip[0] = clip[1] = fut ? b->clip.fut : b->clip.rec;
 
-    if (m->has_rec) cv[n++] = (ex_curve){"train rec", h->step, tr, h->n, {140, 175, 235}, 1.2, 0};
-    if (m->has_fut) cv[n++] = (ex_curve){"train fut", h->step, tf, h->n, {245, 160, 140}, 1.2, 0};
-    if (m->has_rec) cv[n++] = (ex_curve){"val rec", h->step, vr, h->n, {30, 80, 200}, 2.5, 0};
-    if (m->has_fut) cv[n++] = (ex_curve){"val fut", h->step, vf, h->n, {210, 40, 30}, 2.5, 0};
+    if (m->has_rec) cv[n++] = (ex_curve){"train rec", h->step, tr, h->n, {140, 175, 235}, 1.2, 0, 0};
+    if (m->has_fut) cv[n++] = (ex_curve){"train fut", h->step, tf, h->n, {245, 160, 140}, 1.2, 0, 0};
+    if (m->has_rec) cv[n++] = (ex_curve){"val rec", h->step, vr, h->n, {30, 80, 200}, 2.5, 0, 1};
+    if (m->has_fut) cv[n++] = (ex_curve){"val fut", h->step, vf, h->n, {210, 40, 30}, 2.5, 0, 1};
     cv[n++] = (ex_curve){fut ? "last frame (fut)" : "last frame (rec)", bx, last, 2,
-                         {110, 110, 110}, 1.6, 1};
+                         {110, 110, 110}, 1.6, 1, 0};
     cv[n++] = (ex_curve){fut ? "mean frame (fut)" : "mean frame (rec)", bx, mean, 2,
-                         {40, 150, 60}, 1.6, 1};
+                         {40, 150, 60}, 1.6, 1, 0};
     cv[n++] = (ex_curve){fut ? "clip mean (fut)" : "clip mean (rec)", bx, clip, 2,
-                         {150, 90, 180}, 1.6, 1};
+                         {150, 90, 180}, 1.6, 1, 0};
     char ylabel[96];
     snprintf(ylabel, sizeof ylabel, "loss, %s (validation: decoders fed back)", ex_loss_unit(m));
     int rc = ex_write_plot(path, cv, n, "step", ylabel);

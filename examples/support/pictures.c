@@ -2,6 +2,7 @@
  * pictures.c -- strips, GIFs and plots drawn with cairo (see pictures.h).
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* M_PI */
 
 #include "pictures.h"
 
@@ -557,6 +558,12 @@ int ex_write_plot(const char *path, const ex_curve *curves, int n_curves, const 
             have = 1;
         }
         cairo_stroke(cr);
+        for (size_t i = 0; cv->markers && i < cv->n; i++) {
+            if (!isfinite(cv->y[i]) || cv->y[i] <= 0) continue;
+            cairo_new_sub_path(cr);
+            cairo_arc(cr, PX(cv->x[i]), PY(cv->y[i]), cv->width + 1, 0, 2 * M_PI);
+            cairo_fill(cr);
+        }
     }
     cairo_restore(cr);
 #undef PX
@@ -580,6 +587,7 @@ int ex_write_plot(const char *path, const ex_curve *curves, int n_curves, const 
         cairo_set_line_width(cr, cv->width);
         cairo_set_source_rgb(cr, cv->rgb[0] / 255.0, cv->rgb[1] / 255.0, cv->rgb[2] / 255.0);
         cairo_move_to(cr, lx + 8, y), cairo_line_to(cr, lx + 36, y), cairo_stroke(cr);
+        if (cv->markers) cairo_arc(cr, lx + 22, y, cv->width + 1, 0, 2 * M_PI), cairo_fill(cr);
         cairo_set_source_rgb(cr, 0, 0, 0);
         text_at(cr, lx + 42, y, cv->label, 0);
     }

@@ -61,6 +61,7 @@ typedef struct ex_curve {
     unsigned char rgb[3];
     double width;  /* line width in pixels */
     int dashed;
+    int markers;   /* a dot on every point (sparse curves, such as validations) */
 } ex_curve;
 int ex_write_plot(const char *path, const ex_curve *curves, int n_curves, const char *xlabel,
                   const char *ylabel);
