@@ -5,6 +5,6 @@ if(SEQVID_EXAMPLES)
   foreach(t commands pipe resume)
     add_test(NAME seqvid_${t} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_${t}.sh
              $<TARGET_FILE:seqvid_cmd>)
-    set_tests_properties(seqvid_${t} PROPERTIES TIMEOUT 120)
+    set_tests_properties(seqvid_${t} PROPERTIES TIMEOUT 300)
   endforeach()
 endif()
