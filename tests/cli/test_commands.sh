@@ -11,6 +11,17 @@ for c in "" train predict eval encode info; do
     if $SEQVID $c --help | grep -q "^usage: seqvid"; then pass "seqvid $c --help"; else fail "seqvid $c --help"; fi
 done
 
+# examples/demo.sh --help answers before installing or building anything: with a PATH that
+# holds only bash, cat and dirname, any use of dpkg, apt-get or cmake would fail.
+mkdir -p "$work/bin"
+for t in bash cat dirname; do ln -s "$(command -v $t)" "$work/bin/$t"; done
+if env PATH="$work/bin" bash "$here/../../examples/demo.sh" --help >"$work/demo.txt" 2>&1 &&
+    grep -q "^usage: examples/demo.sh" "$work/demo.txt" && grep -q -- "--minutes M" "$work/demo.txt"; then
+    pass "examples/demo.sh --help answers without building (seqvid train's flags)"
+else
+    fail "examples/demo.sh --help: $(head -5 "$work/demo.txt")"
+fi
+
 # --- train on every source -------------------------------------------------------------
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 6 --val-every 3 --log-every 2 \
     --out "$work/mm" >"$work/mm.log" 2>&1 || fail "train on Moving MNIST: $(tail -3 "$work/mm.log")"
