@@ -7,6 +7,8 @@ trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$here/make_data.py" "$work/d" || { echo "FAIL: make_data.py"; exit 1; }
 d=$work/d
 export OPENBLAS_NUM_THREADS=1
+# For runs under AddressSanitizer: fontconfig's process-lifetime configuration is not a leak.
+export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export SEQVID_DATA=$work/data-home # caches (the video frame cache) stay in the test's folder
 # Videos, when this seqvid reads them and ffmpeg can write them: six 4-second FFV1 clips of
 # 64x48 (lossless), different in hue, into $d/videos.
