@@ -197,7 +197,7 @@ void vid_cut(const uint8_t *const *frames, size_t n_frames, size_t fh, size_t fw
         }
         for (size_t r = 0; r < ph; r++) {
             const uint8_t *s = frames[t] + ((y + r) * fw + x) * c;
-            for (size_t i = 0; i < row; i++) d[r * row + i] = s[i] * (1.0f / 255.0f);
+            for (size_t i = 0; i < row; i++) d[r * row + i] = s[i] / 255.0f;
         }
     }
 }

@@ -8,6 +8,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ struct seqvid_video {
     AVRational rate;     /* its frame rate */
     int64_t first_ts;    /* timestamp of frame 0 (AV_NOPTS_VALUE if none) */
     int draining, eof;   /* the demuxer is done / the decoder is drained */
+    int failed_since_send; /* the decoder reported an error since the last packet sent */
     /* memory input */
     AVIOContext *avio;
     const uint8_t *buf;
@@ -138,7 +140,10 @@ static int next_frame(seqvid_video *v) {
         int r = avcodec_receive_frame(v->dec, v->frame);
         if (r == 0) {
             if (frame_damaged(v, v->frame)) {
-                v->damaged++;
+                /* a decoder may both report the packet's error and return the concealed
+                 * picture: one damaged frame */
+                if (!v->failed_since_send) v->damaged++;
+                v->failed_since_send = 1;
                 av_frame_unref(v->frame);
                 idle++;
                 continue;
@@ -150,7 +155,8 @@ static int next_frame(seqvid_video *v) {
             return 0;
         }
         if (r != AVERROR(EAGAIN)) { /* a damaged frame the decoder refused */
-            v->damaged++;
+            if (!v->failed_since_send) v->damaged++; /* one count per damaged packet */
+            v->failed_since_send = 1;
             idle++;
             if (v->draining) { /* nothing more will come */
                 v->eof = 1;
@@ -176,7 +182,8 @@ static int next_frame(seqvid_video *v) {
         idle++;
         if (v->pkt->stream_index == v->stream) {
             r = avcodec_send_packet(v->dec, v->pkt);
-            if (r < 0 && r != AVERROR(EAGAIN)) v->damaged++;
+            v->failed_since_send = r < 0 && r != AVERROR(EAGAIN);
+            v->damaged += (uint64_t)v->failed_since_send;
         }
         av_packet_unref(v->pkt);
     }
@@ -283,7 +290,13 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
     arm(v);
     r = avformat_open_input(&v->fmt, path, NULL, NULL); /* frees fmt on failure */
     if (r < 0) {
-        int st = r == AVERROR_INVALIDDATA || r == AVERROR_EOF ? SEQVID_ERR_FORMAT : SEQVID_ERR_IO;
+        /* The file itself was there (checked before): an I/O error now is FFmpeg running
+         * out of bytes in a truncated header, a format error; errno-like failures to open
+         * it at all are I/O errors. */
+        int st = r == AVERROR(ENOENT) || r == AVERROR(EACCES) || r == AVERROR(EPERM) ||
+                         r == AVERROR(EISDIR)
+                     ? SEQVID_ERR_IO
+                     : SEQVID_ERR_FORMAT;
         if (r == AVERROR_EXIT) st = SEQVID_ERR_OVERFLOW;
         return vid_fail(st, "%s: not a video FFmpeg can open (%s)", name, av_text(r, e, sizeof e));
     }
@@ -323,6 +336,9 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
         return vid_fail(SEQVID_ERR_FORMAT, "%s: bad codec parameters (%s)", name,
                         av_text(r, e, sizeof e));
     v->dec->thread_count = 1; /* predictable memory and no threads the caller did not ask for */
+    /* A frame with detected damage is an error, not a concealed picture: it is skipped and
+     * counted (checksums too, where the codec has them: FFV1's slice CRCs). */
+    v->dec->err_recognition |= AV_EF_CRCCHECK | AV_EF_EXPLODE;
     if ((r = avcodec_open2(v->dec, codec, NULL)) < 0)
         return vid_fail(SEQVID_ERR_UNSUPPORTED, "%s: cannot open the %s decoder (%s)", name,
                         codec->name, av_text(r, e, sizeof e));
@@ -331,10 +347,12 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
                                                                        : s->r_frame_rate;
     if (!(v->pkt = av_packet_alloc()) || !(v->frame = av_frame_alloc()))
         return vid_fail(SEQVID_ERR_NOMEM, "%s: no memory", name);
-    /* Frame count: the container's own when it has one (AVI header, MP4 index). */
+    /* Frame count: the container's own when it has one. Only an index of every sample
+     * (MP4/MOV) is taken as exact; AVI headers also count empty "repeat" chunks (OpenCV's
+     * tree.avi claims 444 frames and holds 68). */
     if (s->nb_frames > 0) {
         v->frame_count = (uint64_t)s->nb_frames;
-        v->count_exact = 1;
+        v->count_exact = strstr(v->fmt->iformat->name, "mov") != NULL;
     } else {
         double d = 0;
         if (s->duration != AV_NOPTS_VALUE && s->duration > 0) d = s->duration * av_q2d(s->time_base);
