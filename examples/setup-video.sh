@@ -56,7 +56,9 @@ else
     command -v apt-get >/dev/null || die "apt-get is needed to fetch opencv-doc (Debian), or" \
         "set SEQVID_OPENCV_DEB to a copy of $DEB_NAME"
     echo "setup-video: fetching opencv-doc=$DEB_VERSION with apt-get download (~96 MB)"
-    (cd "$work" && apt-get download -q "opencv-doc=$DEB_VERSION" >/dev/null 2>"$work/apt.err") ||
+    fetch() { (cd "$work" && apt-get download -q "opencv-doc=$DEB_VERSION" >/dev/null 2>"$work/apt.err"); }
+    # A fresh system may have no package lists yet: refresh them once (as root) and retry.
+    fetch || { [ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1 && fetch; } ||
         die "apt-get download opencv-doc=$DEB_VERSION failed (run apt-get update?): $(tail -1 "$work/apt.err")"
 fi
 got="$(sha256 "$work/$DEB_NAME")"
