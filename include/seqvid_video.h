@@ -98,8 +98,11 @@ typedef enum seqvid_video_key {        /*  default    meaning                   
                                                      (AVIOInterruptCB); 0 = no limit           */
     SEQVID_VIDEO_MAX_FRAMES = 15,     /**< 2^20      frames a data set decodes per file         */
 
-    SEQVID_VIDEO_WIDTH = 32,          /**< RO        coded width of the video                  */
-    SEQVID_VIDEO_HEIGHT = 33,         /**< RO        coded height                               */
+    SEQVID_VIDEO_WIDTH = 32,          /**< RO        width of the video's first frame; every
+                                                     frame must have its size (a frame of
+                                                     another size is damaged), so the output
+                                                     size never changes while reading       */
+    SEQVID_VIDEO_HEIGHT = 33,         /**< RO        height of the first frame              */
     SEQVID_VIDEO_FPS = 34,            /**< RO        frames per second (average rate)           */
     SEQVID_VIDEO_DURATION = 35,       /**< RO        seconds (stream, else container; 0 unknown) */
     SEQVID_VIDEO_FRAME_COUNT = 36,    /**< RO        frames (see SEQVID_VIDEO_FRAME_COUNT_EXACT) */

@@ -30,6 +30,8 @@ struct seqvid_video {
     int64_t first_ts;    /* timestamp of frame 0 (AV_NOPTS_VALUE if none) */
     int draining, eof;   /* the demuxer is done / the decoder is drained */
     int failed_since_send; /* the decoder reported an error since the last packet sent */
+    int src_w, src_h;    /* size of frame 0: every frame must have it (output sizes stay
+                            fixed; a frame of another size is damaged) */
     /* memory input */
     AVIOContext *avio;
     const uint8_t *buf;
@@ -118,6 +120,7 @@ static int frame_damaged(const seqvid_video *v, const AVFrame *f) {
     if (f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT)) return 1;
     if (f->width <= 0 || f->height <= 0 || !f->data[0]) return 1;
     if ((uint64_t)f->width * (uint64_t)f->height > v->o.max_pixels) return 1;
+    if (v->src_w && (f->width != v->src_w || f->height != v->src_h)) return 1;
     return sws_isSupportedInput(f->format) <= 0;
 }
 
@@ -200,7 +203,7 @@ static int64_t frame_index(const seqvid_video *v, const AVFrame *f) {
 
 /* ---- conversion ---------------------------------------------------------------------------- */
 static int vid_video_geometry(const seqvid_video *v, vid_geom *g) {
-    return vid_geometry(&v->o, (size_t)v->dec->width, (size_t)v->dec->height, g);
+    return vid_geometry(&v->o, (size_t)v->src_w, (size_t)v->src_h, g);
 }
 
 static int grow(uint8_t **p, size_t *cap, size_t n) {
@@ -335,6 +338,9 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
     if ((r = avcodec_parameters_to_context(v->dec, s->codecpar)) < 0)
         return vid_fail(SEQVID_ERR_FORMAT, "%s: bad codec parameters (%s)", name,
                         av_text(r, e, sizeof e));
+    /* FFmpeg refuses to allocate frames beyond this (checked in its get_buffer): hostile
+     * size changes inside the stream cannot make the decoder allocate without bound. */
+    v->dec->max_pixels = (int64_t)v->o.max_pixels;
     v->dec->thread_count = 1; /* predictable memory and no threads the caller did not ask for */
     /* A frame with detected damage is an error, not a concealed picture: it is skipped and
      * counted (checksums too, where the codec has them: FFV1's slice CRCs). */
@@ -366,6 +372,8 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
         return vid_fail(SEQVID_ERR_FORMAT, "%s: the video stream has no decodable frame%s",
                         name, v->damaged ? "s (all damaged)" : "");
     v->first_ts = v->frame->best_effort_timestamp;
+    v->src_w = v->frame->width;
+    v->src_h = v->frame->height;
     v->have_pending = 1;
     return SEQVID_OK;
 }
@@ -442,6 +450,7 @@ int seqvid_video_set(seqvid_video *v, int key, double value) {
     int st = vid_opts_set(&v->o, key, value, &known, &changed);
     if (st) return st;
     if (key == SEQVID_VIDEO_SEED) v->rng = v->o.seed;
+    if (key == SEQVID_VIDEO_MAX_PIXELS) v->dec->max_pixels = (int64_t)v->o.max_pixels;
     return SEQVID_OK;
 }
 
@@ -451,8 +460,8 @@ int seqvid_video_get(const seqvid_video *v, int key, double *value) {
     if (vid_opts_get(&v->o, key, value)) return SEQVID_OK;
     vid_geom g;
     switch (key) {
-    case SEQVID_VIDEO_WIDTH: *value = v->dec->width; return SEQVID_OK;
-    case SEQVID_VIDEO_HEIGHT: *value = v->dec->height; return SEQVID_OK;
+    case SEQVID_VIDEO_WIDTH: *value = v->src_w; return SEQVID_OK;
+    case SEQVID_VIDEO_HEIGHT: *value = v->src_h; return SEQVID_OK;
     case SEQVID_VIDEO_FPS: *value = v->rate.num > 0 ? av_q2d(v->rate) : 0; return SEQVID_OK;
     case SEQVID_VIDEO_DURATION: {
         const AVStream *s = v->fmt->streams[v->stream];
