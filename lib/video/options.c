@@ -1,8 +1,10 @@
+#define _DEFAULT_SOURCE /* clock_gettime */
 /* options.c -- libseqvid_video's errors, option keys, output geometry, generator and the
  * cutting of 8-bit frames into float sequence batches. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "vid.h"
 
 static _Thread_local char last_error[512];
@@ -149,6 +151,12 @@ int vid_geometry(const vid_opts *o, size_t W, size_t H, vid_geom *g) {
         return vid_fail(SEQVID_ERR_ARG, "patch %zu x %zu does not fit the %zu x %zu output frame",
                         o->patch, o->patch, g->ow, g->oh);
     return SEQVID_OK;
+}
+
+double vid_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 uint64_t vid_rand(uint64_t *s) {

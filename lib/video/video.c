@@ -52,15 +52,10 @@ struct seqvid_video {
 };
 
 /* ---- time limits, FFmpeg's log ------------------------------------------------------------ */
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-static void arm(seqvid_video *v) { v->deadline = v->o.timeout > 0 ? now() + v->o.timeout : 0; }
+static void arm(seqvid_video *v) { v->deadline = v->o.timeout > 0 ? vid_now() + v->o.timeout : 0; }
 static int interrupted(void *opaque) {
     const seqvid_video *v = opaque;
-    return v->deadline > 0 && now() > v->deadline;
+    return v->deadline > 0 && vid_now() > v->deadline;
 }
 static int timed_out(const seqvid_video *v) { return interrupted((void *)v); }
 

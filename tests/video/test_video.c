@@ -139,6 +139,19 @@ static float *read_all(seqvid_video *v, size_t max, size_t *n) {
     return f;
 }
 
+/* Decode to the end in chunks: the frames delivered; *status the last call's. */
+static size_t read_to_end(seqvid_video *v, int *status) {
+    size_t dim = (size_t)get(v, SEQVID_VIDEO_FRAME_DIM), n, total = 0;
+    float *f = malloc(16 * dim * sizeof *f);
+    assert_non_null(f);
+    do {
+        *status = seqvid_video_read(v, f, 16, &n);
+        total += n;
+    } while (!*status && n == 16);
+    free(f);
+    return total;
+}
+
 /* ---- exact decoding ------------------------------------------------------------------------ */
 static void test_ffv1_gray_exact(void **state) {
     (void)state;
@@ -485,13 +498,7 @@ static void damage(const char *path, const char *tag, size_t min_good_frames) {
             assert_true(strlen(seqvid_video_last_error()) > 0);
             continue;
         }
-        size_t dim = (size_t)get(v, SEQVID_VIDEO_FRAME_DIM), n, total = 0;
-        float *f = malloc(8 * dim * sizeof *f);
-        do {
-            st = seqvid_video_read(v, f, 8, &n);
-            total += n;
-        } while (!st && n == 8);
-        free(f);
+        read_to_end(v, &st);
         assert_int_equal(st, SEQVID_OK);
         seqvid_video_free(v);
     }
@@ -510,17 +517,11 @@ static void damage(const char *path, const char *tag, size_t min_good_frames) {
     seqvid_video *v;
     int st = seqvid_video_open_buffer(c, size, &v);
     if (!st) {
-        size_t dim = (size_t)get(v, SEQVID_VIDEO_FRAME_DIM), n, total = 0;
-        float *f = malloc(8 * dim * sizeof *f);
-        do {
-            st = seqvid_video_read(v, f, 8, &n);
-            total += n;
-        } while (!st && n == 8);
+        size_t total = read_to_end(v, &st);
         assert_int_equal(st, SEQVID_OK);
         assert_true(total >= min_good_frames);
         print_message("%s corrupted: %zu frames delivered, %g damaged skipped\n", tag, total,
                       get(v, SEQVID_VIDEO_DAMAGED));
-        free(f);
         seqvid_video_free(v);
     } else {
         assert_true(st == SEQVID_ERR_FORMAT);
@@ -620,17 +621,11 @@ static void test_samples_decode(void **state) {
         assert_true(get(v, SEQVID_VIDEO_HEIGHT) == samples[i].h);
         /* decoded at a quarter of the size (area filter) to keep the test fast */
         assert_int_equal(seqvid_video_set(v, SEQVID_VIDEO_OUT_WIDTH, samples[i].w / 4), SEQVID_OK);
-        size_t dim = (size_t)get(v, SEQVID_VIDEO_FRAME_DIM), n, total = 0;
-        float *f = malloc(64 * dim * sizeof *f);
         int st;
-        do {
-            st = seqvid_video_read(v, f, 64, &n);
-            total += n;
-        } while (!st && n == 64);
+        size_t total = read_to_end(v, &st);
         assert_int_equal(st, SEQVID_OK);
         if (total != samples[i].frames)
             fail_msg("%s: %zu frames decoded, ffprobe reports %zu", p, total, samples[i].frames);
-        free(f);
         seqvid_video_free(v);
     }
 }
