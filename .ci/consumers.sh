@@ -6,7 +6,8 @@
 #      static (`pkg-config --static`), run;
 #   3. examples/ with CMake through pkg-config (the CMake package hidden) and through
 #      find_package(seqvid CONFIG); every program's --help is run;
-#   4. examples/cpp (C++, RAII wrapper) through find_package, shared and static, run.
+#   4. examples/cpp (C++, RAII wrapper) through find_package, shared and static, run;
+#   5. when built, libseqvid_video through `pkg-config seqvid_video`: a program reads a frame.
 # Build trees and the prefix live in a temp folder that is removed at the end
 # (KEEP=1 keeps it). Nothing here reads the source tree's include/ or lib/.
 set -uo pipefail
@@ -190,6 +191,38 @@ if [ -x "$cargo" ]; then
     fi
 else
     echo "consumers: Rust skipped: no cargo"
+fi
+
+# --- 5. libseqvid_video through pkg-config (when the build has it) ---------------------------
+if [ -e "$libdir/pkgconfig/seqvid_video.pc" ]; then
+    mkdir -p "$tmp/video"
+    cat >"$tmp/video/first_frame.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <seqvid_video.h>
+int main(int argc, char **argv) {
+    seqvid_video *v;
+    if (argc != 2 || seqvid_video_open(argv[1], &v)) return 1;
+    double dim = 0;
+    seqvid_video_get(v, SEQVID_VIDEO_FRAME_DIM, &dim);
+    float *f = malloc((size_t)dim * sizeof *f);
+    size_t n = 0;
+    int st = seqvid_video_read(v, f, 1, &n);
+    printf("%s: frame of %g floats, first %.3f\n", argv[1], dim, f[0]);
+    free(f);
+    seqvid_video_free(v);
+    return st || n != 1;
+}
+C
+    if run "$tmp/video/build.log" cc -std=c11 -Wall -Wextra -Werror "$tmp/video/first_frame.c" \
+            $(pkg-config --cflags --libs seqvid_video) \
+            -Wl,-rpath,"$(pkg-config --variable=libdir seqvid_video)" -o "$tmp/video/first_frame" &&
+        [ -e "$prefix/include/seqvid_video.h" ] &&
+        run "$tmp/video/run.log" "$tmp/video/first_frame" "$src/tests/fuzz/video_corpus/ffv1.mkv"; then
+        ok "pkg-config seqvid_video: a program read a frame: $(tail -n1 "$tmp/video/run.log")"
+    else
+        fail "pkg-config seqvid_video"
+    fi
 fi
 
 echo "consumers: $passed passed, $failed failed"

@@ -98,15 +98,19 @@ typedef enum seqvid_video_key {        /*  default    meaning                   
                                                      (AVIOInterruptCB); 0 = no limit           */
     SEQVID_VIDEO_MAX_FRAMES = 15,     /**< 2^20      frames a data set decodes per file         */
 
-    SEQVID_VIDEO_WIDTH = 32,          /**< RO        coded width of the video                  */
-    SEQVID_VIDEO_HEIGHT = 33,         /**< RO        coded height                               */
+    SEQVID_VIDEO_WIDTH = 32,          /**< RO        width of the video's first frame; every
+                                                     frame must have its size (a frame of
+                                                     another size is damaged), so the output
+                                                     size never changes while reading       */
+    SEQVID_VIDEO_HEIGHT = 33,         /**< RO        height of the first frame              */
     SEQVID_VIDEO_FPS = 34,            /**< RO        frames per second (average rate)           */
     SEQVID_VIDEO_DURATION = 35,       /**< RO        seconds (stream, else container; 0 unknown) */
     SEQVID_VIDEO_FRAME_COUNT = 36,    /**< RO        frames (see SEQVID_VIDEO_FRAME_COUNT_EXACT) */
-    SEQVID_VIDEO_FRAME_COUNT_EXACT = 37, /**< RO     1: the count is the container's own (its
-                                                     header or index, or counted by
-                                                     seqvid_video_count_frames); 0: estimated
-                                                     as duration x fps                         */
+    SEQVID_VIDEO_FRAME_COUNT_EXACT = 37, /**< RO     1: exact -- from an index of every sample
+                                                     (MP4/MOV) or counted by
+                                                     seqvid_video_count_frames(); 0: estimated
+                                                     (an AVI header, which also counts empty
+                                                     chunks, or duration x fps)                */
     SEQVID_VIDEO_POSITION = 38,       /**< RO        index of the frame the next read returns  */
     SEQVID_VIDEO_DAMAGED = 39,        /**< RO        damaged frames skipped so far              */
     SEQVID_VIDEO_FRAME_WIDTH = 40,    /**< RO        width of an output frame                  */
@@ -178,7 +182,8 @@ SEQVID_VIDEO_API int seqvid_video_fill_batch(seqvid_video *video, seqvid_batch *
  * FFmpeg cannot open are reported by seqvid_video_dataset_file_status()), a glob pattern
  * (`clips/ *.mp4`, with any of `*?[`) or a list file (a text file of paths, one a line,
  * relative paths relative to the list's folder, `#` comments). Files are never opened at
- * creation, only listed.
+ * creation, only listed. A list file is recognised by its name ending in .txt, .lst or
+ * .list; any other single file is a data set of that one video.
  *
  * @par Split
  * Each file belongs to the training or the validation split by a hash of its file name

@@ -52,11 +52,6 @@ struct seqvid_video_dataset {
     prefetch pf;
 };
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* ---- listing ----------------------------------------------------------------------------- */
 static int add_file(seqvid_video_dataset *ds, const char *path, size_t *cap) {
@@ -497,7 +492,7 @@ int seqvid_video_dataset_next(seqvid_video_dataset *ds, int split, seqvid_batch 
     int st = seqvid_batch_shape(batch, &T, &S, &D);
     if (!st) st = seqvid_batch_data(batch, &data);
     if (st) return vid_fail_core(st, __func__);
-    double t0 = now();
+    double t0 = vid_now();
     join_worker(ds);
     prefetch *p = &ds->pf;
     int used = 0;
@@ -519,13 +514,13 @@ int seqvid_video_dataset_next(seqvid_video_dataset *ds, int split, seqvid_batch 
             if ((st = seqvid_batch_set_length(batch, b, len[b]))) st = vid_fail_core(st, __func__);
         free(len);
         if (st) {
-            ds->wait += now() - t0;
+            ds->wait += vid_now() - t0;
             return st;
         }
         ds->rng[split] = r;
     }
     if (ds->prefetch_on) start_worker(ds, split, T, S, D);
-    ds->wait += now() - t0;
+    ds->wait += vid_now() - t0;
     return SEQVID_OK;
 }
 

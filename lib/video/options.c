@@ -1,8 +1,10 @@
+#define _DEFAULT_SOURCE /* clock_gettime */
 /* options.c -- libseqvid_video's errors, option keys, output geometry, generator and the
  * cutting of 8-bit frames into float sequence batches. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "vid.h"
 
 static _Thread_local char last_error[512];
@@ -151,6 +153,12 @@ int vid_geometry(const vid_opts *o, size_t W, size_t H, vid_geom *g) {
     return SEQVID_OK;
 }
 
+double vid_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 uint64_t vid_rand(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -197,7 +205,7 @@ void vid_cut(const uint8_t *const *frames, size_t n_frames, size_t fh, size_t fw
         }
         for (size_t r = 0; r < ph; r++) {
             const uint8_t *s = frames[t] + ((y + r) * fw + x) * c;
-            for (size_t i = 0; i < row; i++) d[r * row + i] = s[i] * (1.0f / 255.0f);
+            for (size_t i = 0; i < row; i++) d[r * row + i] = s[i] / 255.0f;
         }
     }
 }

@@ -46,6 +46,9 @@ typedef struct vid_geom {
 } vid_geom;
 SV_HIDDEN int vid_geometry(const vid_opts *o, size_t src_w, size_t src_h, vid_geom *g);
 
+/* Monotonic seconds (time limits, the data set's wait time). */
+SV_HIDDEN double vid_now(void);
+
 /* splitmix64: the generator of patch positions, file and clip draws. */
 SV_HIDDEN uint64_t vid_rand(uint64_t *state);
 /* Uniform integer in [0, n) (n >= 1). */

@@ -8,6 +8,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +29,9 @@ struct seqvid_video {
     AVRational rate;     /* its frame rate */
     int64_t first_ts;    /* timestamp of frame 0 (AV_NOPTS_VALUE if none) */
     int draining, eof;   /* the demuxer is done / the decoder is drained */
+    int failed_since_send; /* the decoder reported an error since the last packet sent */
+    int src_w, src_h;    /* size of frame 0: every frame must have it (output sizes stay
+                            fixed; a frame of another size is damaged) */
     /* memory input */
     AVIOContext *avio;
     const uint8_t *buf;
@@ -48,15 +52,10 @@ struct seqvid_video {
 };
 
 /* ---- time limits, FFmpeg's log ------------------------------------------------------------ */
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-static void arm(seqvid_video *v) { v->deadline = v->o.timeout > 0 ? now() + v->o.timeout : 0; }
+static void arm(seqvid_video *v) { v->deadline = v->o.timeout > 0 ? vid_now() + v->o.timeout : 0; }
 static int interrupted(void *opaque) {
     const seqvid_video *v = opaque;
-    return v->deadline > 0 && now() > v->deadline;
+    return v->deadline > 0 && vid_now() > v->deadline;
 }
 static int timed_out(const seqvid_video *v) { return interrupted((void *)v); }
 
@@ -116,6 +115,7 @@ static int frame_damaged(const seqvid_video *v, const AVFrame *f) {
     if (f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT)) return 1;
     if (f->width <= 0 || f->height <= 0 || !f->data[0]) return 1;
     if ((uint64_t)f->width * (uint64_t)f->height > v->o.max_pixels) return 1;
+    if (v->src_w && (f->width != v->src_w || f->height != v->src_h)) return 1;
     return sws_isSupportedInput(f->format) <= 0;
 }
 
@@ -138,7 +138,10 @@ static int next_frame(seqvid_video *v) {
         int r = avcodec_receive_frame(v->dec, v->frame);
         if (r == 0) {
             if (frame_damaged(v, v->frame)) {
-                v->damaged++;
+                /* a decoder may both report the packet's error and return the concealed
+                 * picture: one damaged frame */
+                if (!v->failed_since_send) v->damaged++;
+                v->failed_since_send = 1;
                 av_frame_unref(v->frame);
                 idle++;
                 continue;
@@ -150,7 +153,8 @@ static int next_frame(seqvid_video *v) {
             return 0;
         }
         if (r != AVERROR(EAGAIN)) { /* a damaged frame the decoder refused */
-            v->damaged++;
+            if (!v->failed_since_send) v->damaged++; /* one count per damaged packet */
+            v->failed_since_send = 1;
             idle++;
             if (v->draining) { /* nothing more will come */
                 v->eof = 1;
@@ -176,7 +180,8 @@ static int next_frame(seqvid_video *v) {
         idle++;
         if (v->pkt->stream_index == v->stream) {
             r = avcodec_send_packet(v->dec, v->pkt);
-            if (r < 0 && r != AVERROR(EAGAIN)) v->damaged++;
+            v->failed_since_send = r < 0 && r != AVERROR(EAGAIN);
+            v->damaged += (uint64_t)v->failed_since_send;
         }
         av_packet_unref(v->pkt);
     }
@@ -193,7 +198,7 @@ static int64_t frame_index(const seqvid_video *v, const AVFrame *f) {
 
 /* ---- conversion ---------------------------------------------------------------------------- */
 static int vid_video_geometry(const seqvid_video *v, vid_geom *g) {
-    return vid_geometry(&v->o, (size_t)v->dec->width, (size_t)v->dec->height, g);
+    return vid_geometry(&v->o, (size_t)v->src_w, (size_t)v->src_h, g);
 }
 
 static int grow(uint8_t **p, size_t *cap, size_t n) {
@@ -283,7 +288,13 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
     arm(v);
     r = avformat_open_input(&v->fmt, path, NULL, NULL); /* frees fmt on failure */
     if (r < 0) {
-        int st = r == AVERROR_INVALIDDATA || r == AVERROR_EOF ? SEQVID_ERR_FORMAT : SEQVID_ERR_IO;
+        /* The file itself was there (checked before): an I/O error now is FFmpeg running
+         * out of bytes in a truncated header, a format error; errno-like failures to open
+         * it at all are I/O errors. */
+        int st = r == AVERROR(ENOENT) || r == AVERROR(EACCES) || r == AVERROR(EPERM) ||
+                         r == AVERROR(EISDIR)
+                     ? SEQVID_ERR_IO
+                     : SEQVID_ERR_FORMAT;
         if (r == AVERROR_EXIT) st = SEQVID_ERR_OVERFLOW;
         return vid_fail(st, "%s: not a video FFmpeg can open (%s)", name, av_text(r, e, sizeof e));
     }
@@ -322,7 +333,13 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
     if ((r = avcodec_parameters_to_context(v->dec, s->codecpar)) < 0)
         return vid_fail(SEQVID_ERR_FORMAT, "%s: bad codec parameters (%s)", name,
                         av_text(r, e, sizeof e));
+    /* FFmpeg refuses to allocate frames beyond this (checked in its get_buffer): hostile
+     * size changes inside the stream cannot make the decoder allocate without bound. */
+    v->dec->max_pixels = (int64_t)v->o.max_pixels;
     v->dec->thread_count = 1; /* predictable memory and no threads the caller did not ask for */
+    /* A frame with detected damage is an error, not a concealed picture: it is skipped and
+     * counted (checksums too, where the codec has them: FFV1's slice CRCs). */
+    v->dec->err_recognition |= AV_EF_CRCCHECK | AV_EF_EXPLODE;
     if ((r = avcodec_open2(v->dec, codec, NULL)) < 0)
         return vid_fail(SEQVID_ERR_UNSUPPORTED, "%s: cannot open the %s decoder (%s)", name,
                         codec->name, av_text(r, e, sizeof e));
@@ -331,10 +348,12 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
                                                                        : s->r_frame_rate;
     if (!(v->pkt = av_packet_alloc()) || !(v->frame = av_frame_alloc()))
         return vid_fail(SEQVID_ERR_NOMEM, "%s: no memory", name);
-    /* Frame count: the container's own when it has one (AVI header, MP4 index). */
+    /* Frame count: the container's own when it has one. Only an index of every sample
+     * (MP4/MOV) is taken as exact; AVI headers also count empty "repeat" chunks (OpenCV's
+     * tree.avi claims 444 frames and holds 68). */
     if (s->nb_frames > 0) {
         v->frame_count = (uint64_t)s->nb_frames;
-        v->count_exact = 1;
+        v->count_exact = strstr(v->fmt->iformat->name, "mov") != NULL;
     } else {
         double d = 0;
         if (s->duration != AV_NOPTS_VALUE && s->duration > 0) d = s->duration * av_q2d(s->time_base);
@@ -348,6 +367,8 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
         return vid_fail(SEQVID_ERR_FORMAT, "%s: the video stream has no decodable frame%s",
                         name, v->damaged ? "s (all damaged)" : "");
     v->first_ts = v->frame->best_effort_timestamp;
+    v->src_w = v->frame->width;
+    v->src_h = v->frame->height;
     v->have_pending = 1;
     return SEQVID_OK;
 }
@@ -424,6 +445,7 @@ int seqvid_video_set(seqvid_video *v, int key, double value) {
     int st = vid_opts_set(&v->o, key, value, &known, &changed);
     if (st) return st;
     if (key == SEQVID_VIDEO_SEED) v->rng = v->o.seed;
+    if (key == SEQVID_VIDEO_MAX_PIXELS) v->dec->max_pixels = (int64_t)v->o.max_pixels;
     return SEQVID_OK;
 }
 
@@ -433,8 +455,8 @@ int seqvid_video_get(const seqvid_video *v, int key, double *value) {
     if (vid_opts_get(&v->o, key, value)) return SEQVID_OK;
     vid_geom g;
     switch (key) {
-    case SEQVID_VIDEO_WIDTH: *value = v->dec->width; return SEQVID_OK;
-    case SEQVID_VIDEO_HEIGHT: *value = v->dec->height; return SEQVID_OK;
+    case SEQVID_VIDEO_WIDTH: *value = v->src_w; return SEQVID_OK;
+    case SEQVID_VIDEO_HEIGHT: *value = v->src_h; return SEQVID_OK;
     case SEQVID_VIDEO_FPS: *value = v->rate.num > 0 ? av_q2d(v->rate) : 0; return SEQVID_OK;
     case SEQVID_VIDEO_DURATION: {
         const AVStream *s = v->fmt->streams[v->stream];

@@ -74,6 +74,9 @@ mod classifier;
 mod data;
 mod error;
 mod model;
+/// Video files as training data (libseqvid_video), with the `video` feature.
+#[cfg(feature = "video")]
+pub mod video;
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
