@@ -17,7 +17,8 @@
  */
 #define _XOPEN_SOURCE 700
 
-#include "common.h"
+#include "support/cli.h"
+#include "support/pictures.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -282,8 +283,8 @@ int main(int argc, char **argv) {
                 for (int r = 0; r < 4; r++) fr[r] = (ex_frames){rows + r * K * D, K, D};
                 char name[64];
                 snprintf(name, sizeof name, "heldout%d.png", pictures);
-                ex_warn_status(ex_write_strip(ex_path(out, name), labels, fr, 4, side,
-                                              frame ? 2 : 4, K), name);
+                ex_warn_status(ex_write_strip(ex_path(out, name), labels, fr, 4,
+                                              (ex_shape){side, side, 1}, frame ? 2 : 4, K), name);
                 /* a GIF: input then truth / input then prediction */
                 float *seq_t = ex_malloc(T * D * sizeof *seq_t), *seq_p = ex_malloc(T * D * sizeof *seq_p);
                 memcpy(seq_t, rows, K * D * sizeof *rows);
@@ -293,7 +294,8 @@ int main(int argc, char **argv) {
                 ex_panel panels[2] = {{"truth", {seq_t, T, D}, K, EX_BAR_GREEN},
                                       {"prediction", {seq_p, T, D}, K, EX_BAR_RED}};
                 snprintf(name, sizeof name, "heldout%d.gif", pictures);
-                ex_warn_status(ex_write_gif(ex_path(out, name), panels, 2, side, frame ? 2 : 4, 20),
+                ex_warn_status(ex_write_gif(ex_path(out, name), panels, 2, (ex_shape){side, side, 1},
+                                            frame ? 2 : 4, 20),
                                name);
                 free(seq_t);
                 free(seq_p);
