@@ -120,10 +120,7 @@ static options parse_options(int argc, char **argv)
         if (ex_common_option(&o.common, c, optarg)) continue;
         switch (c) {
         case OPT_KIND:
-            if (!strcmp(optarg, "ae") || !strcmp(optarg, "autoencoder")) o.kind = SEQVID_AUTOENCODER;
-            else if (!strcmp(optarg, "fp") || !strcmp(optarg, "predictor")) o.kind = SEQVID_PREDICTOR;
-            else if (!strcmp(optarg, "composite")) o.kind = SEQVID_COMPOSITE;
-            else ex_die("--kind: '%s' is not ae, fp or composite", optarg);
+            o.kind = ex_parse_kind("--kind", optarg);
             break;
         case OPT_HIDDEN: o.hidden = (int)ex_parse_long("--hidden", optarg, 1, 1 << 16); break;
         case OPT_LAYERS: o.layers = (int)ex_parse_long("--layers", optarg, 1, 64); break;
@@ -131,10 +128,7 @@ static options parse_options(int argc, char **argv)
         case OPT_BATCH: o.batch = (int)ex_parse_long("--batch", optarg, 1, 1 << 20); break;
         case OPT_MICRO: o.micro = (int)ex_parse_long("--micro", optarg, 1, 1 << 20); break;
         case OPT_OPTIMIZER:
-            if (!strcmp(optarg, "sgd")) o.optimizer = SEQVID_OPT_SGD;
-            else if (!strcmp(optarg, "rmsprop")) o.optimizer = SEQVID_OPT_RMSPROP;
-            else if (!strcmp(optarg, "adam")) o.optimizer = SEQVID_OPT_ADAM;
-            else ex_die("--optimizer: '%s' is not sgd, rmsprop or adam", optarg);
+            o.optimizer = ex_parse_optimizer("--optimizer", optarg);
             break;
         case OPT_LR: o.lr = ex_parse_double("--lr", optarg, 1e-12, 1e3); o.lr_given = 1; break;
         case OPT_GRAD_CLIP: o.grad_clip = ex_parse_double("--grad-clip", optarg, 0, 1e12); break;

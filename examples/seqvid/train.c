@@ -81,12 +81,6 @@ static const struct option long_options[] = {
 
 static options parse_options(int argc, char **argv)
 {
-    static const char *const kinds[] = {"ae", "fp", "composite", "autoencoder", "predictor",
-                                        NULL};
-    static const int kind_of[] = {SEQVID_AUTOENCODER, SEQVID_PREDICTOR, SEQVID_COMPOSITE,
-                                  SEQVID_AUTOENCODER, SEQVID_PREDICTOR};
-    static const char *const optimizers[] = {"sgd", "rmsprop", "adam", NULL};
-    static const int optimizer_of[] = {SEQVID_OPT_SGD, SEQVID_OPT_RMSPROP, SEQVID_OPT_ADAM};
     static const char *const outputs[] = {"auto", "binary", "real", NULL};
     options o = {.src = source_defaults("out", 1),
                  .kind = SEQVID_COMPOSITE, .hidden = DEFAULT_HIDDEN, .layers = 1,
@@ -100,7 +94,7 @@ static options parse_options(int argc, char **argv)
         if (source_option(&o.src, c, optarg)) continue;
         switch (c) {
         case OPT_KIND:
-            o.kind = kind_of[ex_parse_choice("--kind", optarg, kinds)];
+            o.kind = ex_parse_kind("--kind", optarg);
             o.model_flags_given = 1;
             break;
         case OPT_HIDDEN:
@@ -140,7 +134,7 @@ static options parse_options(int argc, char **argv)
             break;
         case OPT_BATCH: o.batch = (int)ex_parse_long("--batch", optarg, 1, 1 << 16); break;
         case OPT_OPTIMIZER:
-            o.optimizer = optimizer_of[ex_parse_choice("--optimizer", optarg, optimizers)];
+            o.optimizer = ex_parse_optimizer("--optimizer", optarg);
             o.optimizer_given = 1;
             break;
         case OPT_LR: o.lr = ex_parse_double("--lr", optarg, 1e-12, 1e3); o.lr_given = 1; break;

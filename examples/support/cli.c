@@ -183,6 +183,22 @@ int ex_parse_choice(const char *flag, const char *arg, const char *const *names)
     ex_die("%s: '%s' is not one of: %s", flag, arg, list);
 }
 
+int ex_parse_kind(const char *flag, const char *arg)
+{
+    static const char *const names[] = {"ae", "fp", "composite", "autoencoder", "predictor",
+                                        NULL};
+    static const int kinds[] = {SEQVID_AUTOENCODER, SEQVID_PREDICTOR, SEQVID_COMPOSITE,
+                                SEQVID_AUTOENCODER, SEQVID_PREDICTOR};
+    return kinds[ex_parse_choice(flag, arg, names)];
+}
+
+int ex_parse_optimizer(const char *flag, const char *arg)
+{
+    static const char *const names[] = {"sgd", "rmsprop", "adam", NULL};
+    static const int kinds[] = {SEQVID_OPT_SGD, SEQVID_OPT_RMSPROP, SEQVID_OPT_ADAM};
+    return kinds[ex_parse_choice(flag, arg, names)];
+}
+
 int ex_common_option(ex_common *c, int opt, const char *arg)
 {
     switch (opt) {

@@ -90,6 +90,10 @@ long ex_parse_long(const char *flag, const char *arg, long min, long max);
 double ex_parse_double(const char *flag, const char *arg, double min, double max);
 /* The index of `arg` in the NULL-terminated `names`; exits naming the flag otherwise. */
 int ex_parse_choice(const char *flag, const char *arg, const char *const *names);
+/* --kind: ae | fp | composite (or autoencoder | predictor) -> SEQVID_AUTOENCODER, ... */
+int ex_parse_kind(const char *flag, const char *arg);
+/* --optimizer: sgd | rmsprop | adam -> SEQVID_OPT_SGD, ... */
+int ex_parse_optimizer(const char *flag, const char *arg);
 
 /* mkdir -p */
 void ex_make_dirs(const char *path);
