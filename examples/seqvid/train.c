@@ -35,8 +35,6 @@
 #define DEFAULT_COND_FUTURE 0
 #define DEFAULT_MINUTES 10.0
 
-#define N_PICTURES 4   /* held-out sequences drawn */
-#define ROLLOUT 100    /* frames of the long roll-out */
 #define MAX_BAD_STEPS 20
 
 typedef struct options {
@@ -45,7 +43,7 @@ typedef struct options {
     long input_frames, future_frames;
     double lr, grad_clip, minutes; /* lr 0: the optimizer's default; minutes 0: no budget */
     long steps;                    /* train until this global step; 0: no limit */
-    long val_every, log_every;
+    long val_every, log_every, pictures, rollout;
     const char *resume;
     int lr_given, model_flags_given, optimizer_given;
 } options;
@@ -53,7 +51,7 @@ typedef struct options {
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
        OPT_OPTIMIZER, OPT_LR, OPT_GRAD_CLIP, OPT_STEPS, OPT_MINUTES, OPT_RESUME, OPT_VAL_EVERY,
        OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
-       OPT_FUTURE_FRAMES };
+       OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT };
 
 static const struct option long_options[] = {
     {"kind", required_argument, NULL, OPT_KIND},
@@ -75,6 +73,8 @@ static const struct option long_options[] = {
     {"resume", required_argument, NULL, OPT_RESUME},
     {"val-every", required_argument, NULL, OPT_VAL_EVERY},
     {"log-every", required_argument, NULL, OPT_LOG_EVERY},
+    {"pictures", required_argument, NULL, OPT_PICTURES},
+    {"rollout", required_argument, NULL, OPT_ROLLOUT},
     {"help", no_argument, NULL, 'h'},
     SOURCE_LONG_OPTIONS,
     {NULL, 0, NULL, 0}};
@@ -87,7 +87,8 @@ static options parse_options(int argc, char **argv)
                  .cond_recon = DEFAULT_COND_RECON, .cond_future = DEFAULT_COND_FUTURE,
                  .batch = DEFAULT_BATCH, .optimizer = SEQVID_OPT_ADAM, .output = -1,
                  .input_frames = 10, .future_frames = 10,
-                 .grad_clip = 10, .val_every = 200, .log_every = 50};
+                 .grad_clip = 10, .val_every = 200, .log_every = 50, .pictures = 4,
+                 .rollout = 100};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -144,6 +145,8 @@ static options parse_options(int argc, char **argv)
         case OPT_RESUME: o.resume = optarg; break;
         case OPT_VAL_EVERY: o.val_every = ex_parse_long("--val-every", optarg, 1, 1L << 50); break;
         case OPT_LOG_EVERY: o.log_every = ex_parse_long("--log-every", optarg, 1, 1L << 50); break;
+        case OPT_PICTURES: o.pictures = ex_parse_long("--pictures", optarg, 0, 1000); break;
+        case OPT_ROLLOUT: o.rollout = ex_parse_long("--rollout", optarg, 0, 100000); break;
         case 'h': command_usage(stdout, "train"); exit(0);
         default: command_usage(stderr, "train"); exit(2);
         }
@@ -423,8 +426,8 @@ static void setup(trainer *t)
     /* The pictured sequences all come from the first chunk. */
     size_t first_chunk;
     ex_check(seqvid_batch_shape(t->val_set.chunks[0], NULL, &first_chunk, NULL), "batch");
-    t->n_pics = first_chunk < N_PICTURES ? first_chunk : N_PICTURES;
-    t->pics = ex_batch_slice(t->val_set.chunks[0], 0, t->n_pics, n_steps);
+    t->n_pics = first_chunk < (size_t)o->pictures ? first_chunk : (size_t)o->pictures;
+    t->pics = t->n_pics ? ex_batch_slice(t->val_set.chunks[0], 0, t->n_pics, n_steps) : NULL;
 
     /* loss.csv: rewritten with the rows from before the checkpoint, then appended to. */
     const char *csv_path = ex_path(t->out, "loss.csv");
@@ -480,8 +483,9 @@ static int save(trainer *t, int final)
     if (final)
         failed += ex_warn_status(seqvid_model_save(t->model, ex_path(t->out, "model.safetensors")),
                                  "model") != SEQVID_OK;
-    failed += ex_write_pictures(t->model, t->pics, t->n_pics, &t->src->shape, t->out, "val",
-                                ROLLOUT);
+    if (t->pics)
+        failed += ex_write_pictures(t->model, t->pics, t->n_pics, &t->src->shape, t->out, "val",
+                                    (size_t)t->o.rollout);
     failed += write_plot(ex_path(t->out, "loss.png"), &t->hist, &t->base, &t->m) != 0;
     return failed;
 }

@@ -25,7 +25,7 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
 # A tiny model (8 units) that trains in a fraction of a second.
-tiny=(--hidden 8 --batch 4 --val-size 4 --threads 1)
+tiny=(--hidden 8 --batch 4 --val-size 4 --threads 1 --pictures 1 --rollout 12)
 # expect_error WHAT PATTERN CMD...: CMD must exit non-zero and say PATTERN on stderr.
 expect_error() {
     local what=$1 pattern=$2 rc
