@@ -564,6 +564,12 @@ int ex_write_plot(const char *path, const ex_curve *curves, int n_curves, const 
             have = 1;
         }
         cairo_stroke(cr);
+    }
+    cairo_restore(cr);
+    /* Dots after the clip is lifted: a point on the plot's edge is shown whole. */
+    for (int c = 0; c < n_curves; c++) {
+        const ex_curve *cv = &curves[c];
+        cairo_set_source_rgb(cr, cv->rgb[0] / 255.0, cv->rgb[1] / 255.0, cv->rgb[2] / 255.0);
         for (size_t i = 0; cv->markers && i < cv->n; i++) {
             if (!isfinite(cv->y[i]) || cv->y[i] <= 0) continue;
             cairo_new_sub_path(cr);
@@ -571,7 +577,6 @@ int ex_write_plot(const char *path, const ex_curve *curves, int n_curves, const 
             cairo_fill(cr);
         }
     }
-    cairo_restore(cr);
 #undef PX
 #undef PY
 
