@@ -6,6 +6,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$here/make_data.py" "$work/d" || { echo "FAIL: make_data.py"; exit 1; }
 d=$work/d
+cd "$work" # commands that fail after making their default out/ leave it here
 export OPENBLAS_NUM_THREADS=1
 # For runs under AddressSanitizer: fontconfig's process-lifetime configuration is not a leak.
 export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
