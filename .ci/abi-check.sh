@@ -1,6 +1,7 @@
 #!/bin/bash
 # abi-check.sh BUILD_DIR -- is the libseqvid.so built in BUILD_DIR compatible with the
-# committed baseline? (the promise is in docs/abi.md). Checks, each one failing the script:
+# committed baseline? (the promise is in docs/abi.md). Checks, each one failing the script
+# (1-3 also for libseqvid_video against tests/abi/libseqvid_video.abi, when it is built):
 #   1. SONAME is libseqvid.so.<major of the baseline>.
 #   2. `nm -D --defined-only` exports only seqvid_* functions, each versioned @@SEQVID_x.y,
 #      except the experimental section's seqvid_experimental_* @@SEQVID_EXPERIMENTAL (not
@@ -25,6 +26,7 @@ lib="$build/libseqvid.so"
 baseline="$src/tests/abi/libseqvid.abi"
 old_header="$src/tests/abi/seqvid-1.0.h"
 tmp=$(mktemp -d)
+tmp_root=$tmp
 trap 'rm -rf "$tmp"' EXIT
 failed=0
 fail() { echo "abi-check: FAIL: $*"; failed=$((failed + 1)); }
@@ -36,93 +38,122 @@ done
 [ -e "$lib" ] || { echo "abi-check: $lib not found (build the project first)" >&2; exit 2; }
 [ -e "$baseline" ] || { echo "abi-check: $baseline not found" >&2; exit 2; }
 
-# --- 1. SONAME -----------------------------------------------------------------------------
+# Checks 1-3 for one shared library:
+#   check_library LIB.so BASE HEADER BASELINE API_MACRO SYMBOL_PREFIX NODE_PREFIX MAP
+# (libseqvid: libseqvid include/seqvid.h tests/abi/libseqvid.abi SEQVID_API seqvid_ SEQVID
+# lib/seqvid.map; the companion libraries likewise with their own names).
+check_library() {
+    local lib=$1 base=$2 header=$3 baseline=$4 api=$5 prefix=$6 node_prefix=$7 map=$8
+    local tmp="$tmp_root/$base" major soname bad missing extra rc moved sym name node
+    mkdir -p "$tmp"
+    echo "abi-check: --- $base"
+    [ -e "$baseline" ] || { fail "$baseline not found"; return; }
+    # --- 1. SONAME -----------------------------------------------------------------------------
+    major=$(sed -n "s/.*soname='$base\.so\.\([0-9]*\)'.*/\1/p" "$baseline" | head -n1)
+    soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
+    if [ "$soname" = "$base.so.$major" ]; then
+        pass "SONAME $soname"
+    else
+        fail "SONAME is '$soname', the baseline's is $base.so.$major"
+    fi
+
+    # --- 2. exported symbols -------------------------------------------------------------------
+    # nm -D lists the version nodes themselves as absolute symbols (type A); they are not code.
+    nm -D --defined-only "$lib" | awk '$2 != "A" { print $3 }' | sort >"$tmp/exports"
+    # The experimental section: ${prefix}experimental_* in node ${node_prefix}_EXPERIMENTAL only.
+    local exp_re="^${prefix}experimental_[a-z0-9_]+@@${node_prefix}_EXPERIMENTAL\$" bad_exp
+    bad=$(grep -Ev "^${prefix}[a-z0-9_]+@@${node_prefix}_[0-9]+\\.[0-9]+\$|$exp_re" "$tmp/exports" |
+        grep -v "^${prefix}experimental_" || true)
+    bad_exp=$(grep -E "^${prefix}experimental_|@@${node_prefix}_EXPERIMENTAL\$" "$tmp/exports" |
+        grep -Ev "$exp_re" || true)
+    if [ -z "$bad$bad_exp" ]; then
+        pass "$(wc -l <"$tmp/exports") exported symbols, all ${prefix}*@@${node_prefix}_x.y" \
+            "($(grep -c "@@${node_prefix}_EXPERIMENTAL\$" "$tmp/exports") experimental)"
+    else
+        fail "exports that are not ${prefix}*@@${node_prefix}_x.y (or ${prefix}experimental_*@@${node_prefix}_EXPERIMENTAL):"
+        printf '%s\n%s\n' "$bad" "$bad_exp" | sed '/^$/d; s/^/    /'
+    fi
+    sed 's/@.*//' "$tmp/exports" | sort -u >"$tmp/export_names"
+    # Declared: every `SEQVID_API <type> <name>(` of the header (declarations may span lines).
+    grep -v "^[[:space:]]*#" "$header" | tr "\n" " " | grep -o "$api [^;(]*(" |
+        sed -E 's/.*[ *](seqvid_[a-z0-9_]+)\($/\1/' | sort -u >"$tmp/declared"
+    missing=$(comm -23 "$tmp/declared" "$tmp/export_names")
+    extra=$(comm -13 "$tmp/declared" "$tmp/export_names")
+    if [ -z "$missing" ]; then
+        pass "all $(wc -l <"$tmp/declared") functions declared in ${header#$src/} are exported"
+    else
+        fail "declared in ${header#$src/} but not exported (not implemented?):"
+        echo "$missing" | sed 's/^/    /'
+    fi
+    if [ -n "$extra" ]; then
+        fail "exported but not declared in ${header#$src/} (make them static or sv_*):"
+        echo "$extra" | sed 's/^/    /'
+    fi
+
+    # --- 3. abidiff against the baseline -------------------------------------------------------
+    "$src/tests/abi/abi-dump.sh" "$lib" "$tmp/current.abi" || { fail "abidw failed on $lib"; return; }
+    local suppr=()  # the experimental section is left out of the comparison
+    [ -e "$src/tests/abi/experimental.suppr" ] && suppr=(--suppressions "$src/tests/abi/experimental.suppr")
+    abidiff "${suppr[@]}" "$baseline" "$tmp/current.abi" >"$tmp/abidiff.txt" 2>&1
+    rc=$?
+    # Exit code bits (abidiff(1)): 1 error, 2 usage error, 4 ABI change, 8 incompatible change.
+    # Bit 4 alone means "a human must look"; rerun without added symbols: if that is clean, the
+    # only changes are additions (allowed in a minor version), otherwise something that existed
+    # changed -- a changed signature or type is incompatible for us, whatever abidiff guesses.
+    if [ $((rc & 3)) -ne 0 ]; then
+        fail "abidiff could not compare (exit $rc)"
+        sed 's/^/    /' "$tmp/abidiff.txt"
+    elif [ $((rc & 8)) -ne 0 ]; then
+        fail "incompatible ABI change (abidiff exit $rc):"
+        sed 's/^/    /' "$tmp/abidiff.txt"
+    elif [ $((rc & 4)) -ne 0 ]; then
+        abidiff "${suppr[@]}" --no-added-syms "$baseline" "$tmp/current.abi" \
+            >"$tmp/abidiff-noadd.txt" 2>&1
+        if [ $? -eq 0 ]; then
+            pass "abidiff: only additions (allowed in a minor version):"
+            sed 's/^/    /' "$tmp/abidiff.txt"
+        else
+            fail "existing interfaces changed (abidiff exit $rc):"
+            sed 's/^/    /' "$tmp/abidiff.txt"
+        fi
+    else
+        pass "abidiff: no ABI change against ${baseline#$src/}"
+    fi
+    # Versions: baseline symbols keep theirs; new symbols go into a node the baseline lacks.
+    sed -n "s/.*<elf-symbol name='\([^']*\)' version='\([^']*\)'.*/\1@@\2/p" "$baseline" |
+        sort -u >"$tmp/base_syms"
+    sed 's/.*@@//' "$tmp/base_syms" | sort -u >"$tmp/base_nodes"
+    moved=$(comm -23 "$tmp/base_syms" "$tmp/exports")
+    if [ -n "$moved" ]; then
+        fail "baseline symbols missing or re-versioned (see $map):"
+        echo "$moved" | sed 's/^/    /'
+    fi
+    while IFS= read -r sym; do
+        name=${sym%@@*}
+        node=${sym#*@@}
+        if [ "$node" = "${node_prefix}_EXPERIMENTAL" ] && grep -q "^$name@@" "$tmp/base_syms"; then
+            fail "$name is in the baseline but now experimental: a stable function cannot go back"
+        fi
+        if ! grep -q "^$name@@" "$tmp/base_syms" && grep -qx "$node" "$tmp/base_nodes"; then
+            fail "new function $name is in released node $node; add a new node to $map"
+        fi
+    done <"$tmp/exports"
+}
+
+check_library "$lib" libseqvid "$src/include/seqvid.h" "$baseline" SEQVID_API seqvid_ SEQVID \
+    lib/seqvid.map
+# libseqvid_video (lib/video/), when this build has it (FFmpeg found).
+video_lib="$build/libseqvid_video.so"
+if [ -e "$video_lib" ]; then
+    check_library "$video_lib" libseqvid_video "$src/include/seqvid_video.h" \
+        "$src/tests/abi/libseqvid_video.abi" SEQVID_VIDEO_API seqvid_video_ SEQVID_VIDEO \
+        lib/video/seqvid_video.map
+else
+    echo "abi-check: libseqvid_video not built (no FFmpeg): its checks are skipped"
+fi
+echo "abi-check: --- libseqvid (released header)"
 major=$(sed -n "s/.*soname='libseqvid\.so\.\([0-9]*\)'.*/\1/p" "$baseline" | head -n1)
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
-if [ "$soname" = "libseqvid.so.$major" ]; then
-    pass "SONAME $soname"
-else
-    fail "SONAME is '$soname', the baseline's is libseqvid.so.$major"
-fi
-
-# --- 2. exported symbols -------------------------------------------------------------------
-# nm -D lists the version nodes themselves as absolute symbols (type A); they are not code.
-nm -D --defined-only "$lib" | awk '$2 != "A" { print $3 }' | sort >"$tmp/exports"
-bad=$(grep -Ev '^seqvid_[a-z0-9_]+@@SEQVID_[0-9]+\.[0-9]+$|^seqvid_experimental_[a-z0-9_]+@@SEQVID_EXPERIMENTAL$' \
-    "$tmp/exports" | grep -v '^seqvid_experimental_' || true)
-bad_exp=$(grep -E '^seqvid_experimental_|@@SEQVID_EXPERIMENTAL$' "$tmp/exports" |
-    grep -Ev '^seqvid_experimental_[a-z0-9_]+@@SEQVID_EXPERIMENTAL$' || true)
-if [ -z "$bad$bad_exp" ]; then
-    pass "$(wc -l <"$tmp/exports") exported symbols, all seqvid_*@@SEQVID_x.y" \
-        "($(grep -c '@@SEQVID_EXPERIMENTAL$' "$tmp/exports") experimental)"
-else
-    fail "exports that are not seqvid_*@@SEQVID_x.y (or seqvid_experimental_*@@SEQVID_EXPERIMENTAL):"
-    printf '%s\n%s\n' "$bad" "$bad_exp" | sed '/^$/d; s/^/    /'
-fi
-sed 's/@.*//' "$tmp/exports" | sort -u >"$tmp/export_names"
-# Declared: every `SEQVID_API <type> <name>(` of the header (declarations may span lines).
-grep -v "^[[:space:]]*#" "$src/include/seqvid.h" | tr "\n" " " | grep -o 'SEQVID_API [^;(]*(' |
-    sed -E 's/.*[ *](seqvid_[a-z0-9_]+)\($/\1/' | sort -u >"$tmp/declared"
-missing=$(comm -23 "$tmp/declared" "$tmp/export_names")
-extra=$(comm -13 "$tmp/declared" "$tmp/export_names")
-if [ -z "$missing" ]; then
-    pass "all $(wc -l <"$tmp/declared") functions declared in seqvid.h are exported"
-else
-    fail "declared in include/seqvid.h but not exported (not implemented?):"
-    echo "$missing" | sed 's/^/    /'
-fi
-if [ -n "$extra" ]; then
-    fail "exported but not declared in include/seqvid.h (make them static or sv_*):"
-    echo "$extra" | sed 's/^/    /'
-fi
-
-# --- 3. abidiff against the baseline -------------------------------------------------------
-"$src/tests/abi/abi-dump.sh" "$lib" "$tmp/current.abi" || { echo "abi-check: abidw failed" >&2; exit 2; }
-suppr="$src/tests/abi/experimental.suppr"
-abidiff --suppressions "$suppr" "$baseline" "$tmp/current.abi" >"$tmp/abidiff.txt" 2>&1
-rc=$?
-# Exit code bits (abidiff(1)): 1 error, 2 usage error, 4 ABI change, 8 incompatible change.
-# Bit 4 alone means "a human must look"; rerun without added symbols: if that is clean, the
-# only changes are additions (allowed in a minor version), otherwise something that existed
-# changed -- a changed signature or type is incompatible for us, whatever abidiff guesses.
-if [ $((rc & 3)) -ne 0 ]; then
-    fail "abidiff could not compare (exit $rc)"
-    sed 's/^/    /' "$tmp/abidiff.txt"
-elif [ $((rc & 8)) -ne 0 ]; then
-    fail "incompatible ABI change (abidiff exit $rc):"
-    sed 's/^/    /' "$tmp/abidiff.txt"
-elif [ $((rc & 4)) -ne 0 ]; then
-    abidiff --suppressions "$suppr" --no-added-syms "$baseline" "$tmp/current.abi" \
-        >"$tmp/abidiff-noadd.txt" 2>&1
-    if [ $? -eq 0 ]; then
-        pass "abidiff: only additions (allowed in a minor version):"
-        sed 's/^/    /' "$tmp/abidiff.txt"
-    else
-        fail "existing interfaces changed (abidiff exit $rc):"
-        sed 's/^/    /' "$tmp/abidiff.txt"
-    fi
-else
-    pass "abidiff: no ABI change against tests/abi/libseqvid.abi"
-fi
-# Versions: baseline symbols keep theirs; new symbols go into a node the baseline lacks.
-sed -n "s/.*<elf-symbol name='\([^']*\)' version='\([^']*\)'.*/\1@@\2/p" "$baseline" |
-    sort -u >"$tmp/base_syms"
-sed 's/.*@@//' "$tmp/base_syms" | sort -u >"$tmp/base_nodes"
-moved=$(comm -23 "$tmp/base_syms" "$tmp/exports")
-if [ -n "$moved" ]; then
-    fail "baseline symbols missing or re-versioned (see lib/seqvid.map):"
-    echo "$moved" | sed 's/^/    /'
-fi
-while IFS= read -r sym; do
-    name=${sym%@@*}
-    node=${sym#*@@}
-    if [ "$node" = SEQVID_EXPERIMENTAL ] && grep -q "^$name@@" "$tmp/base_syms"; then
-        fail "$name is in the baseline but now experimental: a stable function cannot go back"
-    fi
-    if ! grep -q "^$name@@" "$tmp/base_syms" && grep -qx "$node" "$tmp/base_nodes"; then
-        fail "new function $name is in released node $node; add a new node to lib/seqvid.map"
-    fi
-done <"$tmp/exports"
 
 # --- 4. enum values of the released header -------------------------------------------------
 # Every `SEQVID_X = N` of the old header must still hold; sentinels ending in '_' may grow.

@@ -13,6 +13,7 @@
 #      (no LD_LIBRARY_PATH, PKG_CONFIG_PATH, SEQVID_*) with HOME in the temp folder; then the
 #      installed Python package's tests without any environment variable, and the clone's
 #      bindings/python must be as clean as before.
+#   7. when built, libseqvid_video through `pkg-config seqvid_video`: a program reads a frame.
 # Build trees and the prefix live in a temp folder that is removed at the end
 # (KEEP=1 keeps it). Nothing here reads the source tree's include/ or lib/.
 set -uo pipefail
@@ -78,6 +79,24 @@ else
     fail "installed but not named in README.md:$unnamed"
 fi
 
+# --- 1b. the installed command ------------------------------------------------------------
+# `seqvid` is installed into bin/ when the build has the examples; it must run from the
+# prefix alone (it finds libseqvid through its RUNPATH $ORIGIN/../<libdir>).
+if [ -x "$build/examples/seqvid/seqvid" ]; then
+    sv="$prefix/bin/seqvid"
+    if [ ! -x "$sv" ]; then
+        fail "seqvid is not installed in $prefix/bin"
+    elif ! run "$tmp/seqvid.log" env -u LD_LIBRARY_PATH "$sv" --version ||
+        ! run "$tmp/seqvid-help.log" env -u LD_LIBRARY_PATH "$sv" train --help; then
+        fail "installed seqvid does not run"
+    elif [ "$(readlink -f "$(ldd "$sv" | awk '$1 == "'"$soname"'" { print $3 }')")" != \
+        "$(readlink -f "$libdir/$soname")" ]; then
+        fail "installed seqvid does not load the prefix's libseqvid: $(ldd "$sv" | grep seqvid)"
+    else
+        ok "seqvid installed in bin/ and runs from the prefix: $(head -n1 "$tmp/seqvid.log")"
+    fi
+fi
+
 # --- 2. pkg-config by hand -----------------------------------------------------------------
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 mkdir -p "$tmp/pc"
@@ -130,7 +149,7 @@ build_examples() { # NAME CACHE-ENTRY EXTRA-CMAKE-ARGS...
         return
     fi
     local progs=0 prog
-    for prog in $(find "$dir" -maxdepth 1 -type f -executable | sort); do
+    for prog in $(find "$dir" -maxdepth 2 -type f -executable -not -path '*/CMakeFiles/*' | sort); do
         if ! run "$dir.$(basename "$prog").log" "$prog" --help; then
             fail "examples via $name: $(basename "$prog") --help"
             return
@@ -263,6 +282,35 @@ else
         ok "bindings/python is clean after the install"
     else
         fail "the Python install left files in bindings/python: $left"
+# --- 7. libseqvid_video through pkg-config (when the build has it) ---------------------------
+if [ -e "$libdir/pkgconfig/seqvid_video.pc" ]; then
+    mkdir -p "$tmp/video"
+    cat >"$tmp/video/first_frame.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <seqvid_video.h>
+int main(int argc, char **argv) {
+    seqvid_video *v;
+    if (argc != 2 || seqvid_video_open(argv[1], &v)) return 1;
+    double dim = 0;
+    seqvid_video_get(v, SEQVID_VIDEO_FRAME_DIM, &dim);
+    float *f = malloc((size_t)dim * sizeof *f);
+    size_t n = 0;
+    int st = seqvid_video_read(v, f, 1, &n);
+    printf("%s: frame of %g floats, first %.3f\n", argv[1], dim, f[0]);
+    free(f);
+    seqvid_video_free(v);
+    return st || n != 1;
+}
+C
+    if run "$tmp/video/build.log" cc -std=c11 -Wall -Wextra -Werror "$tmp/video/first_frame.c" \
+            $(pkg-config --cflags --libs seqvid_video) \
+            -Wl,-rpath,"$(pkg-config --variable=libdir seqvid_video)" -o "$tmp/video/first_frame" &&
+        [ -e "$prefix/include/seqvid_video.h" ] &&
+        run "$tmp/video/run.log" "$tmp/video/first_frame" "$src/tests/fuzz/video_corpus/ffv1.mkv"; then
+        ok "pkg-config seqvid_video: a program read a frame: $(tail -n1 "$tmp/video/run.log")"
+    else
+        fail "pkg-config seqvid_video"
     fi
 fi
 

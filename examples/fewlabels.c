@@ -33,7 +33,8 @@
  */
 #define _POSIX_C_SOURCE 200809L /* strtok_r */
 
-#include "common.h"
+#include "support/cli.h"
+#include "support/data.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -19,7 +19,10 @@
  */
 #define _XOPEN_SOURCE 700 /* sigaction */
 
-#include "common.h"
+#include "support/cli.h"
+#include "support/data.h"
+#include "support/evaluate.h"
+#include "support/pictures.h"
 
 #include <math.h>
 #include <signal.h>
@@ -117,10 +120,7 @@ static options parse_options(int argc, char **argv)
         if (ex_common_option(&o.common, c, optarg)) continue;
         switch (c) {
         case OPT_KIND:
-            if (!strcmp(optarg, "ae") || !strcmp(optarg, "autoencoder")) o.kind = SEQVID_AUTOENCODER;
-            else if (!strcmp(optarg, "fp") || !strcmp(optarg, "predictor")) o.kind = SEQVID_PREDICTOR;
-            else if (!strcmp(optarg, "composite")) o.kind = SEQVID_COMPOSITE;
-            else ex_die("--kind: '%s' is not ae, fp or composite", optarg);
+            o.kind = ex_parse_kind("--kind", optarg);
             break;
         case OPT_HIDDEN: o.hidden = (int)ex_parse_long("--hidden", optarg, 1, 1 << 16); break;
         case OPT_LAYERS: o.layers = (int)ex_parse_long("--layers", optarg, 1, 64); break;
@@ -128,10 +128,7 @@ static options parse_options(int argc, char **argv)
         case OPT_BATCH: o.batch = (int)ex_parse_long("--batch", optarg, 1, 1 << 20); break;
         case OPT_MICRO: o.micro = (int)ex_parse_long("--micro", optarg, 1, 1 << 20); break;
         case OPT_OPTIMIZER:
-            if (!strcmp(optarg, "sgd")) o.optimizer = SEQVID_OPT_SGD;
-            else if (!strcmp(optarg, "rmsprop")) o.optimizer = SEQVID_OPT_RMSPROP;
-            else if (!strcmp(optarg, "adam")) o.optimizer = SEQVID_OPT_ADAM;
-            else ex_die("--optimizer: '%s' is not sgd, rmsprop or adam", optarg);
+            o.optimizer = ex_parse_optimizer("--optimizer", optarg);
             break;
         case OPT_LR: o.lr = ex_parse_double("--lr", optarg, 1e-12, 1e3); o.lr_given = 1; break;
         case OPT_GRAD_CLIP: o.grad_clip = ex_parse_double("--grad-clip", optarg, 0, 1e12); break;
@@ -246,7 +243,7 @@ static void reporter_setup(reporter *r, const options *o, seqvid_model *model, s
     ex_set_generate(&r->val_set, val_gen, n_steps, (size_t)o->val_size, (size_t)o->batch);
     seqvid_mmnist_free(val_gen);
     float *mean_frame = ex_mean_frame(train_digits, o->common.digits, 10000);
-    r->base = ex_set_baselines(&r->val_set, r->m.input_frames, r->m.future_frames, mean_frame);
+    r->base = ex_set_baselines(&r->val_set, &r->m, mean_frame);
     free(mean_frame);
     size_t first_chunk;
     ex_check(seqvid_batch_shape(r->val_set.chunks[0], NULL, &first_chunk, NULL), "batch");
@@ -270,9 +267,9 @@ static ex_losses validate(reporter *r, seqvid_model *model, uint64_t step, int p
     if (r->m.has_fut) printf(" fut %.1f", val.fut);
     printf(" nats/frame (fed back); %s %s over the best baseline\n",
            r->m.has_fut ? "prediction" : "reconstruction",
-           r->m.has_fut ? ex_margin(val.fut, r->base.last.fut, r->base.mean.fut)
-                        : ex_margin(val.rec, r->base.last.rec, r->base.mean.rec));
-    if (pictures) ex_write_pictures(model, r->pics, r->n_pics, out, "val", ROLLOUT);
+           r->m.has_fut ? ex_margin(val.fut, &r->base, 1)
+                        : ex_margin(val.rec, &r->base, 0));
+    if (pictures) ex_write_pictures(model, r->pics, r->n_pics, NULL, out, "val", ROLLOUT);
     fflush(stdout);
     return val;
 }

@@ -4,8 +4,9 @@
 # Installs the Debian packages it needs, then runs, each stage in its own build folder:
 #   main       Release build, warnings as errors, OpenBLAS: every ctest test (cmocka unit
 #              tests, gradient checks, the NumPy float64 reference, data, serialization with
-#              crash-atomicity, threads, the Python and Rust bindings)
-#   sanitize   ASan + UBSan build: the C tests again
+#              crash-atomicity, threads, the Python and Rust bindings, libseqvid_video on
+#              its own videos and OpenCV's samples, fetched by examples/setup-video.sh)
+#   sanitize   ASan + UBSan build: the C tests again, and the seqvid command's tests
 #   valgrind   the model, kernel, optimizer, data and thread tests under valgrind memcheck
 #   reference  the reference (netlib) CBLAS instead of OpenBLAS: the C tests again
 #   abi        abidiff against tests/abi/, exported symbols, SONAME, an old client; then the
@@ -13,7 +14,7 @@
 #              C++ via find_package, the examples both ways, Python, Rust), and README.md's
 #              install sections for C, Python and Rust run from a fresh clone
 #   tsan       the thread tests under ThreadSanitizer
-#   fuzz       a short libFuzzer run of the file loaders (tests/fuzz)
+#   fuzz       short libFuzzer runs of the file loaders and of libseqvid_video (tests/fuzz)
 #   docs       the doxygen API reference builds
 #
 # usage: tests/run.sh [STAGE ...]        (no stage: all of them, in the order above)
@@ -24,9 +25,10 @@ src=$(pwd)
 jobs=${JOBS:-$(nproc)}
 
 packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libcmocka-dev
-          zlib1g-dev libcjson-dev libgif-dev libpng-dev python3-numpy python3-cffi
+          zlib1g-dev libcjson-dev libgif-dev libcairo2-dev fonts-dejavu-core python3-numpy python3-cffi
           python3-pytest python3-matplotlib abigail-tools clang libclang-rt-14-dev valgrind doxygen
-          libopenmpi-dev openmpi-bin git python3-venv python3-setuptools python3-wheel)
+          libopenmpi-dev openmpi-bin git python3-venv python3-setuptools python3-wheel
+          libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -41,6 +43,13 @@ fi
 # OpenBLAS picks its AVX-512 kernels on some CPUs, slower for the skinny products of an LSTM
 # step; Haswell's are the fast ones there (docs/performance.md). Results are the same.
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+
+# OpenCV's sample videos for the video tests (libseqvid_video): fetched once with
+# apt-get download into ${SEQVID_DATA:-~/.cache/seqvid}/video (examples/setup-video.sh).
+video_data() {
+    export SEQVID_VIDEO_DATA="${SEQVID_DATA:-$HOME/.cache/seqvid}/video"
+    examples/setup-video.sh "$SEQVID_VIDEO_DATA"
+}
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(main sanitize valgrind reference abi tsan fuzz docs)
@@ -61,13 +70,12 @@ c_tests='^test_|reference_numpy|safetensors_numpy'
 run_stage() {
     case $1 in
     main)
-        configure_build build-test -DCMAKE_BUILD_TYPE=Release &&
+        video_data && configure_build build-test -DCMAKE_BUILD_TYPE=Release &&
             ctest --test-dir build-test --output-on-failure -j "$jobs" ;;
     sanitize)
-        configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DSEQVID_SANITIZE=ON \
-            -DSEQVID_EXAMPLES=OFF &&
+        video_data && configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DSEQVID_SANITIZE=ON &&
             ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-                ctest --test-dir build-asan --output-on-failure -j "$jobs" -R "$c_tests" ;;
+                ctest --test-dir build-asan --output-on-failure -j "$jobs" -R "$c_tests|^seqvid_" ;;
     valgrind)
         [ -d build-test ] || configure_build build-test -DCMAKE_BUILD_TYPE=Release
         # (test_serialize is left to ASan: its file-size-limit test forks a child whose
@@ -91,7 +99,13 @@ run_stage() {
         mkdir -p build-fuzz
         sh tests/fuzz/run.sh "${FUZZ_SECONDS:-60}" >build-fuzz/run.log 2>&1 ||
             { tail -40 build-fuzz/run.log; return 1; }
-        grep -E '^stat::number_of_executed_units|^Done' build-fuzz/run.log || true ;;
+        grep -E '^stat::number_of_executed_units|^Done' build-fuzz/run.log || true
+        # libseqvid_video over in-memory videos, when FFmpeg's development packages are here
+        if pkg-config --exists libavformat libavcodec libswscale libavutil; then
+            SEQVID_FUZZ_TARGET=fuzz_video sh tests/fuzz/run.sh "${FUZZ_VIDEO_SECONDS:-60}" \
+                >build-fuzz/run-video.log 2>&1 || { tail -40 build-fuzz/run-video.log; return 1; }
+            grep -E '^stat::number_of_executed_units|^Done' build-fuzz/run-video.log || true
+        fi ;;
     docs)
         [ -d build-test ] || configure_build build-test -DCMAKE_BUILD_TYPE=Release
         cmake --build build-test --target docs >build-test/docs.log 2>&1 ||

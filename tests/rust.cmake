@@ -9,8 +9,13 @@ if(NOT "$ENV{CARGO_HOME}" STREQUAL "")
 endif()
 find_program(SEQVID_CARGO cargo HINTS ${_sv_cargo_hints})
 if(SEQVID_CARGO)
+  # seqvid::video (feature `video`) when this build has libseqvid_video
+  set(SEQVID_CARGO_FEATURES "")
+  if(TARGET seqvid_video)
+    set(SEQVID_CARGO_FEATURES --features video)
+  endif()
   add_test(NAME rust_bindings
-           COMMAND ${SEQVID_CARGO} test --offline --quiet
+           COMMAND ${SEQVID_CARGO} test --offline --quiet ${SEQVID_CARGO_FEATURES}
                    --manifest-path ${PROJECT_SOURCE_DIR}/bindings/rust/Cargo.toml)
   # SEQVID_LIB_DIR: where seqvid-sys links from; LD_LIBRARY_PATH: for the doctests (the
   # test programs also get an rpath from the build scripts).

@@ -51,6 +51,10 @@ opaque! {
     seqvid_mmnist;
 }
 
+/// libseqvid_video (`seqvid_video.h`), with the `video` feature.
+#[cfg(feature = "video")]
+pub mod video;
+
 // ---- seqvid_status ----------------------------------------------------------------------
 pub type seqvid_status = c_int;
 pub const SEQVID_OK: c_int = 0;

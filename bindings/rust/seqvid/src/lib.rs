@@ -83,6 +83,9 @@ mod data;
 mod error;
 mod model;
 mod tensor;
+/// Video files as training data (libseqvid_video), with the `video` feature.
+#[cfg(feature = "video")]
+pub mod video;
 
 use std::ffi::{CStr, CString};
 use std::path::Path;

@@ -1,0 +1,154 @@
+#!/bin/bash
+# test_commands.sh SEQVID -- every subcommand of `seqvid` on tiny data: train on each kind
+# of source, predict, eval, encode (output shapes), info on each kind of file, and clear
+# messages with a non-zero exit for bad arguments.
+SEQVID=$1
+source "$(dirname "$0")/lib.sh"
+py=/usr/bin/python3
+
+# --- help answers, for every command ---------------------------------------------------
+for c in "" train predict eval encode info; do
+    if $SEQVID $c --help | grep -q "^usage: seqvid"; then pass "seqvid $c --help"; else fail "seqvid $c --help"; fi
+done
+
+# examples/demo.sh --help answers before installing or building anything: with a PATH that
+# holds only bash, cat and dirname, any use of dpkg, apt-get or cmake would fail.
+mkdir -p "$work/bin"
+for t in bash cat dirname; do ln -s "$(command -v $t)" "$work/bin/$t"; done
+if env PATH="$work/bin" bash "$here/../../examples/demo.sh" --help >"$work/demo.txt" 2>&1 &&
+    grep -q "^usage: examples/demo.sh" "$work/demo.txt" && grep -q -- "--minutes M" "$work/demo.txt"; then
+    pass "examples/demo.sh --help answers without building (seqvid train's flags)"
+else
+    fail "examples/demo.sh --help: $(head -5 "$work/demo.txt")"
+fi
+
+# --- train on every source -------------------------------------------------------------
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 6 --val-every 3 --log-every 2 \
+    --out "$work/mm" >"$work/mm.log" 2>&1 || fail "train on Moving MNIST: $(tail -3 "$work/mm.log")"
+for f in model.safetensors checkpoint.safetensors loss.csv loss.png val0.png val0.gif \
+    val0_rollout.png val0_rollout.gif; do
+    [ -s "$work/mm/$f" ] || fail "train on Moving MNIST: no $f"
+done
+grep -q "^step 6 " "$work/mm.log" && grep -q "last frame" "$work/mm.log" &&
+    pass "train on Moving MNIST: log lines in a pipe, baselines, pictures" ||
+    fail "train on Moving MNIST: log: $(cat "$work/mm.log")"
+[ "$(grep -c '^[0-9]' "$work/mm/loss.csv")" = 4 ] && pass "loss.csv: a row every 2 steps and at every validation" ||
+    fail "loss.csv: $(cat "$work/mm/loss.csv")"
+
+$SEQVID train "${tiny[@]}" --npy "$d/frames.npy" --steps 4 --val-every 2 --out "$work/fr" \
+    >"$work/fr.log" 2>&1 && grep -q "binary" "$work/fr.log" && [ -s "$work/fr/val0.gif" ] &&
+    pass "train on .npy frames (16x16, binary output)" || fail "train on .npy frames: $(tail -3 "$work/fr.log")"
+$SEQVID train "${tiny[@]}" --npy "$d/percepts.npy" --input-frames 6 --future-frames 6 \
+    --steps 4 --val-every 2 --out "$work/pc" >"$work/pc.log" 2>&1 &&
+    grep -q "real (squared loss)" "$work/pc.log" && grep -q "sq.err/frame" "$work/pc.log" &&
+    [ ! -e "$work/pc/val0.png" ] && [ -s "$work/pc/loss.png" ] &&
+    pass "train on .npy percepts (6-vectors, real output, no frame pictures)" ||
+    fail "train on percepts: $(tail -5 "$work/pc.log")"
+$SEQVID train "${tiny[@]}" --npy "$d/rgb.npy" --input-frames 6 --future-frames 6 --kind ae \
+    --steps 2 --val-every 2 --out "$work/rgb" >"$work/rgb.log" 2>&1 &&
+    grep -q "8x8 RGB" "$work/rgb.log" && [ -s "$work/rgb/val0.gif" ] &&
+    pass "train an autoencoder on RGB uint8 .npy frames" || fail "train on RGB: $(tail -3 "$work/rgb.log")"
+
+# --- predict, eval, encode ---------------------------------------------------------------
+$SEQVID predict "$work/fr/model.safetensors" --npy "$d/frames.npy" --count 5 --future 7 \
+    --rollout 12 --pictures 2 --out "$work/pred" >"$work/pred.log" 2>&1 &&
+    $py -c "
+import numpy as np, sys
+p = np.load('$work/pred/predictions.npy'); r = np.load('$work/pred/reconstructions.npy')
+sys.exit(0 if p.shape == (7, 5, 16, 16) and r.shape == (10, 5, 16, 16) else 1)" &&
+    [ -s "$work/pred/seq1_rollout.gif" ] && [ ! -e "$work/pred/seq2.png" ] &&
+    pass "predict: predictions (7, 5, 16, 16), reconstructions (10, 5, 16, 16), 2 pictures" ||
+    fail "predict: $(tail -5 "$work/pred.log")"
+$SEQVID predict --model "$work/mm/checkpoint.safetensors" --data "$d/mnist" --count 3 \
+    --out "$work/pred_mm" >"$work/pred_mm.log" 2>&1 && [ -s "$work/pred_mm/seq0.png" ] &&
+    grep -q "mean frame" "$work/pred_mm.log" &&
+    pass "predict from a checkpoint on generated Moving MNIST" || fail "predict on Moving MNIST: $(tail -5 "$work/pred_mm.log")"
+$SEQVID eval "$work/pc/model.safetensors" --npy "$d/percepts.npy" >"$work/eval.log" 2>&1 &&
+    grep -q "clip mean" "$work/eval.log" && grep -q "^  model" "$work/eval.log" &&
+    pass "eval: model next to the baselines" || fail "eval: $(cat "$work/eval.log")"
+
+$SEQVID encode "$work/fr/model.safetensors" --npy "$d/frames.npy" --count 9 --stream \
+    --out "$work/enc" >"$work/enc.log" 2>&1 &&
+    $py -c "
+import numpy as np, sys
+f = np.load('$work/enc/features.npy'); s = np.load('$work/enc/features_stream.npy')
+ok = f.shape == (9, 16) and s.shape == (20, 9, 16) and np.allclose(s[-1], f, atol=1e-5)
+sys.exit(0 if ok else 1)" &&
+    pass "encode --stream: features (9, 16) = 2 x 8 units per clip, per frame (20, 9, 16), last = clip" ||
+    fail "encode: $(tail -5 "$work/enc.log")"
+$SEQVID encode "$work/pc/model.safetensors" --npy "$d/percepts.npy" --frames 4 --out "$work/enc2" \
+    >/dev/null 2>&1 && $py -c "
+import numpy as np, sys
+sys.exit(0 if np.load('$work/enc2/features.npy').shape == (10, 16) else 1)" &&
+    pass "encode --frames 4 of percepts: (10, 16)" || fail "encode of percepts"
+
+# --- info on each kind of file -------------------------------------------------------------
+$SEQVID info "$work/mm/model.safetensors" | grep -q "libseqvid model" &&
+    $SEQVID info "$work/mm/model.safetensors" | grep -q "HIDDEN=8" &&
+    pass "info: model" || fail "info: model: $($SEQVID info "$work/mm/model.safetensors" 2>&1)"
+$SEQVID info "$work/mm/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
+    grep -q "training checkpoint" "$work/info.log" && grep -q "step 6" "$work/info.log" &&
+    grep -q "data generator state: yes" "$work/info.log" &&
+    pass "info: checkpoint (step, generator state)" || fail "info: checkpoint: $(cat "$work/info.log")"
+$SEQVID info "$d/rgb.npy" >"$work/info.log" 2>&1 && grep -q "shape (12, 6, 8, 8, 3)" "$work/info.log" &&
+    grep -q "6 sequences of 12" "$work/info.log" && pass "info: .npy" ||
+    fail "info: .npy: $(cat "$work/info.log")"
+head -c 100 /dev/urandom >"$work/random.bin"
+expect_error "info: random bytes" "not a libseqvid model" $SEQVID info "$work/random.bin"
+printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a":1}' >"$work/broken.safetensors"
+$SEQVID info "$work/broken.safetensors" >"$work/out" 2>&1
+[ $? -ne 0 ] && grep -q "not a libseqvid model" "$work/out" && pass "info: a broken safetensors file" ||
+    fail "info: broken safetensors: $(cat "$work/out")"
+expect_error "info: missing file" "No such file" $SEQVID info "$work/nothing.npy"
+expect_error "info: no file" "usage: seqvid info" $SEQVID info
+
+# --- video, through libseqvid_video -------------------------------------------------------
+if [ $have_video = 1 ]; then
+    v=$d/videos
+    $SEQVID info "$v/clip1.mkv" >"$work/info.log" 2>&1 && grep -q "video, 64x48, 10 frames/s" "$work/info.log" &&
+        pass "info: video file" || fail "info: video: $(cat "$work/info.log")"
+    $SEQVID info "$v" >"$work/info.log" 2>&1 && grep -q "a folder of 6 files" "$work/info.log" &&
+        pass "info: folder of videos" || fail "info: video folder: $(cat "$work/info.log")"
+    $SEQVID train "${tiny[@]}" --video "$v" --patch 16 --steps 4 --val-every 2 --out "$work/vid" \
+        >"$work/vid.log" 2>&1 && grep -q "random patches 16x16 gray" "$work/vid.log" &&
+        grep -q "real (squared loss)" "$work/vid.log" && [ -s "$work/vid/val0.gif" ] &&
+        pass "train on a folder of videos: 16x16 patches, real output" ||
+        fail "train on videos: $(tail -5 "$work/vid.log")"
+    $SEQVID train "${tiny[@]}" --video "$v/*.mkv" --resize 24 --rgb --kind ae --steps 2 --val-every 2 \
+        --out "$work/vid2" >"$work/vid2.log" 2>&1 && grep -q "frames 24x24 RGB" "$work/vid2.log" &&
+        pass "train on a glob of videos: whole frames resized to 24x24, RGB" ||
+        fail "train on a video glob: $(tail -5 "$work/vid2.log")"
+    $SEQVID encode "$work/vid/model.safetensors" --video "$v/clip2.mkv" --patch 16 --count 6 \
+        --out "$work/venc" >/dev/null 2>&1 && $py -c "
+import numpy as np, sys
+sys.exit(0 if np.load('$work/venc/features.npy').shape == (6, 16) else 1)" &&
+        pass "encode patches of one video file: (6, 16)" || fail "encode of a video"
+    $SEQVID predict "$work/vid/model.safetensors" --video "$v/clip2.mkv" --patch 16 --count 4 \
+        --rollout 0 --out "$work/vpred" >/dev/null 2>&1 && [ -s "$work/vpred/seq0.png" ] &&
+        pass "predict on one video file" || fail "predict on a video"
+    expect_error "train on one video file" "one file is not split" \
+        $SEQVID train --video "$v/clip1.mkv" --out "$work/x"
+    expect_error "patch larger than the frames" "patch 100 x 100 does not fit" \
+        $SEQVID train --video "$v" --patch 100 --out "$work/x"
+    : >"$work/empty.mkv"
+    expect_error "info: zero-length video" "empty.mkv" $SEQVID info "$work/empty.mkv"
+else
+    echo "skipped: video (seqvid without libseqvid_video, or no ffmpeg)"
+    expect_error "video without libseqvid_video" "libseqvid_video" $SEQVID train --video "$d"
+fi
+
+# --- bad arguments: a clear message and a non-zero exit -------------------------------------
+expect_error "no command" "usage: seqvid" $SEQVID
+expect_error "unknown command" "'fly' is not a command" $SEQVID fly
+expect_error "bad number" "--hidden: 'many' is not an integer" $SEQVID train --hidden many
+expect_error "bad choice" "--kind: 'big' is not one of" $SEQVID train --kind big
+expect_error "unknown flag" "seqvid train: unrecognized option" $SEQVID train --frobnicate
+expect_error "stray argument" "unexpected argument 'x'" $SEQVID train x
+expect_error "two sources" "choose one source" $SEQVID train --npy a.npy --video b.avi
+expect_error "missing .npy" "cannot open" $SEQVID train --npy "$work/none.npy"
+expect_error "missing digits" "examples/setup-mnist.sh" $SEQVID train --data "$work/empty" --out "$work/x"
+expect_error "sequences too short" "lower" $SEQVID train "${tiny[@]}" --npy "$d/percepts.npy" --out "$work/x"
+expect_error "frame size mismatch" "the model reads 256" $SEQVID eval "$work/fr/model.safetensors" --npy "$d/percepts.npy"
+expect_error "not a model" "$work/random.bin" $SEQVID predict "$work/random.bin" --npy "$d/frames.npy"
+expect_error "resume with other data" "the model reads 256" $SEQVID train --resume "$work/fr/checkpoint.safetensors" --npy "$d/percepts.npy" --out "$work/x"
+finish
