@@ -91,7 +91,12 @@ typedef enum seqvid_video_key {        /*  default    meaning                   
     SEQVID_VIDEO_SEED = 11,           /**< 1         seed of random patch positions (and of a
                                                      data set's sampling); setting it restarts
                                                      the sequence of positions                 */
-    SEQVID_VIDEO_MAX_PIXELS = 12,     /**< 2^26      largest coded width*height accepted        */
+    SEQVID_VIDEO_MAX_PIXELS = 12,     /**< 2^26      largest width*height accepted: larger
+                                                     streams are refused at open, larger frames
+                                                     are never allocated by the decoder (its
+                                                     max_pixels) and skipped as damaged.
+                                                     seqvid_video_open itself (which decodes
+                                                     frame 0) runs under the defaults        */
     SEQVID_VIDEO_MAX_PACKETS = 13,    /**< 4096      packets read in a row without a frame
                                                      before decoding gives up                  */
     SEQVID_VIDEO_TIMEOUT = 14,        /**< 60        seconds one call may spend in FFmpeg
@@ -112,7 +117,10 @@ typedef enum seqvid_video_key {        /*  default    meaning                   
                                                      (an AVI header, which also counts empty
                                                      chunks, or duration x fps)                */
     SEQVID_VIDEO_POSITION = 38,       /**< RO        index of the frame the next read returns  */
-    SEQVID_VIDEO_DAMAGED = 39,        /**< RO        damaged frames skipped so far              */
+    SEQVID_VIDEO_DAMAGED = 39,        /**< RO        damaged frames skipped so far: packets
+                                                     the decoder rejected or frames it flagged
+                                                     (counted once per packet), frames of
+                                                     another size or beyond MAX_PIXELS      */
     SEQVID_VIDEO_FRAME_WIDTH = 40,    /**< RO        width of an output frame                  */
     SEQVID_VIDEO_FRAME_HEIGHT = 41,   /**< RO        height of an output frame                 */
     SEQVID_VIDEO_FRAME_DIM = 42,      /**< RO        floats per output frame (h * w * channels) */
