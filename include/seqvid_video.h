@@ -12,7 +12,8 @@
  *  - Every function that can fail returns an int status: SEQVID_OK (0) or a seqvid_status
  *    (seqvid_status_string() names it). seqvid_video_last_error() gives the detail of the
  *    last failure of a seqvid_video_* call on the calling thread. Nothing prints, exits or
- *    aborts; FFmpeg's own log output is silenced while the library decodes.
+ *    aborts: the first open sets FFmpeg's log level to quiet, process-wide (a program that
+ *    uses FFmpeg itself can raise it again afterwards with av_log_set_level).
  *  - Handles are opaque, made by *_open / *_create and released by *_free; *_free(NULL) is a
  *    no-op. On failure output handles are set to NULL.
  *  - Options are integer keys (seqvid_video_key) set with seqvid_video_set() and read with
