@@ -65,7 +65,7 @@ configure_build() { # dir, cmake args...
     [ "${PIPESTATUS[0]}" = 0 ]
 }
 
-c_tests='^test_|reference_numpy|safetensors_numpy'
+c_tests='^test_|reference_numpy|safetensors_numpy|fuzz_video_corpus'
 
 run_stage() {
     case $1 in
