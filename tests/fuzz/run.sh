@@ -1,20 +1,39 @@
 #!/bin/sh
-# Build the libFuzzer harness of the loaders with clang (ASan + UBSan) in its own build
-# folder and fuzz for SECONDS seconds (default 60). New inputs go to <build>/fuzz_work (the
-# committed seed corpus tests/fuzz/corpus is only read); crashes to <build>/fuzz_artifacts.
+# Build the libFuzzer harnesses of the file readers with clang (ASan + UBSan) in their own
+# build folder and fuzz each for its share of SECONDS seconds (default 60 in all), one after
+# the other: load (safetensors), idx, gzip, npy (see tests/fuzz.cmake). New inputs go to
+# <build>/fuzz_work_<harness> (the committed seed corpora tests/fuzz/corpus* are only read);
+# crashes to <build>/fuzz_artifacts. Each run ends with libFuzzer's final statistics.
 #   usage: tests/fuzz/run.sh [SECONDS] [more libFuzzer flags, e.g. -jobs=2]
-#   env:   SEQVID_FUZZ_BUILD=<folder>  (default <source>/build-fuzz)
-# To regenerate the seed corpus: build fuzz_make_corpus in any build and run it with
-# tests/fuzz/corpus as argument.
+#   env:   SEQVID_FUZZ_BUILD=<folder>      (default <source>/build-fuzz)
+#          SEQVID_FUZZ_HARNESSES="idx npy" (default all four)
+# To regenerate the seed corpora: build fuzz_make_corpus in any build and run it with
+# tests/fuzz/corpus as argument; tests/fuzz/make_data_corpus.py writes the other three.
 set -eu
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SEQVID_FUZZ_BUILD:-$src/build-fuzz}
+harnesses=${SEQVID_FUZZ_HARNESSES:-load idx gzip npy}
+n=$(echo $harnesses | wc -w)
+each=$((secs / n))
+[ "$each" -gt 0 ] || each=1
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DSEQVID_FUZZ=ON -DSEQVID_EXAMPLES=OFF \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_load -j2 >/dev/null
-mkdir -p "$build/fuzz_work" "$build/fuzz_artifacts"
-exec "$build/tests/fuzz_load" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 \
-     -print_final_stats=1 -dict="$src/tests/fuzz/safetensors.dict" \
-     -artifact_prefix="$build/fuzz_artifacts/" "$@" "$build/fuzz_work" "$src/tests/fuzz/corpus"
+for h in $harnesses; do
+    cmake --build "$build" --target "fuzz_$h" -j2 >/dev/null
+done
+mkdir -p "$build/fuzz_artifacts"
+for h in $harnesses; do
+    corpus=$src/tests/fuzz/corpus_$h
+    [ "$h" = load ] && corpus=$src/tests/fuzz/corpus
+    dict=
+    d=$h
+    [ "$h" = gzip ] && d=idx # its inputs end in IDX bytes
+    [ -f "$src/tests/fuzz/$d.dict" ] && dict=-dict=$src/tests/fuzz/$d.dict
+    mkdir -p "$build/fuzz_work_$h"
+    echo "== fuzz_$h: $each s"
+    "$build/tests/fuzz_$h" -max_total_time="$each" -rss_limit_mb=1024 -timeout=10 \
+        -print_final_stats=1 $dict -artifact_prefix="$build/fuzz_artifacts/$h-" "$@" \
+        "$build/fuzz_work_$h" "$corpus"
+done
