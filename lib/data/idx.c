@@ -6,11 +6,12 @@
  * and plain files alike, so the compression is detected from the content, not the name.
  *
  * Hostile files (gzip bombs): the header's claimed size is checked against
- * SEQVID_LIMIT_IDX_BYTES before anything is inflated; the payload is then inflated in chunks of
- * IDX_CHUNK bytes straight into the float pixels, whose pages are touched only as data
- * arrives, so memory follows what the file really holds and never exceeds 4 bytes per
- * announced pixel. After the payload the stream must end: no byte more, and for gzip a whole
- * trailer (zlib checks its CRC-32 and size; a stream cut before it is an error here). */
+ * SEQVID_LIMIT_IDX_BYTES before anything is inflated; the payload is then inflated into a
+ * buffer that grows only as data arrives (a stream shorter than announced costs what it
+ * holds), and widened to floats in place once whole: the peak memory of a load is 4 bytes
+ * per announced pixel, never the bytes and the floats together. After the payload the
+ * stream must end: no byte more, and for gzip a whole trailer (zlib checks its CRC-32 and
+ * size; a stream cut before it is an error here). */
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -24,7 +25,7 @@
 
 #define IDX_UBYTE 0x08
 #define IDX_MAX_SIDE 4096          /* larger "digits" are taken as a corrupt header */
-#define IDX_CHUNK ((size_t)1 << 16) /* bytes inflated per read */
+#define IDX_CHUNK ((size_t)1 << 20) /* first buffer size; doubled as data keeps arriving */
 
 /* Status for a failed gzread/gzopen: an I/O error of the system, or a corrupt gzip stream
  * (zlib reports a stream cut short as Z_BUF_ERROR "unexpected end of file"). */
@@ -93,45 +94,80 @@ static int idx_header(gzFile f, unsigned ndim, size_t *dims, const char *fn, con
     return SEQVID_OK;
 }
 
-/* Read exactly n payload bytes in chunks: into bytes[] if it is not NULL, else converted to
- * floats in [0,1] into pixels[]. Then make sure the stream ends there. */
-static int idx_payload(gzFile f, size_t n, unsigned char *bytes, float *pixels, const char *fn,
+/* Read exactly n payload bytes into a new buffer of `room` >= n bytes, then make sure the
+ * stream ends there. The buffer grows (doubling from IDX_CHUNK) only as data arrives, so a
+ * header that announces more than the stream holds costs only what the stream holds; large
+ * reallocs are page remaps, not copies. */
+static int idx_payload(gzFile f, size_t n, size_t room, unsigned char **out, const char *fn,
                        const char *path, const char *what) {
-    unsigned char chunk[IDX_CHUNK];
-    float scale[256];
-    for (int v = 0; v < 256; v++) scale[v] = (float)v / 255.0f;
-    size_t have = 0;
+    *out = NULL;
+    size_t cap = n < IDX_CHUNK ? n : IDX_CHUNK, have = 0;
+    unsigned char *buf = malloc(cap ? cap : 1);
+    if (!buf) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, cap);
+    int st = SEQVID_OK;
     while (have < n) {
-        size_t want = n - have < IDX_CHUNK ? n - have : IDX_CHUNK, got;
-        unsigned char *dst = bytes ? bytes + have : chunk;
-        int st = gz_read(f, dst, want, &got, fn, path);
-        if (st) return st;
-        if (!bytes)
-            for (size_t i = 0; i < got; i++) pixels[have + i] = scale[chunk[i]];
+        if (have == cap) {
+            size_t ncap = cap > n / 2 ? n : cap * 2;
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, ncap);
+                goto fail;
+            }
+            buf = nb, cap = ncap;
+        }
+        size_t got;
+        if ((st = gz_read(f, buf + have, cap - have, &got, fn, path))) goto fail;
         have += got;
-        if (got < want) break; /* end of file */
+        if (have < cap) break; /* end of file */
     }
-    if (have < n)
-        return sv_fail(SEQVID_ERR_FORMAT,
-                       "%s: %s file '%s' is truncated: %zu of %zu data bytes present", fn, what,
-                       path, have, n);
+    if (have < n) {
+        st = sv_fail(SEQVID_ERR_FORMAT,
+                     "%s: %s file '%s' is truncated: %zu of %zu data bytes present", fn, what,
+                     path, have, n);
+        goto fail;
+    }
     unsigned char extra;
     size_t got;
-    int st = gz_read(f, &extra, 1, &got, fn, path);
-    if (st) return st;
-    if (got)
-        return sv_fail(SEQVID_ERR_FORMAT,
-                       "%s: %s file '%s' has data after the %zu bytes its header announces", fn,
-                       what, path, n);
+    if ((st = gz_read(f, &extra, 1, &got, fn, path))) goto fail;
+    if (got) {
+        st = sv_fail(SEQVID_ERR_FORMAT,
+                     "%s: %s file '%s' has data after the %zu bytes its header announces", fn,
+                     what, path, n);
+        goto fail;
+    }
     /* gzread forgives a stream cut short (to read files still being written) and only records
      * Z_BUF_ERROR: all the data arrived, but not the trailer that vouches for it. */
     int zerr = Z_OK;
     gzerror(f, &zerr);
-    if (zerr == Z_BUF_ERROR)
-        return sv_fail(SEQVID_ERR_FORMAT,
-                       "%s: %s file '%s' is a gzip stream without its trailer (CRC-32 and size)",
-                       fn, what, path);
+    if (zerr == Z_BUF_ERROR) {
+        st = sv_fail(SEQVID_ERR_FORMAT,
+                     "%s: %s file '%s' is a gzip stream without its trailer (CRC-32 and size)",
+                     fn, what, path);
+        goto fail;
+    }
+    if (room > cap) {
+        unsigned char *nb = realloc(buf, room);
+        if (!nb) {
+            st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, room);
+            goto fail;
+        }
+        buf = nb;
+    }
+    *out = buf;
     return SEQVID_OK;
+fail:
+    free(buf);
+    return st;
+}
+
+/* Widen n bytes at the start of buf (room for n floats) into floats v / 255 in place. Going
+ * from the last element down, float i (bytes 4i..4i+3) only overwrites bytes >= i, which
+ * are read already: the set never needs the bytes and the floats at once. */
+static float *bytes_to_pixels(unsigned char *buf, size_t n) {
+    float scale[256];
+    for (int v = 0; v < 256; v++) scale[v] = (float)v / 255.0f;
+    for (size_t i = n; i-- > 0;) memcpy(buf + i * sizeof(float), &scale[buf[i]], sizeof(float));
+    return (float *)(void *)buf;
 }
 
 /* Open a regular file (never blocking on a FIFO) for gzread; *size receives its size. */
@@ -181,13 +217,9 @@ static int load_images(const char *path, seqvid_digits *d, const char *fn) {
                          dims[0], dims[1], dims[2]);
     }
     if (!st) st = idx_claim(f, n, size, 16, fn, path, "images");
-    if (!st) {
-        /* Not sv_falloc: its zero fill would touch every page of a size the file may not
-         * back. Untouched pages cost no memory; the payload fills them as it arrives. */
-        d->pixels = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
-        if (!d->pixels) st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu pixels", fn, n);
-    }
-    if (!st) st = idx_payload(f, n, NULL, d->pixels, fn, path, "images");
+    unsigned char *buf = NULL;
+    if (!st) st = idx_payload(f, n, n * sizeof(float), &buf, fn, path, "images");
+    if (!st) d->pixels = bytes_to_pixels(buf, n);
     gzclose(f);
     if (st) return st;
     d->count = dims[0], d->rows = dims[1], d->cols = dims[2];
@@ -205,9 +237,7 @@ static int load_labels(const char *path, seqvid_digits *d, const char *fn) {
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: labels file '%s' holds %zu labels for %zu images",
                      fn, path, n, d->count);
     if (!st) st = idx_claim(f, n, size, 8, fn, path, "labels");
-    if (!st && !(d->labels = malloc(n)))
-        st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu labels", fn, n);
-    if (!st) st = idx_payload(f, n, d->labels, NULL, fn, path, "labels");
+    if (!st) st = idx_payload(f, n, n, &d->labels, fn, path, "labels");
     gzclose(f);
     return st;
 }
