@@ -4,8 +4,8 @@
 #   gzip   the gzip path of the IDX reader, structure-aware (fuzz_gzip.c)  corpus_gzip/
 #   npy    the .npy readers, frames and lengths (lib/data/npy.c)           corpus_npy/
 # Registered for each harness H:
-#  - fuzz_H_corpus: the harness replayed over its committed seed corpus with the normal
-#    compiler (no clang needed), in every build;
+#  - fuzz_H_corpus: the harness replayed over its committed seed corpus and the reproducers
+#    of slow units (slow_units/H_*) with the normal compiler (no clang needed), in every build;
 #  - with -DSEQVID_FUZZ=ON (clang): the libFuzzer binary fuzz_H and a short run fuzz_H_short.
 # tests/fuzz/run.sh runs them (CI's fuzz stage, and long runs by hand).
 set(SV_FUZZ_HARNESSES load idx gzip npy)
@@ -30,7 +30,10 @@ foreach(h ${SV_FUZZ_HARNESSES})
   add_executable(fuzz_${h}_replay ${SV_FUZZ_DIR}/fuzz_${h}.c ${SV_FUZZ_DIR}/replay_main.c)
   target_include_directories(fuzz_${h}_replay PRIVATE ${PROJECT_SOURCE_DIR}/lib)
   target_link_libraries(fuzz_${h}_replay PRIVATE seqvid_static ZLIB::ZLIB)
-  add_test(NAME fuzz_${h}_corpus COMMAND fuzz_${h}_replay ${corpus})
+  # Reproducers of slow units (tests/fuzz/slow_units/<harness>_*) are replayed too, but kept
+  # out of the seed corpus: libFuzzer would spend most of its time mutating them.
+  file(GLOB slow ${SV_FUZZ_DIR}/slow_units/${h}_*)
+  add_test(NAME fuzz_${h}_corpus COMMAND fuzz_${h}_replay ${corpus} ${slow})
   set_tests_properties(fuzz_${h}_corpus PROPERTIES TIMEOUT 60)
 endforeach()
 
