@@ -542,11 +542,19 @@ typedef struct seqvid_mmnist seqvid_mmnist;
  *  gzipped (detected from the content). Pixels are scaled to [0,1]. A gzip stream must be
  *  whole: its trailer (CRC-32 and size) is checked. A header announcing more pixel bytes than
  *  SEQVID_LIMIT_IDX_BYTES is refused (SEQVID_ERR_FORMAT) before anything is inflated, and
- *  the data is read in bounded chunks: the peak memory of a load is 4 bytes per announced
- *  pixel (the floats) plus a few hundred KiB, whatever the file. Paths that are not regular
- *  files (FIFOs, directories) give SEQVID_ERR_IO at once. */
+ *  the buffer grows only as data arrives: the peak memory of a load is at most 4 bytes per
+ *  announced pixel (the floats) plus zlib's state, whatever the file. Paths that are not
+ *  regular files (FIFOs, directories) give SEQVID_ERR_IO at once. */
 SEQVID_API int seqvid_digits_load(const char *images_path, const char *labels_path,
                                   seqvid_digits **out);
+SEQVID_API void seqvid_digits_free(seqvid_digits *digits);
+/** Any output may be NULL. */
+SEQVID_API int seqvid_digits_shape(const seqvid_digits *digits, size_t *count, size_t *rows,
+                                   size_t *cols);
+/** rows*cols floats of image i, valid while the set lives. */
+SEQVID_API int seqvid_digits_image(const seqvid_digits *digits, size_t i, const float **pixels);
+/** Label of image i; SEQVID_ERR_STATE if no labels were loaded. */
+SEQVID_API int seqvid_digits_label(const seqvid_digits *digits, size_t i, int *label);
 
 /** Keys of seqvid_set_limit(): bounds on what the loaders accept from a file, so that a
  *  hostile file (a gzip bomb) cannot make them use unbounded memory or time. Each key's note
@@ -557,19 +565,11 @@ typedef enum seqvid_limit_key { /* default  meaning                             
                                              1 to 2^40. The MNIST training set is 47 MB,
                                              EMNIST ByClass 0.55 GB.                       */
 } seqvid_limit_key;
-/** Set a limit (process-wide, since SEQVID 1.1): a whole number in the key's range, else
+/** Set a limit (process-wide; since 1.1): a whole number in the key's range, else
  *  SEQVID_ERR_ARG. Safe from any thread; a load already running keeps the value it read. */
 SEQVID_API int seqvid_set_limit(int key, double value);
 /** The current value of a limit. */
 SEQVID_API int seqvid_get_limit(int key, double *value);
-SEQVID_API void seqvid_digits_free(seqvid_digits *digits);
-/** Any output may be NULL. */
-SEQVID_API int seqvid_digits_shape(const seqvid_digits *digits, size_t *count, size_t *rows,
-                                   size_t *cols);
-/** rows*cols floats of image i, valid while the set lives. */
-SEQVID_API int seqvid_digits_image(const seqvid_digits *digits, size_t i, const float **pixels);
-/** Label of image i; SEQVID_ERR_STATE if no labels were loaded. */
-SEQVID_API int seqvid_digits_label(const seqvid_digits *digits, size_t i, int *label);
 
 /** Keys of seqvid_mmnist_set(); each key's note gives its default, then its meaning. */
 typedef enum seqvid_mmnist_key {   /* default  meaning                                       */
