@@ -33,7 +33,9 @@ for h in $harnesses; do
     [ -f "$src/tests/fuzz/$d.dict" ] && dict=-dict=$src/tests/fuzz/$d.dict
     mkdir -p "$build/fuzz_work_$h"
     echo "== fuzz_$h: $each s"
-    "$build/tests/fuzz_$h" -max_total_time="$each" -rss_limit_mb=1024 -timeout=10 \
+    # -timeout is wall-clock: on a loaded shared machine a niced run can stall for seconds
+    # (inputs that take 1-12 ms in-process were reported as 18 s timeouts), so 60 s.
+    "$build/tests/fuzz_$h" -max_total_time="$each" -rss_limit_mb=1024 -timeout=60 \
         -print_final_stats=1 $dict -artifact_prefix="$build/fuzz_artifacts/$h-" "$@" \
         "$build/fuzz_work_$h" "$corpus"
 done
