@@ -282,6 +282,9 @@ else
         ok "bindings/python is clean after the install"
     else
         fail "the Python install left files in bindings/python: $left"
+    fi
+fi
+
 # --- 7. libseqvid_video through pkg-config (when the build has it) ---------------------------
 if [ -e "$libdir/pkgconfig/seqvid_video.pc" ]; then
     mkdir -p "$tmp/video"
