@@ -414,7 +414,7 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
 
     /* Readout, softmax, loss, clip probabilities; Z becomes dZ when training. */
     for (size_t r = 0; r < TB; r++) memcpy(Z + r * C, c->bout, (size_t)C * sizeof *Z);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, C, H, 1.0f, htop, H, c->wout,
+    sv_sgemm(SV_NOTRANS, SV_NOTRANS, (int)TB, C, H, 1.0f, htop, H, c->wout,
                 C, 1.0f, Z, C);
     long n_valid = 0;
     for (int b = 0; b < B; b++) n_valid += batch->len[b];
@@ -454,7 +454,7 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
 
     if (train) {
         /* Readout: dW = H~^T dZ, dc = Σ_r dZ_r. */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, C, (int)TB, 1.0f, htop, H, Z, C,
+        sv_sgemm(SV_TRANS, SV_NOTRANS, H, C, (int)TB, 1.0f, htop, H, Z, C,
                     0.0f, c->gwout, C);
         memset(c->gbout, 0, (size_t)C * sizeof *c->gbout);
         for (size_t r = 0; r < TB; r++)
@@ -466,7 +466,7 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
             if (!dh || !tmp) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
             float *dH = dh, *dBelow = dh + TB * (size_t)H;
             /* dH_top = dZ W^T (⊙ the output mask). */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, H, C, 1.0f, Z, C,
+            sv_sgemm(SV_NOTRANS, SV_TRANS, (int)TB, H, C, 1.0f, Z, C,
                         c->wout, C, 0.0f, dH, H);
             if (drop)
                 for (size_t i = 0; i < TB * (size_t)H; i++) dH[i] *= mask[i];

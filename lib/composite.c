@@ -299,7 +299,7 @@ static void readout(const seqvid_model *m, const sv_decoder *d, const float *hto
                     float *Y) {
     size_t D = (size_t)m->D;
     for (int r = 0; r < rows; r++) memcpy(Y + r * D, d->bout, D * sizeof *Y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m->D, m->H, 1.0f, htop, m->H,
+    sv_sgemm(SV_NOTRANS, SV_NOTRANS, rows, m->D, m->H, 1.0f, htop, m->H,
                 d->wout, m->D, 1.0f, Y, m->D);
 }
 
@@ -392,14 +392,14 @@ static void stack_backward(seqvid_model *m, const sv_stack *s, sv_lstm_cache *ca
 /* Readout backward: ∂W_out = H_top^T dY, ∂b_out (overwritten), and dH_top = dY W_out^T. */
 static void readout_backward(const seqvid_model *m, const sv_decoder *d, const float *htop,
                              int rows, const float *dY, float *dH) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m->H, m->D, rows, 1.0f, htop, m->H, dY,
+    sv_sgemm(SV_TRANS, SV_NOTRANS, m->H, m->D, rows, 1.0f, htop, m->H, dY,
                 m->D, 0.0f, d->gwout, m->D);
     memset(d->gbout, 0, (size_t)m->D * sizeof *d->gbout);
     for (int r = 0; r < rows; r++) {
         const float *y = dY + (size_t)r * m->D;
         for (int k = 0; k < m->D; k++) d->gbout[k] += y[k];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m->H, m->D, 1.0f, dY, m->D,
+    sv_sgemm(SV_NOTRANS, SV_TRANS, rows, m->H, m->D, 1.0f, dY, m->D,
                 d->wout, m->D, 0.0f, dH, m->H);
 }
 
