@@ -63,6 +63,7 @@ typedef struct sv_blas_info {
     unsigned long fallbacks;  /* products computed on a slower path after a backend failure */
     unsigned long reorders;   /* weight copies made (cache misses) */
     unsigned long cache_hits; /* products that reused a cached weight copy */
+    unsigned long primitives; /* kernels made for a new shape (oneDNN: JIT-compiled) */
 } sv_blas_info_t;
 sv_blas_info_t sv_blas_info(void);
 #endif

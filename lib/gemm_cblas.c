@@ -45,4 +45,4 @@ int sv_blas_bf16_supported(void) { return 0; }
 int sv_blas_set_bf16(int on) { return (void)on, 0; }
 int sv_blas_get_bf16(void) { return 0; }
 
-sv_blas_info_t sv_blas_info(void) { return (sv_blas_info_t){BACKEND_NAME, 0, 0, 0}; }
+sv_blas_info_t sv_blas_info(void) { return (sv_blas_info_t){BACKEND_NAME, 0, 0, 0, 0}; }

@@ -41,7 +41,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static dnnl_engine_t engine; /* NULL: oneDNN unusable, every product takes the C loop */
 static atomic_int n_threads;
 static atomic_int bf16_on;
-static atomic_ulong n_fallbacks, n_reorders, n_hits;
+static atomic_ulong n_fallbacks, n_reorders, n_hits, n_prims;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the tables below */
 
 static void init(void) {
@@ -50,9 +50,14 @@ static void init(void) {
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
 }
 
-static int threads_for_call(void) {
+/* Products below this many multiply-adds run on one thread: waking a team costs more than
+ * they take (OpenBLAS draws the same line: 65536 x 4), and on a busy machine a parallel
+ * region waits for a time slice. */
+#define SMALL_WORK 262144.0
+
+static int threads_for_call(double work) {
     pthread_once(&init_once, init);
-    int n = atomic_load(&n_threads);
+    int n = work < SMALL_WORK ? 1 : atomic_load(&n_threads);
     if (omp_get_max_threads() != n) omp_set_num_threads(n);
     return n;
 }
@@ -157,27 +162,54 @@ static void pack_bf16(const float *X, int rows, int cols, int ld, uint16_t *out)
     }
 }
 
-/* ---- per-thread scratch ---------------------------------------------------------------- */
-typedef struct scratch { void *p[3]; size_t n[3]; } scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static void scratch_free(void *s_) {
-    scratch *s = s_;
-    for (int i = 0; i < 3; i++) free(s->p[i]);
-    free(s);
-}
-static void scratch_init(void) {
-    if (pthread_key_create(&scratch_key, scratch_free) != 0) scratch_key = 0;
+/* ---- per-thread state -------------------------------------------------------------------
+ * Buffers (bf16 operands, the primitive's scratchpad), a stream, and for each slot of the
+ * primitive table the memory objects of its four arguments: a product then only repoints
+ * them (dnnl_memory_set_data_handle) instead of allocating, which for small products costs
+ * more than the arithmetic. */
+#define MAX_PRIMS 64
+typedef struct tl_mem { unsigned long gen; dnnl_memory_t m[4]; } tl_mem;
+typedef struct tls {
+    void *p[3];
+    size_t n[3];
+    dnnl_stream_t stream;
+    tl_mem mem[MAX_PRIMS];
+} tls;
+static pthread_key_t tls_key;
+static int tls_ok;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tl_mem_clear(tl_mem *t) {
+    for (int i = 0; i < 4; i++)
+        if (t->m[i]) dnnl_memory_destroy(t->m[i]), t->m[i] = NULL;
+    t->gen = 0;
 }
 
-/* Slot i of this thread's scratch with at least `bytes` bytes (64-aligned); NULL if no memory. */
-static void *scratch_get(int i, size_t bytes) {
-    pthread_once(&scratch_once, scratch_init);
-    scratch *s = pthread_getspecific(scratch_key);
+static void tls_free(void *s_) {
+    tls *s = s_;
+    for (int i = 0; i < 3; i++) free(s->p[i]);
+    for (int i = 0; i < MAX_PRIMS; i++) tl_mem_clear(&s->mem[i]);
+    if (s->stream) dnnl_stream_destroy(s->stream);
+    free(s);
+}
+static void tls_init(void) { tls_ok = pthread_key_create(&tls_key, tls_free) == 0; }
+
+static tls *tls_get(void) {
+    pthread_once(&tls_once, tls_init);
+    if (!tls_ok) return NULL;
+    tls *s = pthread_getspecific(tls_key);
     if (!s) {
         if (!(s = calloc(1, sizeof *s))) return NULL;
-        if (pthread_setspecific(scratch_key, s) != 0) return free(s), NULL;
+        if (pthread_setspecific(tls_key, s) != 0) return free(s), NULL;
     }
+    if (!s->stream && dnnl_stream_create(&s->stream, engine, dnnl_stream_default_flags) !=
+                          dnnl_success)
+        s->stream = NULL;
+    return s->stream ? s : NULL;
+}
+
+/* Buffer i of this thread with at least `bytes` bytes (64-aligned); NULL if no memory. */
+static void *scratch_get(tls *s, int i, size_t bytes) {
     if (s->n[i] < bytes) {
         void *p = NULL;
         if (posix_memalign(&p, 64, bytes) != 0) return NULL;
@@ -199,13 +231,13 @@ typedef struct mm_entry {
     dnnl_primitive_t prim;
     dnnl_memory_desc_t a_md, b_md, b_plain_md, c_md; /* b_md: what the primitive reads */
     size_t scratch_bytes;
+    unsigned long gen; /* creation stamp: per-thread memory objects belong to one entry */
     unsigned long last_use;
     int in_use;
 } mm_entry;
 
-#define MAX_PRIMS 64
 static mm_entry prims[MAX_PRIMS];
-static unsigned long use_clock;
+static unsigned long use_clock, gen_clock;
 
 static void md_2d(dnnl_memory_desc_t *md, int rows, int cols, int trans, int ld,
                   dnnl_data_type_t dt) {
@@ -254,7 +286,7 @@ static int mm_create(const mm_key *k, mm_entry *e) {
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    if (ok) e->key = *k;
+    if (ok) e->key = *k, atomic_fetch_add(&n_prims, 1);
     return ok;
 }
 
@@ -288,6 +320,7 @@ static mm_entry *mm_get(const mm_key *k, int *owned) {
     if (prims[victim].prim) dnnl_primitive_destroy(prims[victim].prim);
     prims[victim] = fresh;
     prims[victim].in_use = 1, prims[victim].last_use = ++use_clock;
+    prims[victim].gen = ++gen_clock;
     pthread_mutex_unlock(&lock);
     *owned = 0;
     return &prims[victim];
@@ -419,6 +452,8 @@ static void gemm_loop(int ta, int tb, int M, int N, int K, float alpha, const fl
 static int gemm_matmul(int bf16, int cached, unsigned version, int ta, int tb, int M, int N,
                        int K, float alpha, const float *A, int lda, const float *B, int ldb,
                        float beta, float *C, int ldc, int threads) {
+    tls *t = tls_get();
+    if (!t) return 0;
     mm_key k = {bf16, cached, ta, tb, M, N, K, lda, ldb, ldc, threads, alpha, beta};
     int owned = 0, ok = 0;
     mm_entry *e = mm_get(&k, &owned);
@@ -427,7 +462,7 @@ static int gemm_matmul(int bf16, int cached, unsigned version, int ta, int tb, i
     const void *a = A, *b = B;
     void *pad = NULL;
     if (bf16) { /* A rounded to bf16, packed in its stored orientation */
-        uint16_t *ab = scratch_get(0, (size_t)M * K * sizeof *ab + 64);
+        uint16_t *ab = scratch_get(t, 0, (size_t)M * K * sizeof *ab + 64);
         if (!ab) goto out;
         if (ta) pack_bf16(A, K, M, lda, ab);
         else pack_bf16(A, M, K, lda, ab);
@@ -437,35 +472,39 @@ static int gemm_matmul(int bf16, int cached, unsigned version, int ta, int tb, i
         if (!(w = w_get(B, &e->b_plain_md, &e->b_md, version))) goto out;
         b = w->data;
     } else if (bf16) {
-        uint16_t *bb = scratch_get(1, (size_t)K * N * sizeof *bb + 64);
+        uint16_t *bb = scratch_get(t, 1, (size_t)K * N * sizeof *bb + 64);
         if (!bb) goto out;
         if (tb) pack_bf16(B, N, K, ldb, bb);
         else pack_bf16(B, K, N, ldb, bb);
         b = bb;
     }
-    if (e->scratch_bytes && !(pad = scratch_get(2, e->scratch_bytes))) goto out;
+    if (e->scratch_bytes && !(pad = scratch_get(t, 2, e->scratch_bytes))) goto out;
 
-    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
-    dnnl_stream_t st = NULL;
-    dnnl_memory_desc_t pad_md;
-    dnnl_dims_t pad_dims = {(dnnl_dim_t)(e->scratch_bytes ? e->scratch_bytes : 1)};
-    dnnl_memory_desc_init_by_tag(&pad_md, 1, pad_dims, dnnl_u8, dnnl_a);
-    ok = dnnl_memory_create(&ma, &e->a_md, engine, (void *)a) == dnnl_success &&
-         dnnl_memory_create(&mb, &e->b_md, engine, (void *)b) == dnnl_success &&
-         dnnl_memory_create(&mc, &e->c_md, engine, C) == dnnl_success &&
-         (!pad || dnnl_memory_create(&ms, &pad_md, engine, pad) == dnnl_success) &&
-         dnnl_stream_create(&st, engine, dnnl_stream_default_flags) == dnnl_success;
-    if (ok) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb},
-                                   {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}};
-        ok = dnnl_primitive_execute(e->prim, st, pad ? 4 : 3, args) == dnnl_success &&
-             dnnl_stream_wait(st) == dnnl_success;
+    /* This thread's memory objects for the entry: made once, repointed per call. */
+    tl_mem own_mem = {0}, *tm = owned ? &own_mem : &t->mem[e - prims];
+    if (tm->gen != e->gen || owned) {
+        tl_mem_clear(tm);
+        dnnl_memory_desc_t pad_md;
+        dnnl_dims_t pad_dims = {(dnnl_dim_t)(e->scratch_bytes ? e->scratch_bytes : 1)};
+        dnnl_memory_desc_init_by_tag(&pad_md, 1, pad_dims, dnnl_u8, dnnl_a);
+        const dnnl_memory_desc_t *mds[4] = {&e->a_md, &e->b_md, &e->c_md, &pad_md};
+        for (int i = 0; i < 4; i++)
+            if (dnnl_memory_create(&tm->m[i], mds[i], engine, DNNL_MEMORY_NONE) != dnnl_success)
+                goto out_mem;
+        tm->gen = owned ? 0 : e->gen;
     }
-    if (st) dnnl_stream_destroy(st);
-    if (ms) dnnl_memory_destroy(ms);
-    if (mc) dnnl_memory_destroy(mc);
-    if (mb) dnnl_memory_destroy(mb);
-    if (ma) dnnl_memory_destroy(ma);
+    ok = dnnl_memory_set_data_handle(tm->m[0], (void *)a) == dnnl_success &&
+         dnnl_memory_set_data_handle(tm->m[1], (void *)b) == dnnl_success &&
+         dnnl_memory_set_data_handle(tm->m[2], C) == dnnl_success &&
+         (!pad || dnnl_memory_set_data_handle(tm->m[3], pad) == dnnl_success);
+    if (ok) {
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, tm->m[0]}, {DNNL_ARG_WEIGHTS, tm->m[1]},
+                                   {DNNL_ARG_DST, tm->m[2]}, {DNNL_ARG_SCRATCHPAD, tm->m[3]}};
+        ok = dnnl_primitive_execute(e->prim, t->stream, pad ? 4 : 3, args) == dnnl_success &&
+             dnnl_stream_wait(t->stream) == dnnl_success;
+    }
+out_mem:
+    if (owned || !ok) tl_mem_clear(tm);
 out:
     if (w) w_release(w);
     mm_release(e, owned);
@@ -475,7 +514,7 @@ out:
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    int threads = threads_for_call();
+    int threads = threads_for_call((double)M * N * K);
     if (K <= 0 || alpha == 0.0f) { /* C = beta C */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {
@@ -527,5 +566,5 @@ void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, con
 
 sv_blas_info_t sv_blas_info(void) {
     return (sv_blas_info_t){"onednn", atomic_load(&n_fallbacks), atomic_load(&n_reorders),
-                            atomic_load(&n_hits)};
+                            atomic_load(&n_hits), atomic_load(&n_prims)};
 }
