@@ -11,9 +11,10 @@
  *   dnnl_sgemm   oneDNN's BLAS-like call (re-packs B each call)
  *   onednn_f32   sv_sgemm: the matmul primitive, B as stored (not a weight: re-packed per call)
  *   onednn_w     sv_sgemm with B registered as weights: reordered once into oneDNN's layout,
- *                reused (forward and data-gradient products: B is a weight matrix)
- *   onednn_bf16  the same with bf16 products (A rounded per call, B converted once), only
- *                where the CPU has AVX512-BF16
+ *                reused (forward and data-gradient products, where B is a weight matrix; the
+ *                weight-gradient products have no weight operand and run as onednn_f32)
+ *   onednn_bf16  the same with bf16 products (A rounded per call, B converted once if a
+ *                weight, else per call), only where the CPU has AVX512-BF16
  * Prints per shape a '#' line, then per case
  *   BOUND case=.. H=.. B=.. threads=.. impl=IMPL bound_ms=.. gflop=..   (Σ count x median)
  *   BOUND ... impl=best_f32  (per shape the fastest float32 implementation)
@@ -223,8 +224,9 @@ int main(int argc, char **argv) {
         int off = 0;
         for (int im = 0; im < I_N; im++) {
             ms[im] = INFINITY;
-            if (!have[im] || ((im == I_ONEDNN_W || im == I_ONEDNN_BF16) && !weight)) continue;
-            int reg = im == I_ONEDNN_W || im == I_ONEDNN_BF16;
+            if (!have[im]) continue;
+            /* weights registered (as the library's owner does) only where B is a weight */
+            int reg = (im == I_ONEDNN_W || im == I_ONEDNN_BF16) && weight;
             if (reg) sv_blas_weights_register(B, nb, &version);
             sv_blas_set_bf16(impl_bf16[im]);
             call c = {im, 0, x, A, B, C};

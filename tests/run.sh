@@ -8,6 +8,8 @@
 #   sanitize   ASan + UBSan build: the C tests again
 #   valgrind   the model, kernel, optimizer, data and thread tests under valgrind memcheck
 #   reference  the reference (netlib) CBLAS instead of OpenBLAS: the C tests again
+#   onednn     the oneDNN backend (-DSEQVID_BLAS=onednn) instead of OpenBLAS: the C tests
+#              again, the NumPy references included, and the bf16 products (tests/test_gemm.c)
 #   abi        abidiff against tests/abi/, exported symbols, SONAME, an old client; then the
 #              consumers built out of tree against an installed prefix (C via pkg-config,
 #              C++ via find_package, the examples both ways)
@@ -25,7 +27,7 @@ jobs=${JOBS:-$(nproc)}
 packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libcmocka-dev
           zlib1g-dev libcjson-dev libgif-dev libpng-dev python3-numpy python3-cffi
           python3-pytest python3-matplotlib abigail-tools clang libclang-rt-14-dev valgrind doxygen
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin libdnnl-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -42,7 +44,7 @@ fi
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(main sanitize valgrind reference abi tsan fuzz docs)
+[ ${#stages[@]} -gt 0 ] || stages=(main sanitize valgrind reference onednn abi tsan fuzz docs)
 failed=()
 
 configure_build() { # dir, cmake args...
@@ -81,6 +83,10 @@ run_stage() {
         configure_build build-refblas -DCMAKE_BUILD_TYPE=Release -DSEQVID_BLAS=reference \
             -DSEQVID_EXAMPLES=OFF &&
             ctest --test-dir build-refblas --output-on-failure -j "$jobs" -R "$c_tests" ;;
+    onednn)
+        configure_build build-onednn -DCMAKE_BUILD_TYPE=Release -DSEQVID_BLAS=onednn \
+            -DSEQVID_EXAMPLES=OFF &&
+            ctest --test-dir build-onednn --output-on-failure -j "$jobs" -R "$c_tests" ;;
     abi)
         [ -d build-test ] || configure_build build-test -DCMAKE_BUILD_TYPE=Release
         bash .ci/abi-check.sh build-test && bash .ci/consumers.sh build-test ;;
