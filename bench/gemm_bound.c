@@ -4,7 +4,8 @@
  *
  *   bench_seqvid --plan --case train --hidden 512 --batch 16 | gemm_bound --threads 2
  *
- * reads the plan's shape lines ("#   name  NT m=.. n=.. k=.. xCOUNT ...") and times each shape
+ * reads the plans' shape lines ("#   name  NT m=.. n=.. k=.. xCOUNT ...", one or more plans) and
+ * times each distinct shape
  * (one warm-up call, then calls for --time seconds, at least 3; the median) with
  *   openblas     cblas_sgemm (and cblas_sgemv for one-row products; the faster counts)
  * and, in a -DSEQVID_BLAS=onednn build, through the library's own backend (lib/blas.h):
@@ -21,7 +22,8 @@
  *   BOUND ... impl=best_bf16 (per shape the fastest of all)
  *   BOUND ... impl=bandwidth bound_ms=..   (every weight matrix read once per product at
  *                                           the measured bandwidth: the batch-1 limit)
- * and "BANDWIDTH threads=.. gbps=.." (a read-only sum over 1 GiB, split over the threads).
+ * and "BANDWIDTH threads=.. gbps=.." (a read-only sum over 512 MiB, split over the threads, best
+ * of 5).
  * The machine must be quiet for the numbers to mean anything. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -134,7 +136,7 @@ static void *bw_read(void *arg) {
 }
 
 static double bandwidth_gbps(int threads) {
-    size_t n = (size_t)1 << 28; /* 1 GiB of floats */
+    size_t n = (size_t)1 << 27; /* 512 MiB of floats: far beyond any cache */
     float *x = xmalloc(n * sizeof *x);
     for (size_t i = 0; i < n; i++) x[i] = (float)(i & 7);
     double best = 0;
@@ -154,27 +156,84 @@ static double bandwidth_gbps(int threads) {
     return best;
 }
 
-/* ---- the plan ----------------------------------------------------------------------------- */
-static int read_plan(FILE *f, shape *s, int max, char *head, size_t head_len) {
+/* ---- the plans ----------------------------------------------------------------------------
+ * stdin holds one or more plans ("PLAN case=.. H=.. B=.." then its shape lines); a shape
+ * shared by several plans (same transposes, m, n, k) is timed once. */
+#define MAX_PLANS 32
+#define MAX_SHAPES 512
+typedef struct plan {
+    char cs[32];
+    long H, B;
+    int first, n; /* its shapes: s[first .. first + n) */
+} plan;
+
+static int read_plans(FILE *f, plan *p, int *np, shape *s, int max) {
     char line[512];
     int n = 0;
-    head[0] = 0;
+    *np = 0;
     while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "PLAN ", 5)) {
-            if (n) break; /* one case per run: the first */
-            snprintf(head, head_len, "%.200s", line + 5);
-            head[strcspn(head, "\n")] = 0;
+        plan q = {"?", 0, 0, n, 0};
+        if (sscanf(line, "PLAN case=%31s H=%ld B=%ld", q.cs, &q.H, &q.B) == 3) {
+            if (*np < MAX_PLANS) p[(*np)++] = q;
             continue;
         }
         shape x;
         char tt[3];
-        if (n < max && sscanf(line, "# %31s %2s m=%ld n=%ld k=%ld x%ld", x.name, tt, &x.m, &x.n,
-                              &x.k, &x.count) == 6) {
+        if (*np && n < max &&
+            sscanf(line, "# %31s %2s m=%ld n=%ld k=%ld x%ld", x.name, tt, &x.m, &x.n, &x.k,
+                   &x.count) == 6) {
             x.ta = tt[0] == 'T', x.tb = tt[1] == 'T';
             s[n++] = x;
+            p[*np - 1].n++;
         }
     }
     return n;
+}
+
+typedef struct timed {
+    double ms[I_N], bw_ms;
+} timed;
+
+/* Time shape x on every implementation at hand. */
+static timed time_shape(const shape *x, const int *have, double budget, double gbps) {
+    timed t;
+    size_t na = (size_t)x->m * x->k, nb = (size_t)x->k * x->n, nc = (size_t)x->m * x->n;
+    float *A = xmalloc(na * sizeof *A), *B = xmalloc(nb * sizeof *B), *C = xmalloc(nc * sizeof *C);
+    for (size_t j = 0; j < na; j++) A[j] = 1e-3f * (float)((j * 37) % 101) - 0.05f;
+    for (size_t j = 0; j < nb; j++) B[j] = 1e-3f * (float)((j * 53) % 97) - 0.048f;
+    memset(C, 0, nc * sizeof *C);
+    /* forward and data-gradient products (A not transposed) multiply by a weight */
+    int weight = !x->ta;
+    unsigned version = 1;
+    double f = 2.0 * x->m * x->n * x->k;
+    char txt[256];
+    int off = 0;
+    for (int im = 0; im < I_N; im++) {
+        t.ms[im] = INFINITY;
+        if (!have[im]) continue;
+        /* weights registered (as the library's owner does) only where B is a weight */
+        int reg = (im == I_ONEDNN_W || im == I_ONEDNN_BF16) && weight;
+        if (reg) sv_blas_weights_register(B, nb, &version);
+        sv_blas_set_bf16(impl_bf16[im]);
+        call c = {im, 0, x, A, B, C};
+        t.ms[im] = time_call(&c, budget);
+        if (im == I_OPENBLAS && x->m == 1 && !x->ta) {
+            c.gemv = 1;
+            double mv = time_call(&c, budget);
+            if (mv < t.ms[im]) t.ms[im] = mv;
+        }
+        sv_blas_set_bf16(0);
+        if (reg) sv_blas_weights_unregister(B);
+        off += snprintf(txt + off, sizeof txt - (size_t)off, " %s %.1f", impl_name[im],
+                        f / (t.ms[im] * 1e6));
+    }
+    /* Batch 1 reads each weight once per product: bytes / bandwidth. */
+    t.bw_ms = (double)x->k * (double)x->n * 4.0 / (gbps * 1e9) * 1e3;
+    printf("#   %-16s %c%c m=%-6ld n=%-6ld k=%-6ld GFLOP/s:%s | bw %.3f ms\n", x->name,
+           x->ta ? 'T' : 'N', x->tb ? 'T' : 'N', x->m, x->n, x->k, txt, t.bw_ms);
+    fflush(stdout);
+    free(A), free(B), free(C);
+    return t;
 }
 
 int main(int argc, char **argv) {
@@ -191,9 +250,10 @@ int main(int argc, char **argv) {
     if (threads < 1 || threads > 64) threads = 1;
     seqvid_set_threads(threads); /* OpenBLAS's pool and the library's backend */
     openblas_set_num_threads(threads);
-    shape s[64];
-    char head[256];
-    int n = read_plan(stdin, s, 64, head, sizeof head);
+    static shape s[MAX_SHAPES];
+    static timed t[MAX_SHAPES];
+    plan p[MAX_PLANS];
+    int np, n = read_plans(stdin, p, &np, s, MAX_SHAPES);
     if (!n) {
         fprintf(stderr, "gemm_bound: no shapes on stdin (pipe bench_seqvid --plan into it)\n");
         return 2;
@@ -205,71 +265,38 @@ int main(int argc, char **argv) {
 #endif
     double gbps = bandwidth_gbps(threads);
     printf("BANDWIDTH threads=%d gbps=%.2f\n", threads, gbps);
-    printf("# %s threads=%d backend=%s bf16=%s\n", head, threads, sv_blas_info().name,
+    printf("# gemm_bound threads=%d backend=%s bf16=%s\n", threads, sv_blas_info().name,
            have[I_ONEDNN_BF16] ? "yes" : "no");
-
-    double bound[I_N] = {0}, best32 = 0, best16 = 0, bw = 0, flop = 0;
     for (int i = 0; i < n; i++) {
-        const shape *x = &s[i];
-        size_t na = (size_t)x->m * x->k, nb = (size_t)x->k * x->n, nc = (size_t)x->m * x->n;
-        float *A = xmalloc(na * sizeof *A), *B = xmalloc(nb * sizeof *B), *C = xmalloc(nc * sizeof *C);
-        for (size_t j = 0; j < na; j++) A[j] = 1e-3f * (float)((j * 37) % 101) - 0.05f;
-        for (size_t j = 0; j < nb; j++) B[j] = 1e-3f * (float)((j * 53) % 97) - 0.048f;
-        memset(C, 0, nc * sizeof *C);
-        /* forward and data-gradient products (A not transposed) multiply by a weight */
-        int weight = !x->ta;
-        unsigned version = 1;
-        double ms[I_N], f = 2.0 * x->m * x->n * x->k;
-        char txt[256];
-        int off = 0;
-        for (int im = 0; im < I_N; im++) {
-            ms[im] = INFINITY;
-            if (!have[im]) continue;
-            /* weights registered (as the library's owner does) only where B is a weight */
-            int reg = (im == I_ONEDNN_W || im == I_ONEDNN_BF16) && weight;
-            if (reg) sv_blas_weights_register(B, nb, &version);
-            sv_blas_set_bf16(impl_bf16[im]);
-            call c = {im, 0, x, A, B, C};
-            ms[im] = time_call(&c, budget);
-            if (im == I_OPENBLAS && x->m == 1 && !x->ta) {
-                c.gemv = 1;
-                double mv = time_call(&c, budget);
-                if (mv < ms[im]) ms[im] = mv;
-            }
-            sv_blas_set_bf16(0);
-            if (reg) sv_blas_weights_unregister(B);
-            off += snprintf(txt + off, sizeof txt - (size_t)off, " %s %.1f", impl_name[im],
-                            f / (ms[im] * 1e6));
-        }
-        double b32 = INFINITY, b16 = INFINITY;
-        for (int im = 0; im < I_N; im++) {
-            if (ms[im] < INFINITY) bound[im] += ms[im] * (double)x->count;
-            if (!impl_bf16[im] && ms[im] < b32) b32 = ms[im];
-            if (ms[im] < b16) b16 = ms[im];
-        }
-        /* Batch 1 reads each weight once per product: bytes / bandwidth. */
-        double bw_ms = (double)x->k * (double)x->n * 4.0 / (gbps * 1e9) * 1e3;
-        best32 += b32 * (double)x->count, best16 += b16 * (double)x->count;
-        bw += bw_ms * (double)x->count, flop += f * (double)x->count;
-        printf("#   %-16s %c%c m=%-6ld n=%-6ld k=%-6ld x%-3ld GFLOP/s:%s | bw %.3f ms\n", x->name,
-               x->ta ? 'T' : 'N', x->tb ? 'T' : 'N', x->m, x->n, x->k, x->count, txt, bw_ms);
-        fflush(stdout);
-        free(A), free(B), free(C);
+        int same = -1;
+        for (int j = 0; j < i && same < 0; j++)
+            if (s[j].ta == s[i].ta && s[j].tb == s[i].tb && s[j].m == s[i].m &&
+                s[j].n == s[i].n && s[j].k == s[i].k)
+                same = j;
+        t[i] = same >= 0 ? t[same] : time_shape(&s[i], have, budget, gbps);
     }
-    /* head: "case=.. H=.. B=.. layout=.. gflop=.. shapes=.." */
-    char id[128] = "", cs[32] = "?";
-    long H = 0, B = 0;
-    sscanf(head, "case=%31s H=%ld B=%ld", cs, &H, &B);
-    snprintf(id, sizeof id, "case=%s H=%ld B=%ld ", cs, H, B);
-    for (int im = 0; im < I_N; im++)
-        if (have[im])
-            printf("BOUND %sthreads=%d impl=%s bound_ms=%.3f gflop=%.4f\n", id, threads,
-                   impl_name[im], bound[im], flop * 1e-9);
-    printf("BOUND %sthreads=%d impl=best_f32 bound_ms=%.3f gflop=%.4f\n", id, threads, best32,
-           flop * 1e-9);
-    printf("BOUND %sthreads=%d impl=best_bf16 bound_ms=%.3f gflop=%.4f\n", id, threads, best16,
-           flop * 1e-9);
-    printf("BOUND %sthreads=%d impl=bandwidth bound_ms=%.3f gflop=%.4f\n", id, threads, bw,
-           flop * 1e-9);
+    for (int q = 0; q < np; q++) {
+        double bound[I_N] = {0}, best32 = 0, best16 = 0, bw = 0, flop = 0;
+        for (int i = p[q].first; i < p[q].first + p[q].n; i++) {
+            double b32 = INFINITY, b16 = INFINITY, c = (double)s[i].count;
+            for (int im = 0; im < I_N; im++) {
+                if (t[i].ms[im] < INFINITY) bound[im] += t[i].ms[im] * c;
+                if (!impl_bf16[im] && t[i].ms[im] < b32) b32 = t[i].ms[im];
+                if (t[i].ms[im] < b16) b16 = t[i].ms[im];
+            }
+            best32 += b32 * c, best16 += b16 * c, bw += t[i].bw_ms * c;
+            flop += 2.0 * s[i].m * s[i].n * s[i].k * c;
+        }
+        char id[128];
+        snprintf(id, sizeof id, "case=%.31s H=%ld B=%ld threads=%d", p[q].cs, p[q].H, p[q].B,
+                 threads);
+        for (int im = 0; im < I_N; im++)
+            if (have[im])
+                printf("BOUND %s impl=%s bound_ms=%.3f gflop=%.4f\n", id, impl_name[im],
+                       bound[im], flop * 1e-9);
+        printf("BOUND %s impl=best_f32 bound_ms=%.3f gflop=%.4f\n", id, best32, flop * 1e-9);
+        printf("BOUND %s impl=best_bf16 bound_ms=%.3f gflop=%.4f\n", id, best16, flop * 1e-9);
+        printf("BOUND %s impl=bandwidth bound_ms=%.3f gflop=%.4f\n", id, bw, flop * 1e-9);
+    }
     return 0;
 }
