@@ -35,6 +35,7 @@
 #include <cblas.h>
 #include <seqvid.h>
 #include "blas.h"
+#include "bench_util.h"
 #ifdef GB_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
 #endif
@@ -43,17 +44,6 @@ enum { I_OPENBLAS, I_DNNL_SGEMM, I_ONEDNN_F32, I_ONEDNN_W, I_ONEDNN_BF16, I_N };
 static const char *const impl_name[I_N] = {"openblas", "dnnl_sgemm", "onednn_f32", "onednn_w",
                                            "onednn_bf16"};
 static const int impl_bf16[I_N] = {0, 0, 0, 0, 1};
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void *xmalloc(size_t n) {
     void *p = NULL;
@@ -113,8 +103,7 @@ static double time_call(const call *c, double budget) {
         run_call(c);
         v[n++] = 1e3 * (now() - t0);
     }
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
+    return median(v, n);
 }
 
 /* ---- memory bandwidth ------------------------------------------------------------------- */
