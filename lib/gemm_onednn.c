@@ -18,7 +18,8 @@
  * split at creation) and kept in a small table; scratch memory is per calling thread.
  *
  * Threads: Debian builds oneDNN on OpenMP, whose team size is a per-thread setting; every
- * product sets the calling thread's to the library's count (sv_blas_set_threads) first.
+ * product sets the calling thread's to the library's count (sv_blas_set_threads) and
+ * restores the caller's afterwards.
  *
  * Failures: oneDNN returns statuses; the only ones reachable here are out-of-memory and
  * "unimplemented" (a shape/type the CPU's kernels do not cover: bf16 without AVX-512). Every
@@ -57,9 +58,7 @@ static void init(void) {
 
 static int threads_for_call(double work) {
     pthread_once(&init_once, init);
-    int n = work < SMALL_WORK ? 1 : atomic_load(&n_threads);
-    if (omp_get_max_threads() != n) omp_set_num_threads(n);
-    return n;
+    return work < SMALL_WORK ? 1 : atomic_load(&n_threads);
 }
 
 void sv_blas_set_threads(int n) {
@@ -511,10 +510,22 @@ out:
     return ok;
 }
 
+static void gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads);
+
+/* The OpenMP team size is the calling thread's setting, which the host program may use for
+ * its own parallel regions: set it for the product, then put it back. */
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    int threads = threads_for_call((double)M * N * K);
+    int threads = threads_for_call((double)M * N * K), saved = omp_get_max_threads();
+    if (saved != threads) omp_set_num_threads(threads);
+    gemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+    if (saved != threads) omp_set_num_threads(saved);
+}
+
+static void gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads) {
     if (K <= 0 || alpha == 0.0f) { /* C = beta C */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {

@@ -267,11 +267,32 @@ static void test_bf16_forced_fallback(void **state) {
     free(C), free(C32), unmake(&p);
 }
 
+/* The oneDNN backend sets OpenMP's team size for its products; the host program's own setting
+ * (a per-thread OpenMP variable) must be as it was afterwards. OpenMP's calls are weak here:
+ * the CBLAS builds do not link it. */
+extern int omp_get_max_threads(void) __attribute__((weak));
+extern void omp_set_num_threads(int) __attribute__((weak));
+
+static void test_host_openmp_setting_kept(void **state) {
+    (void)state;
+    if (!omp_get_max_threads || !omp_set_num_threads) skip();
+    int saved = sv_blas_get_threads();
+    sv_blas_set_threads(2);
+    omp_set_num_threads(3);
+    prob small = make(0, 0, 4, 8, 8, 0, 1.0f, 0.0f, 5);     /* runs on one thread */
+    prob big = make(0, 0, 64, 512, 512, 0, 1.0f, 0.0f, 6);  /* runs on two */
+    float *C1 = run(&small), *C2 = run(&big);
+    assert_int_equal(omp_get_max_threads(), 3);
+    free(C1), free(C2), unmake(&small), unmake(&big);
+    sv_blas_set_threads(saved);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_all_transposes), cmocka_unit_test(test_sgemv),
         cmocka_unit_test(test_weight_cache),       cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_bf16),               cmocka_unit_test(test_bf16_forced_fallback),
+        cmocka_unit_test(test_host_openmp_setting_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
