@@ -1,6 +1,7 @@
 /* gemm_onednn.c -- the oneDNN backend of blas.h (Debian libdnnl-dev 2.6, OpenMP runtime).
  *
- * Three paths, chosen per product, all on oneDNN's matmul primitive:
+ * One-row float32 products stream B in plain C (below); the others take one of three paths,
+ * all on oneDNN's matmul primitive:
  *   plain   float32, operands as they are (B re-packed by oneDNN on each call). Not
  *           dnnl_sgemm: that splits K between threads on the data-gradient shapes (dA W^T),
  *           so its results change with the thread count; the matmul's do not (measured on
@@ -36,6 +37,8 @@
 #include <unistd.h>
 #include <oneapi/dnnl/dnnl.h>
 #include "blas.h"
+#include "fastmath.h" /* SV_VECTOR_CLONES */
+#include "parallel.h"
 
 /* ---- state ------------------------------------------------------------------------------ */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -510,6 +513,62 @@ out:
     return ok;
 }
 
+/* ---- one-row products ---------------------------------------------------------------------
+ * c[1 x N] = alpha a op(B) + beta c, float32. The matmul primitive, like sgemm, first copies B
+ * into its layout; at one row the product is a single pass over B, so stream it instead:
+ *   B stored K x N:  c[j] = Σ_k a_k B[k, j], rows of B added in k order into a block of c
+ *   B stored N x K:  c[j] = a · B[j, :], a dot product per row of B
+ * Threads take disjoint blocks of c, and every c[j] is summed by one thread in one fixed
+ * order, so the result does not depend on the thread count. */
+#define GEMV_BLOCK 1024 /* columns of c per block: 4 KB of each row of B, the sums in L1 */
+
+typedef struct gemv_job {
+    int tb, N, K, ldb, a_step; /* a_step: stride of a's elements (lda when A is transposed) */
+    float alpha, beta;
+    const float *a, *B;
+    float *c;
+} gemv_job;
+
+SV_VECTOR_CLONES
+static void gemv_blocks(void *ctx, int b0, int b1) {
+    const gemv_job *g = ctx;
+    for (int blk = b0; blk < b1; blk++) {
+        int j0 = blk * GEMV_BLOCK, w = g->N - j0 < GEMV_BLOCK ? g->N - j0 : GEMV_BLOCK;
+        float acc[GEMV_BLOCK];
+        if (!g->tb) {
+            for (int j = 0; j < w; j++) acc[j] = 0.0f;
+            for (int k = 0; k < g->K; k++) {
+                const float *b = g->B + (size_t)k * g->ldb + j0;
+                float ak = g->a[(size_t)k * g->a_step];
+#pragma omp simd
+                for (int j = 0; j < w; j++) acc[j] += ak * b[j];
+            }
+        } else {
+            for (int j = 0; j < w; j++) {
+                const float *b = g->B + (size_t)(j0 + j) * g->ldb;
+                float sum = 0.0f;
+                if (g->a_step == 1) {
+#pragma omp simd reduction(+ : sum)
+                    for (int k = 0; k < g->K; k++) sum += g->a[k] * b[k];
+                } else {
+                    for (int k = 0; k < g->K; k++) sum += g->a[(size_t)k * g->a_step] * b[k];
+                }
+                acc[j] = sum;
+            }
+        }
+        float *c = g->c + j0;
+        for (int j = 0; j < w; j++) c[j] = g->alpha * acc[j] + (g->beta == 0.0f ? 0.0f : g->beta * c[j]);
+    }
+}
+
+static void gemv(int transa, int transb, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int threads) {
+    gemv_job g = {transb, N, K, ldb, transa ? lda : 1, alpha, beta, A, B, C};
+    int blocks = (N + GEMV_BLOCK - 1) / GEMV_BLOCK;
+    if (threads <= 1 || blocks == 1) gemv_blocks(&g, 0, blocks);
+    else sv_parallel_for(blocks, gemv_blocks, &g);
+}
+
 static void gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads);
 
@@ -532,6 +591,10 @@ static void gemm(int transa, int transb, int M, int N, int K, float alpha, const
                 float *c = &C[(size_t)i * ldc + j];
                 *c = beta == 0.0f ? 0.0f : beta * *c;
             }
+        return;
+    }
+    if (M == 1 && !atomic_load(&bf16_on)) {
+        gemv(transa, transb, N, K, alpha, A, lda, B, ldb, beta, C, threads);
         return;
     }
     if (engine) {

@@ -194,7 +194,7 @@ static void test_threads_bitwise(void **state) {
     /* Large enough for the backends to split the work between threads. */
     static const int big[][5] = {{16, 2048, 512, 0, 1}, {160, 1024, 512, 0, 0},
                                  {256, 1024, 160, 1, 0}, {160, 512, 1024, 0, 1},
-                                 {1, 2048, 512, 0, 0}};
+                                 {1, 2048, 512, 0, 0}, {1, 2048, 512, 1, 1}};
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++) {
         prob p = make(big[s][3], big[s][4], big[s][0], big[s][1], big[s][2], 0, 1.0f, 1.0f,
                       (uint64_t)(500 + s));
