@@ -53,7 +53,9 @@ void sv_blas_weights_unregister(const float *base);
  * AVX512-BF16 (cpuid leaf 7.1 EAX bit 5, with AVX-512 state enabled by the OS), the backend
  * can use it, and the environment does not force the fallback (SEQVID_NO_BF16 set to
  * anything but "" or "0"). sv_blas_set_bf16(on) returns the mode now in effect: asking for
- * bf16 where it is not supported leaves the exact float32 path on. Process-wide. */
+ * bf16 where it is not supported leaves the exact float32 path on. The mode belongs to the
+ * calling thread (products are issued by the thread that called into the library): a model
+ * sets it from its precision key on entry to each call and clears it on the way out. */
 int sv_blas_bf16_supported(void);
 int sv_blas_set_bf16(int on);
 int sv_blas_get_bf16(void);

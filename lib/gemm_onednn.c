@@ -44,7 +44,10 @@
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static dnnl_engine_t engine; /* NULL: oneDNN unusable, every product takes the C loop */
 static atomic_int n_threads;
-static atomic_int bf16_on;
+/* Per calling thread: a model sets it for its own call (its precision key), so two models of
+ * different precision may run in two threads at once. Products are issued by the calling
+ * thread only (the library's worker threads run element-wise loops). */
+static _Thread_local int bf16_on;
 static atomic_ulong n_fallbacks, n_reorders, n_hits, n_prims;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the tables below */
 
@@ -140,11 +143,11 @@ int sv_blas_bf16_supported(void) {
 
 int sv_blas_set_bf16(int on) {
     int mode = on && sv_blas_bf16_supported();
-    atomic_store(&bf16_on, mode);
+    bf16_on = mode;
     return mode;
 }
 
-int sv_blas_get_bf16(void) { return atomic_load(&bf16_on); }
+int sv_blas_get_bf16(void) { return bf16_on; }
 
 /* float -> bfloat16, rounded to nearest even (oneDNN's reorders round the same way); NaN
  * stays NaN. */
@@ -593,12 +596,12 @@ static void gemm(int transa, int transb, int M, int N, int K, float alpha, const
             }
         return;
     }
-    if (M == 1 && !atomic_load(&bf16_on)) {
+    if (M == 1 && !bf16_on) {
         gemv(transa, transb, N, K, alpha, A, lda, B, ldb, beta, C, threads);
         return;
     }
     if (engine) {
-        int bf16 = atomic_load(&bf16_on), cached = 0;
+        int bf16 = bf16_on, cached = 0;
         unsigned version = 0;
         /* B's extent as stored: (rows - 1) * ld + cols floats. */
         size_t b_len = transb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;

@@ -9,7 +9,8 @@
  *     issue asks of the whole library starts here);
  *   - bf16 (oneDNN on AVX512-BF16): the error bound of bf16 products, derived below, holds and
  *     is needed (the result is not the float32 one); SEQVID_NO_BF16=1 forces the exact
- *     float32 path. Elsewhere: bf16 is reported unsupported and asking for it changes nothing.
+ *     float32 path; the mode is per calling thread. Elsewhere: bf16 is reported unsupported
+ *     and asking for it changes nothing.
  *
  * Error bounds, per element c = Σ_k a_k b_k, with S = Σ_k |a_k||b_k| (float64):
  *   float32 products: |c - c_exact| <= γ_K S with γ_K = K u / (1 - K u), u = 2^-24
@@ -21,6 +22,7 @@
  *   two here, so they add no rounding). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +269,34 @@ static void test_bf16_forced_fallback(void **state) {
     free(C), free(C32), unmake(&p);
 }
 
+/* The bf16 mode is the calling thread's: another thread's products stay float32. */
+static void *other_thread(void *arg) {
+    prob *p = arg;
+    int *r = malloc(2 * sizeof *r);
+    r[0] = sv_blas_get_bf16();
+    float *C = run(p);
+    r[1] = worst(p, C, gamma_f32(p->K + 1)) <= 1.0; /* float32's bound holds */
+    free(C);
+    return r;
+}
+
+static void test_bf16_per_thread(void **state) {
+    (void)state;
+    unsetenv("SEQVID_NO_BF16");
+    int on = sv_blas_set_bf16(1);
+    prob p = make(0, 0, 16, 96, 64, 0, 1.0f, 0.0f, 88);
+    pthread_t t;
+    void *res = NULL;
+    assert_int_equal(pthread_create(&t, NULL, other_thread, &p), 0);
+    assert_int_equal(pthread_join(t, &res), 0);
+    int *r = res;
+    assert_int_equal(r[0], 0);
+    assert_int_equal(r[1], 1);
+    assert_int_equal(sv_blas_get_bf16(), on); /* this thread's mode is unchanged */
+    free(r), unmake(&p);
+    sv_blas_set_bf16(0);
+}
+
 /* The oneDNN backend sets OpenMP's team size for its products; the host program's own setting
  * (a per-thread OpenMP variable) must be as it was afterwards. OpenMP's calls are weak here:
  * the CBLAS builds do not link it. */
@@ -292,6 +322,7 @@ int main(void) {
         cmocka_unit_test(test_f32_all_transposes), cmocka_unit_test(test_sgemv),
         cmocka_unit_test(test_weight_cache),       cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_bf16),               cmocka_unit_test(test_bf16_forced_fallback),
+        cmocka_unit_test(test_bf16_per_thread),
         cmocka_unit_test(test_host_openmp_setting_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
