@@ -24,8 +24,9 @@
  *
  * Failures: oneDNN returns statuses; the only ones reachable here are out-of-memory and
  * "unimplemented" (a shape/type the CPU's kernels do not cover: bf16 without AVX-512). Every
- * one degrades to the next path -- matmul -> dnnl_sgemm -> a plain C loop -- so the
- * product is always computed; each degradation is counted (sv_blas_info().fallbacks). */
+ * one degrades to the next path -- matmul on cached weights -> matmul on B as stored ->
+ * dnnl_sgemm -> a plain C loop -- so the product is always computed; each degradation is
+ * counted (sv_blas_info().fallbacks). */
 #define _POSIX_C_SOURCE 200809L
 #include <cpuid.h>
 #include <omp.h>
@@ -349,6 +350,7 @@ typedef struct w_entry {
     unsigned version;
     void *data;
     size_t bytes;
+    unsigned long last_use;
     int in_use, valid;
 } w_entry;
 
@@ -405,6 +407,17 @@ static w_entry *w_get(const float *B, const dnnl_memory_desc_t *plain_md,
         else if (!w->data && !free_slot)
             free_slot = w;
     }
+    if (!e && !free_slot) { /* table full: drop the least recently used copy nobody is using */
+        for (int i = 0; i < MAX_WEIGHTS; i++) {
+            w_entry *w = &wcopies[i];
+            if (!w->in_use && (!free_slot || w->last_use < free_slot->last_use)) free_slot = w;
+        }
+        if (free_slot) {
+            free(free_slot->data);
+            memset(free_slot, 0, sizeof *free_slot);
+        }
+    }
+    if (e) e->last_use = ++use_clock;
     if (e && e->valid && e->version == version) {
         e->in_use = 1;
         pthread_mutex_unlock(&lock);
@@ -417,6 +430,7 @@ static w_entry *w_get(const float *B, const dnnl_memory_desc_t *plain_md,
         if (posix_memalign(&p, 64, bytes) == 0) {
             e = free_slot;
             e->src = B, e->plain_md = *plain_md, e->md = *md, e->data = p, e->bytes = bytes;
+            e->last_use = ++use_clock;
         }
     }
     if (e) {
@@ -612,6 +626,9 @@ static void gemm(int transa, int transb, int M, int N, int K, float alpha, const
                         beta, C, ldc, threads))
             return;
         atomic_fetch_add(&n_fallbacks, 1);
+        if (cached && gemm_matmul(bf16, 0, 0, transa, transb, M, N, K, alpha, A, lda, B, ldb,
+                                  beta, C, ldc, threads))
+            return; /* no room for a weight copy: the same kernels on B as stored */
         if (dnnl_sgemm(transa ? 'T' : 'N', transb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
                        beta, C, ldc) == dnnl_success)
             return;

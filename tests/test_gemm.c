@@ -188,6 +188,36 @@ static void test_weight_cache(void **state) {
 /* oneDNN's matmul gives the same bits at any thread count on these shapes; OpenBLAS 0.3.21
  * does not (NT 16 x 2048 x 512 differs in 2/3 of the elements), nor does dnnl_sgemm: making
  * the CBLAS backends deterministic is the robustness issue's part (issue 14, item 9). */
+/* More registered weight matrices than the backend keeps copies of (64): the least recently
+ * used copies make room, every product stays right, none falls back to a slower path. */
+static void test_weight_cache_full(void **state) {
+    (void)state;
+    assert_int_equal(sv_blas_set_bf16(0), 0);
+    enum { NW = 80, M = 8, N = 32, K = 16 };
+    /* One arena holding NW weight matrices, registered once, as a model's owner does. */
+    float *arena = malloc((size_t)NW * K * N * sizeof *arena);
+    prob p[NW];
+    unsigned version = 1;
+    unsigned long fb0 = sv_blas_info().fallbacks;
+    for (int i = 0; i < NW; i++) {
+        p[i] = make(0, 0, M, N, K, 0, 1.0f, 0.0f, (uint64_t)(1000 + i));
+        memcpy(arena + (size_t)i * K * N, p[i].B, (size_t)K * N * sizeof *arena);
+        free(p[i].B);
+        p[i].B = arena + (size_t)i * K * N;
+    }
+    assert_int_equal(sv_blas_weights_register(arena, (size_t)NW * K * N, &version), 0);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < NW; i++) {
+            float *C = run(&p[i]);
+            assert_true(worst(&p[i], C, gamma_f32(K + 1)) <= 1.0);
+            free(C);
+        }
+    assert_int_equal(sv_blas_info().fallbacks, fb0);
+    sv_blas_weights_unregister(arena);
+    for (int i = 0; i < NW; i++) p[i].B = NULL, unmake(&p[i]);
+    free(arena);
+}
+
 static void test_threads_bitwise(void **state) {
     (void)state;
     if (strcmp(sv_blas_info().name, "onednn") != 0) skip();
@@ -320,7 +350,8 @@ static void test_host_openmp_setting_kept(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_all_transposes), cmocka_unit_test(test_sgemv),
-        cmocka_unit_test(test_weight_cache),       cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_weight_cache),       cmocka_unit_test(test_weight_cache_full),
+        cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_bf16),               cmocka_unit_test(test_bf16_forced_fallback),
         cmocka_unit_test(test_bf16_per_thread),
         cmocka_unit_test(test_host_openmp_setting_kept),
