@@ -24,10 +24,10 @@ cd "$(dirname "$0")/.."
 src=$(pwd)
 jobs=${JOBS:-$(nproc)}
 
-packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libcmocka-dev
+packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libdnnl-dev libcmocka-dev
           zlib1g-dev libcjson-dev libgif-dev libpng-dev python3-numpy python3-cffi
           python3-pytest python3-matplotlib abigail-tools clang libclang-rt-14-dev valgrind doxygen
-          libopenmpi-dev openmpi-bin libdnnl-dev)
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
