@@ -28,10 +28,17 @@ size_t sv_lstm_param_count(int D, int H, int peep) {
 void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float *grads) {
     size_t h = (size_t)H, nx = 4 * h * (size_t)D, nh = 4 * h * h, np = peep ? 3 * h : 0;
     l->D = D, l->H = H, l->peep = peep;
-    l->wx = D ? params : NULL, l->gwx = D ? grads : NULL;
-    l->wh = params + nx, l->gwh = grads + nx;
-    l->p = peep ? params + nx + nh : NULL, l->gp = peep ? grads + nx + nh : NULL;
-    l->b = params + nx + nh + np, l->gb = grads + nx + nh + np;
+    l->wx = D ? params : NULL;
+    l->wh = params + nx;
+    l->p = peep ? params + nx + nh : NULL;
+    l->b = params + nx + nh + np;
+    l->gwx = l->gwh = l->gp = l->gb = NULL; /* no gradients (yet): inference only */
+    if (grads) {
+        l->gwx = D ? grads : NULL;
+        l->gwh = grads + nx;
+        l->gp = peep ? grads + nx + nh : NULL;
+        l->gb = grads + nx + nh + np;
+    }
 }
 
 /* Row stride of the gate matrix: 4H plus one cache line, so that consecutive rows do not fall
