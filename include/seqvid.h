@@ -709,11 +709,11 @@ SEQVID_API int seqvid_key_lookup(int table, const char *name, int *key);
 SEQVID_API int seqvid_experimental_sparse_density(int *density);
 
 /** Precision of a model's or classifier's matrix products (since 1.1, experimental). */
-enum seqvid_precision {
+typedef enum seqvid_precision {
     SEQVID_PRECISION_F32 = 0,  /**< float32 throughout (the default; exact against the
                                     float64 reference within float32 rounding) */
     SEQVID_PRECISION_BF16 = 1  /**< mixed precision: see seqvid_experimental_model_set_precision */
-};
+} seqvid_precision;
 /** Set the precision of the matrix products of every later call on `m` (training, evaluation,
  *  inference, streams over it). SEQVID_PRECISION_BF16: both operands of each product are
  *  rounded to bfloat16 (8 significant bits) and the products accumulate in float32; the
