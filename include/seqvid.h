@@ -397,9 +397,13 @@ SEQVID_API int seqvid_stream_reset(seqvid_stream *stream);
  */
 /** @{ */
 SEQVID_API int seqvid_model_param_count(const seqvid_model *model, size_t *count);
-/** Live pointer to the weights (read/write; valid until the model is freed). */
+/** Live pointer to the weights (read/write; valid until the model is freed). Writes through
+ *  it, at any time, are seen by the model's next call. */
 SEQVID_API int seqvid_model_params(seqvid_model *model, float **params);
-/** Live pointer to the gradients of the last seqvid_model_gradients call. */
+/** Live pointer to the gradients of the last seqvid_model_gradients call (zeros before the
+ *  first). The gradient array is allocated by the first call that needs it (this one, a
+ *  gradient pass, a train or optimizer step): a model used only for inference never holds
+ *  it. SEQVID_ERR_NOMEM if it cannot be allocated. */
 SEQVID_API int seqvid_model_grads(seqvid_model *model, float **grads);
 SEQVID_API int seqvid_model_param_block_count(const seqvid_model *model, size_t *count);
 /** Block i in arena order: its name, its offset in the arena and its shape rows x cols
