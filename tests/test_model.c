@@ -13,6 +13,8 @@
 #define SEQVID_EXPERIMENTAL /* the precision functions */
 #include "seqvid.h"
 #include "blas.h"
+#include "classifier.h"
+#include "model.h"
 #include "rng.h"
 
 static seqvid_model *tiny_model(int kind, int D, int H, int K, int M, int output) {
@@ -711,6 +713,50 @@ static void test_precision_forced_fallback(void **state) {
     seqvid_batch_free(b);
 }
 
+/* Lean inference: no gradient array until a call needs one. Inference on a model, a stream
+ * and a classifier leaves it unallocated; the first gradient pass allocates and binds it,
+ * and its gradients are those of a model that had it all along (asked for it first). */
+static void test_lean_inference(void **state) {
+    enum { D = 8, H = 6, K = 3, M = 2, S = 2 };
+    seqvid_model *m = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    seqvid_batch *b = random_batch(K + M, S, D, 8);
+    float r, f, feat[2 * H * S], pred[M * S * D], *x;
+    seqvid_batch_data(b, &x);
+    assert_int_equal(seqvid_model_evaluate(m, b, SEQVID_EVAL_INFERENCE, &r, &f), 0);
+    assert_int_equal(seqvid_model_evaluate(m, b, SEQVID_EVAL_TEACHER_FORCED, &r, &f), 0);
+    assert_int_equal(seqvid_model_encode(m, b, feat, 2 * H * S), 0);
+    assert_int_equal(seqvid_model_predict(m, b, M, pred, M * S * D), 0);
+    seqvid_stream *st;
+    assert_int_equal(seqvid_stream_create(m, S, &st), 0);
+    assert_int_equal(seqvid_stream_push(st, x, S * D), 0);
+    seqvid_stream_free(st);
+    seqvid_classifier *c;
+    seqvid_batch *xb;
+    assert_int_equal(seqvid_batch_wrap(x, K, S, D, &xb), 0);
+    assert_int_equal(seqvid_classifier_create_from_encoder(m, 3, &c), 0);
+    float probs[3 * S];
+    assert_int_equal(seqvid_classifier_predict(c, xb, probs, 3 * S), 0);
+    assert_null(m->arena.grads);
+    assert_null(c->arena.grads);
+
+    seqvid_model *ref = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    float *g, *gref;
+    size_t n;
+    assert_int_equal(seqvid_model_grads(ref, &gref), 0); /* allocated before any pass */
+    assert_non_null(ref->arena.grads);
+    assert_int_equal(seqvid_model_gradients(ref, b, NULL, NULL), 0);
+    assert_int_equal(seqvid_model_gradients(m, b, NULL, NULL), 0);
+    assert_non_null(m->arena.grads);
+    assert_int_equal(seqvid_model_grads(m, &g), 0);
+    assert_int_equal(seqvid_model_param_count(m, &n), 0);
+    assert_memory_equal(g, gref, n * sizeof *g);
+    seqvid_classifier_free(c);
+    seqvid_batch_free(xb);
+    seqvid_model_free(ref);
+    seqvid_model_free(m);
+    seqvid_batch_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_status),
@@ -724,6 +770,7 @@ int main(void) {
         cmocka_unit_test(test_training_learns),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_weight_cache_never_stale),
+        cmocka_unit_test(test_lean_inference),
         cmocka_unit_test(test_precision_switch),
         cmocka_unit_test(test_precision_bf16_step),
         cmocka_unit_test(test_precision_bf16_curve),
