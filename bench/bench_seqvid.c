@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#define SEQVID_EXPERIMENTAL /* seqvid_experimental_model_set_precision (--precision) */
 #include <seqvid.h>
 #include "bench_util.h"
 
@@ -56,6 +57,7 @@ typedef struct {
     double budget, long_run; /* seconds */
     int plan;
     int layout; /* 0 auto (from the library), 1 input-major, 2 output-major */
+    int bf16;   /* --precision bf16: the model's products in bf16 (experimental API) */
 } options;
 
 /* ------------------------------------------------------------------------------------------
@@ -301,6 +303,8 @@ static void check_stream(bench_ctx *x) {
     }
 }
 
+static int bf16_in_effect; /* what the last make_model got (RESULT lines say it) */
+
 /* The SR15 composite of the benchmark at hidden size H. */
 static seqvid_model *make_model(const options *o, long H) {
     seqvid_model *model;
@@ -319,6 +323,15 @@ static seqvid_model *make_model(const options *o, long H) {
 
     CHECK(seqvid_model_create(cfg, &model));
     seqvid_config_free(cfg);
+    bf16_in_effect = 0;
+    if (o->bf16) {
+        int p;
+        CHECK(seqvid_experimental_model_set_precision(model, SEQVID_PRECISION_BF16));
+        CHECK(seqvid_experimental_model_get_precision(model, &p));
+        bf16_in_effect = p == SEQVID_PRECISION_BF16;
+        if (!bf16_in_effect)
+            printf("# bf16 asked for, not available here (this build or CPU): float32\n");
+    }
     return model;
 }
 
@@ -389,10 +402,11 @@ static void run_model_case(const options *o, int c, long H, long B, int threads)
     double mn = ms[0];
     for (int r = 1; r < reps; r++) mn = ms[r] < mn ? ms[r] : mn;
     double med = median(ms, reps);
-    printf("RESULT impl=seqvid case=%s H=%ld B=%ld threads=%d density=%.3f%s status=ok "
+    printf("RESULT impl=seqvid case=%s H=%ld B=%ld threads=%d density=%.3f%s%s status=ok "
            "reps=%d median_ms=%.3f min_ms=%.3f gflop=%.4f gflops=%.2f rss_mb=%.1f "
            "loss_rec=%.3f loss_fut=%.3f\n",
-           case_name[c], H, B, threads, o->density, o->peep ? "" : " peep=0", reps, med, mn,
+           case_name[c], H, B, threads, o->density, o->peep ? "" : " peep=0",
+           bf16_in_effect ? " precision=bf16" : "", reps, med, mn,
            flop * 1e-9, flop * 1e-9 / (med * 1e-3), peak_rss_mb(), x.rec, x.fut);
     fflush(stdout);
     free(ms);
@@ -497,6 +511,8 @@ static void usage(FILE *f) {
             "                       [0.07, Moving MNIST's nonzero fraction]\n"
             "  --no-peep            peepholes off (compare with PyTorch nn.LSTM)\n"
             "  --opt sgd|adam       optimizer of train (SR15's SGD by default)\n"
+            "  --precision f32|bf16 the model's products (bf16: experimental API, oneDNN on\n"
+            "                       AVX512-BF16; elsewhere it says so and runs float32) [f32]\n"
             "  --warmup N           untimed runs [1]\n"
             "  --reps N             at most N timed runs [7]\n"
             "  --min-reps N         at least N timed runs [3]\n"
@@ -570,7 +586,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--density")) ok = (o.density = atof(v)) >= 0 && o.density <= 1;
         else if (!strcmp(a, "--in-frames")) ok = (o.K = atol(v)) > 1;
         else if (!strcmp(a, "--fut-frames")) ok = (o.M = atol(v)) > 1;
-        else if (!strcmp(a, "--opt")) {
+        else if (!strcmp(a, "--precision")) {
+            ok = !strcmp(v, "f32") || !strcmp(v, "bf16");
+            o.bf16 = !strcmp(v, "bf16");
+        } else if (!strcmp(a, "--opt")) {
             ok = !strcmp(v, "sgd") || !strcmp(v, "adam");
             o.adam = !strcmp(v, "adam");
         } else if (!strcmp(a, "--warmup")) ok = (o.warmup = atoi(v)) >= 0;
