@@ -398,9 +398,13 @@ SEQVID_API int seqvid_stream_reset(seqvid_stream *stream);
  */
 /** @{ */
 SEQVID_API int seqvid_model_param_count(const seqvid_model *model, size_t *count);
-/** Live pointer to the weights (read/write; valid until the model is freed). */
+/** Live pointer to the weights (read/write; valid until the model is freed). Writes through
+ *  it, at any time, are seen by the model's next call. */
 SEQVID_API int seqvid_model_params(seqvid_model *model, float **params);
-/** Live pointer to the gradients of the last seqvid_model_gradients call. */
+/** Live pointer to the gradients of the last seqvid_model_gradients call (zeros before the
+ *  first). The gradient array is allocated by the first call that needs it (this one, a
+ *  gradient pass, a train or optimizer step): a model used only for inference never holds
+ *  it. SEQVID_ERR_NOMEM if it cannot be allocated. */
 SEQVID_API int seqvid_model_grads(seqvid_model *model, float **grads);
 SEQVID_API int seqvid_model_param_block_count(const seqvid_model *model, size_t *count);
 /** Block i in arena order: its name, its offset in the arena and its shape rows x cols
@@ -731,6 +735,32 @@ SEQVID_API int seqvid_key_lookup(int table, const char *name, int *key);
 /** The sparse-input threshold the kernel uses: a layer input is multiplied as a sparse matrix
  *  when at most 1/`*density` of its values are nonzero (Moving MNIST frames: ~7% nonzero). */
 SEQVID_API int seqvid_experimental_sparse_density(int *density);
+
+/** Precision of a model's or classifier's matrix products (since 1.1, experimental). */
+typedef enum seqvid_precision {
+    SEQVID_PRECISION_F32 = 0,  /**< float32 throughout (the default; exact against the
+                                    float64 reference within float32 rounding) */
+    SEQVID_PRECISION_BF16 = 1  /**< mixed precision: see seqvid_experimental_model_set_precision */
+} seqvid_precision;
+/** Set the precision of the matrix products of every later call on `m` (training, evaluation,
+ *  inference, streams over it). SEQVID_PRECISION_BF16: both operands of each product are
+ *  rounded to bfloat16 (8 significant bits) and the products accumulate in float32; the
+ *  results, the cell's non-linearities, the losses, the gradients, the weights (the master
+ *  copy) and the optimizer's state all stay float32, and files hold float32. An element of a
+ *  product then differs from its float32 value by at most about 2^-7 of Σ|a_k b_k|.
+ *  Where bf16 cannot run (no AVX512-BF16 in this CPU, a backend other than oneDNN, or the
+ *  environment variable SEQVID_NO_BF16 set to a value other than "" or "0"), the products
+ *  stay float32: setting still succeeds and seqvid_experimental_model_get_precision reports
+ *  the precision in effect. Changeable at any time; not saved in files.
+ *  @return SEQVID_OK, SEQVID_ERR_NULL, or SEQVID_ERR_ARG for an unknown precision. */
+SEQVID_API int seqvid_experimental_model_set_precision(seqvid_model *m, int precision);
+/** The precision in effect for `m`'s products (SEQVID_PRECISION_F32 where bf16 was asked for
+ *  but cannot run). */
+SEQVID_API int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precision);
+/** The same two for a classifier. */
+SEQVID_API int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision);
+SEQVID_API int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c,
+                                                           int *precision);
 #endif
 /** @} */
 

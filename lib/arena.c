@@ -1,6 +1,7 @@
 /* arena.c -- the parameter arena of models and classifiers (arena.h): layout of named blocks,
  * LSTM stacks and readouts, initialisation, the readout's forward and backward products and
  * BPTT down a stack. */
+#define SEQVID_EXPERIMENTAL /* the precision functions and constants */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +22,67 @@ size_t sv_readout_param_count(int in, int out) { return (size_t)in * (size_t)out
 int sv_arena_alloc(sv_arena *a, size_t n, const char *fn) {
     a->n_params = n;
     a->params = sv_falloc(n);
-    a->grads = sv_falloc(n);
-    if (!a->params || !a->grads) {
-        sv_arena_release(a);
-        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, n);
-    }
+    a->grads = NULL;
+    if (!a->params) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, n);
+    /* A full table only costs speed (the weights are then not cached): no error. */
+    (void)sv_blas_weights_register(a->params, n, &a->version);
     return SEQVID_OK;
 }
 
 void sv_arena_release(sv_arena *a) {
+    if (a->params) sv_blas_weights_unregister(a->params);
     sv_free(a->params);
     sv_free(a->grads);
     a->params = a->grads = NULL;
+}
+
+float *sv_arena_grads(sv_arena *a, const char *fn) {
+    if (a->grads) return a->grads;
+    float *g = sv_falloc(a->n_params);
+    if (!g) {
+        sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu gradients", fn, a->n_params);
+        return NULL;
+    }
+    a->grads = g;
+    /* Each view's gradient twin sits at the same offset as its weights. */
+    for (size_t i = 0; i < a->n_layers; i++) {
+        sv_lstm_layer *l = a->layers[i];
+        size_t off = (size_t)((l->wx ? l->wx : l->wh) - a->params);
+        sv_lstm_bind(l, l->D, l->H, l->peep, a->params + off, g + off);
+    }
+    for (size_t i = 0; i < a->n_readouts; i++) {
+        sv_readout *r = a->readouts[i];
+        r->gw = g + (r->w - a->params);
+        r->gb = g + (r->b - a->params);
+    }
+    return g;
+}
+
+void sv_arena_changed(sv_arena *a) { a->version++; }
+
+int sv_arena_enter(sv_arena *a) {
+    if (a->exposed) a->version++;
+    int previous = sv_blas_get_bf16();
+    sv_blas_set_bf16(a->precision == SEQVID_PRECISION_BF16);
+    return previous;
+}
+
+void sv_arena_leave(int previous) { sv_blas_set_bf16(previous); }
+
+int sv_arena_set_precision(sv_arena *a, int precision, const char *fn) {
+    if (precision != SEQVID_PRECISION_F32 && precision != SEQVID_PRECISION_BF16)
+        return sv_fail(SEQVID_ERR_ARG, "%s: precision %d is neither SEQVID_PRECISION_F32 (0) "
+                       "nor SEQVID_PRECISION_BF16 (1)", fn, precision);
+    a->precision = precision;
+    return SEQVID_OK;
+}
+
+int sv_arena_get_precision(const sv_arena *a, int *precision, const char *fn) {
+    if (!precision) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'precision' is NULL", fn);
+    *precision = a->precision == SEQVID_PRECISION_BF16 && sv_blas_bf16_supported()
+                     ? SEQVID_PRECISION_BF16
+                     : SEQVID_PRECISION_F32;
+    return SEQVID_OK;
 }
 
 static size_t add_block(sv_arena *a, const char *name, size_t rows, size_t cols, int init) {
@@ -63,7 +113,8 @@ void sv_arena_add_stack(sv_arena *a, const char *name, int D, int H, int L, int 
         }
         snprintf(bn, sizeof bn, "%s.%d.bias", name, l);
         add_block(a, bn, h4, 1, SV_INIT_LSTM_BIAS);
-        sv_lstm_bind(&st->layer[l], din, H, peep, a->params + start, a->grads + start);
+        sv_lstm_bind(&st->layer[l], din, H, peep, a->params + start, NULL);
+        a->layers[a->n_layers++] = &st->layer[l];
     }
 }
 
@@ -74,8 +125,9 @@ void sv_arena_add_readout(sv_arena *a, const char *name, int in, int out, sv_rea
     snprintf(bn, sizeof bn, "%s.readout.b", name);
     size_t b = add_block(a, bn, (size_t)out, 1, SV_INIT_BIAS);
     r->in = in, r->out = out;
-    r->w = a->params + w, r->gw = a->grads + w;
-    r->b = a->params + b, r->gb = a->grads + b;
+    r->w = a->params + w, r->b = a->params + b;
+    r->gw = r->gb = NULL; /* bound by sv_arena_grads */
+    a->readouts[a->n_readouts++] = r;
 }
 
 void sv_arena_init(sv_arena *a, const struct seqvid_config *cfg) {
@@ -107,22 +159,22 @@ void sv_arena_init(sv_arena *a, const struct seqvid_config *cfg) {
 void sv_readout_forward(const sv_readout *r, const float *X, int rows, float *Y) {
     size_t out = (size_t)r->out;
     for (size_t i = 0; i < (size_t)rows; i++) memcpy(Y + i * out, r->b, out * sizeof *Y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r->out, r->in, 1.0f, X, r->in,
-                r->w, r->out, 1.0f, Y, r->out);
+    sv_sgemm(SV_NOTRANS, SV_NOTRANS, rows, r->out, r->in, 1.0f, X, r->in,
+             r->w, r->out, 1.0f, Y, r->out);
 }
 
 void sv_readout_backward(const sv_readout *r, const float *X, int rows, const float *dY,
                          float *dX) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r->in, r->out, rows, 1.0f, X, r->in, dY,
-                r->out, 0.0f, r->gw, r->out);
+    sv_sgemm(SV_TRANS, SV_NOTRANS, r->in, r->out, rows, 1.0f, X, r->in, dY,
+             r->out, 0.0f, r->gw, r->out);
     memset(r->gb, 0, (size_t)r->out * sizeof *r->gb);
     for (int i = 0; i < rows; i++) {
         const float *y = dY + (size_t)i * r->out;
         for (int k = 0; k < r->out; k++) r->gb[k] += y[k];
     }
     if (dX)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r->in, r->out, 1.0f, dY,
-                    r->out, r->w, r->out, 0.0f, dX, r->in);
+        sv_sgemm(SV_NOTRANS, SV_TRANS, rows, r->in, r->out, 1.0f, dY,
+                 r->out, r->w, r->out, 0.0f, dX, r->in);
 }
 
 void sv_stack_backward(const sv_stack *s, sv_lstm_cache *caches, int T, int B, const float *X0,
@@ -168,9 +220,18 @@ int sv_arena_count(const sv_arena *a, size_t *count, const char *fn) {
     return SEQVID_OK;
 }
 
-int sv_arena_array(float *array, float **out, const char *what, const char *fn) {
-    if (!out) return sv_fail(SEQVID_ERR_NULL, "%s: argument '%s' is NULL", fn, what);
-    *out = array;
+int sv_arena_params(sv_arena *a, float **out, const char *fn) {
+    if (!out) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'params' is NULL", fn);
+    a->exposed = 1;
+    a->version++;
+    *out = a->params;
+    return SEQVID_OK;
+}
+
+int sv_arena_grads_out(sv_arena *a, float **out, const char *fn) {
+    if (!out) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'grads' is NULL", fn);
+    if (!sv_arena_grads(a, fn)) return SEQVID_ERR_NOMEM;
+    *out = a->grads;
     return SEQVID_OK;
 }
 

@@ -23,13 +23,27 @@ typedef struct sv_block {
     int init; /* enum sv_init */
 } sv_block;
 
+struct sv_readout;
+
 typedef struct sv_arena {
     size_t n_params;
     float *params; /* the weights */
-    float *grads;  /* their gradient twin */
+    float *grads;  /* their gradient twin: NULL until a training call needs it (sv_arena_grads) */
     size_t used;   /* floats laid out so far (== n_params once complete) */
     size_t n_blocks;
     sv_block blocks[SV_MAX_BLOCKS];
+    /* The layers and readouts bound to the arena, so that the gradient twin, allocated late,
+     * can be bound to them then. */
+    size_t n_layers, n_readouts;
+    sv_lstm_layer *layers[3 * SV_MAX_LAYERS];
+    struct sv_readout *readouts[2];
+    /* The backend may keep the weights in its own layout (blas.h, weight cache), keyed by
+     * this counter: it changes after every change of params (sv_arena_changed). exposed: a
+     * writable pointer to params was handed out, so the user may have written through it
+     * at any time since: every computing call starts with a bump (sv_arena_enter). */
+    unsigned version;
+    int exposed;
+    int precision; /* SEQVID_PRECISION_* asked for (experimental API); see sv_arena_enter */
 } sv_arena;
 
 /* An LSTM stack: L layers whose weights are views into an arena. */
@@ -50,9 +64,27 @@ typedef struct sv_readout {
 size_t sv_stack_param_count(int D, int H, int L, int peep);
 size_t sv_readout_param_count(int in, int out);
 
-/* Allocate n zeroed weights and gradients (0, or SEQVID_ERR_NOMEM with a message). */
+/* Allocate n zeroed weights (0, or SEQVID_ERR_NOMEM with a message) and register them with
+ * the backend's weight cache. The gradients come later, with the first call that needs them:
+ * inference never allocates them. */
 int sv_arena_alloc(sv_arena *a, size_t n, const char *fn);
 void sv_arena_release(sv_arena *a);
+/* The gradient twin, allocated (zeroed) and bound to every layer and readout on first use;
+ * NULL (SEQVID_ERR_NOMEM set with fn) if it cannot be. */
+float *sv_arena_grads(sv_arena *a, const char *fn);
+/* The weights have changed (optimizer step, load, copy): cached layouts are stale. */
+void sv_arena_changed(sv_arena *a);
+/* At the start of every public call that computes with the weights: if a writable pointer
+ * was handed out (sv_arena_params), the user may have written through it, so count a change;
+ * and set the calling thread's product precision to the owner's (bf16 where asked for and
+ * supported, else float32). Returns the thread's previous precision mode, which
+ * sv_arena_leave restores on the way out (the mode belongs to the thread, and two objects
+ * of different precision may be used by it in turn). */
+int sv_arena_enter(sv_arena *a);
+void sv_arena_leave(int previous);
+/* SEQVID_PRECISION_F32 or _BF16 (else SEQVID_ERR_ARG); and the precision in effect. */
+int sv_arena_set_precision(sv_arena *a, int precision, const char *fn);
+int sv_arena_get_precision(const sv_arena *a, int *precision, const char *fn);
 /* Lay out a stack: per layer "<name>.<l>.w_x" (if it has input), ".w_h", ".peephole" (with
  * peepholes), ".bias", and bind st's layers to them. */
 void sv_arena_add_stack(sv_arena *a, const char *name, int D, int H, int L, int peep,
@@ -90,7 +122,9 @@ float *sv_ws_get(float **buf, size_t *cap, size_t n);
 
 /* The bodies of the public accessors (fn: the public function, for messages). */
 int sv_arena_count(const sv_arena *a, size_t *count, const char *fn);
-int sv_arena_array(float *array, float **out, const char *what, const char *fn);
+/* The writable weights (marks the arena exposed) and the gradients (allocated if needed). */
+int sv_arena_params(sv_arena *a, float **out, const char *fn);
+int sv_arena_grads_out(sv_arena *a, float **out, const char *fn);
 int sv_arena_block_count(const sv_arena *a, size_t *count, const char *fn);
 int sv_arena_block(const sv_arena *a, size_t i, const char **name, size_t *offset,
                    size_t *rows, size_t *cols, const char *fn);

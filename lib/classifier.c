@@ -17,6 +17,7 @@
  * for nonzero inputs (Moving MNIST frames are ~93% zeros); the dropped input stays sparse
  * and the kernel's sparse path still applies.
  */
+#define SEQVID_EXPERIMENTAL /* the precision functions and constants */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,7 @@ int seqvid_classifier_copy_encoder(seqvid_classifier *c, const seqvid_model *m) 
         if (c->peep) memcpy(dst->p, src->p, 3 * h * sizeof(float));
         memcpy(dst->b, src->b, 4 * h * sizeof(float));
     }
+    sv_arena_changed(&c->arena);
     return SEQVID_OK;
 }
 
@@ -262,10 +264,9 @@ static int check_labels(const seqvid_classifier *c, const seqvid_batch *batch, c
 
 /* check_grads: fail on a non-finite gradient (train_step leaves that to the optimizer, which
  * checks before it writes anything). */
-static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *labels,
-               size_t n_labels, enum pass pass, int check_grads, float *probs,
-               size_t probs_count, float *loss_out, float *acc_out, const char *fn) {
-    SV_NOT_NULL(c);
+static int run_pass(seqvid_classifier *c, const seqvid_batch *batch, const int *labels,
+                    size_t n_labels, enum pass pass, int check_grads, float *probs,
+                    size_t probs_count, float *loss_out, float *acc_out, const char *fn) {
     int st = sv_batch_check(batch, (size_t)c->D, fn);
     if (st) return st;
     if (pass != PASS_PREDICT && (st = check_labels(c, batch, labels, n_labels, fn))) return st;
@@ -282,6 +283,7 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
 
     struct sv_cls_workspace *w = c->ws;
     const int train = pass == PASS_GRADIENTS || pass == PASS_READOUT;
+    if (train && !sv_arena_grads(&c->arena, fn)) return SEQVID_ERR_NOMEM;
     const int drop = train && c->dropout > 0.0;
     size_t per = sv_lstm_cache_floats(T, B, H);
     float *caches = ws_get(c, CW_CACHE, per * (size_t)c->L);
@@ -375,6 +377,18 @@ static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *label
     return SEQVID_OK;
 }
 
+/* run_pass between sv_arena_enter and sv_arena_leave (weight cache versions, precision). */
+static int run(seqvid_classifier *c, const seqvid_batch *batch, const int *labels,
+               size_t n_labels, enum pass pass, int check_grads, float *probs,
+               size_t probs_count, float *loss_out, float *acc_out, const char *fn) {
+    SV_NOT_NULL(c);
+    int previous = sv_arena_enter(&c->arena);
+    int st = run_pass(c, batch, labels, n_labels, pass, check_grads, probs, probs_count,
+                      loss_out, acc_out, fn);
+    sv_arena_leave(previous);
+    return st;
+}
+
 int seqvid_classifier_gradients(seqvid_classifier *c, const seqvid_batch *batch,
                                 const int *labels, size_t labels_count, float *loss,
                                 float *accuracy) {
@@ -402,8 +416,11 @@ static int frozen(const seqvid_classifier *c, const seqvid_optimizer *opt) {
 int seqvid_classifier_update(seqvid_classifier *c, seqvid_optimizer *opt) {
     SV_NOT_NULL(c);
     SV_NOT_NULL(opt);
-    return sv_optimizer_apply_tail(opt, c->arena.params, c->arena.grads, c->arena.n_params,
-                                   frozen(c, opt) ? c->n_stack : 0);
+    if (!sv_arena_grads(&c->arena, __func__)) return SEQVID_ERR_NOMEM;
+    int st = sv_optimizer_apply_tail(opt, c->arena.params, c->arena.grads, c->arena.n_params,
+                                     frozen(c, opt) ? c->n_stack : 0);
+    sv_arena_changed(&c->arena);
+    return st;
 }
 
 int seqvid_classifier_train_step(seqvid_classifier *c, seqvid_optimizer *opt,
@@ -421,6 +438,16 @@ int seqvid_classifier_train_step(seqvid_classifier *c, seqvid_optimizer *opt,
     return SEQVID_OK;
 }
 
+int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision) {
+    SV_NOT_NULL(c);
+    return sv_arena_set_precision(&c->arena, precision, __func__);
+}
+
+int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c, int *precision) {
+    SV_NOT_NULL(c);
+    return sv_arena_get_precision(&c->arena, precision, __func__);
+}
+
 /* ------------------------------------------------------------------------------------------
  * The parameter arena
  * ---------------------------------------------------------------------------------------- */
@@ -431,12 +458,12 @@ int seqvid_classifier_param_count(const seqvid_classifier *c, size_t *count) {
 
 int seqvid_classifier_params(seqvid_classifier *c, float **params) {
     SV_NOT_NULL(c);
-    return sv_arena_array(c->arena.params, params, "params", __func__);
+    return sv_arena_params(&c->arena, params, __func__);
 }
 
 int seqvid_classifier_grads(seqvid_classifier *c, float **grads) {
     SV_NOT_NULL(c);
-    return sv_arena_array(c->arena.grads, grads, "grads", __func__);
+    return sv_arena_grads_out(&c->arena, grads, __func__);
 }
 
 int seqvid_classifier_param_block_count(const seqvid_classifier *c, size_t *count) {

@@ -14,6 +14,7 @@
  *     real:   loss = ½ Σ_d (y - x)²,                                      ∂loss/∂y = y - x
  * Each decoder's loss is averaged over its valid target frames; the objective is their sum.
  */
+#define SEQVID_EXPERIMENTAL /* the precision functions and constants */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
     const float *X = batch->data;
     if (!sv_all_finite(X, (size_t)(K + M) * BD))
         return sv_fail(SEQVID_ERR_NONFINITE, "%s: the batch holds NaN or Inf", fn);
+    if (pass == PASS_GRADIENTS && !sv_arena_grads(&m->arena, fn)) return SEQVID_ERR_NOMEM;
 
     /* Per-sequence step counts; NULL where every sequence is full (no masking work). */
     int *ints = ws_ints(m, 4 * (size_t)B);
@@ -429,33 +431,49 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
     return SEQVID_OK;
 }
 
+/* Every public call that computes runs between sv_arena_enter and sv_arena_leave (weight
+ * cache versions, the precision of products). */
+#define WITH_MODEL(m, call)                        \
+    do {                                           \
+        SV_NOT_NULL(m);                            \
+        int previous_ = sv_arena_enter(&(m)->arena); \
+        int st_ = (call);                          \
+        sv_arena_leave(previous_);                 \
+        return st_;                                \
+    } while (0)
+
 int seqvid_model_gradients(seqvid_model *m, const seqvid_batch *batch, float *rec_loss,
                            float *fut_loss) {
-    return training_pass(m, batch, PASS_GRADIENTS, 1, rec_loss, fut_loss, __func__);
+    WITH_MODEL(m, training_pass(m, batch, PASS_GRADIENTS, 1, rec_loss, fut_loss, __func__));
 }
 
 int seqvid_model_evaluate(seqvid_model *m, const seqvid_batch *batch, int flags, float *rec_loss,
                           float *fut_loss) {
     if (flags != SEQVID_EVAL_INFERENCE && flags != SEQVID_EVAL_TEACHER_FORCED)
         return sv_fail(SEQVID_ERR_ARG, "seqvid_model_evaluate: unknown flags %d", flags);
-    return training_pass(m, batch,
-                         flags == SEQVID_EVAL_TEACHER_FORCED ? PASS_TEACHER_FORCED : PASS_INFERENCE,
-                         0, rec_loss, fut_loss, __func__);
+    WITH_MODEL(m, training_pass(m, batch,
+                                flags == SEQVID_EVAL_TEACHER_FORCED ? PASS_TEACHER_FORCED
+                                                                     : PASS_INFERENCE,
+                                0, rec_loss, fut_loss, __func__));
 }
 
-int seqvid_model_train_step(seqvid_model *m, seqvid_optimizer *opt, const seqvid_batch *batch,
-                            float *rec_loss, float *fut_loss) {
-    SV_NOT_NULL(m);
+static int train_step(seqvid_model *m, seqvid_optimizer *opt, const seqvid_batch *batch,
+                      float *rec_loss, float *fut_loss) {
     SV_NOT_NULL(opt);
     float rec, fut;
     /* The optimizer checks the gradients' finiteness before touching anything: one pass. */
-    int st = training_pass(m, batch, PASS_GRADIENTS, 0, &rec, &fut, __func__);
+    int st = training_pass(m, batch, PASS_GRADIENTS, 0, &rec, &fut, "seqvid_model_train_step");
     if (st) return st;
     st = seqvid_optimizer_step(opt, m);
     if (st) return st;
     if (rec_loss) *rec_loss = rec;
     if (fut_loss) *fut_loss = fut;
     return SEQVID_OK;
+}
+
+int seqvid_model_train_step(seqvid_model *m, seqvid_optimizer *opt, const seqvid_batch *batch,
+                            float *rec_loss, float *fut_loss) {
+    WITH_MODEL(m, train_step(m, opt, batch, rec_loss, fut_loss));
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -482,9 +500,9 @@ static int inference_encode(seqvid_model *m, const seqvid_batch *batch, const fl
     return encoder_forward(m, batch->data, (int)batch->T, (int)batch->S, full ? NULL : batch->len);
 }
 
-int seqvid_model_encode(seqvid_model *m, const seqvid_batch *batch, float *out, size_t out_count) {
-    size_t F = m ? 2 * (size_t)m->L * m->H : 0;
-    int st = inference_encode(m, batch, out, out_count, F, __func__);
+static int model_encode(seqvid_model *m, const seqvid_batch *batch, float *out, size_t out_count) {
+    size_t F = 2 * (size_t)m->L * m->H;
+    int st = inference_encode(m, batch, out, out_count, F, "seqvid_model_encode");
     if (st) return st;
     struct sv_workspace *w = m->ws;
     size_t H = (size_t)m->H, last = (size_t)w->encT * w->B * H;
@@ -504,13 +522,13 @@ int seqvid_model_feature_dim(const seqvid_model *m, size_t *dim) {
     return SEQVID_OK;
 }
 
-int seqvid_model_reconstruct(seqvid_model *m, const seqvid_batch *batch, float *out,
+static int model_reconstruct(seqvid_model *m, const seqvid_batch *batch, float *out,
                              size_t out_count) {
-    if (m && !has_rec(m))
+    if (!has_rec(m))
         return sv_fail(SEQVID_ERR_UNSUPPORTED, "seqvid_model_reconstruct: a future predictor "
                        "has no reconstruction decoder");
-    size_t per = batch ? batch->T * (m ? (size_t)m->D : 0) : 0;
-    int st = inference_encode(m, batch, out, out_count, per, __func__);
+    size_t per = batch ? batch->T * (size_t)m->D : 0;
+    int st = inference_encode(m, batch, out, out_count, per, "seqvid_model_reconstruct");
     if (st) return st;
     const int T = (int)batch->T, B = (int)batch->S;
     const size_t TBD = (size_t)T * B * m->D;
@@ -526,21 +544,45 @@ int seqvid_model_reconstruct(seqvid_model *m, const seqvid_batch *batch, float *
     return SEQVID_OK;
 }
 
-int seqvid_model_predict(seqvid_model *m, const seqvid_batch *batch, size_t n_future, float *out,
+static int model_predict(seqvid_model *m, const seqvid_batch *batch, size_t n_future, float *out,
                          size_t out_count) {
-    if (m && !has_fut(m))
+    if (!has_fut(m))
         return sv_fail(SEQVID_ERR_UNSUPPORTED, "seqvid_model_predict: an autoencoder has no "
                        "future predictor");
     if (n_future < 1 || n_future > (size_t)1 << 30)
         return sv_fail(SEQVID_ERR_ARG, "seqvid_model_predict: n_future = %zu outside [1, 2^30]",
                        n_future);
     size_t per;
-    if (!sv_mul(n_future, m ? (size_t)m->D : 0, &per))
+    if (!sv_mul(n_future, (size_t)m->D, &per))
         return sv_fail(SEQVID_ERR_OVERFLOW, "seqvid_model_predict: output size overflows");
-    int st = inference_encode(m, batch, out, out_count, per, __func__);
+    int st = inference_encode(m, batch, out, out_count, per, "seqvid_model_predict");
     if (st) return st;
     return decoder_rollout(m, &m->fut, WS_FUT, (int)n_future, (int)batch->S, NULL, NULL, NULL,
                            out, NULL);
+}
+
+int seqvid_model_encode(seqvid_model *m, const seqvid_batch *batch, float *out, size_t out_count) {
+    WITH_MODEL(m, model_encode(m, batch, out, out_count));
+}
+
+int seqvid_model_reconstruct(seqvid_model *m, const seqvid_batch *batch, float *out,
+                             size_t out_count) {
+    WITH_MODEL(m, model_reconstruct(m, batch, out, out_count));
+}
+
+int seqvid_model_predict(seqvid_model *m, const seqvid_batch *batch, size_t n_future, float *out,
+                         size_t out_count) {
+    WITH_MODEL(m, model_predict(m, batch, n_future, out, out_count));
+}
+
+int seqvid_experimental_model_set_precision(seqvid_model *m, int precision) {
+    SV_NOT_NULL(m);
+    return sv_arena_set_precision(&m->arena, precision, __func__);
+}
+
+int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precision) {
+    SV_NOT_NULL(m);
+    return sv_arena_get_precision(&m->arena, precision, __func__);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -553,12 +595,12 @@ int seqvid_model_param_count(const seqvid_model *m, size_t *count) {
 
 int seqvid_model_params(seqvid_model *m, float **params) {
     SV_NOT_NULL(m);
-    return sv_arena_array(m->arena.params, params, "params", __func__);
+    return sv_arena_params(&m->arena, params, __func__);
 }
 
 int seqvid_model_grads(seqvid_model *m, float **grads) {
     SV_NOT_NULL(m);
-    return sv_arena_array(m->arena.grads, grads, "grads", __func__);
+    return sv_arena_grads_out(&m->arena, grads, __func__);
 }
 
 int seqvid_model_param_block_count(const seqvid_model *m, size_t *count) {

@@ -55,7 +55,8 @@ typedef struct sv_lstm_cache {
 
 /* Number of floats of one layer's parameters (the blocks above, in that order). */
 size_t sv_lstm_param_count(int D, int H, int peep);
-/* Point the layer's views at params / grads (which start at this layer's block). */
+/* Point the layer's views at params / grads (which start at this layer's block; grads NULL:
+ * no gradient views). */
 void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float *grads);
 /* Floats needed by one sv_lstm_cache for (T, B, H). */
 size_t sv_lstm_cache_floats(int T, int B, int H);

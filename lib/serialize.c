@@ -786,6 +786,8 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         int nonneg = ((int)i == h->s1 && h->opt_kind == SEQVID_OPT_RMSPROP) || (int)i == h->s2;
         if ((st = finish_f32(fn, t, nonneg))) goto fail;
     }
+    /* The weights were written behind the arena's back: cached layouts are stale. */
+    sv_arena_changed(out->cls ? &out->cls->arena : &out->model->arena);
     if (want_opt) out->opt = opt, opt = NULL;
     seqvid_optimizer_free(opt);
     cJSON_Delete(root);

@@ -53,14 +53,16 @@ int seqvid_stream_reset(seqvid_stream *s) {
 int seqvid_stream_push(seqvid_stream *s, const float *frames, size_t count) {
     SV_NOT_NULL(s);
     SV_NOT_NULL(frames);
-    const seqvid_model *m = s->m;
+    seqvid_model *m = s->m;
     size_t need = s->S * (size_t)m->D;
     if (count < need)
         return sv_fail(SEQVID_ERR_BUFFER, "seqvid_stream_push: %zu floats given, %zu needed",
                        count, need);
     if (!sv_all_finite(frames, need))
         return sv_fail(SEQVID_ERR_NONFINITE, "seqvid_stream_push: the frames hold NaN or Inf");
+    int previous = sv_arena_enter(&m->arena);
     sv_stack_step(&m->enc, s->c, (int)s->S, frames, NULL);
+    sv_arena_leave(previous);
     return SEQVID_OK;
 }
 

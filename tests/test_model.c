@@ -1,5 +1,6 @@
 /* test_model.c -- the model API: bad arguments, non-finite handling, inference consistency,
  * variable lengths, and that training actually learns. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +10,11 @@
 #include <string.h>
 #include <cmocka.h>
 #define SEQVID_EXPERIMENTAL /* the experimental section too */
+#define SEQVID_EXPERIMENTAL /* the precision functions */
 #include "seqvid.h"
+#include "blas.h"
+#include "classifier.h"
+#include "model.h"
 #include "rng.h"
 
 static seqvid_model *tiny_model(int kind, int D, int H, int K, int M, int output) {
@@ -480,6 +485,278 @@ static void test_key_names(void **state) {
     seqvid_optimizer_free(o);
 }
 
+/* The backend may keep weights in its own layout between calls (oneDNN: reordered copies,
+ * lib/blas.h). Whatever changes the weights must make those copies stale: a write through
+ * seqvid_model_params after the pointer was handed out (even long after), an optimizer step,
+ * a copy of an encoder into a classifier. After each, results equal those of a fresh object
+ * holding the same weights. On the CBLAS backends nothing is cached and this passes
+ * trivially; on oneDNN the cache is checked to be in use (cache hits), so a stale copy would
+ * show as a different loss. */
+static void test_weight_cache_never_stale(void **state) {
+    enum { D = 24, H = 16, K = 4, M = 3, S = 6 };
+    seqvid_model *a = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    seqvid_batch *b = random_batch(K + M, S, D, 21);
+    size_t n;
+    float *pa, *pf, r0, f0, r1, f1, r2, f2;
+    assert_int_equal(seqvid_model_param_count(a, &n), 0);
+    assert_int_equal(seqvid_model_params(a, &pa), 0); /* handed out first, written later */
+    sv_blas_info_t before = sv_blas_info();
+    assert_int_equal(seqvid_model_evaluate(a, b, SEQVID_EVAL_TEACHER_FORCED, &r0, &f0), 0);
+    assert_int_equal(seqvid_model_evaluate(a, b, SEQVID_EVAL_TEACHER_FORCED, &r0, &f0), 0);
+    if (!strcmp(sv_blas_info().name, "onednn")) /* the copies are made and used */
+        assert_true(sv_blas_info().cache_hits > before.cache_hits);
+
+    /* Write through the old pointer; a fresh model gets the same weights. */
+    for (size_t i = 0; i < n; i++) pa[i] = 1.5f * pa[i] + 0.01f * (float)(i % 7);
+    assert_int_equal(seqvid_model_evaluate(a, b, SEQVID_EVAL_TEACHER_FORCED, &r1, &f1), 0);
+    seqvid_model *fresh = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    assert_int_equal(seqvid_model_params(fresh, &pf), 0);
+    memcpy(pf, pa, n * sizeof *pf);
+    assert_int_equal(seqvid_model_evaluate(fresh, b, SEQVID_EVAL_TEACHER_FORCED, &r2, &f2), 0);
+    assert_true(r1 != r0 || f1 != f0); /* the write mattered */
+    assert_true(r1 == r2 && f1 == f2);
+    float fa[2 * H * S], ff[2 * H * S];
+    assert_int_equal(seqvid_model_encode(a, b, fa, 2 * H * S), 0);
+    assert_int_equal(seqvid_model_encode(fresh, b, ff, 2 * H * S), 0);
+    assert_memory_equal(fa, ff, sizeof fa);
+    seqvid_model_free(fresh);
+
+    /* An optimizer step changes the weights: the next evaluation sees them, as a fresh model
+     * holding the stepped weights does. */
+    seqvid_optimizer *opt;
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_ADAM, &opt), 0);
+    seqvid_model *c = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    float *pc;
+    assert_int_equal(seqvid_model_evaluate(c, b, SEQVID_EVAL_TEACHER_FORCED, &r0, &f0), 0);
+    assert_int_equal(seqvid_model_train_step(c, opt, b, NULL, NULL), 0);
+    assert_int_equal(seqvid_model_evaluate(c, b, SEQVID_EVAL_TEACHER_FORCED, &r1, &f1), 0);
+    fresh = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    assert_int_equal(seqvid_model_params(fresh, &pf), 0);
+    assert_int_equal(seqvid_model_params(c, &pc), 0);
+    memcpy(pf, pc, n * sizeof *pf);
+    assert_int_equal(seqvid_model_evaluate(fresh, b, SEQVID_EVAL_TEACHER_FORCED, &r2, &f2), 0);
+    assert_true(r1 != r0 || f1 != f0);
+    assert_true(r1 == r2 && f1 == f2);
+    seqvid_model_free(fresh);
+
+    /* A classifier that has run, then receives an encoder, predicts as one created from it. */
+    seqvid_classifier *cl, *cl2;
+    seqvid_batch *xb;
+    float *x;
+    seqvid_batch_data(b, &x);
+    assert_int_equal(seqvid_batch_wrap(x, K, S, D, &xb), 0);
+    assert_int_equal(seqvid_classifier_create_from_encoder(c, 3, &cl), 0);
+    float p0[3 * S], p1[3 * S];
+    assert_int_equal(seqvid_classifier_predict(cl, xb, p0, 3 * S), 0);
+    assert_int_equal(seqvid_classifier_copy_encoder(cl, a), 0);
+    assert_int_equal(seqvid_classifier_predict(cl, xb, p0, 3 * S), 0);
+    assert_int_equal(seqvid_classifier_create_from_encoder(a, 3, &cl2), 0);
+    assert_int_equal(seqvid_classifier_predict(cl2, xb, p1, 3 * S), 0);
+    assert_memory_equal(p0, p1, sizeof p0);
+    seqvid_classifier_free(cl);
+    seqvid_classifier_free(cl2);
+    seqvid_batch_free(xb);
+    seqvid_optimizer_free(opt);
+    seqvid_model_free(c);
+    seqvid_model_free(a);
+    seqvid_batch_free(b);
+}
+
+/* ---- precision (experimental API) ------------------------------------------------------
+ * bf16 mode rounds both operands of each product to bfloat16 (relative error u_b = 2^-8
+ * each, round to nearest) and accumulates in float32: an element of a product is off by at
+ * most (2 u_b + u_b^2 + γ_K (1 + u_b)^2) Σ|a_k b_k| ≈ 2^-7 Σ|a_k b_k| (tests/test_gemm.c).
+ * Through a forward and BPTT the relative errors of the products add along the longest
+ * chain of products: T steps of the encoder and T of a decoder, each with two products (in
+ * and recurrent) forward and two backward, plus the readouts -- with K = 4, M = 3 about 40
+ * products, but the weights are small (init 0.3 on H = 16: the recurrence contracts), so
+ * the errors do not compound; the relative error of the loss is bounded by that of the
+ * logits, ≈ 2^-7, and that of each gradient by a few times 2^-7. The tests use 2^-5 for the
+ * loss and 2^-3 for the gradient norm: errors 4x and 16x the single-product bound, and they
+ * still fail if the mode changes the result beyond rounding (e.g. a wrong operand). */
+static seqvid_model *precision_model(int precision) {
+    seqvid_model *m = tiny_model(SEQVID_COMPOSITE, 32, 16, 4, 3, SEQVID_OUTPUT_BINARY);
+    assert_int_equal(seqvid_experimental_model_set_precision(m, precision), 0);
+    return m;
+}
+
+static void test_precision_switch(void **state) {
+    seqvid_model *m = tiny_model(SEQVID_COMPOSITE, 8, 4, 2, 2, SEQVID_OUTPUT_BINARY);
+    int p = -1;
+    assert_int_equal(seqvid_experimental_model_get_precision(m, &p), 0);
+    assert_int_equal(p, SEQVID_PRECISION_F32); /* the default */
+    assert_int_equal(seqvid_experimental_model_set_precision(m, 2), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_experimental_model_set_precision(NULL, 0), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_experimental_model_get_precision(m, NULL), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_experimental_model_set_precision(m, SEQVID_PRECISION_BF16), 0);
+    assert_int_equal(seqvid_experimental_model_get_precision(m, &p), 0);
+    assert_int_equal(p, sv_blas_bf16_supported() ? SEQVID_PRECISION_BF16 : SEQVID_PRECISION_F32);
+    /* The calling thread's mode is restored after each call. */
+    seqvid_batch *b = random_batch(4, 2, 8, 3);
+    float r, f;
+    assert_int_equal(seqvid_model_evaluate(m, b, SEQVID_EVAL_TEACHER_FORCED, &r, &f), 0);
+    assert_int_equal(sv_blas_get_bf16(), 0);
+    seqvid_classifier *c;
+    assert_int_equal(seqvid_classifier_create_from_encoder(m, 3, &c), 0);
+    assert_int_equal(seqvid_experimental_classifier_get_precision(c, &p), 0);
+    assert_int_equal(p, SEQVID_PRECISION_F32); /* not inherited */
+    assert_int_equal(seqvid_experimental_classifier_set_precision(c, 5), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_experimental_classifier_set_precision(c, SEQVID_PRECISION_BF16), 0);
+    assert_int_equal(seqvid_experimental_classifier_get_precision(c, &p), 0);
+    assert_int_equal(p, sv_blas_bf16_supported() ? SEQVID_PRECISION_BF16 : SEQVID_PRECISION_F32);
+    seqvid_classifier_free(c);
+    seqvid_batch_free(b);
+    seqvid_model_free(m);
+}
+
+/* One train step (SGD) in bf16 against float32 from the same weights: losses, gradients and
+ * the stepped weights agree within the tolerances derived above; where bf16 runs they also
+ * differ (the mode is really on), elsewhere they are bitwise equal (fallback). */
+static void test_precision_bf16_step(void **state) {
+    enum { D = 32, K = 4, M = 3, S = 8 };
+    seqvid_batch *b = random_batch(K + M, S, D, 5);
+    seqvid_model *m[2] = {precision_model(SEQVID_PRECISION_F32),
+                          precision_model(SEQVID_PRECISION_BF16)};
+    float rec[2], fut[2], *g[2], *w[2];
+    size_t n;
+    assert_int_equal(seqvid_model_param_count(m[0], &n), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(seqvid_model_gradients(m[i], b, &rec[i], &fut[i]), 0);
+        assert_int_equal(seqvid_model_grads(m[i], &g[i]), 0);
+    }
+    double d2 = 0, g2 = 0;
+    for (size_t k = 0; k < n; k++) d2 += pow(g[1][k] - g[0][k], 2), g2 += pow(g[0][k], 2);
+    print_message("bf16 vs f32: rec %g vs %g, fut %g vs %g, |dg|/|g| = %g\n", rec[1], rec[0],
+                  fut[1], fut[0], sqrt(d2 / g2));
+    assert_float_equal(rec[1], rec[0], 0x1p-5 * rec[0]);
+    assert_float_equal(fut[1], fut[0], 0x1p-5 * fut[0]);
+    assert_true(sqrt(d2) <= 0x1p-3 * sqrt(g2));
+    if (sv_blas_bf16_supported()) assert_true(d2 > 0 && (rec[1] != rec[0] || fut[1] != fut[0]));
+    else assert_true(d2 == 0 && rec[1] == rec[0] && fut[1] == fut[0]);
+
+    /* The step: float32 master weights move by lr g, so they differ by lr |dg|. */
+    seqvid_optimizer *opt;
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_SGD, &opt), 0);
+    assert_int_equal(seqvid_optimizer_set(opt, SEQVID_OPT_LR, 0.1), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(seqvid_optimizer_step(opt, m[i]), 0);
+        assert_int_equal(seqvid_model_params(m[i], &w[i]), 0);
+    }
+    double dw2 = 0;
+    for (size_t k = 0; k < n; k++) dw2 += pow(w[1][k] - w[0][k], 2);
+    assert_true(sqrt(dw2) <= 0.1 * 0x1p-3 * sqrt(g2) * 1.01 + 1e-7);
+    seqvid_optimizer_free(opt);
+    for (int i = 0; i < 2; i++) seqvid_model_free(m[i]);
+    seqvid_batch_free(b);
+}
+
+/* A short learning curve of a tiny model, Adam on 4 fixed batches for 160 steps, in bf16 and
+ * float32: the mean loss of every window of 20 steps agrees within 1% (stated tolerance: the
+ * per-step losses differ by ~2^-7 relative, and the weights drift apart slowly as the
+ * rounding differences accumulate through the optimizer), and both learn (the last window is
+ * at least 15% below the first; measured: 43.2 -> 34.3, bf16 within 0.01% of float32). */
+static void test_precision_bf16_curve(void **state) {
+    enum { D = 32, K = 4, M = 3, S = 8, NB = 4, STEPS = 160, WIN = 20 };
+    seqvid_batch *b[NB];
+    for (int i = 0; i < NB; i++) {
+        b[i] = random_batch(K + M, S, D, 100 + i);
+        float *x;
+        seqvid_batch_data(b[i], &x); /* binary frames, as Moving MNIST's */
+        for (size_t k = 0; k < (size_t)(K + M) * S * D; k++) x[k] = x[k] < 0.3f;
+    }
+    double win[2][STEPS / WIN] = {{0}};
+    for (int p = 0; p < 2; p++) {
+        seqvid_model *m = precision_model(p ? SEQVID_PRECISION_BF16 : SEQVID_PRECISION_F32);
+        seqvid_optimizer *opt;
+        assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_ADAM, &opt), 0);
+        assert_int_equal(seqvid_optimizer_set(opt, SEQVID_OPT_LR, 3e-3), 0);
+        for (int s = 0; s < STEPS; s++) {
+            float r, f;
+            assert_int_equal(seqvid_model_train_step(m, opt, b[s % NB], &r, &f), 0);
+            win[p][s / WIN] += (r + f) / WIN;
+        }
+        seqvid_optimizer_free(opt);
+        seqvid_model_free(m);
+    }
+    for (int w = 0; w < STEPS / WIN; w++) {
+        print_message("window %d: f32 %.4f bf16 %.4f\n", w, win[0][w], win[1][w]);
+        assert_float_equal(win[1][w], win[0][w], 0.01 * win[0][w]);
+    }
+    for (int p = 0; p < 2; p++) assert_true(win[p][STEPS / WIN - 1] < 0.85 * win[p][0]);
+    for (int i = 0; i < NB; i++) seqvid_batch_free(b[i]);
+}
+
+/* SEQVID_NO_BF16=1 forces the fallback: bf16 is asked for, float32 is reported and computed
+ * (bitwise the float32 results). */
+static void test_precision_forced_fallback(void **state) {
+    enum { D = 32, K = 4, M = 3, S = 8 };
+    setenv("SEQVID_NO_BF16", "1", 1);
+    seqvid_batch *b = random_batch(K + M, S, D, 5);
+    seqvid_model *m[2] = {precision_model(SEQVID_PRECISION_F32),
+                          precision_model(SEQVID_PRECISION_BF16)};
+    int p;
+    assert_int_equal(seqvid_experimental_model_get_precision(m[1], &p), 0);
+    assert_int_equal(p, SEQVID_PRECISION_F32);
+    float rec[2], fut[2], *g[2];
+    size_t n;
+    assert_int_equal(seqvid_model_param_count(m[0], &n), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(seqvid_model_gradients(m[i], b, &rec[i], &fut[i]), 0);
+        assert_int_equal(seqvid_model_grads(m[i], &g[i]), 0);
+    }
+    assert_true(rec[0] == rec[1] && fut[0] == fut[1]);
+    assert_memory_equal(g[0], g[1], n * sizeof *g[0]);
+    unsetenv("SEQVID_NO_BF16");
+    assert_int_equal(seqvid_experimental_model_get_precision(m[1], &p), 0);
+    assert_int_equal(p, sv_blas_bf16_supported() ? SEQVID_PRECISION_BF16 : SEQVID_PRECISION_F32);
+    for (int i = 0; i < 2; i++) seqvid_model_free(m[i]);
+    seqvid_batch_free(b);
+}
+
+/* Lean inference: no gradient array until a call needs one. Inference on a model, a stream
+ * and a classifier leaves it unallocated; the first gradient pass allocates and binds it,
+ * and its gradients are those of a model that had it all along (asked for it first). */
+static void test_lean_inference(void **state) {
+    enum { D = 8, H = 6, K = 3, M = 2, S = 2 };
+    seqvid_model *m = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    seqvid_batch *b = random_batch(K + M, S, D, 8);
+    float r, f, feat[2 * H * S], pred[M * S * D], *x;
+    seqvid_batch_data(b, &x);
+    assert_int_equal(seqvid_model_evaluate(m, b, SEQVID_EVAL_INFERENCE, &r, &f), 0);
+    assert_int_equal(seqvid_model_evaluate(m, b, SEQVID_EVAL_TEACHER_FORCED, &r, &f), 0);
+    assert_int_equal(seqvid_model_encode(m, b, feat, 2 * H * S), 0);
+    assert_int_equal(seqvid_model_predict(m, b, M, pred, M * S * D), 0);
+    seqvid_stream *st;
+    assert_int_equal(seqvid_stream_create(m, S, &st), 0);
+    assert_int_equal(seqvid_stream_push(st, x, S * D), 0);
+    seqvid_stream_free(st);
+    seqvid_classifier *c;
+    seqvid_batch *xb;
+    assert_int_equal(seqvid_batch_wrap(x, K, S, D, &xb), 0);
+    assert_int_equal(seqvid_classifier_create_from_encoder(m, 3, &c), 0);
+    float probs[3 * S];
+    assert_int_equal(seqvid_classifier_predict(c, xb, probs, 3 * S), 0);
+    assert_null(m->arena.grads);
+    assert_null(c->arena.grads);
+
+    seqvid_model *ref = tiny_model(SEQVID_COMPOSITE, D, H, K, M, SEQVID_OUTPUT_BINARY);
+    float *g, *gref;
+    size_t n;
+    assert_int_equal(seqvid_model_grads(ref, &gref), 0); /* allocated before any pass */
+    assert_non_null(ref->arena.grads);
+    assert_int_equal(seqvid_model_gradients(ref, b, NULL, NULL), 0);
+    assert_int_equal(seqvid_model_gradients(m, b, NULL, NULL), 0);
+    assert_non_null(m->arena.grads);
+    assert_int_equal(seqvid_model_grads(m, &g), 0);
+    assert_int_equal(seqvid_model_param_count(m, &n), 0);
+    assert_memory_equal(g, gref, n * sizeof *g);
+    seqvid_classifier_free(c);
+    seqvid_batch_free(xb);
+    seqvid_model_free(ref);
+    seqvid_model_free(m);
+    seqvid_batch_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_status),
@@ -492,6 +769,12 @@ int main(void) {
         cmocka_unit_test(test_variable_lengths),
         cmocka_unit_test(test_training_learns),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_weight_cache_never_stale),
+        cmocka_unit_test(test_lean_inference),
+        cmocka_unit_test(test_precision_switch),
+        cmocka_unit_test(test_precision_bf16_step),
+        cmocka_unit_test(test_precision_bf16_curve),
+        cmocka_unit_test(test_precision_forced_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,6 +142,11 @@ pub type seqvid_layout = c_int;
 pub const SEQVID_LAYOUT_TIME_MAJOR: c_int = 0;
 pub const SEQVID_LAYOUT_SEQ_MAJOR: c_int = 1;
 
+// ---- seqvid_precision (experimental: not stable; see seqvid.h) --------------------------
+pub type seqvid_precision = c_int;
+pub const SEQVID_PRECISION_F32: c_int = 0;
+pub const SEQVID_PRECISION_BF16: c_int = 1;
+
 // ---- seqvid_names (1.1) ------------------------------------------------------------------
 pub type seqvid_names = c_int;
 pub const SEQVID_NAMES_CONFIG: c_int = 1;
@@ -513,4 +518,11 @@ unsafe extern "C" {
 
     // ---- experimental (node SEQVID_EXPERIMENTAL: not stable; see seqvid.h) --------------
     pub fn seqvid_experimental_sparse_density(density: *mut c_int) -> c_int;
+    pub fn seqvid_experimental_model_set_precision(m: *mut seqvid_model, precision: c_int) -> c_int;
+    pub fn seqvid_experimental_model_get_precision(m: *const seqvid_model, precision: *mut c_int)
+        -> c_int;
+    pub fn seqvid_experimental_classifier_set_precision(c: *mut seqvid_classifier, precision: c_int)
+        -> c_int;
+    pub fn seqvid_experimental_classifier_get_precision(c: *const seqvid_classifier,
+                                                        precision: *mut c_int) -> c_int;
 }
