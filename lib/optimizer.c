@@ -21,6 +21,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include "alloc.h"
 #include "error.h"
 #include "keys.h"
 #include "model.h"
@@ -285,7 +286,7 @@ int seqvid_optimizer_create(int kind, seqvid_optimizer **out) {
     if (!valid_kind(kind))
         return sv_fail(SEQVID_ERR_ARG, "%s: unknown optimizer kind %d (1 SGD, 2 RMSprop, "
                        "3 Adam)", __func__, kind);
-    struct seqvid_optimizer *opt = calloc(1, sizeof *opt);
+    struct seqvid_optimizer *opt = sv_calloc(1, sizeof *opt);
     if (!opt) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     opt->kind = kind;
     for (int k = 0; k < SV_OPT_NKEYS; k++)

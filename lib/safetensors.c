@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "alloc.h"
 #include "atomic_io.h"
 #include "error.h"
 #include "safetensors.h"
@@ -212,7 +213,7 @@ int sv_st_read_header(const char *fn, sv_source *src, cJSON **out, size_t *data_
     cJSON *root = NULL;
     const char *json = (const char *)src->buf + 8;
     if (!src->buf) {
-        if (!(owned = malloc((size_t)n))) {
+        if (!(owned = sv_malloc((size_t)n))) {
             st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for a %" PRIu64 "-byte header", fn,
                          n);
             goto fail;

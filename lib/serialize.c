@@ -32,6 +32,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include <zlib.h>
+#include "alloc.h"
 #include "atomic_io.h"
 #include "classifier.h"
 #include "config.h"
@@ -207,7 +208,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
                        (opt->s2 && !sv_all_finite(opt->s2, opt->n))))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: the optimizer state holds NaN or Inf", fn);
     }
-    plan *p = calloc(1, sizeof *p);
+    plan *p = sv_calloc(1, sizeof *p);
     if (!p) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
 
     /* Model blocks in arena order (arena.c lays them out in order; sorting keeps the
@@ -231,7 +232,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
     if (checkpoint && gen) {
         size_t sz = 0;
         int st = seqvid_mmnist_state_size(gen, &sz);
-        if (!st && !(p->rng = malloc(sz ? sz : 1))) st = SEQVID_ERR_NOMEM;
+        if (!st && !(p->rng = sv_malloc(sz ? sz : 1))) st = SEQVID_ERR_NOMEM;
         if (!st) st = seqvid_mmnist_get_state(gen, p->rng, sz);
         if (st) {
             plan_free(p);
@@ -242,7 +243,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
     p->data_bytes = sv_st_layout(p->t, p->n);
 
     sv_sink crc = {.crc_only = 1, .crc = (uint32_t)crc32(0, Z_NULL, 0)};
-    crc.chunk = malloc(4 * SV_ST_CHUNK);
+    crc.chunk = sv_malloc(4 * SV_ST_CHUNK);
     if (!crc.chunk) {
         plan_free(p);
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
@@ -256,7 +257,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory building the header", fn);
     }
     size_t len = strlen(json), padded = (len + 7) & ~(size_t)7; /* data starts at 8 + padded */
-    p->header = malloc(padded);
+    p->header = sv_malloc(padded);
     if (!p->header) {
         free(json);
         plan_free(p);
@@ -292,7 +293,7 @@ static int save_buffer(const char *fn, const contents *m, const seqvid_optimizer
 /* Writes a planned file to a file descriptor (sv_save_atomic's writer). */
 static int write_plan(void *ctx, int fd) {
     const plan *p = ctx;
-    sv_sink s = {.fd = fd, .chunk = malloc(4 * SV_ST_CHUNK)};
+    sv_sink s = {.fd = fd, .chunk = sv_malloc(4 * SV_ST_CHUNK)};
     if (!s.chunk) return ENOMEM;
     int r = sv_st_emit(p->header, p->header_len, p->t, p->n, &s);
     free(s.chunk);
@@ -653,7 +654,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     const int want_ckpt = !!(flags & LOAD_CHECKPOINT), want_opt = !!(flags & LOAD_OPTIMIZER);
     const int want_rng = !!(flags & LOAD_RNG), want_cls = !!(flags & LOAD_CLASSIFIER);
     memset(out, 0, sizeof *out);
-    header *h = calloc(1, sizeof *h);
+    header *h = sv_calloc(1, sizeof *h);
     cJSON *root = NULL;
     seqvid_optimizer *opt = NULL;
     if (!h) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
@@ -752,7 +753,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         }
         if (want_rng) {
             out->rng_size = h->t[h->rng].count;
-            if (!(out->rng = malloc(out->rng_size ? out->rng_size : 1))) {
+            if (!(out->rng = sv_malloc(out->rng_size ? out->rng_size : 1))) {
                 st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
                 goto fail;
             }
@@ -762,7 +763,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     }
 
     /* The data, in file order, straight to its destinations. */
-    if (!src->buf && !(src->chunk = malloc(4 * SV_ST_CHUNK))) {
+    if (!src->buf && !(src->chunk = sv_malloc(4 * SV_ST_CHUNK))) {
         st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         goto fail;
     }
