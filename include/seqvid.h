@@ -291,7 +291,11 @@ SEQVID_API int seqvid_optimizer_set(seqvid_optimizer *opt, int key, double value
 SEQVID_API int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value);
 /** Apply the model's gradient array to its weights. The optimizer binds to the first
  *  model's parameter count; a model of another size gives SEQVID_ERR_SHAPE. Non-finite
- *  gradients give SEQVID_ERR_NONFINITE with nothing changed. */
+ *  gradients give SEQVID_ERR_NONFINITE with nothing changed. Nothing non-finite is ever
+ *  written: an update that would make any weight or optimizer state NaN or Inf (say, an
+ *  enormous LR) also gives SEQVID_ERR_NONFINITE, with weights, state and step count exactly
+ *  as before. The step count is limited to 2^53 (a step beyond gives SEQVID_ERR_STATE;
+ *  checkpoints claiming more are refused): it never wraps. */
 SEQVID_API int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model);
 /** Updates applied so far (the count Adam's bias correction and SEQVID_CLS_FREEZE_STEPS read).
  *  Since 1.1; same as seqvid_optimizer_steps, whose name is too close to

@@ -456,6 +456,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
                 if (!sv_parse_u64(val, &u))
                     return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not an unsigned "
                                    "64-bit integer", fn, sh, sv_shown(val, sv, sizeof sv));
+                if (key[10] == 's' && u > SV_OPT_MAX_STEPS) /* Adam's k must stay exact */
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = %" PRIu64 " exceeds "
+                                   "the limit of 2^53 steps", fn, sh, u);
                 if (key[0] == 't') h->step = u, step_seen = 1;
                 else if (key[10] == 's') h->opt_steps = u, steps_seen = 1;
                 else h->opt_bound = u, bound_seen = 1;
@@ -750,6 +753,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
             if ((st = sv_optimizer_bind(opt, (size_t)h->opt_bound))) goto fail;
             h->t[h->s1].dst = opt->s1;
             if (h->s2 >= 0) h->t[h->s2].dst = opt->s2;
+            sv_optimizer_state_changed(opt);
         }
         if (want_rng) {
             out->rng_size = h->t[h->rng].count;

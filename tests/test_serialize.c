@@ -1218,6 +1218,8 @@ static void test_checkpoint_contents(void **state) {
         {"optimizer.LR", NULL},         {"optimizer.MOMENTUM", "0.9"}, {"optimizer.BETA1", "1"},
         {"optimizer.FOO", "1"},         {"optimizer.steps", "-1"},  {"optimizer.steps", "007"},
         {"optimizer.steps", "18446744073709551616"},                {"optimizer.bound", "0"},
+        {"optimizer.steps", "18446744073709551615"}, /* 2^64-1: the next step wrapped */
+        {"optimizer.steps", "9007199254740993"},     /* 2^53+1: over the documented limit */
         {"optimizer.bound", NULL},      {"train.step", NULL},       {"train.step", "1.5"},
         {"train.other", "1"},           {"type", "model"},
     };
