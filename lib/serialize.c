@@ -37,6 +37,8 @@
 #include "classifier.h"
 #include "config.h"
 #include "error.h"
+#include "json_strict.h"
+#include "keys.h"
 #include "model.h"
 #include "numfmt.h"
 #include "optimizer.h"
@@ -364,22 +366,35 @@ static int parse_state(const char *s, uint64_t x[4]) {
     return (x[0] | x[1] | x[2] | x[3]) != 0;
 }
 
+/* A setting's value as a file holds it: integer keys (SV_KEY_INT in keys.c) as plain
+ * integers ("03", "3e0", "4.0" refused), the others as plain decimals. */
+static int parse_setting(int table, int key, const char *val, double *v) {
+    const sv_key *k = sv_key_find(table, key);
+    return k && (k->flags & SV_KEY_INT) ? sv_parse_int(val, v) : sv_parse_double(val, v);
+}
+static const char *setting_form(int table, int key) {
+    const sv_key *k = sv_key_find(table, key);
+    return k && (k->flags & SV_KEY_INT) ? "a plain decimal integer" : "a number";
+}
+
 static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
     char sh[80], sv[40];
     if (!cJSON_IsObject(meta))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: __metadata__ is not an object", fn);
     size_t count = 0;
     for (const cJSON *c = meta->child; c; c = c->next) {
-        if (++count > MAX_META) /* bounds the quadratic duplicate check below */
+        if (++count > MAX_META) /* bounds the work of the checks below */
             return sv_fail(SEQVID_ERR_FORMAT, "%s: more than %d metadata entries", fn, MAX_META);
         if (!cJSON_IsString(c))
             return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata '%s' is not a string (safetensors "
                            "metadata holds strings only)", fn, sv_shown(c->string, sh, sizeof sh));
-        for (const cJSON *d = meta->child; d != c; d = d->next)
-            if (!strcmp(c->string, d->string))
-                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata key '%s' appears twice", fn,
-                               sv_shown(c->string, sh, sizeof sh));
     }
+    int nomem;
+    const char *dup = sv_json_duplicate_key(meta, &nomem);
+    if (nomem) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
+    if (dup)
+        return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata key '%s' appears twice", fn,
+                       sv_shown(dup, sh, sizeof sh));
     const char *format = meta_get(meta, "format"), *version = meta_get(meta, "format_version");
     const char *type = meta_get(meta, "type"), *crc = meta_get(meta, "data_crc32");
     if (!format || strcmp(format, FORMAT_NAME))
@@ -428,9 +443,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             if (h->classifier && !sv_classifier_uses_key(k))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: configuration key '%s' does not apply "
                                "to a classifier", fn, sh);
-            if (!sv_parse_double(val, &v))
-                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
-                               sh, sv_shown(val, sv, sizeof sv));
+            if (!parse_setting(SEQVID_NAMES_CONFIG, k, val, &v))
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not %s", fn, sh,
+                               sv_shown(val, sv, sizeof sv), setting_form(SEQVID_NAMES_CONFIG, k));
             if (sv_config_check(k, v)) return refail(fn, sh);
             h->cfg.v[k] = v;
             cfg_seen[k] = 1;
@@ -488,9 +503,11 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             double v;
             if (!classes && !sv_classifier_key_name(k))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown classifier key '%s'", fn, sh);
-            if (!sv_parse_double(val, &v))
-                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
-                               sh, sv_shown(val, sv, sizeof sv));
+            if (classes) k = SEQVID_CLS_CLASSES;
+            if (!parse_setting(SEQVID_NAMES_CLASSIFIER, k, val, &v))
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not %s", fn, sh,
+                               sv_shown(val, sv, sizeof sv),
+                               setting_form(SEQVID_NAMES_CLASSIFIER, k));
             if (classes) {
                 if (!(v >= 2 && v <= SV_CLS_MAX_CLASSES) || v != floor(v))
                     return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not an integer "
@@ -668,18 +685,20 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     const cJSON *meta = NULL;
     size_t entries = 0;
     for (const cJSON *c = root->child; c; c = c->next) {
-        char nm[80];
         if (++entries > MAX_TENSORS + 1) {
             st = sv_fail(SEQVID_ERR_FORMAT, "%s: more than %d tensors", fn, MAX_TENSORS);
             goto fail;
         }
-        for (const cJSON *d = root->child; d != c; d = d->next)
-            if (!strcmp(c->string, d->string)) {
-                st = sv_fail(SEQVID_ERR_FORMAT, "%s: header key '%s' appears twice", fn,
-                             sv_shown(c->string, nm, sizeof nm));
-                goto fail;
-            }
         if (!strcmp(c->string, "__metadata__")) meta = c;
+    }
+    int nomem;
+    const char *dup = sv_json_duplicate_key(root, &nomem);
+    if (nomem || dup) {
+        char nm[80];
+        st = nomem ? sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn)
+                   : sv_fail(SEQVID_ERR_FORMAT, "%s: header key '%s' appears twice", fn,
+                             sv_shown(dup, nm, sizeof nm));
+        goto fail;
     }
     if (!meta) {
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header has no __metadata__ (not a seqvid file)",
@@ -749,7 +768,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         if (out->cls && want_ckpt) /* the dropout stream goes on where it stood */
             memcpy(out->cls->rng.s, h->dropout_state, sizeof out->cls->rng.s);
         opt->steps = h->opt_steps;
-        if (want_opt && h->opt_bound) {
+        if (h->opt_bound) { /* read and checked even when only the model is wanted */
             if ((st = sv_optimizer_bind(opt, (size_t)h->opt_bound))) goto fail;
             h->t[h->s1].dst = opt->s1;
             if (h->s2 >= 0) h->t[h->s2].dst = opt->s2;
