@@ -19,15 +19,11 @@
  * repetitions: reps = clamp(budget / t_warm, min_reps, reps); a single run longer than
  * --long seconds caps reps at 2), then the timed reps; prints the median.
  *
- * --sgemm: instead of the model, time cblas_sgemm on every GEMM shape the case needs (the
- * plan below) and print the "GEMM-only bound" = sum over shapes of count x (median time of
- * one call of that shape), at the same thread count. bound / measured is the fraction of the
- * GEMM ceiling a case reaches.
- * --plan: print the shapes and FLOPs of each case without timing anything.
+ * --plan: print the shapes and FLOPs of each case without timing anything; bench/gemm_bound
+ * reads it and times every shape (the bounds: OpenBLAS's rate and this CPU's limit).
  *
  * Output: one machine-readable line per combination,
  *   RESULT impl=seqvid case=train H=256 B=16 threads=2 ... median_ms=... gflops=... rss_mb=...
- *   SGEMM  case=train H=256 B=16 threads=2 bound_ms=... gflop=...
  * and '#' lines for people. bench/table.py reads these.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -39,11 +35,7 @@
 #include <time.h>
 
 #include <seqvid.h>
-#ifdef BENCH_BLAS_REFERENCE
-#include <cblas-netlib.h>
-#else
-#include <cblas.h>
-#endif
+#include "bench_util.h"
 
 enum { CASE_TRAIN, CASE_EVAL_TF, CASE_EVAL_INF, CASE_ENCODE, CASE_ENCODE_STREAM, CASE_N };
 static const char *const case_name[CASE_N] = {"train", "eval_tf", "eval_inf", "encode",
@@ -62,9 +54,8 @@ typedef struct {
     int peep, adam;
     int warmup, reps, min_reps;
     double budget, long_run; /* seconds */
-    int sgemm, plan;
+    int plan;
     int layout; /* 0 auto (from the library), 1 input-major, 2 output-major */
-    double sgemm_time; /* seconds of calls per shape */
 } options;
 
 /* ------------------------------------------------------------------------------------------
@@ -202,22 +193,6 @@ static double plan_flop(const gemm_shape *s, int n) {
 /* ------------------------------------------------------------------------------------------
  * Small helpers
  * ---------------------------------------------------------------------------------------- */
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static double peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -428,110 +403,6 @@ static void run_model_case(const options *o, int c, long H, long B, int threads)
     seqvid_model_free(x.model);
 }
 
-/* ------------------------------------------------------------------------------------------
- * --sgemm: time each shape of the plan with cblas_sgemm; shapes seen before (same threads)
- * are not timed again.
- * ---------------------------------------------------------------------------------------- */
-typedef struct {
-    int ta, tb, threads;
-    long m, n, k;
-    double ms; /* median ms of one call */
-    int gemv;  /* 1: sgemv was the faster */
-} timed_shape;
-
-static timed_shape cache[256];
-static int n_cache;
-
-/* Median ms of one call of `call` on the prepared operands: one warm-up call (caches, thread
- * pool, page tables), then calls for `budget` seconds (3 to 64 of them). */
-typedef struct {
-    const gemm_shape *s;
-    const float *A, *B;
-    float *C;
-    int gemv;
-} gemm_args;
-
-static void call_gemm(const gemm_args *g) {
-    const gemm_shape *s = g->s;
-    if (g->gemv) { /* one row: C[1 x n] = a[1 x k] op(B) as y = op'(B) a */
-        if (s->tb) /* B stored n x k */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)s->n, (int)s->k, 1.0f, g->B,
-                        (int)s->k, g->A, 1, 1.0f, g->C, 1);
-        else /* B stored k x n */
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)s->k, (int)s->n, 1.0f, g->B, (int)s->n,
-                        g->A, 1, 1.0f, g->C, 1);
-        return;
-    }
-    /* Row-major leading dimensions: A stored k x m if transposed (else m x k), etc. */
-    cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
-                s->tb ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n, (int)s->k, 1.0f, g->A,
-                s->ta ? (int)s->m : (int)s->k, g->B, s->tb ? (int)s->k : (int)s->n, 1.0f, g->C,
-                (int)s->n);
-}
-
-static double time_calls(const gemm_args *g, double budget) {
-    call_gemm(g);
-    double v[64], start = now();
-    int n = 0;
-    while (n < 64 && (n < 3 || now() - start < budget)) {
-        double t0 = now();
-        call_gemm(g);
-        v[n++] = 1e3 * (now() - t0);
-    }
-    return median(v, n);
-}
-
-static double time_sgemm(const gemm_shape *s, int threads, double budget, int *gemv) {
-    for (int i = 0; i < n_cache; i++) {
-        timed_shape *t = &cache[i];
-        if (t->ta == s->ta && t->tb == s->tb && t->threads == threads && t->m == s->m &&
-            t->n == s->n && t->k == s->k) {
-            *gemv = t->gemv;
-            return t->ms;
-        }
-    }
-    size_t na = (size_t)s->m * (size_t)s->k, nb = (size_t)s->k * (size_t)s->n,
-           nc = (size_t)s->m * (size_t)s->n;
-    float *A = xmalloc(na * sizeof *A), *Bm = xmalloc(nb * sizeof *Bm),
-          *C = xmalloc(nc * sizeof *C);
-    for (size_t i = 0; i < na; i++) A[i] = 1e-3f * (float)((i * 37) % 101) - 0.05f;
-    for (size_t i = 0; i < nb; i++) Bm[i] = 1e-3f * (float)((i * 53) % 97) - 0.048f;
-    memset(C, 0, nc * sizeof *C);
-    gemm_args g = {s, A, Bm, C, 0};
-    double ms = time_calls(&g, budget);
-    *gemv = 0;
-    if (s->m == 1 && !s->ta) {
-        g.gemv = 1;
-        double mv = time_calls(&g, budget);
-        if (mv < ms) ms = mv, *gemv = 1;
-    }
-    free(A), free(Bm), free(C);
-    if (n_cache < (int)(sizeof cache / sizeof cache[0]))
-        cache[n_cache++] = (timed_shape){s->ta, s->tb, threads, s->m, s->n, s->k, ms, *gemv};
-    return ms;
-}
-
-static void run_sgemm_case(const options *o, int c, long H, long B, int threads) {
-    CHECK(seqvid_set_threads(threads)); /* the process-wide OpenBLAS pool, as for the model */
-    gemm_shape s[MAX_SHAPES];
-    int n = plan_case(c, H, B, o->D, o->K, o->M, s);
-    double bound = 0, flop = plan_flop(s, n);
-    for (int i = 0; i < n; i++) {
-        int gemv;
-        double ms = time_sgemm(&s[i], threads, o->sgemm_time, &gemv);
-        bound += ms * (double)s[i].count;
-        printf("#   %-16s %c%c m=%-6ld n=%-6ld k=%-6ld x%-3ld %9.3f ms/call %7.1f GFLOP/s%s\n",
-               s[i].what, s[i].ta ? 'T' : 'N', s[i].tb ? 'T' : 'N', s[i].m, s[i].n, s[i].k,
-               s[i].count, ms, 2.0 * s[i].m * s[i].n * s[i].k / (ms * 1e6),
-               gemv ? " (sgemv)" : "");
-    }
-    printf("SGEMM case=%s H=%ld B=%ld threads=%d layout=%s bound_ms=%.3f gflop=%.4f "
-           "bound_gflops=%.2f shapes=%d\n",
-           case_name[c], H, B, threads, input_major ? "input" : "output", bound, flop * 1e-9,
-           flop * 1e-9 / (bound * 1e-3), n);
-    fflush(stdout);
-}
-
 static void print_plan(const options *o, int c, long H, long B) {
     gemm_shape s[MAX_SHAPES];
     int n = plan_case(c, H, B, o->D, o->K, o->M, s);
@@ -631,8 +502,6 @@ static void usage(FILE *f) {
             "  --min-reps N         at least N timed runs [3]\n"
             "  --budget S           seconds of timed runs to aim for (0: exactly --reps) [3]\n"
             "  --long S             a warm-up run longer than S seconds caps reps at 2 [4]\n"
-            "  --sgemm              time cblas_sgemm on the plan's shapes: the GEMM bound\n"
-            "  --sgemm-time S       seconds of calls per shape [0.25]\n"
             "  --layout auto|input|output   weight layout of the plan's transposes [auto: the\n"
             "                       library's, from its parameter blocks]\n"
             "  --plan               print the GEMM plan and FLOPs; time nothing\n"
@@ -668,7 +537,7 @@ static int parse_list(const char *s, list *l, int is_case) {
 
 int main(int argc, char **argv) {
     options o = {.D = 4096, .K = 10, .M = 10, .density = 0.07, .peep = 1, .warmup = 1, .reps = 7,
-                 .min_reps = 3, .budget = 3.0, .long_run = 4.0, .sgemm_time = 0.25};
+                 .min_reps = 3, .budget = 3.0, .long_run = 4.0};
     const char *dump = NULL;
     parse_list("train", &o.cases, 1);
     parse_list("256", &o.hidden, 0);
@@ -682,7 +551,6 @@ int main(int argc, char **argv) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--no-peep")) o.peep = 0, takes = 0;
-        else if (!strcmp(a, "--sgemm")) o.sgemm = 1, takes = 0;
         else if (!strcmp(a, "--plan")) o.plan = 1, takes = 0;
         else if (!v) ok = 0;
         else if (!strcmp(a, "--dump")) dump = v;
@@ -710,7 +578,6 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--min-reps")) ok = (o.min_reps = atoi(v)) >= 1;
         else if (!strcmp(a, "--budget")) ok = (o.budget = atof(v)) >= 0;
         else if (!strcmp(a, "--long")) ok = (o.long_run = atof(v)) > 0;
-        else if (!strcmp(a, "--sgemm-time")) ok = (o.sgemm_time = atof(v)) >= 0;
         else ok = 0;
         if (!ok) {
             fprintf(stderr, "bench_seqvid: bad option %s %s\n", a, takes && v ? v : "");
@@ -727,7 +594,7 @@ int main(int argc, char **argv) {
         run_dump(&o, dump);
         return 0;
     }
-    if (o.sgemm || o.plan) {
+    if (o.plan) {
         input_major = o.layout ? o.layout == 1 : detect_input_major(&o);
         printf("# GEMM plan for %s weights\n",
                input_major ? "input-major (x W)" : "output-major (x W^T)");
@@ -748,8 +615,7 @@ int main(int argc, char **argv) {
                 }
                 for (int ti = 0; ti < o.threads.n; ti++) {
                     int th = (int)o.threads.v[ti];
-                    if (o.sgemm) run_sgemm_case(&o, c, H, B, th);
-                    else run_model_case(&o, c, H, B, th);
+                    run_model_case(&o, c, H, B, th);
                 }
             }
     }

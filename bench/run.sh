@@ -1,9 +1,10 @@
 #!/bin/bash
-# run.sh -- the benchmark of issue 8 in one command: libseqvid and PyTorch side by side.
+# run.sh -- the benchmark of issues 8 and 13 in one command: libseqvid and PyTorch side by side.
 #
-#   bench/run.sh             the full set: H = 256, 1024, 2048; batch 16, 80; threads 1, 2 for
-#                            train and encode (2 for evaluate); about 15 minutes
-#   bench/run.sh --quick     H = 256 only, threads 1 and 2 everywhere (2-3 minutes)
+#   bench/run.sh             the full set: H = 256, 512, 1024, 2048; batch 16, 80; threads 1, 2
+#                            for train and encode (2 for evaluate); about 20 minutes
+#   bench/run.sh --quick     H = 256 only, threads 1 and 2 everywhere (3-4 minutes)
+#   bench/run.sh --blas "openblas onednn"   libseqvid on both backends, side by side
 #   bench/run.sh --help      all options
 #
 # Run it on a quiet machine: every measurement is one process at a time, never two at once.
@@ -11,17 +12,24 @@
 # per-process number), in this order, so the columns of a row are measured back to back:
 #   seqvid            bench_seqvid with OPENBLAS_CORETYPE=Haswell (OpenBLAS 0.3.21 picks its
 #                     slower AVX-512 kernels on this CPU otherwise; see issue 8)
+#   seqvid onednn     (--blas with onednn) the same on a -DSEQVID_BLAS=onednn build
 #   seqvid default    (--default-kernels) the same without OPENBLAS_CORETYPE
 #   torch installed   torch_composite.py, environment as installed (glibc malloc, OpenBLAS's
 #                     own kernel choice)
 #   torch tuned       torch_composite.py with jemalloc preloaded and keeping its memory
 #                     (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1) + OPENBLAS_CORETYPE=Haswell
+#   torch bf16        tuned, with torch.cpu.amp.autocast(dtype=torch.bfloat16) around the
+#                     forward and torch's own pool at thr threads (its bf16 matmuls run in
+#                     oneDNN on that pool): PyTorch's fastest CPU path on AVX512-BF16 (issue 13)
 # plus, for the train rows of --nnlstm-batch, a reference line without peepholes: libseqvid
 # with peepholes off against torch.nn.LSTM (tuned), and for those of --dense-batch a line on
 # dense frames (density 0.5; the main rows use Moving MNIST's ~7% nonzero pixels, which the
 # library's sparse input path exploits, so their GFLOP/s and bound/meas count dense-equivalent
-# work). The GEMM-only bound comes from
-# bench_seqvid --sgemm in the same run (Haswell kernels, one process per H, batch, threads).
+# work). The bounds come from bench/gemm_bound in the same run (one process per H and thread
+# count, fed bench_seqvid --plan): per case the sum over its products of the best measured
+# time of each shape -- OpenBLAS sgemm, and with --blas onednn also oneDNN (dnnl_sgemm, matmul
+# f32, matmul on weights reordered once, bf16) -- i.e. this CPU's limit, in float32 and with
+# bf16; and for batch 1 the memory-bandwidth bound (each weight read once per product).
 # Before timing, bench_seqvid --dump + torch_composite.py --check make sure both programs
 # compute the same model (same losses and gradients from the same weights).
 #
@@ -35,7 +43,7 @@ build="$root/build-bench"
 py=/usr/bin/python3
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 
-hidden="256 1024 2048"
+hidden="256 512 1024 2048"
 batch="16 80"
 encode_batch="1"
 threads="1 2"
@@ -45,7 +53,8 @@ nnlstm_batch="16"
 density=0.07
 dense_batch="16"
 warmup=1 reps=5 min_reps=3 budget=2 long=2 sgemm_time=0.25
-default_kernels=0 check=1 dry=0 opt=sgd
+default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1
+blas="openblas"
 stamp=$(date +%Y-%m-%d)
 out=""
 
@@ -65,14 +74,18 @@ usage: bench/run.sh [options]
   --dense-batch "LIST"  train batches that also run on dense frames (density 0.5: every GEMM
                         runs, so bound/meas is meaningful), seqvid + torch tuned [$dense_batch]
   --default-kernels     also time libseqvid with OpenBLAS's default kernel choice
+  --blas "LIST"         libseqvid backends to time, each its own build: openblas, onednn
+                        [$blas]; with onednn the bounds include oneDNN's kernels
+  --no-torch-bf16       skip PyTorch's bf16 autocast column
   --opt sgd|adam        optimizer of the train step [$opt]
   --warmup N --reps N --min-reps N --budget S --long S
                         repetitions: after N warm-up runs, reps = clamp(budget / t_warmup,
                         min-reps, reps), at most 2 when a run takes more than --long seconds
                         [$warmup, $reps, $min_reps, $budget s, $long s]
-  --sgemm-time S        seconds of sgemm calls per shape for the bound [$sgemm_time]
+  --sgemm-time S        seconds of calls per shape and implementation for the bounds [$sgemm_time]
   --no-check            skip the same-model check
-  --build DIR           build directory [$build]
+  --build DIR           build directory of the openblas build [$build]; the onednn
+                        build is DIR-onednn
   --out PREFIX          output files PREFIX.md, PREFIX.raw.txt [bench/results-<date>]
   --dry-run             print the commands, run nothing
 EOF
@@ -93,6 +106,8 @@ while [ $# -gt 0 ]; do
     --density) density="$2"; shift ;;
     --dense-batch) dense_batch="$2"; shift ;;
     --default-kernels) default_kernels=1 ;;
+    --blas) blas="$2"; shift ;;
+    --no-torch-bf16) torch_bf16=0 ;;
     --opt) opt="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
     --reps) reps="$2"; shift ;;
@@ -111,7 +126,13 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$out" ] || out="$here/results-$stamp"
 raw="$out.raw.txt"
-bench="$build/bench/bench_seqvid"
+for b in $blas; do
+    case "$b" in openblas|onednn) ;; *) echo "run.sh: --blas takes openblas and/or onednn" >&2; exit 2 ;; esac
+done
+blas_dir() { if [ "$1" = onednn ]; then echo "$build-onednn"; else echo "$build"; fi; }
+bench="$(blas_dir openblas)/bench/bench_seqvid"
+# The bounds come from the onednn build when there is one (it times OpenBLAS too).
+bound_build=$(blas_dir "$([[ " $blas " == *" onednn "* ]] && echo onednn || echo openblas)")
 reps_flags=(--warmup "$warmup" --reps "$reps" --min-reps "$min_reps" --budget "$budget" --long "$long")
 
 # --- preconditions --------------------------------------------------------------------------
@@ -122,15 +143,19 @@ if [ "$dry" = 0 ]; then
     if [ ! -e "$jemalloc" ]; then
         echo "run.sh: $jemalloc is missing: sudo apt-get install libjemalloc2" >&2; exit 1
     fi
-    if [ ! -f "$build/CMakeCache.txt" ]; then
-        cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEQVID_TESTS=OFF \
-            -DSEQVID_EXAMPLES=OFF -DSEQVID_BENCH=ON >/dev/null || exit 1
-    fi
-    cmake --build "$build" --target bench_seqvid >/dev/null || { echo "run.sh: build failed" >&2; exit 1; }
+    for b in openblas $blas; do
+        d=$(blas_dir "$b")
+        if [ ! -f "$d/CMakeCache.txt" ]; then
+            cmake -S "$root" -B "$d" -DCMAKE_BUILD_TYPE=Release -DSEQVID_TESTS=OFF \
+                -DSEQVID_EXAMPLES=OFF -DSEQVID_BENCH=ON -DSEQVID_BLAS="$b" >/dev/null || exit 1
+        fi
+        cmake --build "$d" -j "$(nproc)" --target bench_seqvid gemm_bound >/dev/null ||
+            { echo "run.sh: build ($b) failed" >&2; exit 1; }
+    done
     : >"$raw"
     {
         echo "# run.sh $(date -Iseconds) on $(hostname): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
-        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long"
+        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16"
         echo "# openblas kernels: default $(OPENBLAS_VERBOSE=2 "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1), with OPENBLAS_CORETYPE=Haswell $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=Haswell "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1)"
         echo "# openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null), torch: $("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null), load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
     } >>"$raw"
@@ -153,14 +178,14 @@ run() { # run LABEL ENV-ARGS... -- COMMAND...
     t0=$(date +%s.%N)
     out_lines=$(env "${envs[@]}" timeout 900 "$@" 2>&1)
     st=$?
-    printf '%s\n' "$out_lines" | sed "s/^\(RESULT\|SGEMM\) /\1 env=$label /" >>"$raw"
+    printf '%s\n' "$out_lines" | sed "s/^\(RESULT\|SGEMM\|BOUND\|BANDWIDTH\) /\1 env=$label /" >>"$raw"
     if [ $st -ne 0 ]; then
         echo "run.sh: FAILED ($st): $*" >&2
         printf '%s\n' "$out_lines" | tail -5 >&2
         echo "FAIL env=$label status=$st cmd=$*" >>"$raw"
     fi
     printf '  %-9s %6.1fs  %s\n' "$label" "$(awk "BEGIN{print $(date +%s.%N) - $t0}")" \
-        "$(printf '%s\n' "$out_lines" | grep -m1 -E '^(RESULT|SGEMM)' | cut -c1-110)" >&2
+        "$(printf '%s\n' "$out_lines" | grep -m1 -E '^(RESULT|SGEMM|BOUND)' | cut -c1-110)" >&2
 }
 
 # Environments. "installed" clears what the tuned runs set; OPENBLAS_NUM_THREADS is set by the
@@ -170,6 +195,7 @@ env_haswell=(-u LD_PRELOAD -u MALLOC_CONF OPENBLAS_CORETYPE=Haswell)
 env_tuned=(OPENBLAS_CORETYPE=Haswell LD_PRELOAD="$jemalloc" "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1")
 
 seqvid=("$bench" "${reps_flags[@]}" --opt "$opt")
+seqvid_onednn=("$(blas_dir onednn)/bench/bench_seqvid" "${reps_flags[@]}" --opt "$opt")
 torchpy=("$py" "$here/torch_composite.py" "${reps_flags[@]}" --opt "$opt")
 dense=0.5
 
@@ -203,10 +229,15 @@ for c in $cases; do
             for th in $tl; do
                 echo "== $c H=$H B=$B threads=$th" >&2
                 a=(--case "$c" --hidden "$H" "$bflag" "$B" --threads "$th" --density "$density")
-                run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}"
+                [[ " $blas " == *" openblas "* ]] &&
+                    run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}"
+                [[ " $blas " == *" onednn "* ]] &&
+                    run onednn "${env_haswell[@]}" -- "${seqvid_onednn[@]}" "${a[@]}"
                 [ "$default_kernels" = 1 ] && run default "${env_plain[@]}" -- "${seqvid[@]}" "${a[@]}"
                 run installed "${env_plain[@]}" -- "${torchpy[@]}" "${a[@]}" --label installed
                 run tuned "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" --label tuned
+                [ "$torch_bf16" = 1 ] && run bf16 "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" \
+                    --autocast bf16 --torch-threads "$th" --label bf16
                 if [ "$c" = train ] && [[ " $nnlstm_batch " == *" $B "* ]] &&
                     [[ " $eval_threads " == *" $th "* ]]; then
                     run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}" --no-peep
@@ -223,25 +254,22 @@ for c in $cases; do
     done
 done
 
-# --- 2. the GEMM-only bounds (one process per H, batch, threads: shapes shared by cases are
-#        timed once) ---------------------------------------------------------------------------
-echo "== sgemm bounds" >&2
+# --- 2. the bounds: bench/gemm_bound on every case's plan (one process per H and thread count:
+#        shapes shared by cases and batches are timed once) ----------------------------------
+echo "== bounds (gemm_bound)" >&2
 for H in $hidden; do
     for th in $(echo "$threads $eval_threads" | tr ' ' '\n' | sort -nu); do
-        tb="" te="" # the cases run at this thread count, with and without the encode batch
+        plans=() # bench_seqvid --plan commands of the cases run at this thread count
         for c in $cases; do
             case "$c" in eval_*) tl="$eval_threads" ;; *) tl="$threads" ;; esac
             [[ " $tl " == *" $th "* ]] || continue
-            case "$c" in encode|encode_stream) te="${te:+$te,}$c" ;; *) tb="${tb:+$tb,}$c" ;; esac
+            case "$c" in encode|encode_stream) bl="$encode_batch"; bflag=--encode-batch ;; *) bl="$batch"; bflag=--batch ;; esac
+            for B in $bl; do
+                plans+=("$bound_build/bench/bench_seqvid --plan --case $c --hidden $H $bflag $B")
+            done
         done
-        for B in $([ -n "$tb" ] && echo "$batch"); do
-            run haswell "${env_haswell[@]}" -- "$bench" --sgemm --sgemm-time "$sgemm_time" \
-                --case "$tb" --hidden "$H" --batch "$B" --threads "$th"
-        done
-        for B in $([ -n "$te" ] && echo "$encode_batch"); do
-            run haswell "${env_haswell[@]}" -- "$bench" --sgemm --sgemm-time "$sgemm_time" \
-                --case "$te" --hidden "$H" --encode-batch "$B" --threads "$th"
-        done
+        [ ${#plans[@]} -gt 0 ] || continue
+        run bound "${env_haswell[@]}" -- bash -c "{ $(printf '%s; ' "${plans[@]}") } | grep -v '^# libseqvid' | $bound_build/bench/gemm_bound --threads $th --time $sgemm_time"
     done
 done
 

@@ -4,18 +4,28 @@
     /usr/bin/python3 bench/table.py bench/results-<date>.raw.txt [--md FILE] [--command CMD]
 
 Columns, per (case, H, batch, threads):
-  seqvid ms         median of libseqvid (OPENBLAS_CORETYPE=Haswell)
+  seqvid ms         median of libseqvid (OpenBLAS backend, OPENBLAS_CORETYPE=Haswell)
+  [onednn ms]       libseqvid built with -DSEQVID_BLAS=onednn (if run), and onednn/seqvid
   [default ms]      libseqvid with OpenBLAS's default kernels (if run)
   torch inst/tuned  median of the PyTorch peer as installed / tuned (jemalloc + Haswell)
-  x tuned, x inst   seqvid ms / torch ms (< 1: libseqvid is faster; issue 8's targets are
-                    against tuned: train <= 0.5 at H=2048/B=16, <= 0.6 at H=256/B=16, encode
-                    <= 0.5 at H=2048/B=1)
+  [torch bf16 ms]   tuned PyTorch with bf16 autocast around the forward (if run)
+  x tuned, x inst,  seqvid ms (the OpenBLAS column, or oneDNN's if only it ran) / torch ms
+  [x bf16]          (< 1: libseqvid is faster; issue 13's float32 targets: <= 0.3 x tuned and
+                    <= 0.6 x bf16 for train at H=256, 512, 2048)
   GFLOP/s           the case's GEMM flops (bench_seqvid's plan, dense-equivalent) / seqvid
                     time; on sparse frames the library skips zero pixels, so GFLOP/s and
                     bound/meas can exceed what the dense GEMMs reach ("d=0.5" rows: dense
                     frames, every GEMM runs)
-  bound ms          GEMM-only bound: each GEMM of the plan at the sgemm rate measured for its
-                    shape in the same run; bound/meas = bound ms / seqvid ms (target >= 0.75)
+  bound ms          GEMM-only bound at OpenBLAS's rate: each GEMM of the plan at the sgemm
+                    rate measured for its shape in the same run (bench/gemm_bound, or the older
+                    bench_seqvid --sgemm)
+  limit ms          this CPU's float32 limit: each GEMM at the best rate measured for its shape
+                    over every implementation timed (OpenBLAS; with --blas onednn also
+                    oneDNN's sgemm and matmul, weights reordered once); lim/meas = limit ms /
+                    the fastest libseqvid column (issue 13's target: >= 0.7)
+  [bf16 lim ms]     the same with bf16 matmuls allowed (AVX512-BF16 CPUs)
+  [bw ms]           batch-1 cases: every weight matrix read once per product at the measured
+                    memory bandwidth (meaningful when the weights exceed the last-level cache)
   MB                peak RSS of each process (seqvid, torch installed, torch tuned) and
                     mem x tuned = seqvid MB / torch tuned MB (target for train <= 0.9)
 Rows "... nn.LSTM" compare libseqvid without peepholes with torch.nn.LSTM.
@@ -26,7 +36,7 @@ import sys
 
 
 def parse(path):
-    recs, sgemm, header = [], {}, []
+    recs, sgemm, bounds, header = [], {}, {}, []
     with open(path) as f:
         for line in f:
             w = line.split()
@@ -35,15 +45,18 @@ def parse(path):
             if line.startswith(("# run.sh", "# options", "# openblas", "CHECK passed",
                                 "CHECK FAILED")) or (line.startswith("# ") and "processes" in line):
                 header.append(line.rstrip())
-            if w[0] not in ("RESULT", "SGEMM"):
+            if w[0] not in ("RESULT", "SGEMM", "BOUND"):
                 continue
             kv = dict(x.split("=", 1) for x in w[1:] if "=" in x)
-            if w[0] == "SGEMM":
+            if w[0] == "BOUND":
+                bounds.setdefault((kv["case"], int(kv["H"]), int(kv["B"]), int(kv["threads"])),
+                                  {})[kv["impl"]] = float(kv["bound_ms"])
+            elif w[0] == "SGEMM":
                 sgemm[(kv["case"], int(kv["H"]), int(kv["B"]), int(kv["threads"]))] = \
                     float(kv["bound_ms"])
             else:
                 recs.append(kv)
-    return recs, sgemm, header
+    return recs, sgemm, bounds, header
 
 
 def num(x):
@@ -68,7 +81,7 @@ def main():
     ap.add_argument("--md", help="also write a markdown file")
     ap.add_argument("--command", default="", help="the command that made the raw log")
     a = ap.parse_args()
-    recs, sgemm, header = parse(a.raw)
+    recs, sgemm, bounds, header = parse(a.raw)
 
     def rkey(r):
         return (r["case"], int(r["H"]), int(r["B"]), int(r["threads"]), r.get("density", "-"))
@@ -88,25 +101,41 @@ def main():
     densities = [r.get("density", "-") for r in recs]
     main_density = max(set(densities), key=densities.count) if densities else "-"
     have_default = any(r.get("impl") == "seqvid" and r.get("env") == "default" for r in recs)
+    have_onednn = any(r.get("impl") == "seqvid" and r.get("env") == "onednn" for r in recs)
+    have_bf16 = any(r.get("impl") == "torch" and r.get("env") == "bf16" for r in recs)
+    have_limit = any("best_f32" in b for b in bounds.values())
+    have_bf16_lim = any("onednn_bf16" in b for b in bounds.values())
 
-    cols = ["case", "H", "B", "thr", "seqvid ms"] + (["default ms"] if have_default else []) + \
-        ["torch inst ms", "torch tuned ms", "x tuned", "x inst", "GFLOP/s", "bound ms",
-         "bound/meas", "MB seqvid", "MB torch inst", "MB torch tuned", "mem x tuned"]
+    cols = ["case", "H", "B", "thr", "seqvid ms"] + \
+        (["onednn ms", "onednn/seqvid"] if have_onednn else []) + \
+        (["default ms"] if have_default else []) + \
+        ["torch inst ms", "torch tuned ms"] + (["torch bf16 ms"] if have_bf16 else []) + \
+        ["x tuned", "x inst"] + (["x bf16"] if have_bf16 else []) + ["GFLOP/s", "bound ms"] + \
+        (["limit ms"] if have_limit else []) + (["bf16 lim ms"] if have_bf16_lim else []) + \
+        (["bw ms", "lim/meas"] if have_limit else ["bound/meas"]) + \
+        ["MB seqvid", "MB torch inst", "MB torch tuned", "mem x tuned"]
     rows = []
     for key in keys:
         for variant in ("peep", "nnlstm"):
             peep = "1" if variant == "peep" else "0"
             s = find(key, impl=("seqvid", None), env=("haswell", None), peep=(peep, "1"))
+            on = find(key, impl=("seqvid", None), env=("onednn", None), peep=(peep, "1"))
+            tb = find(key, impl=("torch", None), env=("bf16", None), cell=(variant, None))
+            if s is None and on is not None:  # only the oneDNN backend ran
+                s, on = on, None
             d = find(key, impl=("seqvid", None), env=("default", None), peep=(peep, "1"))
             ti = find(key, impl=("torch", None), env=("installed", None), cell=(variant, None))
             tt = find(key, impl=("torch", None), env=("tuned", None), cell=(variant, None))
-            if variant == "nnlstm" and not (ti or tt):
+            if variant == "nnlstm" and not (ti or tt or tb):
                 continue
             ms = lambda r: num(r.get("median_ms")) if r else None  # noqa: E731
             mb = lambda r: num(r.get("rss_mb")) if r else None  # noqa: E731
-            sm, tim, ttm = ms(s), ms(ti), ms(tt)
+            sm, tim, ttm, tbm, onm = ms(s), ms(ti), ms(tt), ms(tb), ms(on)
             ratio = lambda x, y: x / y if x is not None and y else None  # noqa: E731
-            bound = sgemm.get(key[:4])
+            bd = bounds.get(key[:4], {})
+            bound = bd.get("openblas", sgemm.get(key[:4]))
+            fastest = min(v for v in (sm, onm, 1e300) if v is not None)
+            fastest = None if fastest == 1e300 else fastest
             s_ok = s is not None and s.get("status") == "ok"
             name = key[0] + ("" if variant == "peep" else " nn.LSTM")
             if key[4] != main_density:
@@ -114,16 +143,25 @@ def main():
             seq_txt = fmt(sm, 2 if sm is not None and sm < 10 else 1) if s else "-"
             if s and s.get("status") == "na":
                 seq_txt = "n/a"
+            f2 = lambda v: fmt(v, 2 if v is not None and v < 10 else 1)  # noqa: E731
             row = [name, str(key[1]), str(key[2]), str(key[3]), seq_txt]
+            if have_onednn:
+                row += [f2(onm), fmt(ratio(onm, sm), 2)]
             if have_default:
                 row.append(fmt(ms(d), 1))
-            row += [fmt(tim, 2 if tim is not None and tim < 10 else 1),
-                    fmt(ttm, 2 if ttm is not None and ttm < 10 else 1),
-                    fmt(ratio(sm, ttm), 2), fmt(ratio(sm, tim), 2),
-                    fmt(num(s.get("gflops")) if s else None, 1),
-                    fmt(bound, 2 if bound is not None and bound < 10 else 1),
-                    fmt(ratio(bound, sm), 2),
-                    fmt(mb(s) if s_ok else None, 0), fmt(mb(ti), 0), fmt(mb(tt), 0),
+            row += [f2(tim), f2(ttm)] + ([f2(tbm)] if have_bf16 else [])
+            row += [fmt(ratio(sm, ttm), 2), fmt(ratio(sm, tim), 2)]
+            row += [fmt(ratio(sm, tbm), 2)] if have_bf16 else []
+            row += [fmt(num(s.get("gflops")) if s else None, 1), f2(bound)]
+            if have_limit:
+                row.append(f2(bd.get("best_f32")))
+                if have_bf16_lim:
+                    row.append(f2(bd.get("best_bf16")))
+                row += [f2(bd.get("bandwidth")) if key[2] == 1 else "-",
+                        fmt(ratio(bd.get("best_f32"), fastest), 2)]
+            else:
+                row.append(fmt(ratio(bound, sm), 2))
+            row += [fmt(mb(s) if s_ok else None, 0), fmt(mb(ti), 0), fmt(mb(tt), 0),
                     fmt(ratio(mb(s), mb(tt)) if s_ok else None, 2)]
             rows.append(row)
 

@@ -62,6 +62,11 @@ def parse_args():
     ap.add_argument("--budget", type=float, default=3.0)
     ap.add_argument("--long", type=float, default=4.0)
     ap.add_argument("--label", default="installed", help="env= tag of the RESULT lines")
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                    help="bf16: torch.cpu.amp.autocast(dtype=torch.bfloat16) around every "
+                         "forward (PyTorch's fastest CPU path on AVX512-BF16: oneDNN's bf16 "
+                         "matmuls); use with --torch-threads = --threads, oneDNN runs on "
+                         "torch's own pool")
     ap.add_argument("--check", metavar="PREFIX",
                     help="load bench_seqvid --dump PREFIX's weights, compare losses and "
                          "gradients with libseqvid's (exit 1 on a mismatch), time nothing")
@@ -83,6 +88,14 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 torch.set_num_threads(args.torch_threads)
+
+
+def forward_ctx():
+    """The context of every forward pass: bf16 autocast (--autocast bf16) or nothing."""
+    if args.autocast == "bf16":
+        return torch.cpu.amp.autocast(dtype=torch.bfloat16)
+    import contextlib
+    return contextlib.nullcontext()
 INIT_W, INIT_P = 0.01, 0.1  # SR15: weights U(-0.01, 0.01), peepholes U(-0.1, 0.1), biases 0
 
 
@@ -261,7 +274,7 @@ def run_case(case, H, B):
         enc = model.encode if case == "encode" else model.encode_stream
 
         def once():
-            with torch.no_grad():
+            with torch.no_grad(), forward_ctx():
                 h, c = enc(X)
                 return torch.cat([h, c], 1)  # the representation, as seqvid_model_encode
     else:
@@ -272,7 +285,8 @@ def run_case(case, H, B):
 
             def once():
                 opt.zero_grad()
-                lr, lf = model.losses(X)
+                with forward_ctx():  # autocast wraps the forward only, as PyTorch advises
+                    lr, lf = model.losses(X)
                 (lr + lf).backward()
                 opt.step()
                 losses[:] = [lr.item(), lf.item()]
@@ -280,7 +294,7 @@ def run_case(case, H, B):
             inference = case == "eval_inf"
 
             def once():
-                with torch.no_grad():
+                with torch.no_grad(), forward_ctx():
                     lr, lf = model.losses(X, inference)
                     losses[:] = [float(lr), float(lf)]
 
@@ -304,11 +318,11 @@ def run_case(case, H, B):
     med = ms[n // 2] if n % 2 else 0.5 * (ms[n // 2 - 1] + ms[n // 2])
     gf = gemm_gflop(case, H, B, D, K, M)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("RESULT impl=torch cell=%s env=%s case=%s H=%d B=%d threads=%d density=%.3f "
+    print("RESULT impl=torch cell=%s env=%s amp=%s case=%s H=%d B=%d threads=%d density=%.3f "
           "status=ok reps=%d median_ms=%.3f min_ms=%.3f gflop=%.4f gflops=%.2f rss_mb=%.1f "
-          "loss_rec=%.3f loss_fut=%.3f" % (a.cell, a.label, case, H, B, a.threads, a.density, n,
-                                           med, ms[0], gf, gf / (med * 1e-3), rss, losses[0],
-                                           losses[1]))
+          "loss_rec=%.3f loss_fut=%.3f" % (a.cell, a.label, a.autocast, case, H, B, a.threads,
+                                           a.density, n, med, ms[0], gf, gf / (med * 1e-3), rss,
+                                           losses[0], losses[1]))
     sys.stdout.flush()
 
 
@@ -393,9 +407,9 @@ def run_check(prefix):
 def main():
     if args.check:
         sys.exit(0 if run_check(args.check) else 1)
-    print("# torch %s, cell=%s opt=%s torch_threads=%d OPENBLAS_NUM_THREADS=%s "
+    print("# torch %s, cell=%s opt=%s autocast=%s torch_threads=%d OPENBLAS_NUM_THREADS=%s "
           "OPENBLAS_CORETYPE=%s LD_PRELOAD=%s" % (
-              torch.__version__, args.cell, args.opt, torch.get_num_threads(),
+              torch.__version__, args.cell, args.opt, args.autocast, torch.get_num_threads(),
               os.environ.get("OPENBLAS_NUM_THREADS"), os.environ.get("OPENBLAS_CORETYPE", "-"),
               os.environ.get("LD_PRELOAD", "-")))
     for case in args.case:

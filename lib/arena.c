@@ -107,22 +107,22 @@ void sv_arena_init(sv_arena *a, const struct seqvid_config *cfg) {
 void sv_readout_forward(const sv_readout *r, const float *X, int rows, float *Y) {
     size_t out = (size_t)r->out;
     for (size_t i = 0; i < (size_t)rows; i++) memcpy(Y + i * out, r->b, out * sizeof *Y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r->out, r->in, 1.0f, X, r->in,
-                r->w, r->out, 1.0f, Y, r->out);
+    sv_sgemm(SV_NOTRANS, SV_NOTRANS, rows, r->out, r->in, 1.0f, X, r->in,
+             r->w, r->out, 1.0f, Y, r->out);
 }
 
 void sv_readout_backward(const sv_readout *r, const float *X, int rows, const float *dY,
                          float *dX) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r->in, r->out, rows, 1.0f, X, r->in, dY,
-                r->out, 0.0f, r->gw, r->out);
+    sv_sgemm(SV_TRANS, SV_NOTRANS, r->in, r->out, rows, 1.0f, X, r->in, dY,
+             r->out, 0.0f, r->gw, r->out);
     memset(r->gb, 0, (size_t)r->out * sizeof *r->gb);
     for (int i = 0; i < rows; i++) {
         const float *y = dY + (size_t)i * r->out;
         for (int k = 0; k < r->out; k++) r->gb[k] += y[k];
     }
     if (dX)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r->in, r->out, 1.0f, dY,
-                    r->out, r->w, r->out, 0.0f, dX, r->in);
+        sv_sgemm(SV_NOTRANS, SV_TRANS, rows, r->in, r->out, 1.0f, dY,
+                 r->out, r->w, r->out, 0.0f, dX, r->in);
 }
 
 void sv_stack_backward(const sv_stack *s, sv_lstm_cache *caches, int T, int B, const float *X0,

@@ -1,10 +1,71 @@
-/* blas.h -- private: the one place CBLAS is included. The backend is chosen at configure
- * time (-DSEQVID_BLAS=openblas|reference); both provide the standard cblas_* calls. */
+/* blas.h -- private: the one door to the matrix-product backend. Every unit that multiplies
+ * matrices includes this header and nothing else; only the backend files include a vendor
+ * header (lib/gemm_cblas.c: cblas.h or cblas-netlib.h; lib/gemm_onednn.c: dnnl.h). The
+ * backend is chosen at configure time: -DSEQVID_BLAS=openblas|reference|onednn.
+ *
+ * The calls mirror CBLAS's row-major sgemm/sgemv with the same argument order, minus the
+ * layout argument (always row-major), so a call site reads as its CBLAS original:
+ *   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ...)  ->  sv_sgemm(SV_NOTRANS, SV_TRANS, ...)
+ *
+ * Failure: the products cannot fail. Their shapes are valid by construction (the kernel sizes
+ * them); a backend whose fast path needs memory it cannot get (oneDNN: a reordered weight
+ * copy, a primitive's scratchpad) computes the product on a slower path instead, and counts
+ * it (sv_blas_info().fallbacks). Nothing here prints, exits or aborts. */
 #ifndef SV_BLAS_H
 #define SV_BLAS_H
-#ifdef SEQVID_BLAS_REFERENCE
-#include <cblas-netlib.h>
-#else
-#include <cblas.h>
-#endif
+#include <stddef.h>
+
+enum { SV_NOTRANS = 0, SV_TRANS = 1 };
+
+/* C[M x N] = alpha op(A)[M x K] op(B)[K x N] + beta C, all row-major; lda/ldb/ldc are the row
+ * strides of A, B, C as stored (A stored K x M when transposed, B stored N x K when transposed). */
+void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
+/* y = alpha op(A) x + beta y with A [M x N] row-major (op(A) = A^T: y has N entries). */
+void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
+              int incx, float beta, float *y, int incy);
+
+/* The backend's thread count (seqvid_set_threads; the library's own loops use the same). */
+void sv_blas_set_threads(int n);
+int sv_blas_get_threads(void);
+
+/* ---- weights kept in the backend's layout ----------------------------------------------
+ * A backend may keep a copy of a weight matrix in its own layout (oneDNN: reordered for its
+ * kernels, or converted to bf16) and reuse it for every product with it, instead of
+ * re-packing the matrix on each call (OpenBLAS packs W_h, 64 MB at H=2048, on each of the
+ * 60 recurrent products of a train step). It may only do so for memory it is told holds
+ * weights, and only while they are unchanged:
+ *   sv_blas_weights_register(base, n, &version): floats [base, base + n) are parameters;
+ *       the B operand of a product that lies inside such a range may be cached, keyed by
+ *       its address, shape and the value of *version at the time of the call.
+ *   The owner increments *version after every change of the parameters (optimizer step,
+ *   load, copy, any handout of a writable pointer), and unregisters before freeing them.
+ * Unregistered memory is never cached, so an owner that does not register loses speed, not
+ * correctness. The CBLAS backend ignores all this. Thread-safe. Register returns 0, or -1
+ * when the table is full (then the range is simply not cached). */
+int sv_blas_weights_register(const float *base, size_t n, const unsigned *version);
+void sv_blas_weights_unregister(const float *base);
+
+/* ---- bf16 products (private, opt-in; oneDNN backend on AVX512-BF16 only) ----------------
+ * With bf16 on, sv_sgemm rounds both operands to bfloat16 (8 significant bits) and
+ * accumulates in float32; results stay float32. sv_blas_bf16_supported(): 1 if this CPU has
+ * AVX512-BF16 (cpuid leaf 7.1 EAX bit 5, with AVX-512 state enabled by the OS), the backend
+ * can use it, and the environment does not force the fallback (SEQVID_NO_BF16 set to
+ * anything but "" or "0"). sv_blas_set_bf16(on) returns the mode now in effect: asking for
+ * bf16 where it is not supported leaves the exact float32 path on. The mode belongs to the
+ * calling thread (products are issued by the thread that called into the library): a model
+ * sets it from its precision key on entry to each call and clears it on the way out. */
+int sv_blas_bf16_supported(void);
+int sv_blas_set_bf16(int on);
+int sv_blas_get_bf16(void);
+
+typedef struct sv_blas_info {
+    const char *name;         /* "openblas", "reference", "onednn" */
+    unsigned long fallbacks;  /* products computed on a slower path after a backend failure */
+    unsigned long reorders;   /* weight copies made (cache misses) */
+    unsigned long cache_hits; /* products that reused a cached weight copy */
+    unsigned long primitives; /* kernels made for a new shape (oneDNN: JIT-compiled) */
+} sv_blas_info_t;
+sv_blas_info_t sv_blas_info(void);
 #endif

@@ -128,10 +128,10 @@ static void cell_backward(int H, float *restrict a, const float *restrict cp,
  * batch-1 inference, frame by frame). */
 static void gemm_acc(int M, int N, int K, const float *A, const float *W, float *C, int ldc) {
     if (M == 1)
-        cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1.0f, W, N, A, 1, 1.0f, C, 1);
+        sv_sgemv(SV_TRANS, K, N, 1.0f, W, N, A, 1, 1.0f, C, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, W, N, 1.0f,
-                    C, ldc);
+        sv_sgemm(SV_NOTRANS, SV_NOTRANS, M, N, K, 1.0f, A, K, W, N, 1.0f,
+                 C, ldc);
 }
 
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
@@ -202,8 +202,8 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
         /* ∂L/∂h_{t-1} through the recurrent weights; carried rows take dh_t itself. At t = 0
          * it is ∂L/∂h0, needed only if the caller asked for it. */
         if (t == 0 && !dh0) break;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, G, 1.0f, a, lda, l->wh, G,
-                    0.0f, dh, H);
+        sv_sgemm(SV_NOTRANS, SV_TRANS, B, H, G, 1.0f, a, lda, l->wh, G,
+                 0.0f, dh, H);
         if (len)
             for (int b = 0; b < B; b++)
                 if (t >= len[b])
@@ -217,8 +217,8 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h; a known-zero
      * slot 0 contributes nothing. */
     int z = cache->zero_init && T > 1 ? B : 0;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G, T * B - z, 1.0f, cache->h + z * H,
-                H, A + (size_t)z * lda, lda, 0.0f, l->gwh, G);
+    sv_sgemm(SV_TRANS, SV_NOTRANS, H, G, T * B - z, 1.0f, cache->h + z * H,
+             H, A + (size_t)z * lda, lda, 0.0f, l->gwh, G);
     memcpy(l->gb, A, (size_t)G * sizeof *l->gb);
     for (size_t r = 1; r < (size_t)T * B; r++) {
         const float *a = A + r * lda;
@@ -232,10 +232,10 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
         if (sv_sparse_holds(cache->sparse)) /* the forward stored X sparse */
             sv_sparse_weight_grad(cache->sparse, G, Ax, lda, l->gwx);
         else
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->D, G, rows, 1.0f, X, l->D, Ax,
-                        lda, 0.0f, l->gwx, G);
+            sv_sgemm(SV_TRANS, SV_NOTRANS, l->D, G, rows, 1.0f, X, l->D, Ax,
+                     lda, 0.0f, l->gwx, G);
         if (dX)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l->D, G, 1.0f, Ax, lda,
-                        l->wx, G, 0.0f, dX, l->D);
+            sv_sgemm(SV_NOTRANS, SV_TRANS, rows, l->D, G, 1.0f, Ax, lda,
+                     l->wx, G, 0.0f, dX, l->D);
     }
 }

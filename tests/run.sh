@@ -9,6 +9,8 @@
 #   sanitize   ASan + UBSan build: the C tests again, and the seqvid command's tests
 #   valgrind   the model, kernel, optimizer, data and thread tests under valgrind memcheck
 #   reference  the reference (netlib) CBLAS instead of OpenBLAS: the C tests again
+#   onednn     the oneDNN backend (-DSEQVID_BLAS=onednn) instead of OpenBLAS: the C tests
+#              again, the NumPy references included, and the bf16 products (tests/test_gemm.c)
 #   abi        abidiff against tests/abi/, exported symbols, SONAME, an old client; then the
 #              consumers built out of tree against an installed prefix (C via pkg-config,
 #              C++ via find_package, the examples both ways, Python, Rust), and README.md's
@@ -24,7 +26,7 @@ cd "$(dirname "$0")/.."
 src=$(pwd)
 jobs=${JOBS:-$(nproc)}
 
-packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libcmocka-dev
+packages=(build-essential cmake pkg-config libopenblas-dev libblas-dev libdnnl-dev libcmocka-dev
           zlib1g-dev libcjson-dev libgif-dev libcairo2-dev fonts-dejavu-core python3-numpy python3-cffi
           python3-pytest python3-matplotlib abigail-tools clang libclang-rt-14-dev valgrind doxygen
           libopenmpi-dev openmpi-bin git python3-venv python3-setuptools python3-wheel
@@ -52,7 +54,7 @@ video_data() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(main sanitize valgrind reference abi tsan fuzz docs)
+[ ${#stages[@]} -gt 0 ] || stages=(main sanitize valgrind reference onednn abi tsan fuzz docs)
 failed=()
 
 configure_build() { # dir, cmake args...
@@ -90,6 +92,10 @@ run_stage() {
         configure_build build-refblas -DCMAKE_BUILD_TYPE=Release -DSEQVID_BLAS=reference \
             -DSEQVID_EXAMPLES=OFF &&
             ctest --test-dir build-refblas --output-on-failure -j "$jobs" -R "$c_tests" ;;
+    onednn)
+        configure_build build-onednn -DCMAKE_BUILD_TYPE=Release -DSEQVID_BLAS=onednn \
+            -DSEQVID_EXAMPLES=OFF &&
+            ctest --test-dir build-onednn --output-on-failure -j "$jobs" -R "$c_tests" ;;
     abi)
         [ -d build-test ] || configure_build build-test -DCMAKE_BUILD_TYPE=Release
         bash .ci/abi-check.sh build-test && bash .ci/consumers.sh build-test ;;
