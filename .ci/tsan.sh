@@ -32,7 +32,7 @@ export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 ${TSAN_
 export OPENBLAS_NUM_THREADS=1
 echo "tsan: running test_threads under ThreadSanitizer (BLAS: $blas)"
 "$build/tests/test_threads"
-# The library's threads running chunked BLAS products (lib/blas.c) with 1, 2 and 3 threads.
+# The library's threads running chunked BLAS products (lib/gemm_cblas.c) with 1, 2 and 3 threads.
 echo "tsan: running test_determinism under ThreadSanitizer"
 "$build/tests/test_determinism"
 echo "tsan: clean"
