@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <zlib.h>
 
 #include "seqvid.h"
 #include "alloc.h"
@@ -94,7 +95,9 @@ typedef struct ctx {
     seqvid_stream *stream;
     unsigned char *buf;
     size_t size;
-    char path[256];
+    char path[256], path2[256];
+    seqvid_digits *digits;
+    seqvid_mmnist *gen;
     float *before;
     size_t n;
 } ctx;
@@ -420,11 +423,94 @@ static void every_save_and_load_fails_cleanly(void **state) {
     seqvid_config_free(c.cfg);
 }
 
+/* ---- data loaders (lib/data) ---------------------------------------------------------- */
+static int op_digits_load(void *p) {
+    ctx *c = p;
+    int st = seqvid_digits_load(c->path, c->path2[0] ? c->path2 : NULL, &c->digits);
+    if (st) assert_null(c->digits);
+    return st;
+}
+static void undo_digits(void *p) {
+    ctx *c = p;
+    seqvid_digits_free(c->digits);
+    c->digits = NULL;
+}
+static int op_mmnist_create(void *p) {
+    ctx *c = p;
+    int st = seqvid_mmnist_create(c->digits, &c->gen);
+    if (st) assert_null(c->gen);
+    return st;
+}
+static void undo_mmnist(void *p) {
+    ctx *c = p;
+    seqvid_mmnist_free(c->gen);
+    c->gen = NULL;
+}
+static int op_npy_load(void *p) {
+    ctx *c = p;
+    int st = seqvid_npy_load(c->path, SEQVID_LAYOUT_TIME_MAJOR, &c->batch);
+    if (st) assert_null(c->batch);
+    return st;
+}
+/* An IDX file of n 28 x 28 images (magic 00 00 08 ndim, big-endian dims), raw or gzip. */
+static void write_idx(const char *path, int images, int n, int gz) {
+    unsigned char head[16] = {0, 0, 8, (unsigned char)(images ? 3 : 1)};
+    uint32_t dims[3] = {(uint32_t)n, 28, 28};
+    size_t hn = images ? 16 : 8, body = images ? (size_t)n * 28 * 28 : (size_t)n;
+    for (int i = 0; i < (images ? 3 : 1); i++)
+        for (int k = 0; k < 4; k++) head[4 + 4 * i + k] = (unsigned char)(dims[i] >> (24 - 8 * k));
+    unsigned char *b = malloc(hn + body);
+    assert_non_null(b);
+    memcpy(b, head, hn);
+    for (size_t i = 0; i < body; i++) b[hn + i] = (unsigned char)(images ? i * 37 % 256 : i % 10);
+    gzFile f = gzopen(path, gz ? "wb" : "wbT");
+    assert_non_null(f);
+    assert_int_equal(gzwrite(f, b, (unsigned)(hn + body)), (int)(hn + body));
+    assert_int_equal(gzclose(f), Z_OK);
+    free(b);
+}
+
+static void every_data_loader_fails_cleanly(void **state) {
+    (void)state;
+    ctx c = {0};
+    long paths = 0;
+    char img[256], lab[256];
+    snprintf(img, sizeof img, "/tmp/seqvid_test_alloc_%ld.img", (long)getpid());
+    snprintf(lab, sizeof lab, "/tmp/seqvid_test_alloc_%ld.lab", (long)getpid());
+    for (int gz = 0; gz <= 1; gz++) {
+        write_idx(img, 1, 4, gz);
+        write_idx(lab, 0, 4, gz);
+        snprintf(c.path, sizeof c.path, "%s", img);
+        snprintf(c.path2, sizeof c.path2, "%s", lab);
+        paths += walk(&(fault_op){"seqvid_digits_load", op_digits_load, undo_digits, NULL, 0, 0},
+                      &c);
+        c.path2[0] = 0;
+        paths += walk(&(fault_op){"seqvid_digits_load (no labels)", op_digits_load, undo_digits,
+                                  NULL, 0, 0}, &c);
+    }
+    assert_int_equal(seqvid_digits_load(img, NULL, &c.digits), SEQVID_OK);
+    paths += walk(&(fault_op){"seqvid_mmnist_create", op_mmnist_create, undo_mmnist, NULL, 0, 0},
+                  &c);
+    seqvid_digits_free(c.digits);
+    unlink(img), unlink(lab);
+
+    /* .npy: a float array (time-major T x S x D) */
+    const float x[3 * 2 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    const size_t shape[3] = {3, 2, 4};
+    snprintf(c.path, sizeof c.path, "/tmp/seqvid_test_alloc_%ld.npy", (long)getpid());
+    assert_int_equal(seqvid_npy_save(c.path, x, 3, shape), SEQVID_OK);
+    paths += walk(&(fault_op){"seqvid_npy_load", op_npy_load, undo_batch, NULL, 0, 0}, &c);
+    unlink(c.path);
+    print_message("walked %ld failing allocations\n", paths);
+    assert_true(paths >= 14); /* 7 while lib/data allocated past the hook */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_create_fails_cleanly),
         cmocka_unit_test(first_steps_fail_cleanly),
         cmocka_unit_test(every_save_and_load_fails_cleanly),
+        cmocka_unit_test(every_data_loader_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "../alloc.h"
 #include "../error.h"
 #include "../util.h"
 #include "digits.h"
@@ -93,12 +94,12 @@ static int idx_payload(gzFile f, size_t n, unsigned char **out, const char *fn, 
                        const char *what) {
     *out = NULL;
     size_t cap = n < IDX_CHUNK ? n : IDX_CHUNK, have = 0;
-    unsigned char *buf = malloc(cap);
+    unsigned char *buf = sv_malloc(cap);
     if (!buf) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, cap);
     while (have < n) {
         if (have == cap) {
             size_t ncap = cap > n / 2 ? n : cap * 2;
-            unsigned char *nb = realloc(buf, ncap);
+            unsigned char *nb = sv_realloc(buf, ncap);
             if (!nb) {
                 free(buf);
                 return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, ncap);
@@ -197,7 +198,7 @@ int seqvid_digits_load(const char *images_path, const char *labels_path, seqvid_
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(images_path);
-    seqvid_digits *d = calloc(1, sizeof *d);
+    seqvid_digits *d = sv_calloc(1, sizeof *d);
     if (!d) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     int st = load_images(images_path, d, __func__);
     if (!st && labels_path) st = load_labels(labels_path, d, __func__);
