@@ -24,14 +24,16 @@
  *    mnist_test_seq.npy file (time, sequence, H, W) and of the LSTM kernel.
  *
  * @par Thread safety
- * The library has no global mutable state except its thread count and the per-thread
- * error message. Distinct objects may be used from distinct threads concurrently (tested:
+ * The library has no global mutable state except its thread count, the loader limits
+ * (seqvid_set_limit) and the per-thread error message. Distinct objects may be used from
+ * distinct threads concurrently (tested:
  * models trained in parallel threads give bitwise the results they give alone). Per object
  * and function:
  *  - seqvid_version_*, seqvid_status_string: safe from any thread, any time.
  *  - seqvid_last_error: per thread; it reports the calling thread's last failure only.
  *  - seqvid_set_threads / seqvid_get_threads: process-wide; call seqvid_set_threads before
  *    starting threads that train, not while they run.
+ *  - seqvid_set_limit / seqvid_get_limit: process-wide, safe from any thread, any time.
  *  - seqvid_config, seqvid_batch, seqvid_optimizer, seqvid_mmnist: one thread at a time per
  *    object; reading a config or batch from several threads at once is safe.
  *  - seqvid_model: one thread at a time, *including* inference calls (evaluate, reconstruct,
@@ -560,7 +562,12 @@ typedef struct seqvid_digits seqvid_digits;
 typedef struct seqvid_mmnist seqvid_mmnist;
 
 /** Load images (and optionally labels; labels_path may be NULL) from IDX files, plain or
- *  gzipped (detected from the content). Pixels are scaled to [0,1]. */
+ *  gzipped (detected from the content). Pixels are scaled to [0,1]. A gzip stream must be
+ *  whole: its trailer (CRC-32 and size) is checked. A header announcing more pixel bytes than
+ *  SEQVID_LIMIT_IDX_BYTES is refused (SEQVID_ERR_FORMAT) before anything is inflated, and
+ *  the buffer grows only as data arrives: the peak memory of a load is at most 4 bytes per
+ *  announced pixel (the floats) plus zlib's state, whatever the file. Paths that are not
+ *  regular files (FIFOs, directories) give SEQVID_ERR_IO at once. */
 SEQVID_API int seqvid_digits_load(const char *images_path, const char *labels_path,
                                   seqvid_digits **out);
 SEQVID_API void seqvid_digits_free(seqvid_digits *digits);
@@ -571,6 +578,21 @@ SEQVID_API int seqvid_digits_shape(const seqvid_digits *digits, size_t *count, s
 SEQVID_API int seqvid_digits_image(const seqvid_digits *digits, size_t i, const float **pixels);
 /** Label of image i; SEQVID_ERR_STATE if no labels were loaded. */
 SEQVID_API int seqvid_digits_label(const seqvid_digits *digits, size_t i, int *label);
+
+/** Keys of seqvid_set_limit(): bounds on what the loaders accept from a file, so that a
+ *  hostile file (a gzip bomb) cannot make them use unbounded memory or time. Each key's note
+ *  gives its default, then its meaning. */
+typedef enum seqvid_limit_key { /* default  meaning                                          */
+    SEQVID_LIMIT_IDX_BYTES = 1  /**< 2^30    largest IDX image payload (bytes after gunzip:
+                                             count x rows x cols) seqvid_digits_load reads;
+                                             1 to 2^40. The MNIST training set is 47 MB,
+                                             EMNIST ByClass 0.55 GB.                       */
+} seqvid_limit_key;
+/** Set a limit (process-wide; since 1.1): a whole number in the key's range, else
+ *  SEQVID_ERR_ARG. Safe from any thread; a load already running keeps the value it read. */
+SEQVID_API int seqvid_set_limit(int key, double value);
+/** The current value of a limit. */
+SEQVID_API int seqvid_get_limit(int key, double *value);
 
 /** Keys of seqvid_mmnist_set(); each key's note gives its default, then its meaning. */
 typedef enum seqvid_mmnist_key {   /* default  meaning                                       */
@@ -605,7 +627,10 @@ typedef enum seqvid_layout {
 } seqvid_layout;
 
 /** Read a .npy array of uint8 (scaled by 1/255) or float32 with >= 3 dims in `layout`
- *  into a new owned batch (D = product of the trailing dims). */
+ *  into a new owned batch (D = product of the trailing dims). The .npy readers take format
+ *  versions 1.0, 2.0 and 3.0 with a header that ends in a newline, as numpy writes them
+ *  (anything else: SEQVID_ERR_FORMAT or SEQVID_ERR_UNSUPPORTED); a path that is not a regular
+ *  file (FIFO, directory) gives SEQVID_ERR_IO at once. */
 SEQVID_API int seqvid_npy_load(const char *path, int layout, seqvid_batch **out);
 /** Read a 1-D integer .npy (int32/int64/uint8..) of per-sequence lengths into `batch`. */
 SEQVID_API int seqvid_npy_load_lengths(const char *path, seqvid_batch *batch);

@@ -12,7 +12,8 @@
  *  - Every function that can fail returns an int status: SEQVID_OK (0) or a seqvid_status
  *    (seqvid_status_string() names it). seqvid_video_last_error() gives the detail of the
  *    last failure of a seqvid_video_* call on the calling thread. Nothing prints, exits or
- *    aborts; FFmpeg's own log output is silenced while the library decodes.
+ *    aborts: the first open sets FFmpeg's log level to quiet, process-wide (a program that
+ *    uses FFmpeg itself can raise it again afterwards with av_log_set_level).
  *  - Handles are opaque, made by *_open / *_create and released by *_free; *_free(NULL) is a
  *    no-op. On failure output handles are set to NULL.
  *  - Options are integer keys (seqvid_video_key) set with seqvid_video_set() and read with
@@ -91,7 +92,12 @@ typedef enum seqvid_video_key {        /*  default    meaning                   
     SEQVID_VIDEO_SEED = 11,           /**< 1         seed of random patch positions (and of a
                                                      data set's sampling); setting it restarts
                                                      the sequence of positions                 */
-    SEQVID_VIDEO_MAX_PIXELS = 12,     /**< 2^26      largest coded width*height accepted        */
+    SEQVID_VIDEO_MAX_PIXELS = 12,     /**< 2^26      largest width*height accepted: larger
+                                                     streams are refused at open, larger frames
+                                                     are never allocated by the decoder (its
+                                                     max_pixels) and skipped as damaged.
+                                                     seqvid_video_open itself (which decodes
+                                                     frame 0) runs under the defaults        */
     SEQVID_VIDEO_MAX_PACKETS = 13,    /**< 4096      packets read in a row without a frame
                                                      before decoding gives up                  */
     SEQVID_VIDEO_TIMEOUT = 14,        /**< 60        seconds one call may spend in FFmpeg
@@ -112,7 +118,10 @@ typedef enum seqvid_video_key {        /*  default    meaning                   
                                                      (an AVI header, which also counts empty
                                                      chunks, or duration x fps)                */
     SEQVID_VIDEO_POSITION = 38,       /**< RO        index of the frame the next read returns  */
-    SEQVID_VIDEO_DAMAGED = 39,        /**< RO        damaged frames skipped so far              */
+    SEQVID_VIDEO_DAMAGED = 39,        /**< RO        damaged frames skipped so far: packets
+                                                     the decoder rejected or frames it flagged
+                                                     (counted once per packet), frames of
+                                                     another size or beyond MAX_PIXELS      */
     SEQVID_VIDEO_FRAME_WIDTH = 40,    /**< RO        width of an output frame                  */
     SEQVID_VIDEO_FRAME_HEIGHT = 41,   /**< RO        height of an output frame                 */
     SEQVID_VIDEO_FRAME_DIM = 42,      /**< RO        floats per output frame (h * w * channels) */

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "atomic_io.h"
 #include "error.h"
+#include "fileio.h"
 
 /* The process umask without changing it (umask(2) can only be read by setting it, which
  * races with other threads): Linux reports it in /proc/self/status. */
@@ -86,20 +87,11 @@ done:
     return st;
 }
 
-/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
- * refused as not a regular file. */
-int sv_open_regular(const char *fn, const char *path, FILE **out, size_t *size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return sv_io_fail(fn, "cannot open", path, errno);
-    struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return sv_fail(SEQVID_ERR_IO, "%s: '%s' is not a regular file", fn, path);
-    }
-    if ((uintmax_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return sv_fail(SEQVID_ERR_OVERFLOW, "%s: '%s' is too large for this platform", fn, path);
-    }
+/* The descriptor comes from sv_open_regular (fileio.c: non-blocking open, fstat of what was
+ * opened), the one place that decides what an input file may be. */
+int sv_fopen_regular(const char *fn, const char *path, FILE **out, size_t *size) {
+    int fd, st = sv_open_regular(fn, path, &fd, size);
+    if (st) return st;
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {
         int err = errno;
@@ -107,7 +99,6 @@ int sv_open_regular(const char *fn, const char *path, FILE **out, size_t *size) 
         return sv_io_fail(fn, "cannot read", path, err);
     }
     *out = fp;
-    *size = (size_t)sb.st_size;
     return SEQVID_OK;
 }
 

@@ -19,5 +19,5 @@ int sv_save_atomic(const char *fn, const char *path, sv_writer writer, void *ctx
 
 /* Open path for reading if it is a regular file (FIFOs, folders and devices are refused
  * without blocking); *size receives its size. */
-int sv_open_regular(const char *fn, const char *path, FILE **out, size_t *size);
+int sv_fopen_regular(const char *fn, const char *path, FILE **out, size_t *size);
 #endif

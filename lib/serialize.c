@@ -836,7 +836,7 @@ static int load_from(const char *fn, const char *path, const void *buf, size_t s
     sv_source src = {.buf = buf, .size = size};
     if (!path) return load(fn, &src, flags, out);
     memset(out, 0, sizeof *out);
-    int st = sv_open_regular(fn, path, &src.fp, &src.size);
+    int st = sv_fopen_regular(fn, path, &src.fp, &src.size);
     if (st) return st;
     st = load(fn, &src, flags, out);
     fclose(src.fp);

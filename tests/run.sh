@@ -67,7 +67,7 @@ configure_build() { # dir, cmake args...
     [ "${PIPESTATUS[0]}" = 0 ]
 }
 
-c_tests='^test_|reference_numpy|safetensors_numpy'
+c_tests='^test_|reference_numpy|safetensors_numpy|fuzz_video_corpus'
 
 run_stage() {
     case $1 in
@@ -108,7 +108,7 @@ run_stage() {
         grep -E '^stat::number_of_executed_units|^Done' build-fuzz/run.log || true
         # libseqvid_video over in-memory videos, when FFmpeg's development packages are here
         if pkg-config --exists libavformat libavcodec libswscale libavutil; then
-            SEQVID_FUZZ_TARGET=fuzz_video sh tests/fuzz/run.sh "${FUZZ_VIDEO_SECONDS:-60}" \
+            SEQVID_FUZZ_HARNESSES=video sh tests/fuzz/run.sh "${FUZZ_VIDEO_SECONDS:-60}" \
                 >build-fuzz/run-video.log 2>&1 || { tail -40 build-fuzz/run-video.log; return 1; }
             grep -E '^stat::number_of_executed_units|^Done' build-fuzz/run-video.log || true
         fi ;;

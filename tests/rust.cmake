@@ -1,10 +1,10 @@
 # The Rust bindings (bindings/rust: seqvid-sys and seqvid) built and tested with
 # `cargo test --offline` against the shared library of this build. Cargo's output goes to
 # <build>/cargo, not into the source tree. Skipped (with a message) when cargo is missing.
-# rustup's cargo first: Debian 12's own cargo (1.65) is too old for edition 2024. (An unset
-# CARGO_HOME must not become the hint "/bin", which is Debian's cargo.)
+# rustup's cargo first (edition 2024 needs cargo >= 1.85; Debian 12's is 1.65). An unset
+# CARGO_HOME must not become the hint "/bin", which finds Debian's cargo when it is installed.
 set(_sv_cargo_hints $ENV{HOME}/.cargo/bin)
-if(NOT "$ENV{CARGO_HOME}" STREQUAL "")
+if(DEFINED ENV{CARGO_HOME} AND NOT "$ENV{CARGO_HOME}" STREQUAL "")
   list(PREPEND _sv_cargo_hints $ENV{CARGO_HOME}/bin)
 endif()
 find_program(SEQVID_CARGO cargo HINTS ${_sv_cargo_hints})

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -666,14 +668,16 @@ static void mm_state(void **state) {
 
 /* ============================================================================ .npy */
 
-/* A .npy file with a hand-written header (version 1 unless the magic is given). */
+/* A .npy file with a hand-written header (version 1), ended by the '\n' the format requires
+ * if `dict` lacks it. */
 static void write_npy_raw(const char *path, const char *dict, const void *data, size_t n) {
-    size_t hl = strlen(dict);
+    size_t dl = strlen(dict), hl = dl + (dl == 0 || dict[dl - 1] != '\n');
     unsigned char *b = malloc(10 + hl + n);
     assert_non_null(b);
     memcpy(b, "\x93NUMPY\x01\x00", 8);
     b[8] = (unsigned char)(hl & 0xff), b[9] = (unsigned char)(hl >> 8);
-    memcpy(b + 10, dict, hl);
+    memcpy(b + 10, dict, dl);
+    b[10 + hl - 1] = '\n';
     if (n) memcpy(b + 10 + hl, data, n);
     write_bytes(path, b, 10 + hl + n, 0);
     free(b);
@@ -1012,6 +1016,158 @@ static void crop(void **state) {
     seqvid_batch_free(src);
 }
 
+/* ================================================================== hostile inputs */
+
+/* A FIFO (named pipe) or a directory given as a data file: refused at once as "not a regular
+ * file" (SEQVID_ERR_IO). Before, opening a FIFO blocked forever waiting for a writer; the
+ * alarm turns such a hang into a failure of this test. */
+static void not_regular_files(void **state) {
+    (void)state;
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s", tmp("fifo"));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    small_idx(tmp("reg_img"), tmp("reg_lab"), 0);
+    char img[512], lab[512];
+    snprintf(img, sizeof img, "%s", tmp("reg_img"));
+    snprintf(lab, sizeof lab, "%s", tmp("reg_lab"));
+    seqvid_batch *b;
+    assert_int_equal(seqvid_batch_create(2, 3, 4, &b), SEQVID_OK);
+    const char *paths[2] = {fifo, tmpdir};
+    alarm(30);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(npy_status(paths[i], 0), SEQVID_ERR_IO);
+        assert_non_null(strstr(seqvid_last_error(), "not a regular file"));
+        assert_int_equal(seqvid_npy_load_lengths(paths[i], b), SEQVID_ERR_IO);
+        assert_non_null(strstr(seqvid_last_error(), "not a regular file"));
+        assert_int_equal(load_status(paths[i], NULL), SEQVID_ERR_IO);
+        assert_non_null(strstr(seqvid_last_error(), "not a regular file"));
+        assert_int_equal(load_status(img, paths[i]), SEQVID_ERR_IO);
+        assert_non_null(strstr(seqvid_last_error(), "not a regular file"));
+    }
+    alarm(0);
+    assert_int_equal(load_status(img, lab), SEQVID_OK);
+    seqvid_batch_free(b);
+    unlink(fifo);
+}
+
+/* .npy versions other than 1.0, 2.0 and 3.0, and a header without its final newline. */
+static void npy_strict_header(void **state) {
+    (void)state;
+    const char *P = tmp("strict.npy");
+    const char *dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1, 2), }";
+    unsigned char f[128], data[2] = {255, 0};
+    size_t hl = strlen(dict);
+    for (int v = 0; v < 5; v++) {
+        /* 1.0 and 2.0 as numpy writes them; then 1.9, 2.1 and 1.0 without the newline */
+        const unsigned char major[5] = {1, 2, 1, 2, 1}, minor[5] = {0, 0, 9, 1, 0};
+        size_t n = hl + (v < 4), lb = major[v] == 1 ? 2 : 4;
+        memcpy(f, "\x93NUMPY", 6);
+        f[6] = major[v], f[7] = minor[v];
+        memset(f + 8, 0, lb);
+        f[8] = (unsigned char)n;
+        memcpy(f + 8 + lb, dict, hl);
+        f[8 + lb + hl] = '\n';
+        memcpy(f + 8 + lb + n, data, 2);
+        write_bytes(P, f, 8 + lb + n + 2, 0);
+        int want = v < 2 ? SEQVID_OK : v < 4 ? SEQVID_ERR_UNSUPPORTED : SEQVID_ERR_FORMAT;
+        assert_int_equal(npy_status(P, 0), want);
+    }
+}
+
+/* The gzip trailer (CRC-32 of the data, then its size mod 2^32) vouches for the stream: a
+ * stream without it, or with either field wrong, is refused. */
+static void idx_gzip_trailer(void **state) {
+    (void)state;
+    unsigned char z[4096];
+    small_idx(tmp("gzt"), NULL, 1);
+    size_t n = read_bytes(tmp("gzt"), z, sizeof z);
+    assert_true(n > 18 && n < sizeof z);
+    assert_int_equal(load_status(tmp("gzt"), NULL), SEQVID_OK);
+    for (size_t cut = 1; cut <= 8; cut++) { /* part or all of the trailer missing */
+        write_bytes(tmp("gzt_cut"), z, n - cut, 0);
+        assert_int_equal(load_status(tmp("gzt_cut"), NULL), SEQVID_ERR_FORMAT);
+    }
+    for (size_t at = n - 8; at < n; at++) { /* CRC (4 bytes) then ISIZE (4 bytes) */
+        z[at] ^= 0x01;
+        write_bytes(tmp("gzt_bad"), z, n, 0);
+        assert_int_equal(load_status(tmp("gzt_bad"), NULL), SEQVID_ERR_FORMAT);
+        z[at] ^= 0x01;
+    }
+}
+
+static long peak_rss_kb(void) {
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_maxrss;
+}
+
+/* An IDX gzip bomb of `zeros` payload bytes whose header announces count x 32 x 32 images:
+ * a few KB on disk. Written through gzwrite in pieces so the test holds no big buffer. */
+static void write_bomb(const char *path, uint32_t count, size_t zeros) {
+    gzFile f = gzopen(path, "wb9");
+    assert_non_null(f);
+    unsigned char h[16] = {0, 0, 8, 3}, zero[65536] = {0};
+    for (int k = 0; k < 4; k++) h[4 + k] = (unsigned char)(count >> (24 - 8 * k));
+    h[11] = h[15] = 32;
+    assert_int_equal(gzwrite(f, h, 16), 16);
+    for (size_t done = 0; done < zeros; done += sizeof zero) {
+        unsigned k = (unsigned)(zeros - done < sizeof zero ? zeros - done : sizeof zero);
+        assert_int_equal(gzwrite(f, zero, k), (int)k);
+    }
+    assert_int_equal(gzclose(f), Z_OK);
+}
+
+/* SEQVID_LIMIT_IDX_BYTES: its checks, and gzip bombs under a 4 MiB limit. The peak memory
+ * of the process (ru_maxrss, a high-water mark) may grow by at most the 16 MiB of floats the
+ * limit allows (plus slack for the zlib state and the allocator) while loading a bomb that
+ * inflates to 64 MiB; a header announcing more than the limit is refused before inflating. */
+static void idx_limit_and_bombs(void **state) {
+    (void)state;
+    double v;
+    assert_int_equal(seqvid_get_limit(SEQVID_LIMIT_IDX_BYTES, &v), SEQVID_OK);
+    assert_true(v == 1073741824.0); /* the documented default, 2^30 */
+    assert_int_equal(seqvid_get_limit(SEQVID_LIMIT_IDX_BYTES, NULL), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_get_limit(0, &v), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_get_limit(99, &v), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_set_limit(99, 1), SEQVID_ERR_ARG);
+    const double bad[] = {0, -1, 1.5, NAN, INFINITY, 1099511627777.0 /* 2^40 + 1 */};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(seqvid_set_limit(SEQVID_LIMIT_IDX_BYTES, bad[i]), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_get_limit(SEQVID_LIMIT_IDX_BYTES, &v), SEQVID_OK);
+    assert_true(v == 1073741824.0); /* failed sets changed nothing */
+
+    /* the limit is on count x rows x cols, inclusive; labels are not counted */
+    small_idx(tmp("lim_img"), tmp("lim_lab"), 1);
+    assert_int_equal(seqvid_set_limit(SEQVID_LIMIT_IDX_BYTES, NI * NR * NC), SEQVID_OK);
+    assert_int_equal(load_status(tmp("lim_img"), tmp("lim_lab")), SEQVID_OK);
+    assert_int_equal(seqvid_set_limit(SEQVID_LIMIT_IDX_BYTES, NI * NR * NC - 1), SEQVID_OK);
+    assert_int_equal(load_status(tmp("lim_img"), tmp("lim_lab")), SEQVID_ERR_FORMAT);
+    assert_non_null(strstr(seqvid_last_error(), "SEQVID_LIMIT_IDX_BYTES"));
+
+    const size_t limit = (size_t)4 << 20, bomb = (size_t)64 << 20;
+    assert_int_equal(seqvid_set_limit(SEQVID_LIMIT_IDX_BYTES, (double)limit), SEQVID_OK);
+    /* 1: the header announces (and the stream holds) 64 MiB: refused from the header */
+    write_bomb(tmp("bomb1"), (uint32_t)(bomb / 1024), bomb);
+    long rss0 = peak_rss_kb();
+    assert_int_equal(load_status(tmp("bomb1"), NULL), SEQVID_ERR_FORMAT);
+    assert_non_null(strstr(seqvid_last_error(), "limit"));
+    long grow1 = peak_rss_kb() - rss0;
+    /* 2: the header announces exactly the limit, the stream inflates to 64 MiB */
+    write_bomb(tmp("bomb2"), (uint32_t)(limit / 1024), bomb);
+    rss0 = peak_rss_kb();
+    assert_int_equal(load_status(tmp("bomb2"), NULL), SEQVID_ERR_FORMAT);
+    assert_non_null(strstr(seqvid_last_error(), "data after"));
+    long grow2 = peak_rss_kb() - rss0;
+    print_message("bomb peak RSS growth: %ld KiB (refused from the header), %ld KiB (read to "
+                  "the 4 MiB limit)\n", grow1, grow2);
+    assert_true(grow1 < 4096);
+    assert_true(grow2 < (long)(4 * limit / 1024) + 4096);
+    /* 3: the same size, whole: loads */
+    write_bomb(tmp("bomb3"), (uint32_t)(limit / 1024), limit);
+    assert_int_equal(load_status(tmp("bomb3"), NULL), SEQVID_OK);
+    assert_int_equal(seqvid_set_limit(SEQVID_LIMIT_IDX_BYTES, 1073741824.0), SEQVID_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(idx_round_trip),
@@ -1027,6 +1183,10 @@ int main(void) {
         cmocka_unit_test(npy_bad_files),
         cmocka_unit_test(npy_lengths),
         cmocka_unit_test(crop),
+        cmocka_unit_test(not_regular_files),
+        cmocka_unit_test(npy_strict_header),
+        cmocka_unit_test(idx_gzip_trailer),
+        cmocka_unit_test(idx_limit_and_bombs),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -19,9 +19,9 @@ add_test(NAME fuzz_video_corpus
          COMMAND fuzz_video_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/video_corpus)
 set_tests_properties(fuzz_video_corpus PROPERTIES TIMEOUT 120)
 
-# With -DSEQVID_FUZZ=ON (clang; see serialize.cmake): the libFuzzer binary fuzz_video, with
+# With -DSEQVID_FUZZ=ON (clang; see fuzz.cmake): the libFuzzer binary fuzz_video, with
 # libseqvid_video instrumented (FFmpeg itself is the system's, uninstrumented), and a short
-# run for CI. tests/fuzz/run.sh fuzz_video runs it longer.
+# run for CI. SEQVID_FUZZ_HARNESSES=video tests/fuzz/run.sh runs it longer.
 if(SEQVID_FUZZ)
   target_compile_options(seqvid_video_obj PRIVATE -fsanitize=fuzzer-no-link ${SV_FUZZ_FLAGS})
   add_executable(fuzz_video ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_video.c

@@ -6,7 +6,7 @@
 
 struct seqvid_digits {
     size_t count, rows, cols; /* count images of rows x cols pixels */
-    float *pixels;            /* [count x rows x cols] in [0,1], row-major (sv_falloc) */
+    float *pixels;            /* [count x rows x cols] in [0,1], row-major (malloc) */
     unsigned char *labels;    /* [count], or NULL when no label file was given */
 };
 #endif

@@ -5,22 +5,29 @@
  * Images are 3-D (count, rows, cols), labels 1-D (count). zlib's gzread reads gzip streams
  * and plain files alike, so the compression is detected from the content, not the name.
  *
- * The payload is read in growing chunks, so a header that claims absurd sizes costs only as
- * much memory as the file really holds before it is rejected as truncated. */
+ * Hostile files (gzip bombs): the header's claimed size is checked against
+ * SEQVID_LIMIT_IDX_BYTES before anything is inflated; the payload is then inflated into a
+ * buffer that grows only as data arrives (a stream shorter than announced costs what it
+ * holds), and widened to floats in place once whole: the peak memory of a load is 4 bytes
+ * per announced pixel, never the bytes and the floats together. After the payload the
+ * stream must end: no byte more, and for gzip a whole trailer (zlib checks its CRC-32 and
+ * size; a stream cut before it is an error here). */
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "../alloc.h"
 #include "../error.h"
+#include "../fileio.h"
 #include "../util.h"
 #include "digits.h"
 
 #define IDX_UBYTE 0x08
 #define IDX_MAX_SIDE 4096          /* larger "digits" are taken as a corrupt header */
-#define IDX_CHUNK ((size_t)1 << 20) /* first read size; doubled as data keeps arriving */
+#define IDX_CHUNK ((size_t)1 << 20) /* first buffer size; doubled as data keeps arriving */
 
 /* Status for a failed gzread/gzopen: an I/O error of the system, or a corrupt gzip stream
  * (zlib reports a stream cut short as Z_BUF_ERROR "unexpected end of file"). */
@@ -89,69 +96,116 @@ static int idx_header(gzFile f, unsigned ndim, size_t *dims, const char *fn, con
     return SEQVID_OK;
 }
 
-/* Read exactly n payload bytes into a new buffer and make sure nothing follows them. */
-static int idx_payload(gzFile f, size_t n, unsigned char **out, const char *fn, const char *path,
-                       const char *what) {
+/* Read exactly n payload bytes into a new buffer of `room` >= n bytes, then make sure the
+ * stream ends there. The buffer grows (doubling from IDX_CHUNK) only as data arrives, so a
+ * header that announces more than the stream holds costs only what the stream holds; large
+ * reallocs are page remaps, not copies. */
+static int idx_payload(gzFile f, size_t n, size_t room, unsigned char **out, const char *fn,
+                       const char *path, const char *what) {
     *out = NULL;
     size_t cap = n < IDX_CHUNK ? n : IDX_CHUNK, have = 0;
-    unsigned char *buf = sv_malloc(cap);
+    unsigned char *buf = sv_malloc(cap ? cap : 1);
     if (!buf) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, cap);
+    int st = SEQVID_OK;
     while (have < n) {
         if (have == cap) {
             size_t ncap = cap > n / 2 ? n : cap * 2;
             unsigned char *nb = sv_realloc(buf, ncap);
             if (!nb) {
-                free(buf);
-                return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, ncap);
+                st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, ncap);
+                goto fail;
             }
             buf = nb, cap = ncap;
         }
         size_t got;
-        int st = gz_read(f, buf + have, cap - have, &got, fn, path);
-        if (st) {
-            free(buf);
-            return st;
-        }
+        if ((st = gz_read(f, buf + have, cap - have, &got, fn, path))) goto fail;
         have += got;
-        if (have < cap) break; /* end of file before the buffer filled */
+        if (have < cap) break; /* end of file */
     }
     if (have < n) {
-        free(buf);
-        return sv_fail(SEQVID_ERR_FORMAT,
-                       "%s: %s file '%s' is truncated: %zu of %zu data bytes present", fn, what,
-                       path, have, n);
+        st = sv_fail(SEQVID_ERR_FORMAT,
+                     "%s: %s file '%s' is truncated: %zu of %zu data bytes present", fn, what,
+                     path, have, n);
+        goto fail;
     }
     unsigned char extra;
     size_t got;
-    int st = gz_read(f, &extra, 1, &got, fn, path);
-    if (st || got) {
-        free(buf);
-        return st ? st
-                  : sv_fail(SEQVID_ERR_FORMAT,
-                            "%s: %s file '%s' has data after the %zu bytes its header announces",
-                            fn, what, path, n);
+    if ((st = gz_read(f, &extra, 1, &got, fn, path))) goto fail;
+    if (got) {
+        st = sv_fail(SEQVID_ERR_FORMAT,
+                     "%s: %s file '%s' has data after the %zu bytes its header announces", fn,
+                     what, path, n);
+        goto fail;
+    }
+    /* gzread forgives a stream cut short (to read files still being written) and only records
+     * Z_BUF_ERROR: all the data arrived, but not the trailer that vouches for it. */
+    int zerr = Z_OK;
+    gzerror(f, &zerr);
+    if (zerr == Z_BUF_ERROR) {
+        st = sv_fail(SEQVID_ERR_FORMAT,
+                     "%s: %s file '%s' is a gzip stream without its trailer (CRC-32 and size)",
+                     fn, what, path);
+        goto fail;
+    }
+    if (room > cap) {
+        unsigned char *nb = sv_realloc(buf, room);
+        if (!nb) {
+            st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, room);
+            goto fail;
+        }
+        buf = nb;
     }
     *out = buf;
     return SEQVID_OK;
+fail:
+    free(buf);
+    return st;
 }
 
-static gzFile idx_open(const char *path, const char *fn, int *st) {
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        *st = sv_fail(errno == 0 ? SEQVID_ERR_NOMEM : SEQVID_ERR_IO, "%s: cannot open '%s': %s",
-                      fn, path, errno == 0 ? "out of memory" : strerror(errno));
-    else
-        *st = SEQVID_OK;
+/* Widen n bytes at the start of buf (room for n floats) into floats v / 255 in place. Going
+ * from the last element down, float i (bytes 4i..4i+3) only overwrites bytes >= i, which
+ * are read already: the set never needs the bytes and the floats at once. */
+static float *bytes_to_pixels(unsigned char *buf, size_t n) {
+    float scale[256];
+    for (int v = 0; v < 256; v++) scale[v] = (float)v / 255.0f;
+    for (size_t i = n; i-- > 0;) memcpy(buf + i * sizeof(float), &scale[buf[i]], sizeof(float));
+    return (float *)(void *)buf;
+}
+
+/* Open a regular file (never blocking on a FIFO) for gzread; *size receives its size. */
+static gzFile idx_open(const char *path, const char *fn, size_t *size, int *st) {
+    int fd;
+    if ((*st = sv_open_regular(fn, path, &fd, size))) return NULL;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        *st = sv_fail(SEQVID_ERR_NOMEM, "%s: cannot open '%s': out of memory", fn, path);
+    }
     return f;
+}
+
+/* A header announcing n payload bytes: refused above the limit (before anything is inflated)
+ * and, for a plain file, when the file is too short to hold them. */
+static int idx_claim(gzFile f, size_t n, size_t file_size, size_t header, const char *fn,
+                     const char *path, const char *what) {
+    size_t limit = sv_limit(SEQVID_LIMIT_IDX_BYTES);
+    if (n > limit)
+        return sv_fail(SEQVID_ERR_FORMAT,
+                       "%s: %s file '%s' announces %zu data bytes, more than the limit %zu "
+                       "(seqvid_set_limit SEQVID_LIMIT_IDX_BYTES)", fn, what, path, n, limit);
+    if (gzdirect(f) && file_size - header < n)
+        return sv_fail(SEQVID_ERR_FORMAT,
+                       "%s: %s file '%s' is truncated: %zu of %zu data bytes present", fn, what,
+                       path, file_size - header, n);
+    return SEQVID_OK;
 }
 
 static int load_images(const char *path, seqvid_digits *d, const char *fn) {
     int st;
-    gzFile f = idx_open(path, fn, &st);
+    size_t size;
+    gzFile f = idx_open(path, fn, &size, &st);
     if (!f) return st;
     size_t dims[3], n = 0;
-    unsigned char *bytes = NULL;
     st = idx_header(f, 3, dims, fn, path, "images");
     if (!st) {
         if (dims[0] < 1 || dims[0] > INT_MAX || dims[1] < 1 || dims[1] > IDX_MAX_SIDE ||
@@ -160,36 +214,32 @@ static int load_images(const char *path, seqvid_digits *d, const char *fn) {
                          "%s: images file '%s' has absurd sizes %zu x %zu x %zu (need 1..%d "
                          "images of 1..%d pixels a side)",
                          fn, path, dims[0], dims[1], dims[2], INT_MAX, IDX_MAX_SIDE);
-        else if (!sv_mul3(dims[0], dims[1], dims[2], &n) || n > SIZE_MAX / sizeof(float))
+        else if (!sv_mul3(dims[0], dims[1], dims[2], &n) || n > SIZE_MAX / sizeof(float) - 64)
             st = sv_fail(SEQVID_ERR_OVERFLOW, "%s: %zu x %zu x %zu pixels is too large", fn,
                          dims[0], dims[1], dims[2]);
     }
-    if (!st) st = idx_payload(f, n, &bytes, fn, path, "images");
+    if (!st) st = idx_claim(f, n, size, 16, fn, path, "images");
+    unsigned char *buf = NULL;
+    if (!st) st = idx_payload(f, n, n * sizeof(float), &buf, fn, path, "images");
+    if (!st) d->pixels = bytes_to_pixels(buf, n);
     gzclose(f);
     if (st) return st;
-    d->pixels = sv_falloc(n);
-    if (!d->pixels) {
-        free(bytes);
-        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu pixels", fn, n);
-    }
-    float scale[256];
-    for (int v = 0; v < 256; v++) scale[v] = (float)v / 255.0f;
-    for (size_t i = 0; i < n; i++) d->pixels[i] = scale[bytes[i]];
-    free(bytes);
     d->count = dims[0], d->rows = dims[1], d->cols = dims[2];
     return SEQVID_OK;
 }
 
 static int load_labels(const char *path, seqvid_digits *d, const char *fn) {
     int st;
-    gzFile f = idx_open(path, fn, &st);
+    size_t size;
+    gzFile f = idx_open(path, fn, &size, &st);
     if (!f) return st;
     size_t n = 0;
     st = idx_header(f, 1, &n, fn, path, "labels");
     if (!st && n != d->count)
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: labels file '%s' holds %zu labels for %zu images",
                      fn, path, n, d->count);
-    if (!st) st = idx_payload(f, n, &d->labels, fn, path, "labels");
+    if (!st) st = idx_claim(f, n, size, 8, fn, path, "labels");
+    if (!st) st = idx_payload(f, n, n, &d->labels, fn, path, "labels");
     gzclose(f);
     return st;
 }

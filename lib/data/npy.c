@@ -1,20 +1,26 @@
 /* npy.c -- NumPy .npy files: sequence arrays in, per-sequence lengths in, float32 arrays out.
  *
- * Format (numpy.lib.format): the 6 bytes "\x93NUMPY", major and minor version bytes, the
- * header length (uint16 LE in version 1, uint32 LE in versions 2 and 3), then the header: a
- * Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (20, 10000, 64, 64), }
- * padded with spaces and a final '\n', then the elements in C order. The dict is parsed here
+ * Format (numpy.lib.format): the 6 bytes "\x93NUMPY", major and minor version bytes (the
+ * versions are 1.0, 2.0 and 3.0; any other, 1.9 or 2.1, is refused), the header length
+ * (uint16 LE in version 1, uint32 LE in versions 2 and 3), then the header: a Python dict
+ * literal {'descr': '<f4', 'fortran_order': False, 'shape': (20, 10000, 64, 64), } padded
+ * with spaces and ended by '\n' (required, as numpy's own reader requires it), then the
+ * elements in C order. Paths that are not regular files (FIFOs, directories) are refused at
+ * once, without blocking. The dict is parsed here
  * by hand: exactly those three keys, strings in ' or ", True/False, a tuple of integers
  * (Python 2 numpy wrote them with an 'L' suffix). Multi-byte elements are decoded from
  * little-endian bytes explicitly, so the files read the same on any host. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../alloc.h"
 #include "../batch.h"
 #include "../error.h"
+#include "../fileio.h"
 
 #define NPY_MAX_HEADER 65536 /* numpy itself refuses more than 10000 bytes by default */
 #define NPY_MAX_DIMS 32      /* numpy < 2 allows 32; files with more are taken as corrupt */
@@ -194,17 +200,24 @@ static int parse_dict(const char *text, size_t n, npy_header *h, const char *fn,
 static int npy_open(const char *path, npy_header *h, FILE **out, const char *fn) {
     *out = NULL;
     memset(h, 0, sizeof *h);
-    FILE *f = fopen(path, "rb");
-    if (!f) return sv_fail(SEQVID_ERR_IO, "%s: cannot open '%s': %s", fn, path, strerror(errno));
+    int fd;
+    size_t fsize;
+    int st = sv_open_regular(fn, path, &fd, &fsize);
+    if (st) return st;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int err = errno;
+        close(fd);
+        return sv_fail(SEQVID_ERR_IO, "%s: cannot read '%s': %s", fn, path, strerror(err));
+    }
     unsigned char pre[12];
     char *text = NULL;
-    int st = SEQVID_OK;
     size_t hlen = 0, lenbytes = 0;
     if (fread(pre, 1, 8, f) != 8 || memcmp(pre, "\x93NUMPY", 6) != 0) {
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: '%s' is not a .npy file (bad magic)", fn, path);
         goto done;
     }
-    if (pre[6] < 1 || pre[6] > 3) {
+    if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
         st = sv_fail(SEQVID_ERR_UNSUPPORTED, "%s: '%s' is .npy version %u.%u; 1.0 to 3.0 are read",
                      fn, path, pre[6], pre[7]);
         goto done;
@@ -229,7 +242,13 @@ static int npy_open(const char *path, npy_header *h, FILE **out, const char *fn)
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: '%s' is truncated inside its header", fn, path);
         goto done;
     }
-    if ((st = parse_dict(text, hlen, h, fn, path))) goto done;
+    /* The spec ends the header with '\n' (numpy writes it, and its reader demands it). */
+    if (hlen == 0 || text[hlen - 1] != '\n') {
+        st = sv_fail(SEQVID_ERR_FORMAT, "%s: '%s': the header does not end with a newline", fn,
+                     path);
+        goto done;
+    }
+    if ((st = parse_dict(text, hlen - 1, h, fn, path))) goto done;
     h->count = 1;
     for (size_t i = 0; i < h->ndim; i++)
         if (!sv_mul(h->count, h->shape[i], &h->count)) {
@@ -242,17 +261,8 @@ static int npy_open(const char *path, npy_header *h, FILE **out, const char *fn)
         st = sv_fail(SEQVID_ERR_OVERFLOW, "%s: '%s': the data size overflows", fn, path);
         goto done;
     }
-    h->offset = (long)(8 + lenbytes + hlen);
-    if (fseek(f, 0, SEEK_END) != 0) {
-        st = sv_fail(SEQVID_ERR_IO, "%s: cannot seek in '%s': %s", fn, path, strerror(errno));
-        goto done;
-    }
-    long fsize = ftell(f);
-    if (fsize < 0 || fseek(f, h->offset, SEEK_SET) != 0) {
-        st = sv_fail(SEQVID_ERR_IO, "%s: cannot seek in '%s': %s", fn, path, strerror(errno));
-        goto done;
-    }
-    size_t have = (size_t)(fsize - h->offset);
+    h->offset = (long)(8 + lenbytes + hlen); /* where the reads above left the stream */
+    size_t have = fsize - (size_t)h->offset;   /* the reads prove fsize >= offset */
     if (have != bytes)
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: '%s' holds %zu data bytes, its header announces %zu%s",
                      fn, path, have, bytes, have < bytes ? " (truncated)" : "");

@@ -4,7 +4,8 @@ import enum
 
 import numpy as np
 
-from ._ffi import Error, Handle, Status, check, ffi, float_view, fspath, lib, new_handle
+from ._ffi import (Error, Handle, Status, check, ffi, float_view, fspath, lib, new_handle,
+                   whole)
 
 # ------------------------------------------------------------------------------------------
 # Enums (values come from the loaded library's declarations, i.e. from seqvid.h)
@@ -238,7 +239,8 @@ class Config(_Options, Handle):
 
 
 def _frame_shape(frame):
-    shape = (int(frame),) if np.isscalar(frame) else tuple(int(s) for s in frame)
+    what = "seqvid.Batch: frame shape"
+    shape = (whole(frame, what),) if np.isscalar(frame) else tuple(whole(s, what) for s in frame)
     if not shape or any(s < 1 for s in shape):
         raise ValueError("frame shape must be a positive int or tuple of them, got %r" %
                          (frame,))
@@ -325,7 +327,8 @@ class Batch(Handle):
     def zeros(cls, n_steps, n_seqs, frame):
         """A zero-filled batch owned by the library; `frame` is D or a frame shape (H, W)."""
         shape = _frame_shape(frame)
-        raw = new_handle(lib.seqvid_batch_create, int(n_steps), int(n_seqs),
+        raw = new_handle(lib.seqvid_batch_create, whole(n_steps, "seqvid.Batch.zeros: n_steps"),
+                         whole(n_seqs, "seqvid.Batch.zeros: n_seqs"),
                          int(np.prod(shape)), ctype="seqvid_batch", name="seqvid_batch_create")
         return cls._from_raw(raw, shape)
 
@@ -385,14 +388,16 @@ class Batch(Handle):
     def get_length(self, seq):
         """The valid length of sequence `seq`."""
         n = ffi.new("size_t *")
-        check(lib.seqvid_batch_get_length(self.ptr, int(seq), n), "seqvid_batch_get_length")
+        check(lib.seqvid_batch_get_length(self.ptr, whole(seq, "seqvid.Batch: seq"), n),
+              "seqvid_batch_get_length")
         return n[0]
 
     def set_length(self, seq, length):
         """Frames t >= length of sequence `seq` are padding (1 <= length <= T)."""
-        if int(length) < 0 or int(seq) < 0:
+        seq, length = whole(seq, "seqvid.Batch: seq"), whole(length, "seqvid.Batch: length")
+        if length < 0 or seq < 0:
             raise ValueError("seqvid.Batch.set_length: negative sequence or length")
-        check(lib.seqvid_batch_set_length(self.ptr, int(seq), int(length)),
+        check(lib.seqvid_batch_set_length(self.ptr, seq, length),
               "seqvid_batch_set_length")
 
     @property
@@ -427,8 +432,12 @@ class Batch(Handle):
             if channels is None:
                 channels = fs[2] if len(fs) == 3 else 1
         channels = 1 if channels is None else channels
-        raw = new_handle(lib.seqvid_batch_crop, self.ptr, int(height), int(width),
-                         int(channels), int(y), int(x), int(ph), int(pw),
+        height, width, channels, y, x, ph, pw = (whole(v, "seqvid.Batch.crop: " + name)
+                                                  for v, name in zip(
+            (height, width, channels, y, x, ph, pw),
+            ("height", "width", "channels", "y", "x", "ph", "pw")))
+        raw = new_handle(lib.seqvid_batch_crop, self.ptr, height, width,
+                         channels, y, x, ph, pw,
                          ctype="seqvid_batch", name="seqvid_batch_crop")
         return Batch._from_raw(raw, (ph, pw) if channels == 1 else (ph, pw, channels))
 
@@ -821,7 +830,7 @@ class Model(_Saveable, _Arena, _Options, Handle):
         layout="seq_major" (the layout of the input). ``copy``: as for Batch."""
         b = as_batch(batch, layout, copy)
         _, S, D = b.dims
-        n = int(n_future)
+        n = whole(n_future, "seqvid.Model.predict: n_future")
         if n < 1:
             raise ValueError("seqvid.Model.predict: n_future must be >= 1, got %r" % n_future)
         seq = _enum_value(Layout, layout, "layout") == Layout.SEQ_MAJOR
@@ -881,7 +890,8 @@ class Stream(Handle):
                             type(model).__name__)
         mptr = model.ptr
         with model._lock:
-            raw = new_handle(lib.seqvid_stream_create, mptr, int(n_seqs),
+            n_seqs = whole(n_seqs, "seqvid.Stream: n_seqs")
+            raw = new_handle(lib.seqvid_stream_create, mptr, n_seqs,
                              ctype="seqvid_stream", name="seqvid_stream_create")
         Handle.__init__(self, raw, lambda p, _keep=mptr: lib.seqvid_stream_free(p))
         self._lock = model._lock
@@ -983,7 +993,8 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
         elif not isinstance(config, Config):
             raise TypeError("seqvid.Classifier: config must be a seqvid.Config")
         try:
-            raw = new_handle(lib.seqvid_classifier_create, config.ptr, int(n_classes),
+            n = whole(n_classes, "seqvid.Classifier: n_classes")
+            raw = new_handle(lib.seqvid_classifier_create, config.ptr, n,
                              ctype="seqvid_classifier", name="seqvid_classifier_create")
         finally:
             if own is not None:
@@ -1004,9 +1015,10 @@ class Classifier(_Saveable, _Arena, _Options, Handle):
         fresh; settings: dropout, freeze_steps, dropout_seed."""
         if not isinstance(model, Model):
             raise TypeError("seqvid.Classifier.from_encoder: expected a seqvid.Model")
+        n = whole(n_classes, "seqvid.Classifier: n_classes")
         with model._lock:
             raw = new_handle(lib.seqvid_classifier_create_from_encoder, model.ptr,
-                             int(n_classes), ctype="seqvid_classifier",
+                             n, ctype="seqvid_classifier",
                              name="seqvid_classifier_create_from_encoder")
         self = cls._from_raw(raw)
         for k, v in settings.items():

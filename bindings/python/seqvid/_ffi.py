@@ -2,6 +2,7 @@
 wrapper classes. Nothing here is public API except Error and the library lookup rules."""
 import ctypes.util
 import enum
+import operator
 import os
 import sys
 import threading
@@ -127,6 +128,16 @@ def check(status, function=""):
     if status != 0:
         raise Error(status, ffi.string(lib.seqvid_last_error()).decode("utf-8", "replace"),
                     function)
+
+
+def whole(value, what):
+    """`value` as a Python int if it is an integer (int, NumPy integer, anything with
+    __index__). A float -- 2.5, and 2.0 too, as NumPy's shapes do -- or a string raises
+    TypeError: counts, sizes and indices are never silently truncated."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError("%s must be an integer, got %r" % (what, value)) from None
 
 
 def fspath(path):

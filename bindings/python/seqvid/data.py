@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._core import Batch, Layout, _enum_value, _Keys, _Options, Status
-from ._ffi import Error, Handle, check, ffi, float_view, fspath, lib, new_handle
+from ._ffi import Error, Handle, check, ffi, float_view, fspath, lib, new_handle, whole
 
 __all__ = ["Digits", "MovingMNIST", "load_npy", "load_lengths", "save_npy"]
 
@@ -43,7 +43,7 @@ class Digits(Handle):
     def image(self, i):
         """Image i as a read-only (rows, cols) float32 view (it keeps the set alive)."""
         n, rows, cols = self.shape
-        i = int(i)
+        i = whole(i, "seqvid.Digits: image index")
         if i < 0:
             i += n
         if not 0 <= i < n:
@@ -57,7 +57,8 @@ class Digits(Handle):
     def label(self, i):
         """The label of image i; seqvid.Error (status STATE) if no labels were loaded."""
         v = ffi.new("int *")
-        check(lib.seqvid_digits_label(self.ptr, int(i), v), "seqvid_digits_label")
+        check(lib.seqvid_digits_label(self.ptr, whole(i, "seqvid.Digits: image index"), v),
+              "seqvid_digits_label")
         return v[0]
 
     @property
@@ -223,9 +224,16 @@ def load_lengths(path, batch):
 
 
 def save_npy(path, array):
-    """Write `array` as a float32 .npy (other dtypes are converted; the array is copied
-    only if it is not float32 and C-contiguous already)."""
-    a = np.ascontiguousarray(array, dtype=np.float32)
+    """Write `array` as a float32 .npy (bool, integer and other floating dtypes are
+    converted; the array is copied only if it is not float32 and C-contiguous already).
+    Any other dtype -- objects, complex, strings, structured, dates -- raises TypeError
+    rather than being coerced."""
+    a = np.asarray(array)
+    if a.dtype.kind not in "biuf":
+        raise TypeError("seqvid.save_npy: cannot save an array of dtype %s; only bool, "
+                        "integer and floating arrays are (they are written as float32)"
+                        % a.dtype)
+    a = np.ascontiguousarray(a, dtype=np.float32)
     if a.ndim == 0:
         raise ValueError("seqvid.save_npy: a 0-d array has no shape to save")
     shape = ffi.new("size_t[]", list(a.shape))

@@ -76,6 +76,25 @@ def test_owned_batch_and_lengths():
         seqvid.Batch.zeros(0, 1, 1)
 
 
+def test_counts_must_be_integers():
+    """Counts, sizes and indices are never truncated: 2.5 (or 2.0) is a TypeError; NumPy
+    integers are fine."""
+    for args in [(2.5, 3, 4), (2, 3.0, 4), (2, 3, 4.5), (2, 3, (4, 4.5)), ("2", 3, 4)]:
+        with pytest.raises(TypeError, match="integer"):
+            seqvid.Batch.zeros(*args)
+    b = seqvid.Batch.zeros(np.int64(2), np.uint8(3), (np.int32(4), 4))
+    assert b.dims == (2, 3, 16)
+    with pytest.raises(TypeError, match="integer"):
+        b.set_length(0, 1.5)
+    with pytest.raises(TypeError, match="integer"):
+        b.set_length(0.5, 1)
+    with pytest.raises(TypeError, match="integer"):
+        b.get_length(1.5)
+    with pytest.raises(TypeError, match="integer"):
+        b.crop(0, 0, 2.5, 2)
+    assert list(b.lengths) == [2, 2, 2]
+
+
 def test_crop():
     x = np.arange(2 * 1 * 6 * 6, dtype=np.float32).reshape(2, 1, 6, 6)
     b = seqvid.Batch(x)

@@ -102,6 +102,20 @@ def test_batches_iterator_trains(digits):
     assert all(np.isfinite(losses))
 
 
+def test_save_npy_refuses_unsupported_dtypes(tmp_path):
+    p = tmp_path / "x.npy"
+    bad = [np.array([[1.0, 2.0]], dtype=object), np.array([[1, None]], dtype=object),
+           np.zeros((2, 2), dtype=np.complex64), np.array([["a", "b"]]),
+           np.zeros(2, dtype=[("a", "<f4")]), np.array(["2020-01-01"], dtype="datetime64[D]")]
+    for a in bad:
+        with pytest.raises(TypeError, match="dtype"):
+            seqvid.save_npy(p, a)
+        assert not p.exists()
+    for dtype in (np.bool_, np.uint8, np.int64, np.float16, np.float64):  # converted
+        seqvid.save_npy(p, np.ones((2, 3), dtype=dtype))
+        assert np.load(p).dtype == np.float32 and np.load(p).sum() == 6
+
+
 def test_npy_roundtrip(tmp_path):
     x = np.random.default_rng(0).random((4, 3, 2, 5)).astype(np.float32)
     p = tmp_path / "x.npy"

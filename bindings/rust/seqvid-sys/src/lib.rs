@@ -136,6 +136,8 @@ pub const SEQVID_MM_CANVAS: c_int = 2;
 pub const SEQVID_MM_SPEED_MIN: c_int = 3;
 pub const SEQVID_MM_SPEED_MAX: c_int = 4;
 pub const SEQVID_MM_SEED: c_int = 5;
+pub type seqvid_limit_key = c_int;
+pub const SEQVID_LIMIT_IDX_BYTES: c_int = 1;
 pub type seqvid_layout = c_int;
 pub const SEQVID_LAYOUT_TIME_MAJOR: c_int = 0;
 pub const SEQVID_LAYOUT_SEQ_MAJOR: c_int = 1;
@@ -382,6 +384,8 @@ unsafe extern "C" {
         labels_path: *const c_char,
         out: *mut *mut seqvid_digits,
     ) -> c_int;
+    pub fn seqvid_set_limit(key: c_int, value: c_double) -> c_int;
+    pub fn seqvid_get_limit(key: c_int, value: *mut c_double) -> c_int;
     pub fn seqvid_digits_free(digits: *mut seqvid_digits);
     pub fn seqvid_digits_shape(
         digits: *const seqvid_digits,
