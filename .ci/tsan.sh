@@ -1,6 +1,7 @@
 #!/bin/bash
-# tsan.sh [BUILD_DIR] -- build the library and tests/test_threads.c with ThreadSanitizer in
-# their own build folder (default: build-tsan in the source root) and run the thread test.
+# tsan.sh [BUILD_DIR] -- build the library, tests/test_threads.c and tests/test_determinism.c
+# with ThreadSanitizer in their own build folder (default: build-tsan in the source root) and
+# run them.
 # Fails on any TSan report (exit code 66) or test failure.
 #
 # The library is built against the CBLAS chosen by SEQVID_BLAS (default openblas). OpenBLAS
@@ -24,11 +25,14 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEQVID_BLAS="$bl
     -DCMAKE_C_FLAGS="$cflags" -DCMAKE_EXE_LINKER_FLAGS="$tsan" \
     -DCMAKE_SHARED_LINKER_FLAGS="$tsan" >"$build/configure.log" 2>&1 ||
     { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" -j "${JOBS:-2}" --target test_threads
+cmake --build "$build" -j "${JOBS:-2}" --target test_threads test_determinism
 
 # halt_on_error: the first race fails the run; exitcode 66 is TSan's own marker.
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 export OPENBLAS_NUM_THREADS=1
 echo "tsan: running test_threads under ThreadSanitizer (BLAS: $blas)"
 "$build/tests/test_threads"
+# The library's threads running chunked BLAS products (lib/gemm_cblas.c) with 1, 2 and 3 threads.
+echo "tsan: running test_determinism under ThreadSanitizer"
+"$build/tests/test_determinism"
 echo "tsan: clean"

@@ -24,14 +24,15 @@
  *    mnist_test_seq.npy file (time, sequence, H, W) and of the LSTM kernel.
  *
  * @par Thread safety
- * The library has no global mutable state except the BLAS thread count, the loader limits
- * (seqvid_set_limit) and the per-thread error message. Distinct objects may be used from distinct threads concurrently (tested:
+ * The library has no global mutable state except its thread count, the loader limits
+ * (seqvid_set_limit) and the per-thread error message. Distinct objects may be used from
+ * distinct threads concurrently (tested:
  * models trained in parallel threads give bitwise the results they give alone). Per object
  * and function:
  *  - seqvid_version_*, seqvid_status_string: safe from any thread, any time.
  *  - seqvid_last_error: per thread; it reports the calling thread's last failure only.
- *  - seqvid_set_threads / seqvid_get_threads: process-wide (OpenBLAS has one pool); call
- *    seqvid_set_threads before starting threads that train, not while they run.
+ *  - seqvid_set_threads / seqvid_get_threads: process-wide; call seqvid_set_threads before
+ *    starting threads that train, not while they run.
  *  - seqvid_set_limit / seqvid_get_limit: process-wide, safe from any thread, any time.
  *  - seqvid_config, seqvid_batch, seqvid_optimizer, seqvid_mmnist: one thread at a time per
  *    object; reading a config or batch from several threads at once is safe.
@@ -47,8 +48,18 @@
  *  - Loading functions (seqvid_*_load*, seqvid_npy_*) touch nothing shared: safe from any
  *    thread, on distinct paths or buffers.
  * The library starts worker threads of its own inside a call (as many as seqvid_set_threads
- * asks for: the sparse-input products, the optimizers' updates and the NaN/Inf scans of large
- * arrays); they end before the call returns. Results do not depend on the thread count.
+ * asks for: the chunks of the matrix products, the sparse-input products, the optimizers'
+ * updates and the NaN/Inf scans of large arrays); they end before the call returns.
+ *
+ * @par Determinism
+ * Results are bitwise reproducible: the same calls on the same inputs give the same bits
+ * (weights, gradients, losses, features, predictions, reconstructions, class probabilities)
+ * for ANY thread count, set by seqvid_set_threads or (OpenBLAS build) by
+ * OPENBLAS_NUM_THREADS, on the same machine and build (tested with 1, 2 and 3 threads, with
+ * each backend). With CBLAS every product is cut into chunks that depend on its shape only,
+ * each computed by one single-threaded BLAS call; the oneDNN backend splits its products by
+ * shape too; every reduction runs in a fixed order. Different backends, BLAS libraries or CPU
+ * kernels (for example OPENBLAS_CORETYPE) may round differently.
  *
  * @par Stability
  * Everything in this header is the stable API of major version 1, except the section
@@ -126,11 +137,15 @@ SEQVID_API const char *seqvid_last_error(void);
  * ========================================================================================== */
 /** @defgroup threads Threads */
 /** @{ */
-/** Number of threads the BLAS backend uses for all models in the process (a process-wide
- *  setting: OpenBLAS has one pool). n = 0 means "all cores". With the reference CBLAS this
- *  is accepted and has no effect. Returns SEQVID_ERR_ARG for n < 0. */
+/** Number of threads the library computes with, for all models in the process (a
+ *  process-wide setting). n = 0 means "all cores". Until it is called, the count is what
+ *  OpenBLAS was set to (OPENBLAS_NUM_THREADS, else its default) with the OpenBLAS backend,
+ *  1 with the reference CBLAS, all cores with oneDNN. With CBLAS the library runs its own
+ *  threads over chunks of each product and keeps OpenBLAS single-threaded inside its calls
+ *  (OpenBLAS's count is restored when no library call is computing), so results do not
+ *  depend on the count (see Determinism). Returns SEQVID_ERR_ARG for n < 0. */
 SEQVID_API int seqvid_set_threads(int n);
-/** The current BLAS thread count. */
+/** The current thread count. */
 SEQVID_API int seqvid_get_threads(void);
 
 /** @} */
@@ -292,7 +307,11 @@ SEQVID_API int seqvid_optimizer_set(seqvid_optimizer *opt, int key, double value
 SEQVID_API int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value);
 /** Apply the model's gradient array to its weights. The optimizer binds to the first
  *  model's parameter count; a model of another size gives SEQVID_ERR_SHAPE. Non-finite
- *  gradients give SEQVID_ERR_NONFINITE with nothing changed. */
+ *  gradients give SEQVID_ERR_NONFINITE with nothing changed. Nothing non-finite is ever
+ *  written: an update that would make any weight or optimizer state NaN or Inf (say, an
+ *  enormous LR) also gives SEQVID_ERR_NONFINITE, with weights, state and step count exactly
+ *  as before. The step count is limited to 2^53 (a step beyond gives SEQVID_ERR_STATE;
+ *  checkpoints claiming more are refused): it never wraps. */
 SEQVID_API int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model);
 /** Updates applied so far (the count Adam's bias correction and SEQVID_CLS_FREEZE_STEPS read).
  *  Since 1.1; same as seqvid_optimizer_steps, whose name is too close to

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "alloc.h"
 #include "atomic_io.h"
 #include "error.h"
 #include "fileio.h"
@@ -38,7 +39,7 @@ int sv_io_fail(const char *fn, const char *what, const char *path, int err) {
  * temporary file is removed and the old file is untouched. */
 int sv_save_atomic(const char *fn, const char *path, sv_writer writer, void *ctx) {
     size_t len = strlen(path);
-    char *tmp = malloc(len + 12), *dir = malloc(len + 2);
+    char *tmp = sv_malloc(len + 12), *dir = sv_malloc(len + 2);
     if (!tmp || !dir) {
         free(tmp), free(dir);
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
@@ -62,7 +63,8 @@ int sv_save_atomic(const char *fn, const char *path, sv_writer writer, void *ctx
                                                                  : (0666 & ~process_umask());
     (void)fchmod(fd, mode);
     int err = writer(ctx, fd);
-    if (err) st = sv_io_fail(fn, "cannot write the temporary file for", path, err);
+    if (err == ENOMEM) st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
+    else if (err) st = sv_io_fail(fn, "cannot write the temporary file for", path, err);
     else if (fsync(fd)) st = sv_io_fail(fn, "cannot fsync the temporary file for", path, errno);
     int cl = close(fd);
     if (!st && cl) st = sv_io_fail(fn, "cannot close the temporary file for", path, errno);

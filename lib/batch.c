@@ -1,6 +1,7 @@
 /* batch.c -- sequence batches: owned storage or views of caller memory, per-sequence lengths. */
 #include <limits.h>
 #include <stdlib.h>
+#include "alloc.h"
 #include "batch.h"
 #include "error.h"
 #include "util.h"
@@ -17,10 +18,10 @@ static int batch_new(float *data, size_t T, size_t S, size_t D, seqvid_batch **o
     if (!sv_mul3(T, S, D, &n) || n > INT_MAX || T > INT_MAX || S > INT_MAX)
         return sv_fail(SEQVID_ERR_OVERFLOW, "%s: %zu x %zu x %zu floats is too large", fn, T, S,
                        D);
-    seqvid_batch *b = calloc(1, sizeof *b);
+    seqvid_batch *b = sv_calloc(1, sizeof *b);
     if (!b) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
     b->T = T, b->S = S, b->D = D;
-    b->len = malloc(S * sizeof *b->len);
+    b->len = sv_malloc(S * sizeof *b->len);
     b->owned = data == NULL;
     b->data = data ? data : sv_falloc(n);
     if (!b->len || !b->data) {

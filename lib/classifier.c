@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc.h"
 #include "batch.h"
 #include "blas.h"
 #include "classifier.h"
@@ -107,14 +108,14 @@ int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_cla
     int st = sv_config_check_all(&own);
     if (st) return st;
 
-    seqvid_classifier *c = calloc(1, sizeof *c);
+    seqvid_classifier *c = sv_calloc(1, sizeof *c);
     if (!c) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     c->cfg = own;
     c->D = (int)own.v[SEQVID_CFG_INPUT_DIM], c->H = (int)own.v[SEQVID_CFG_HIDDEN];
     c->L = (int)own.v[SEQVID_CFG_LAYERS], c->peep = (int)own.v[SEQVID_CFG_PEEPHOLES];
     c->C = n_classes;
     c->n_stack = sv_stack_param_count(c->D, c->H, c->L, c->peep);
-    c->ws = calloc(1, sizeof *c->ws);
+    c->ws = sv_calloc(1, sizeof *c->ws);
     st = c->ws ? sv_arena_alloc(&c->arena, c->n_stack + sv_readout_param_count(c->H, c->C),
                                 __func__)
                : sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);

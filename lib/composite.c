@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc.h"
 #include "batch.h"
 #include "error.h"
 #include "fastmath.h"
@@ -60,7 +61,7 @@ static float *ws_get(seqvid_model *m, int slot, size_t n) {
 static int *ws_ints(seqvid_model *m, size_t n) {
     struct sv_workspace *w = m->ws;
     if (n > w->icap) {
-        int *p = malloc(n * sizeof *p);
+        int *p = sv_malloc(n * sizeof *p);
         if (!p) return NULL;
         free(w->ints);
         w->ints = p;
@@ -110,7 +111,7 @@ int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
     int st = sv_config_check_all(cfg);
     if (st) return st;
 
-    seqvid_model *m = calloc(1, sizeof *m);
+    seqvid_model *m = sv_calloc(1, sizeof *m);
     if (!m) return sv_fail(SEQVID_ERR_NOMEM, "seqvid_model_create: out of memory");
     m->cfg = *cfg;
     const double *v = cfg->v;
@@ -125,7 +126,7 @@ int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
     if (has_rec(m)) n += sv_stack_param_count(cond_rec ? m->D : 0, m->H, m->L, m->peep) + readout;
     if (has_fut(m)) n += sv_stack_param_count(cond_fut ? m->D : 0, m->H, m->L, m->peep) + readout;
 
-    m->ws = calloc(1, sizeof *m->ws);
+    m->ws = sv_calloc(1, sizeof *m->ws);
     st = m->ws ? sv_arena_alloc(&m->arena, n, "seqvid_model_create")
                : sv_fail(SEQVID_ERR_NOMEM, "seqvid_model_create: out of memory");
     if (st) {

@@ -1,6 +1,7 @@
 /* config.c -- the model configuration: defaults, validation (key names and ranges: keys.c). */
 #include <math.h>
 #include <stdlib.h>
+#include "alloc.h"
 #include "config.h"
 #include "error.h"
 #include "keys.h"
@@ -52,7 +53,7 @@ const char *sv_config_key_name(int key) { return seqvid_key_name(SEQVID_NAMES_CO
 
 int seqvid_config_create(seqvid_config **out) {
     SV_NOT_NULL(out);
-    *out = malloc(sizeof **out);
+    *out = sv_malloc(sizeof **out);
     if (!*out) return sv_fail(SEQVID_ERR_NOMEM, "seqvid_config_create: out of memory");
     sv_config_defaults(*out);
     return SEQVID_OK;

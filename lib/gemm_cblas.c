@@ -1,40 +1,183 @@
 /* gemm_cblas.c -- the CBLAS backend of blas.h: OpenBLAS (default) or Debian's reference
- * (netlib) CBLAS. Products go straight to cblas_sgemm / cblas_sgemv; there is no weight
- * cache (OpenBLAS packs its operands on every call) and no bf16 path. */
-#include <stdatomic.h>
+ * (netlib) CBLAS. There is no weight cache (OpenBLAS packs its operands on every call) and no
+ * bf16 path.
+ *
+ * Results do not depend on the thread count (include/seqvid.h, "Determinism"; issue 14 item
+ * 9). OpenBLAS's own threading splits a product differently for each thread count (1 vs 2
+ * threads differ in 10-65% of the elements of every product shape the library uses), so the
+ * library never lets it thread: each product's output C [M x N] is cut into chunks whose
+ * count and widths depend on the shape only, each chunk is ONE single-threaded BLAS call, and
+ * the chunks are spread over the library's own threads (sv_parallel_for). Every output
+ * element is then computed by the same call in the same order whatever the count.
+ *
+ * Chunking: along N (columns) when M <= N, else along M (rows), so that each chunk re-reads
+ * (and BLAS re-packs) the smaller operand only; about one chunk per CHUNK_FLOPS of work, at
+ * most MAX_CHUNKS, no narrower than MIN_WIDTH, widths rounded up to ALIGN elements (whole
+ * kernel tiles). A product below CHUNK_FLOPS is one call.
+ *
+ * OpenBLAS must compute each chunk single-threaded: while any library call is inside a
+ * product, OpenBLAS's thread count is held at 1 (a counted section: the first product in
+ * saves the count, the last one out restores it). The library's thread count is separate
+ * (sv_blas_set_threads); until set, it is what OpenBLAS was set to when first asked
+ * (OPENBLAS_NUM_THREADS, else all cores). The reference CBLAS is single-threaded already;
+ * its count defaults to 1. */
+#include <pthread.h>
+#include <stddef.h>
 #include "blas.h"
+#include "parallel.h"
 #ifdef SEQVID_BLAS_REFERENCE
 #include <cblas-netlib.h>
 #else
 #include <cblas.h>
 #endif
 
+#define CHUNK_FLOPS (1L << 22) /* ~50 µs of one core: far above a thread's start-up */
+#define MAX_CHUNKS 16
+#define MIN_WIDTH 128 /* each chunk re-packs the other operand: a 1/(2 MIN_WIDTH) overhead */
+#define ALIGN 16
+
 static enum CBLAS_TRANSPOSE tr(int t) { return t ? CblasTrans : CblasNoTrans; }
+
+/* ---- the library's thread count --------------------------------------------------------- */
+static int lib_threads; /* 0: not set yet; read and written atomically */
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void read_default(void) {
+#ifndef SEQVID_BLAS_REFERENCE
+    int n = openblas_get_num_threads(); /* before any pin: else it would read 1 */
+#else
+    int n = 1;
+#endif
+    int zero = 0;
+    __atomic_compare_exchange_n(&lib_threads, &zero, n > 0 ? n : 1, 0, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+}
+
+void sv_blas_set_threads(int n) {
+    pthread_once(&default_once, read_default); /* a later first query must not override n */
+    __atomic_store_n(&lib_threads, n > 0 ? n : 1, __ATOMIC_RELAXED);
+}
+
+int sv_blas_get_threads(void) {
+    pthread_once(&default_once, read_default);
+    return __atomic_load_n(&lib_threads, __ATOMIC_RELAXED);
+}
+
+/* ---- OpenBLAS single-threaded inside products ------------------------------------------- */
+#ifndef SEQVID_BLAS_REFERENCE
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pin_depth, pin_saved;
+
+static void blas_single_begin(void) {
+    pthread_once(&default_once, read_default);
+    pthread_mutex_lock(&pin_lock);
+    if (pin_depth++ == 0) {
+        pin_saved = openblas_get_num_threads();
+        if (pin_saved != 1) openblas_set_num_threads(1);
+    }
+    pthread_mutex_unlock(&pin_lock);
+}
+
+static void blas_single_end(void) {
+    pthread_mutex_lock(&pin_lock);
+    if (--pin_depth == 0 && pin_saved != 1) openblas_set_num_threads(pin_saved);
+    pthread_mutex_unlock(&pin_lock);
+}
+#define BACKEND_NAME "openblas"
+#else
+static void blas_single_begin(void) {}
+static void blas_single_end(void) {}
+#define BACKEND_NAME "reference"
+#endif
+
+/* Chunks of an extent `dim` for `flops` of work: their count and width (a multiple of ALIGN
+ * unless there is one chunk). A function of the shape only. */
+static int plan_chunks(int dim, double flops, int *width) {
+    double want = flops / (double)CHUNK_FLOPS;
+    if (want > dim / MIN_WIDTH) want = dim / MIN_WIDTH;
+    int n = want < 1 ? 1 : want > MAX_CHUNKS ? MAX_CHUNKS : (int)want;
+    int w = (dim + n - 1) / n;
+    w = (w + ALIGN - 1) / ALIGN * ALIGN;
+    if (w >= dim) w = dim;
+    *width = w;
+    return (dim + w - 1) / w;
+}
+
+/* ---- C = alpha op(A) op(B) + beta C ------------------------------------------------------ */
+typedef struct gemm_job {
+    int ta, tb, M, N, K, lda, ldb, ldc, width, by_cols;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_job;
+
+static void gemm_chunks(void *ctx, int c0, int c1) {
+    const gemm_job *j = ctx;
+    for (int c = c0; c < c1; c++) {
+        int lo = c * j->width, ext = (j->by_cols ? j->N : j->M) - lo;
+        if (ext > j->width) ext = j->width;
+        const float *A = j->A, *B = j->B;
+        float *C = j->C;
+        int M = j->M, N = j->N;
+        if (j->by_cols) { /* columns [lo, lo+ext) of C and of op(B) */
+            N = ext;
+            B += j->tb ? (size_t)lo * j->ldb : (size_t)lo;
+            C += lo;
+        } else { /* rows [lo, lo+ext) of C and of op(A) */
+            M = ext;
+            A += j->ta ? (size_t)lo : (size_t)lo * j->lda;
+            C += (size_t)lo * j->ldc;
+        }
+        cblas_sgemm(CblasRowMajor, tr(j->ta), tr(j->tb), M, N, j->K, j->alpha, A, j->lda, B,
+                    j->ldb, j->beta, C, j->ldc);
+    }
+}
 
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    cblas_sgemm(CblasRowMajor, tr(transa), tr(transb), M, N, K, alpha, A, lda, B, ldb, beta, C,
-                ldc);
+    if (M <= 0 || N <= 0) return;
+    gemm_job j = {transa, transb, M, N, K, lda, ldb, ldc, 0, M <= N, alpha, beta, A, B, C};
+    int chunks = plan_chunks(j.by_cols ? N : M, 2.0 * M * N * (K > 0 ? K : 1), &j.width);
+    blas_single_begin();
+    sv_parallel_for(chunks, gemm_chunks, &j);
+    blas_single_end();
+}
+
+/* ---- y = alpha op(A) x + beta y, chunked along y ------------------------------------------ */
+typedef struct gemv_job {
+    int trans, M, N, lda, incx, incy, width;
+    float alpha, beta;
+    const float *A, *x;
+    float *y;
+} gemv_job;
+
+static void gemv_chunks(void *ctx, int c0, int c1) {
+    const gemv_job *j = ctx;
+    int len = j->trans ? j->N : j->M; /* entries of y */
+    for (int c = c0; c < c1; c++) {
+        int lo = c * j->width, n = len - lo < j->width ? len - lo : j->width;
+        float *y = j->y + (ptrdiff_t)lo * j->incy;
+        if (j->trans) /* y[lo, lo+n) = columns [lo, lo+n) of A, transposed, times x */
+            cblas_sgemv(CblasRowMajor, CblasTrans, j->M, n, j->alpha, j->A + lo, j->lda, j->x,
+                        j->incx, j->beta, y, j->incy);
+        else /* rows [lo, lo+n) of A times x */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, j->N, j->alpha,
+                        j->A + (size_t)lo * j->lda, j->lda, j->x, j->incx, j->beta, y, j->incy);
+    }
 }
 
 void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
               int incx, float beta, float *y, int incy) {
-    cblas_sgemv(CblasRowMajor, tr(trans), M, N, alpha, A, lda, x, incx, beta, y, incy);
+    int len = trans ? N : M, other = trans ? M : N;
+    if (len <= 0) return;
+    gemv_job j = {trans, M, N, lda, incx, incy, 0, alpha, beta, A, x, y};
+    int chunks = plan_chunks(len, 2.0 * len * (other > 0 ? other : 1), &j.width);
+    blas_single_begin();
+    sv_parallel_for(chunks, gemv_chunks, &j);
+    blas_single_end();
 }
 
-#ifndef SEQVID_BLAS_REFERENCE
-/* OpenBLAS's own pool (declared by its cblas.h). */
-void sv_blas_set_threads(int n) { openblas_set_num_threads(n); }
-int sv_blas_get_threads(void) { return openblas_get_num_threads(); }
-#define BACKEND_NAME "openblas"
-#else
-/* The reference BLAS is single-threaded; remember the request for the library's own loops. */
-static atomic_int ref_threads = 1;
-void sv_blas_set_threads(int n) { atomic_store(&ref_threads, n); }
-int sv_blas_get_threads(void) { return atomic_load(&ref_threads); }
-#define BACKEND_NAME "reference"
-#endif
-
+/* ---- what this backend does not have ------------------------------------------------------ */
 int sv_blas_weights_register(const float *base, size_t n, const unsigned *version) {
     (void)base, (void)n, (void)version;
     return 0;

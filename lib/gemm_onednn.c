@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <oneapi/dnnl/dnnl.h>
+#include "alloc.h"
 #include "blas.h"
 #include "fastmath.h" /* SV_VECTOR_CLONES */
 #include "parallel.h"
@@ -205,7 +206,7 @@ static tls *tls_get(void) {
     if (!tls_ok) return NULL;
     tls *s = pthread_getspecific(tls_key);
     if (!s) {
-        if (!(s = calloc(1, sizeof *s))) return NULL;
+        if (!(s = sv_calloc(1, sizeof *s))) return NULL;
         if (pthread_setspecific(tls_key, s) != 0) return free(s), NULL;
     }
     if (!s->stream && dnnl_stream_create(&s->stream, engine, dnnl_stream_default_flags) !=
@@ -217,8 +218,8 @@ static tls *tls_get(void) {
 /* Buffer i of this thread with at least `bytes` bytes (64-aligned); NULL if no memory. */
 static void *scratch_get(tls *s, int i, size_t bytes) {
     if (s->n[i] < bytes) {
-        void *p = NULL;
-        if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+        void *p = sv_aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!p) return NULL;
         free(s->p[i]);
         s->p[i] = p, s->n[i] = bytes;
     }
@@ -318,7 +319,7 @@ static mm_entry *mm_get(const mm_key *k, int *owned) {
             victim = i;
     if (victim < 0) {
         pthread_mutex_unlock(&lock);
-        mm_entry *own = malloc(sizeof *own);
+        mm_entry *own = sv_malloc(sizeof *own);
         if (!own) return dnnl_primitive_destroy(fresh.prim), NULL;
         *own = fresh, *owned = 1;
         return own;
@@ -426,8 +427,8 @@ static w_entry *w_get(const float *B, const dnnl_memory_desc_t *plain_md,
     }
     if (!e && free_slot) {
         size_t bytes = dnnl_memory_desc_get_size(md);
-        void *p = NULL;
-        if (posix_memalign(&p, 64, bytes) == 0) {
+        void *p = sv_aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (p) {
             e = free_slot;
             e->src = B, e->plain_md = *plain_md, e->md = *md, e->data = p, e->bytes = bytes;
             e->last_use = ++use_clock;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "numfmt.h"
 
 int sv_fmt_double(char *buf, size_t cap, double v) {
@@ -18,11 +19,12 @@ int sv_fmt_double(char *buf, size_t cap, double v) {
     return 1;
 }
 
-/* A plain decimal number: -?digits[.digits][(e|E)[+-]digits]. No spaces, hex, inf or nan. */
+/* A plain decimal number as JSON writes one: -?(0|[1-9]digits)[.digits][(e|E)[+-]digits].
+ * No spaces, leading zeros, hex, inf or nan. */
 int sv_parse_double(const char *s, double *out) {
     const char *p = s;
     if (*p == '-') p++;
-    if (*p < '0' || *p > '9') return 0;
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9')) return 0;
     while (*p >= '0' && *p <= '9') p++;
     if (*p == '.') {
         p++;
@@ -45,6 +47,19 @@ int sv_parse_double(const char *s, double *out) {
     freelocale(c);
     if (*end || !isfinite(v)) return 0;
     *out = v;
+    return 1;
+}
+
+/* An integer setting: -?(0|[1-9]digits), at most 16 digits (so exact as a double), not "-0";
+ * "03", "3e0", "3.0" are refused (docs/format.md: integers are plain decimals). */
+int sv_parse_int(const char *s, double *out) {
+    const char *p = s + (*s == '-');
+    size_t n = strspn(p, "0123456789");
+    if (n == 0 || n > 16 || p[n] || (p[0] == '0' && n > 1) || (s[0] == '-' && p[0] == '0'))
+        return 0;
+    double v = 0;
+    for (size_t i = 0; i < n; i++) v = v * 10 + (p[i] - '0');
+    *out = s[0] == '-' ? -v : v;
     return 1;
 }
 

@@ -20,8 +20,12 @@
  */
 #include <float.h>
 #include <math.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+#include "alloc.h"
 #include "error.h"
+#include "fastmath.h"
 #include "keys.h"
 #include "model.h"
 #include "optimizer.h"
@@ -108,6 +112,7 @@ int sv_optimizer_bind(struct seqvid_optimizer *opt, size_t n) {
     opt->s1 = s1;
     opt->s2 = s2;
     opt->n = n;
+    opt->s1max = opt->s2max = 0.0f; /* the state is zero */
     return SEQVID_OK;
 }
 
@@ -128,39 +133,6 @@ static inline float clampf(float x, float c) {
     return x < -c ? -c : x;
 }
 
-static void sgd(size_t n, float *restrict w, float *restrict v, const float *restrict g,
-                float s, float lr, float mom, float wd, float uc) {
-    for (size_t i = 0; i < n; i++) {
-        float vi = clampf(mom * v[i] - lr * (s * g[i] + wd * w[i]), uc);
-        v[i] = vi;
-        w[i] += vi;
-    }
-}
-
-static void rmsprop(size_t n, float *restrict w, float *restrict r, const float *restrict g,
-                    float s, float lr, float dec, float omd, float wd, float eps, float uc) {
-    for (size_t i = 0; i < n; i++) {
-        float gi = s * g[i];
-        float ri = dec * r[i] + omd * gi * gi;
-        r[i] = ri;
-        w[i] -= clampf(lr * (gi + wd * w[i]) / sqrtf(ri + eps), uc);
-    }
-}
-
-/* alpha = LR/(1-B1^k), ib2 = 1/(1-B2^k), lrwd = LR*WD. */
-static void adam(size_t n, float *restrict w, float *restrict m, float *restrict v,
-                 const float *restrict g, float s, float b1, float omb1, float b2, float omb2,
-                 float alpha, float ib2, float eps, float lrwd, float uc) {
-    for (size_t i = 0; i < n; i++) {
-        float gi = s * g[i];
-        float mi = b1 * m[i] + omb1 * gi;
-        float vi = b2 * v[i] + omb2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] -= clampf(alpha * mi / (sqrtf(vi * ib2) + eps) + lrwd * w[i], uc);
-    }
-}
-
 /* Everything one update needs, for chunks run in parallel. b1/omb1 double as momentum
  * (SGD) and decay/1-decay (RMSprop). */
 typedef struct upd_job {
@@ -169,28 +141,214 @@ typedef struct upd_job {
     const float *g;
     size_t n;
     float s, uc, lr, wd, eps, b1, omb1, b2, omb2, alpha, ib2, lrwd;
+    int bad;           /* check pass: some new value is not finite (only ever set to 1) */
+    uint32_t max1, max2; /* write pass: max |new s1|, |new s2| as float bits (>= 0: ordered) */
 } upd_job;
+
+/* The rules, one element at a time: new weight *w, new state *a (and *b for Adam) from the
+ * old ones. The write loops and the check loop below share them, so the check tests exactly
+ * the values that would be written. alpha = LR/(1-B1^k), ib2 = 1/(1-B2^k), lrwd = LR*WD. */
+static inline void sgd_el(const upd_job *j, float w, float v, float g, float *wn, float *vn) {
+    float vi = clampf(j->b1 * v - j->lr * (j->s * g + j->wd * w), j->uc);
+    *vn = vi, *wn = w + vi;
+}
+
+static inline void rmsprop_el(const upd_job *j, float w, float r, float g, float *wn,
+                              float *rn) {
+    float gi = j->s * g;
+    float ri = j->b1 * r + j->omb1 * gi * gi;
+    *rn = ri, *wn = w - clampf(j->lr * (gi + j->wd * w) / sqrtf(ri + j->eps), j->uc);
+}
+
+static inline void adam_el(const upd_job *j, float w, float m, float v, float g, float *wn,
+                           float *mn, float *vn) {
+    float gi = j->s * g;
+    float mi = j->b1 * m + j->omb1 * gi;
+    float vi = j->b2 * v + j->omb2 * gi * gi;
+    *mn = mi, *vn = vi;
+    *wn = w - clampf(j->alpha * mi / (sqrtf(vi * j->ib2) + j->eps) + j->lrwd * w, j->uc);
+}
+
+static inline uint32_t nonfinite(float x) { /* 1 for NaN or Inf: exponent bits all ones */
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
+static inline uint32_t abs_bits(float x) { /* |x| as bits: ordered like |x| when finite */
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u & 0x7fffffffu;
+}
+
+/* Fold a chunk's maximum into *slot (max is order-free: the result does not depend on how
+ * chunks are spread over threads). */
+static void atomic_max_bits(uint32_t *slot, float v) {
+    uint32_t u, cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    memcpy(&u, &v, sizeof u);
+    while (u > cur &&
+           !__atomic_compare_exchange_n(slot, &cur, u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
 
 #define UPD_CHUNK ((size_t)1 << 16)
 
+/* The write pass over chunks [c0, c1): new weights and state, and the state's new maxima.
+ * The job is copied to a local so that the compiler knows the stores into w and the state
+ * cannot change its settings (the loops then vectorise). */
 static void update_chunks(void *ctx, int c0, int c1) {
-    const upd_job *j = ctx;
+    upd_job *out = ctx;
+    const upd_job jl = *out, *j = &jl;
     size_t i0 = (size_t)c0 * UPD_CHUNK, i1 = (size_t)c1 * UPD_CHUNK;
     if (i1 > j->n) i1 = j->n;
-    size_t m = i1 - i0;
-    float *w = j->w + i0, *s1 = j->s1 + i0;
-    const float *g = j->g + i0;
+    float *restrict w = j->w, *restrict s1 = j->s1, *restrict s2 = j->s2;
+    const float *restrict g = j->g;
+    uint32_t m1 = 0, m2 = 0;
+    float wn, an, bn;
     switch (j->kind) {
     case SEQVID_OPT_SGD:
-        sgd(m, w, s1, g, j->s, j->lr, j->b1, j->wd, j->uc);
+        for (size_t i = i0; i < i1; i++) {
+            sgd_el(j, w[i], s1[i], g[i], &wn, &an);
+            w[i] = wn, s1[i] = an;
+            uint32_t a = abs_bits(an);
+            m1 = a > m1 ? a : m1;
+        }
         break;
     case SEQVID_OPT_RMSPROP:
-        rmsprop(m, w, s1, g, j->s, j->lr, j->b1, j->omb1, j->wd, j->eps, j->uc);
+        for (size_t i = i0; i < i1; i++) {
+            rmsprop_el(j, w[i], s1[i], g[i], &wn, &an);
+            w[i] = wn, s1[i] = an;
+            uint32_t a = abs_bits(an);
+            m1 = a > m1 ? a : m1;
+        }
         break;
     default:
-        adam(m, w, s1, j->s2 + i0, g, j->s, j->b1, j->omb1, j->b2, j->omb2, j->alpha, j->ib2,
-             j->eps, j->lrwd, j->uc);
+        for (size_t i = i0; i < i1; i++) {
+            adam_el(j, w[i], s1[i], s2[i], g[i], &wn, &an, &bn);
+            w[i] = wn, s1[i] = an, s2[i] = bn;
+            uint32_t a = abs_bits(an), b = abs_bits(bn);
+            m1 = a > m1 ? a : m1;
+            m2 = b > m2 ? b : m2;
+        }
     }
+    float f1, f2;
+    memcpy(&f1, &m1, sizeof f1);
+    memcpy(&f2, &m2, sizeof f2);
+    atomic_max_bits(&out->max1, f1);
+    atomic_max_bits(&out->max2, f2);
+}
+
+/* The check pass over chunks [c0, c1): would any new weight or state value be non-finite?
+ * Nothing is written. */
+static void check_chunks(void *ctx, int c0, int c1) {
+    upd_job *out = ctx;
+    const upd_job jl = *out, *j = &jl;
+    size_t i0 = (size_t)c0 * UPD_CHUNK, i1 = (size_t)c1 * UPD_CHUNK;
+    if (i1 > j->n) i1 = j->n;
+    const float *w = j->w, *s1 = j->s1, *s2 = j->s2, *g = j->g;
+    uint32_t bad = 0;
+    float a, b, c;
+    switch (j->kind) {
+    case SEQVID_OPT_SGD:
+        for (size_t i = i0; i < i1; i++) {
+            sgd_el(j, w[i], s1[i], g[i], &a, &b);
+            bad |= nonfinite(a) | nonfinite(b);
+        }
+        break;
+    case SEQVID_OPT_RMSPROP:
+        for (size_t i = i0; i < i1; i++) {
+            rmsprop_el(j, w[i], s1[i], g[i], &a, &b);
+            bad |= nonfinite(a) | nonfinite(b);
+        }
+        break;
+    default:
+        for (size_t i = i0; i < i1; i++) {
+            adam_el(j, w[i], s1[i], s2[i], g[i], &a, &b, &c);
+            bad |= nonfinite(a) | nonfinite(b) | nonfinite(c);
+        }
+    }
+    if (bad) __atomic_store_n(&out->bad, 1, __ATOMIC_RELAXED);
+}
+
+/* A bound proving every new value finite without looking at them, from G = max|g| (the
+ * gradient scan finds it), W = max|w| (FLT_MAX when not scanned) and the state's maxima kept
+ * by the last write pass (S1, S2; +Inf when unknown). Each intermediate of the rules above is
+ * bounded in double by the triangle inequality (sqrt(r + EPS) >= sqrt(EPS) and
+ * sqrt(v/(1-B2^k)) + EPS >= EPS since the state is >= 0) and must stay below FLT_MAX/4, a
+ * margin far larger than any float rounding of these few operations. When the bound cannot
+ * decide (a huge LR, tiny EPS, weights near FLT_MAX) the exact check pass runs. */
+static int provably_finite(const upd_job *j, double G, double W, double S1, double S2) {
+    const double lim = FLT_MAX / 4.0, sG = j->s * G;
+    double d; /* bound of the step subtracted from (or added to) w */
+    switch (j->kind) {
+    case SEQVID_OPT_SGD: {
+        double v = j->b1 * S1 + j->lr * (sG + j->wd * W);
+        if (!(v < lim) || !(sG + j->wd * W < lim)) return 0;
+        d = v;
+        break;
+    }
+    case SEQVID_OPT_RMSPROP: {
+        double r = j->b1 * S1 + j->omb1 * sG * sG + sG, num = j->lr * (sG + j->wd * W);
+        if (!(r < lim) || !(num < lim) || !(sG + j->wd * W < lim)) return 0;
+        d = num / sqrt((double)j->eps) + num;
+        break;
+    }
+    default: {
+        double m = j->b1 * S1 + j->omb1 * sG, v = j->b2 * S2 + j->omb2 * sG * sG + sG;
+        double am = j->alpha * m;
+        if (!(m < lim) || !(v < lim) || !(v * j->ib2 < lim) || !(am < lim)) return 0;
+        d = am / (double)j->eps + am + j->lrwd * W;
+    }
+    }
+    if (d > j->uc) d = j->uc;
+    /* w -+ d: finite if |w| + d < FLT_MAX, or whatever w if d < 2^102, below half an ulp of
+     * FLT_MAX (2^103): the sum then rounds to at most FLT_MAX. */
+    return d < lim && (d < 0x1p102 || W + d < lim);
+}
+
+/* Largest |x| over n finite floats, or -1 if one is NaN or Inf (a pass over memory: chunks
+ * over the library's threads). */
+typedef struct scan_job {
+    const float *x;
+    size_t n;
+    uint32_t max; /* float bits; 0x7f800000 (Inf) when a value is not finite */
+} scan_job;
+
+/* max |x| over n floats as bits; >= 0x7f800000 (Inf's bits) iff one is NaN or Inf. */
+SV_VECTOR_CLONES
+static uint32_t max_abs_bits(const float *x, size_t n) {
+    uint32_t m = 0;
+#pragma omp simd reduction(max : m)
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    return m;
+}
+
+static void scan_chunks(void *ctx, int c0, int c1) {
+    scan_job *j = ctx;
+    size_t i0 = (size_t)c0 * UPD_CHUNK, i1 = (size_t)c1 * UPD_CHUNK;
+    if (i1 > j->n) i1 = j->n;
+    uint32_t m = max_abs_bits(j->x + i0, i1 - i0);
+    if (m > 0x7f800000u) m = 0x7f800000u; /* NaN: report it as Inf */
+    float f;
+    memcpy(&f, &m, sizeof f);
+    atomic_max_bits(&j->max, f);
+}
+
+static double abs_max(const float *x, size_t n) {
+    scan_job j = {x, n, 0};
+    sv_parallel_for((int)((n + UPD_CHUNK - 1) / UPD_CHUNK), scan_chunks, &j);
+    float f;
+    memcpy(&f, &j.max, sizeof f);
+    return isfinite(f) ? (double)f : -1.0;
+}
+
+void sv_optimizer_state_changed(struct seqvid_optimizer *opt) {
+    opt->s1max = opt->s2max = INFINITY;
 }
 
 int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, size_t n) {
@@ -202,7 +360,8 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
     if (n == 0) return sv_fail(SEQVID_ERR_ARG, "%s: parameter count must be >= 1", fn);
     if (!valid_kind(opt->kind))
         return sv_fail(SEQVID_ERR_STATE, "%s: optimizer has invalid kind %d", fn, opt->kind);
-    if (!sv_all_finite(g, n)) {
+    double G = abs_max(g, n);
+    if (G < 0) {
         size_t i = 0;
         while (i < n && isfinite(g[i])) i++;
         return sv_fail(SEQVID_ERR_NONFINITE, "%s: gradient element %zu of %zu is %g; nothing "
@@ -211,6 +370,9 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
     if (opt->n != 0 && opt->n != n)
         return sv_fail(SEQVID_ERR_SHAPE, "%s: optimizer is bound to %zu parameters, got %zu",
                        fn, opt->n, n);
+    if (opt->steps >= SV_OPT_MAX_STEPS)
+        return sv_fail(SEQVID_ERR_STATE, "%s: the optimizer has taken %" PRIu64 " steps, the "
+                       "limit", fn, opt->steps);
     if (opt->n == 0) {
         int st = sv_optimizer_bind(opt, n);
         if (st) return st;
@@ -235,7 +397,7 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
         break;
     default: { /* SEQVID_OPT_ADAM (the kind was checked above) */
         double b1 = p[SEQVID_OPT_BETA1], b2 = p[SEQVID_OPT_BETA2], k = (double)(opt->steps + 1);
-        /* 0 <= B < 1 and k >= 1, so 0 < 1 - B^k <= 1. */
+        /* 0 <= B < 1 and 1 <= k <= 2^53 (exact), so 0 < 1 - B^k <= 1. */
         double bc1 = 1.0 - pow(b1, k), bc2 = 1.0 - pow(b2, k);
         j.b1 = (float)b1, j.omb1 = (float)(1.0 - b1), j.b2 = (float)b2, j.omb2 = (float)(1.0 - b2);
         j.alpha = (float)(p[SEQVID_OPT_LR] / bc1), j.ib2 = (float)(1.0 / bc2);
@@ -243,9 +405,25 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
         break;
     }
     }
-    /* Every element's update is independent: chunks over the library's threads (memory
-     * bandwidth, not arithmetic, bounds this loop; two cores move more bytes than one). */
-    sv_parallel_for((int)((n + UPD_CHUNK - 1) / UPD_CHUNK), update_chunks, &j);
+    /* Nothing non-finite is ever written: a bound proves the new values finite, or a check
+     * pass computes them without writing. Every element's update is independent: chunks
+     * over the library's threads (memory bandwidth, not arithmetic, bounds these loops). */
+    int chunks = (int)((n + UPD_CHUNK - 1) / UPD_CHUNK);
+    double S1 = opt->s1max, S2 = opt->s2 ? opt->s2max : 0.0, W = FLT_MAX;
+    /* First without looking at the weights (enough unless the weight decay is large), then
+     * with their maximum (they are the caller's: finite is not even guaranteed), then the
+     * exact check. */
+    if (!provably_finite(&j, G, W, S1, S2) &&
+        ((W = abs_max(w, n)) < 0 || !provably_finite(&j, G, W, S1, S2))) {
+        sv_parallel_for(chunks, check_chunks, &j);
+        if (j.bad || W < 0)
+            return sv_fail(SEQVID_ERR_NONFINITE, "%s: the update would make a weight or the "
+                           "optimizer state non-finite (LR %g); nothing updated", fn,
+                           p[SEQVID_OPT_LR]);
+    }
+    sv_parallel_for(chunks, update_chunks, &j);
+    memcpy(&opt->s1max, &j.max1, sizeof(float));
+    memcpy(&opt->s2max, &j.max2, sizeof(float));
     opt->steps++;
     return SEQVID_OK;
 }
@@ -276,6 +454,8 @@ int sv_optimizer_apply_tail(struct seqvid_optimizer *opt, float *w, const float 
     tail.s2 = opt->s2 ? opt->s2 + first : NULL;
     int st = sv_optimizer_apply(&tail, w + first, g + first, n - first);
     opt->steps = tail.steps;
+    /* the head's state is untouched: the maxima bound the whole state only if they did */
+    opt->s1max = fmaxf(opt->s1max, tail.s1max), opt->s2max = fmaxf(opt->s2max, tail.s2max);
     return st;
 }
 
@@ -285,7 +465,7 @@ int seqvid_optimizer_create(int kind, seqvid_optimizer **out) {
     if (!valid_kind(kind))
         return sv_fail(SEQVID_ERR_ARG, "%s: unknown optimizer kind %d (1 SGD, 2 RMSprop, "
                        "3 Adam)", __func__, kind);
-    struct seqvid_optimizer *opt = calloc(1, sizeof *opt);
+    struct seqvid_optimizer *opt = sv_calloc(1, sizeof *opt);
     if (!opt) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     opt->kind = kind;
     for (int k = 0; k < SV_OPT_NKEYS; k++)

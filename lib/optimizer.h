@@ -4,8 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "seqvid.h"
+#include "util.h"
 
 #define SV_OPT_NKEYS 10 /* one past the largest seqvid_optimizer_key */
+/* The step counter's limit, 2^53 (documented at seqvid_optimizer_steps): so that Adam's
+ * step number k is exact as a double and the counter never wraps. A step from the limit
+ * gives SEQVID_ERR_STATE; checkpoints beyond it are refused. */
+#define SV_OPT_MAX_STEPS ((uint64_t)SV_EXACT_INT)
 
 struct seqvid_optimizer {
     int kind;                /* seqvid_optimizer_kind */
@@ -14,6 +19,8 @@ struct seqvid_optimizer {
     size_t n;                /* parameter count bound at the first step; 0 = not bound yet */
     float *s1;               /* SGD: velocity; RMSprop: mean square; Adam: first moment */
     float *s2;               /* Adam: second moment; else NULL */
+    float s1max, s2max;      /* max |s1|, |s2| after the last update (+Inf: unknown), for the
+                                bound that spares the finiteness check pass */
 };
 
 /* Names of kinds ("SGD", "RMSprop", "Adam") and keys ("LR", ...), as files store them; NULL if
@@ -30,6 +37,9 @@ int sv_optimizer_check(int kind, int key, double value);
  * SEQVID_ERR_ARG for n == 0, SEQVID_ERR_STATE if already bound, SEQVID_ERR_OVERFLOW /
  * SEQVID_ERR_NOMEM with the optimizer left unbound. */
 int sv_optimizer_bind(struct seqvid_optimizer *opt, size_t n);
+/* The state arrays were written from outside (a loader): forget their maxima, so the next
+ * update checks its results exactly instead of trusting a bound. */
+void sv_optimizer_state_changed(struct seqvid_optimizer *opt);
 /* One update of the n weights w with the gradient g (the core of seqvid_optimizer_step, on
  * plain arrays). Binds on first use; a different n later gives SEQVID_ERR_SHAPE. A non-finite
  * g gives SEQVID_ERR_NONFINITE. g is only read (the global-norm clip is applied on the fly).

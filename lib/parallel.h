@@ -1,5 +1,6 @@
-/* parallel.h -- private: a minimal parallel-for over the library's own loops (the sparse
- * products), using as many threads as the BLAS is set to (seqvid_set_threads). */
+/* parallel.h -- private: a minimal parallel-for over the library's own loops (the chunks of
+ * the CBLAS products, the sparse products, scans), using the library's thread count
+ * (seqvid_set_threads). */
 #ifndef SV_PARALLEL_H
 #define SV_PARALLEL_H
 

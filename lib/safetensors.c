@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "alloc.h"
 #include "atomic_io.h"
 #include "error.h"
+#include "json_strict.h"
 #include "safetensors.h"
 #include "sniff.h"
 #include "util.h"
@@ -212,7 +214,7 @@ int sv_st_read_header(const char *fn, sv_source *src, cJSON **out, size_t *data_
     cJSON *root = NULL;
     const char *json = (const char *)src->buf + 8;
     if (!src->buf) {
-        if (!(owned = malloc((size_t)n))) {
+        if (!(owned = sv_malloc((size_t)n))) {
             st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for a %" PRIu64 "-byte header", fn,
                          n);
             goto fail;
@@ -230,10 +232,16 @@ int sv_st_read_header(const char *fn, sv_source *src, cJSON **out, size_t *data_
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header does not start with '{'", fn);
         goto fail;
     }
+    size_t bad_at;
+    const char *why;
+    if (!sv_json_strict(json, (size_t)n, &bad_at, &why)) { /* cJSON alone is lenient */
+        st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header is not valid JSON: %s (at byte %zu)", fn,
+                     why, bad_at);
+        goto fail;
+    }
     root = cJSON_ParseWithLengthOpts(json, (size_t)n, &end, 0);
-    if (!root) {
-        st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header is not valid JSON (error near byte %td)",
-                     fn, end && end >= json ? end - json : (ptrdiff_t)-1);
+    if (!root) { /* valid JSON (checked above) that cJSON could not build: its allocation */
+        st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory parsing the header", fn);
         goto fail;
     }
     for (const char *p = end; p < json + n; p++)

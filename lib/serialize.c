@@ -32,10 +32,13 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include <zlib.h>
+#include "alloc.h"
 #include "atomic_io.h"
 #include "classifier.h"
 #include "config.h"
 #include "error.h"
+#include "json_strict.h"
+#include "keys.h"
 #include "model.h"
 #include "numfmt.h"
 #include "optimizer.h"
@@ -207,7 +210,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
                        (opt->s2 && !sv_all_finite(opt->s2, opt->n))))
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: the optimizer state holds NaN or Inf", fn);
     }
-    plan *p = calloc(1, sizeof *p);
+    plan *p = sv_calloc(1, sizeof *p);
     if (!p) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
 
     /* Model blocks in arena order (arena.c lays them out in order; sorting keeps the
@@ -231,7 +234,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
     if (checkpoint && gen) {
         size_t sz = 0;
         int st = seqvid_mmnist_state_size(gen, &sz);
-        if (!st && !(p->rng = malloc(sz ? sz : 1))) st = SEQVID_ERR_NOMEM;
+        if (!st && !(p->rng = sv_malloc(sz ? sz : 1))) st = SEQVID_ERR_NOMEM;
         if (!st) st = seqvid_mmnist_get_state(gen, p->rng, sz);
         if (st) {
             plan_free(p);
@@ -242,7 +245,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
     p->data_bytes = sv_st_layout(p->t, p->n);
 
     sv_sink crc = {.crc_only = 1, .crc = (uint32_t)crc32(0, Z_NULL, 0)};
-    crc.chunk = malloc(4 * SV_ST_CHUNK);
+    crc.chunk = sv_malloc(4 * SV_ST_CHUNK);
     if (!crc.chunk) {
         plan_free(p);
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
@@ -256,7 +259,7 @@ static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory building the header", fn);
     }
     size_t len = strlen(json), padded = (len + 7) & ~(size_t)7; /* data starts at 8 + padded */
-    p->header = malloc(padded);
+    p->header = sv_malloc(padded);
     if (!p->header) {
         free(json);
         plan_free(p);
@@ -292,7 +295,7 @@ static int save_buffer(const char *fn, const contents *m, const seqvid_optimizer
 /* Writes a planned file to a file descriptor (sv_save_atomic's writer). */
 static int write_plan(void *ctx, int fd) {
     const plan *p = ctx;
-    sv_sink s = {.fd = fd, .chunk = malloc(4 * SV_ST_CHUNK)};
+    sv_sink s = {.fd = fd, .chunk = sv_malloc(4 * SV_ST_CHUNK)};
     if (!s.chunk) return ENOMEM;
     int r = sv_st_emit(p->header, p->header_len, p->t, p->n, &s);
     free(s.chunk);
@@ -363,22 +366,35 @@ static int parse_state(const char *s, uint64_t x[4]) {
     return (x[0] | x[1] | x[2] | x[3]) != 0;
 }
 
+/* A setting's value as a file holds it: integer keys (SV_KEY_INT in keys.c) as plain
+ * integers ("03", "3e0", "4.0" refused), the others as plain decimals. */
+static int parse_setting(int table, int key, const char *val, double *v) {
+    const sv_key *k = sv_key_find(table, key);
+    return k && (k->flags & SV_KEY_INT) ? sv_parse_int(val, v) : sv_parse_double(val, v);
+}
+static const char *setting_form(int table, int key) {
+    const sv_key *k = sv_key_find(table, key);
+    return k && (k->flags & SV_KEY_INT) ? "a plain decimal integer" : "a number";
+}
+
 static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
     char sh[80], sv[40];
     if (!cJSON_IsObject(meta))
         return sv_fail(SEQVID_ERR_FORMAT, "%s: __metadata__ is not an object", fn);
     size_t count = 0;
     for (const cJSON *c = meta->child; c; c = c->next) {
-        if (++count > MAX_META) /* bounds the quadratic duplicate check below */
+        if (++count > MAX_META) /* bounds the work of the checks below */
             return sv_fail(SEQVID_ERR_FORMAT, "%s: more than %d metadata entries", fn, MAX_META);
         if (!cJSON_IsString(c))
             return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata '%s' is not a string (safetensors "
                            "metadata holds strings only)", fn, sv_shown(c->string, sh, sizeof sh));
-        for (const cJSON *d = meta->child; d != c; d = d->next)
-            if (!strcmp(c->string, d->string))
-                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata key '%s' appears twice", fn,
-                               sv_shown(c->string, sh, sizeof sh));
     }
+    int nomem;
+    const char *dup = sv_json_duplicate_key(meta, &nomem);
+    if (nomem) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
+    if (dup)
+        return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata key '%s' appears twice", fn,
+                       sv_shown(dup, sh, sizeof sh));
     const char *format = meta_get(meta, "format"), *version = meta_get(meta, "format_version");
     const char *type = meta_get(meta, "type"), *crc = meta_get(meta, "data_crc32");
     if (!format || strcmp(format, FORMAT_NAME))
@@ -427,9 +443,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             if (h->classifier && !sv_classifier_uses_key(k))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: configuration key '%s' does not apply "
                                "to a classifier", fn, sh);
-            if (!sv_parse_double(val, &v))
-                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
-                               sh, sv_shown(val, sv, sizeof sv));
+            if (!parse_setting(SEQVID_NAMES_CONFIG, k, val, &v))
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not %s", fn, sh,
+                               sv_shown(val, sv, sizeof sv), setting_form(SEQVID_NAMES_CONFIG, k));
             if (sv_config_check(k, v)) return refail(fn, sh);
             h->cfg.v[k] = v;
             cfg_seen[k] = 1;
@@ -455,6 +471,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
                 if (!sv_parse_u64(val, &u))
                     return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not an unsigned "
                                    "64-bit integer", fn, sh, sv_shown(val, sv, sizeof sv));
+                if (key[10] == 's' && u > SV_OPT_MAX_STEPS) /* Adam's k must stay exact */
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = %" PRIu64 " exceeds "
+                                   "the limit of 2^53 steps", fn, sh, u);
                 if (key[0] == 't') h->step = u, step_seen = 1;
                 else if (key[10] == 's') h->opt_steps = u, steps_seen = 1;
                 else h->opt_bound = u, bound_seen = 1;
@@ -484,9 +503,11 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             double v;
             if (!classes && !sv_classifier_key_name(k))
                 return sv_fail(SEQVID_ERR_FORMAT, "%s: unknown classifier key '%s'", fn, sh);
-            if (!sv_parse_double(val, &v))
-                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", fn,
-                               sh, sv_shown(val, sv, sizeof sv));
+            if (classes) k = SEQVID_CLS_CLASSES;
+            if (!parse_setting(SEQVID_NAMES_CLASSIFIER, k, val, &v))
+                return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not %s", fn, sh,
+                               sv_shown(val, sv, sizeof sv),
+                               setting_form(SEQVID_NAMES_CLASSIFIER, k));
             if (classes) {
                 if (!(v >= 2 && v <= SV_CLS_MAX_CLASSES) || v != floor(v))
                     return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not an integer "
@@ -653,7 +674,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     const int want_ckpt = !!(flags & LOAD_CHECKPOINT), want_opt = !!(flags & LOAD_OPTIMIZER);
     const int want_rng = !!(flags & LOAD_RNG), want_cls = !!(flags & LOAD_CLASSIFIER);
     memset(out, 0, sizeof *out);
-    header *h = calloc(1, sizeof *h);
+    header *h = sv_calloc(1, sizeof *h);
     cJSON *root = NULL;
     seqvid_optimizer *opt = NULL;
     if (!h) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
@@ -664,18 +685,20 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     const cJSON *meta = NULL;
     size_t entries = 0;
     for (const cJSON *c = root->child; c; c = c->next) {
-        char nm[80];
         if (++entries > MAX_TENSORS + 1) {
             st = sv_fail(SEQVID_ERR_FORMAT, "%s: more than %d tensors", fn, MAX_TENSORS);
             goto fail;
         }
-        for (const cJSON *d = root->child; d != c; d = d->next)
-            if (!strcmp(c->string, d->string)) {
-                st = sv_fail(SEQVID_ERR_FORMAT, "%s: header key '%s' appears twice", fn,
-                             sv_shown(c->string, nm, sizeof nm));
-                goto fail;
-            }
         if (!strcmp(c->string, "__metadata__")) meta = c;
+    }
+    int nomem;
+    const char *dup = sv_json_duplicate_key(root, &nomem);
+    if (nomem || dup) {
+        char nm[80];
+        st = nomem ? sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn)
+                   : sv_fail(SEQVID_ERR_FORMAT, "%s: header key '%s' appears twice", fn,
+                             sv_shown(dup, nm, sizeof nm));
+        goto fail;
     }
     if (!meta) {
         st = sv_fail(SEQVID_ERR_FORMAT, "%s: the header has no __metadata__ (not a seqvid file)",
@@ -745,14 +768,15 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         if (out->cls && want_ckpt) /* the dropout stream goes on where it stood */
             memcpy(out->cls->rng.s, h->dropout_state, sizeof out->cls->rng.s);
         opt->steps = h->opt_steps;
-        if (want_opt && h->opt_bound) {
+        if (h->opt_bound) { /* read and checked even when only the model is wanted */
             if ((st = sv_optimizer_bind(opt, (size_t)h->opt_bound))) goto fail;
             h->t[h->s1].dst = opt->s1;
             if (h->s2 >= 0) h->t[h->s2].dst = opt->s2;
+            sv_optimizer_state_changed(opt);
         }
         if (want_rng) {
             out->rng_size = h->t[h->rng].count;
-            if (!(out->rng = malloc(out->rng_size ? out->rng_size : 1))) {
+            if (!(out->rng = sv_malloc(out->rng_size ? out->rng_size : 1))) {
                 st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
                 goto fail;
             }
@@ -762,7 +786,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     }
 
     /* The data, in file order, straight to its destinations. */
-    if (!src->buf && !(src->chunk = malloc(4 * SV_ST_CHUNK))) {
+    if (!src->buf && !(src->chunk = sv_malloc(4 * SV_ST_CHUNK))) {
         st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         goto fail;
     }

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include "alloc.h"
 #include "error.h"
 #include "fastmath.h"
 #include "parallel.h"
@@ -39,14 +40,14 @@ void sv_sparse_forget(sv_sparse *s) {
  * caller takes the dense path). */
 static int reserve(sv_sparse *s, size_t cols, size_t cap) {
     if (cols > s->cp_cap) {
-        int *cp = malloc(cols * sizeof *cp);
+        int *cp = sv_malloc(cols * sizeof *cp);
         if (!cp) return 0;
         free(s->cp);
         s->cp = cp, s->cp_cap = cols;
     }
     if (cap > s->nz_cap) {
-        int *ri = malloc(cap * sizeof *ri);
-        float *cv = malloc(cap * sizeof *cv);
+        int *ri = sv_malloc(cap * sizeof *ri);
+        float *cv = sv_malloc(cap * sizeof *cv);
         if (!ri || !cv) {
             free(ri), free(cv);
             return 0;
@@ -59,7 +60,7 @@ static int reserve(sv_sparse *s, size_t cols, size_t cap) {
 
 int sv_sparse_build(sv_sparse **sp, const float *X, int rows, int D, int all_rows) {
     sv_sparse *s = *sp;
-    if (!s && !(s = *sp = calloc(1, sizeof *s))) return 0;
+    if (!s && !(s = *sp = sv_calloc(1, sizeof *s))) return 0;
     s->used = 0;
     /* At most 1/SV_SPARSE_DENSITY of X nonzero, or the BLAS path is faster. */
     size_t cap = (size_t)all_rows * (size_t)D / SV_SPARSE_DENSITY + 1;

@@ -3,6 +3,7 @@
  * which stream each weight matrix once per frame. */
 #include <stdlib.h>
 #include <string.h>
+#include "alloc.h"
 #include "error.h"
 #include "model.h"
 #include "util.h"
@@ -21,7 +22,7 @@ int seqvid_stream_create(seqvid_model *m, size_t n_seqs, seqvid_stream **out) {
     if (n_seqs < 1 || n_seqs > (1u << 24))
         return sv_fail(SEQVID_ERR_ARG, "seqvid_stream_create: n_seqs = %zu outside [1, 2^24]",
                        n_seqs);
-    seqvid_stream *s = calloc(1, sizeof *s);
+    seqvid_stream *s = sv_calloc(1, sizeof *s);
     size_t per = sv_lstm_cache_floats(1, (int)n_seqs, m->H);
     if (s) s->mem = sv_falloc(per * (size_t)m->L);
     if (!s || !s->mem) {

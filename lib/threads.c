@@ -1,4 +1,6 @@
-/* threads.c -- the process-wide thread count (the backend's pool and the library's loops). */
+/* threads.c -- the process-wide thread count: the library's loops and the backend's products
+ * (kept by the backend: gemm_cblas.c holds the library's own count and keeps OpenBLAS
+ * single-threaded inside products; gemm_onednn.c sets oneDNN's per call). */
 #include <unistd.h>
 #include "blas.h"
 #include "error.h"

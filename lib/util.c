@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc.h"
 #include "error.h"
 #include "fastmath.h"
 #include "parallel.h"
@@ -12,7 +13,7 @@ float *sv_falloc(size_t n) {
     size_t bytes;
     if (!sv_mul(n ? n : 1, sizeof(float), &bytes) || bytes > SIZE_MAX - 64) return NULL;
     bytes = (bytes + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes);
+    float *p = sv_aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);
     return p;
 }

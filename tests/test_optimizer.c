@@ -494,6 +494,104 @@ static void test_nonfinite_gradient(void **state) {
     }
 }
 
+/* An update that would overflow is refused with everything unchanged (issue 14: Adam with
+ * LR 1e38 and RMSprop with LR 3.4e38 used to write +-Inf weights and return OK). Each case
+ * runs on a small array and on one of several chunks spread over 2 threads, with one
+ * element far out, after two good steps (non-zero state). */
+typedef struct overflow_case {
+    int kind;
+    int key;
+    double value;  /* the setting that makes the update overflow */
+    float wbig;    /* if not 0: w[at] is set to this (weights near FLT_MAX) */
+    float gbig;    /* if not 0: g[at] is set to this */
+} overflow_case;
+
+static void run_overflow_case(const overflow_case *c, size_t n, size_t at) {
+    sv_rng r;
+    sv_rng_seed(&r, 5);
+    seqvid_optimizer *opt = make(c->kind);
+    float *w = malloc(n * sizeof *w), *g = malloc(n * sizeof *g), *wb = malloc(n * sizeof *w);
+    float *s1 = malloc(n * sizeof *w), *s2 = malloc(n * sizeof *w);
+    fill(&r, w, n, 1.0);
+    for (int s = 0; s < 2; s++) {
+        fill(&r, g, n, 1.0);
+        assert_int_equal(sv_optimizer_apply(opt, w, g, n), SEQVID_OK);
+    }
+    set(opt, c->key, c->value);
+    if (c->kind == SEQVID_OPT_SGD) set(opt, SEQVID_OPT_UPDATE_CLIP, 0); /* else it clamps */
+    fill(&r, g, n, 1.0);
+    if (c->wbig != 0) w[at] = c->wbig;
+    if (c->gbig != 0) g[at] = c->gbig;
+    memcpy(wb, w, n * sizeof *w);
+    memcpy(s1, opt->s1, n * sizeof *w);
+    if (opt->s2) memcpy(s2, opt->s2, n * sizeof *w);
+    assert_fails(sv_optimizer_apply(opt, w, g, n), SEQVID_ERR_NONFINITE);
+    assert_memory_equal(w, wb, n * sizeof *w);
+    assert_memory_equal(opt->s1, s1, n * sizeof *w);
+    if (opt->s2) assert_memory_equal(opt->s2, s2, n * sizeof *w);
+    assert_int_equal(opt->steps, 2);
+    seqvid_optimizer_free(opt);
+    free(w), free(g), free(wb), free(s1), free(s2);
+}
+
+static void test_nonfinite_update(void **state) {
+    (void)state;
+    const overflow_case cases[] = {
+        {SEQVID_OPT_ADAM, SEQVID_OPT_LR, 1e38, 0, 0},
+        {SEQVID_OPT_ADAM, SEQVID_OPT_LR, FLT_MAX, 0, 0},
+        {SEQVID_OPT_RMSPROP, SEQVID_OPT_LR, 3.4e38, 0, 0},
+        {SEQVID_OPT_SGD, SEQVID_OPT_LR, 3.4e38, 0, 1e3f},
+        {SEQVID_OPT_ADAM, SEQVID_OPT_WEIGHT_DECAY, FLT_MAX, 3e38f, 0},
+        {SEQVID_OPT_RMSPROP, SEQVID_OPT_LR, 1.0, 0, 1e20f}, /* the mean square overflows */
+        {SEQVID_OPT_SGD, SEQVID_OPT_LR, 1.0, 3.3e38f, -1e38f}, /* w + v overflows */
+    };
+    seqvid_set_threads(2);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        run_overflow_case(&cases[i], N, 4);
+        run_overflow_case(&cases[i], 3 * ((size_t)1 << 16) + 5, 150000);
+    }
+    seqvid_set_threads(1);
+}
+
+/* Weights near FLT_MAX defeat the bound, so the exact check runs, and passes when the new
+ * values are finite: the update is applied exactly as the rule says. */
+static void test_huge_but_finite_update(void **state) {
+    (void)state;
+    seqvid_optimizer *opt = make(SEQVID_OPT_SGD);
+    set(opt, SEQVID_OPT_UPDATE_CLIP, 0);
+    set(opt, SEQVID_OPT_WEIGHT_DECAY, 1e-2); /* LR*WD*FLT_MAX > 2^102: the bound needs W */
+    float w[N], g[N];
+    for (int i = 0; i < N; i++) w[i] = 1.0f, g[i] = 1.0f;
+    w[2] = 3.3e38f; /* moves toward 0: finite */
+    assert_int_equal(sv_optimizer_apply(opt, w, g, N), SEQVID_OK);
+    float lr = 1e-4f, wd = 1e-2f;
+    assert_true(w[2] == 3.3e38f - lr * (1.0f + wd * 3.3e38f));
+    assert_true(w[0] == 1.0f - lr * (1.0f + wd * 1.0f));
+    seqvid_optimizer_free(opt);
+}
+
+/* The step counter stops at 2^53 instead of wrapping (Adam's bias correction at k = 0 would
+ * divide by zero). */
+static void test_step_limit(void **state) {
+    (void)state;
+    seqvid_optimizer *opt = make(SEQVID_OPT_ADAM);
+    float w[N], g[N], wb[N];
+    for (int i = 0; i < N; i++) w[i] = 0.5f, g[i] = 0.25f;
+    assert_int_equal(sv_optimizer_apply(opt, w, g, N), SEQVID_OK);
+    opt->steps = SV_OPT_MAX_STEPS - 1;
+    assert_int_equal(sv_optimizer_apply(opt, w, g, N), SEQVID_OK);
+    assert_true(opt->steps == SV_OPT_MAX_STEPS);
+    for (int i = 0; i < N; i++) assert_true(isfinite(w[i]));
+    memcpy(wb, w, sizeof w);
+    assert_fails(sv_optimizer_apply(opt, w, g, N), SEQVID_ERR_STATE);
+    assert_true(opt->steps == SV_OPT_MAX_STEPS);
+    assert_memory_equal(w, wb, sizeof w);
+    opt->steps = UINT64_MAX; /* as a hostile checkpoint once set it */
+    assert_fails(sv_optimizer_apply(opt, w, g, N), SEQVID_ERR_STATE);
+    assert_memory_equal(w, wb, sizeof w);
+    seqvid_optimizer_free(opt);
+}
+
 static void test_shape_rebind(void **state) {
     (void)state;
     for (int kind = SEQVID_OPT_SGD; kind <= SEQVID_OPT_ADAM; kind++) {
@@ -569,6 +667,9 @@ int main(void) {
         cmocka_unit_test(test_adam_rule),
         cmocka_unit_test(test_adam_bias_correction),
         cmocka_unit_test(test_grad_clip),
+        cmocka_unit_test(test_nonfinite_update),
+        cmocka_unit_test(test_huge_but_finite_update),
+        cmocka_unit_test(test_step_limit),
         cmocka_unit_test(test_sgd_update_clip),
         cmocka_unit_test(test_nonfinite_gradient),
         cmocka_unit_test(test_shape_rebind),

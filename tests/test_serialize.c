@@ -738,6 +738,165 @@ static void test_bad_json(void **state) {
     seqvid_model_free(m);
 }
 
+/* The header must be strict JSON as docs/format.md says, though cJSON alone would accept all
+ * of these (issue 14 item 5): each edit of a valid header's text is rejected with
+ * SEQVID_ERR_FORMAT; the unedited text loads. */
+static char *header_text(const unsigned char *buf) {
+    size_t n = (size_t)le64(buf);
+    char *t = malloc(n + 1);
+    memcpy(t, buf + 8, n);
+    t[n] = 0;
+    return t;
+}
+
+/* text with its first `what` replaced by `with` (which must occur). */
+static char *replaced(const char *text, const char *what, const char *with) {
+    const char *at = strstr(text, what);
+    assert_non_null(at);
+    size_t a = (size_t)(at - text), w = strlen(what), n = strlen(with);
+    char *out = malloc(strlen(text) - w + n + 1);
+    memcpy(out, text, a);
+    memcpy(out + a, with, n);
+    strcpy(out + a + n, at + w);
+    return out;
+}
+
+static void expect_text(const unsigned char *buf, size_t size, const char *text, int want) {
+    size_t k;
+    unsigned char *b = with_header(buf, size, text, &k);
+    if (verbose) print_message("%s\n", text);
+    expect_model(b, k, want);
+    free(b);
+}
+
+static void test_strict_json(void **state) {
+    (void)state;
+    seqvid_model *m = make_model(small, 8);
+    size_t n;
+    unsigned char *buf = model_bytes(m, &n);
+    char *text = header_text(buf);
+    expect_text(buf, n, text, SEQVID_OK);
+    /* in strings: raw invalid UTF-8 (a stray continuation byte, a lone lead byte, overlong
+     * '/', an encoded surrogate, past U+10FFFF, cut short) and raw control bytes */
+    const char *bad_notes[] = {
+        "\"note\":\"\x80\",", "\"note\":\"\xff\",", "\"note\":\"\xc0\xaf\",",
+        "\"note\":\"\xed\xa0\x80\",", "\"note\":\"\xf4\x90\x80\x80\",", "\"note\":\"\xe2\x82\",",
+        "\"note\":\"a\x01z\",", "\"note\":\"tab\tin\",", "\"note\":\"\x1f\",",
+        "\"no\x7f\x80te\":\"x\",", "\"note\":\"\\ud800\",", "\"note\":\"\\udc00\\ud800\",",
+        "\"note\":\"\\x\",",
+    };
+    for (size_t i = 0; i < sizeof bad_notes / sizeof *bad_notes; i++) {
+        char with[64];
+        snprintf(with, sizeof with, "\"__metadata__\":{%s", bad_notes[i]);
+        char *t = replaced(text, "\"__metadata__\":{", with);
+        expect_text(buf, n, t, SEQVID_ERR_FORMAT);
+        free(t);
+    }
+    /* ... while valid UTF-8 and escapes are fine (free-form notes are allowed) */
+    char *t = replaced(text, "\"__metadata__\":{",
+                       "\"__metadata__\":{\"n\xc3\xb6te\":\"\xe2\x82\xac \xf0\x9f\x98\x80 "
+                       "\\u00e9\\ud83d\\ude00\\n\\\"\\/\",");
+    expect_text(buf, n, t, SEQVID_OK);
+    free(t);
+    /* numbers: shapes and data_offsets are plain non-negative integers */
+    const char *shape = strstr(text, "\"shape\":[");
+    const char *offs = strstr(text, "\"data_offsets\":[");
+    assert_non_null(shape);
+    assert_non_null(offs);
+    size_t r, c, b0, b1;
+    assert_int_equal(sscanf(shape, "\"shape\":[%zu,%zu]", &r, &c), 2);
+    assert_int_equal(sscanf(offs, "\"data_offsets\":[%zu,%zu]", &b0, &b1), 2);
+    assert_int_equal(b0, 0);
+    char was[64], now[64];
+    snprintf(was, sizeof was, "\"shape\":[%zu,%zu]", r, c);
+    const char *shape_forms[] = {"[0%zu,%zu]", "[%zu.0,%zu.0]", "[%zue0,%zu]", "[%zu,%zu.00]",
+                                 "[-0,%zu]", "[%zu, %zu.5]"};
+    for (size_t i = 0; i < sizeof shape_forms / sizeof *shape_forms; i++) {
+        char form[64];
+        snprintf(form, sizeof form, "\"shape\":%s", shape_forms[i]);
+        if (!strncmp(shape_forms[i], "[-0", 3)) snprintf(now, sizeof now, form, c);
+        else snprintf(now, sizeof now, form, r, c);
+        t = replaced(text, was, now);
+        expect_text(buf, n, t, SEQVID_ERR_FORMAT);
+        free(t);
+    }
+    snprintf(was, sizeof was, "\"data_offsets\":[0,%zu]", b1);
+    char mant[32];
+    snprintf(mant, sizeof mant, "%zu", b1); /* b1 = d.ddd e(k-1), as in [0,1.92e2] */
+    size_t k = strlen(mant);
+    char sci[48];
+    snprintf(sci, sizeof sci, "%c%s%se%zu", mant[0], k > 1 ? "." : "", mant + 1, k - 1);
+    const char *offs_now[4];
+    char f0[96], f1[96], f2[96], f3[96];
+    snprintf(f0, sizeof f0, "\"data_offsets\":[0.0,%zu.0]", b1);
+    snprintf(f1, sizeof f1, "\"data_offsets\":[0,%s]", sci);
+    snprintf(f2, sizeof f2, "\"data_offsets\":[00,%zu]", b1);
+    snprintf(f3, sizeof f3, "\"data_offsets\":[0,0%zu]", b1);
+    offs_now[0] = f0, offs_now[1] = f1, offs_now[2] = f2, offs_now[3] = f3;
+    for (int i = 0; i < 4; i++) {
+        t = replaced(text, was, offs_now[i]);
+        expect_text(buf, n, t, SEQVID_ERR_FORMAT);
+        free(t);
+    }
+    /* other RFC 8259 violations cJSON lets through or that its limits would hide */
+    const char *bad_tail[] = {"\"x\":[1,]", "\"x\":{\"a\":1,}", "\"x\":tru", "\"x\":[1 2]",
+                              "\"x\":123456789012345678901"};
+    for (size_t i = 0; i < sizeof bad_tail / sizeof *bad_tail; i++) {
+        char with[96];
+        snprintf(with, sizeof with, "\"__metadata__\":{\"note\":\"1\"},%s,\"_m\":{", bad_tail[i]);
+        t = replaced(text, "\"__metadata__\":{", with);
+        expect_text(buf, n, t, SEQVID_ERR_FORMAT);
+        free(t);
+    }
+    free(text);
+    free(buf);
+    seqvid_model_free(m);
+}
+
+/* Integer configuration values are plain decimals (issue 14: "03", "3e0" and "4.0" loaded). */
+static void test_config_integers(void **state) {
+    (void)state;
+    seqvid_model *m = make_model(small, 8);
+    size_t n;
+    unsigned char *buf = model_bytes(m, &n);
+    char h[16];
+    snprintf(h, sizeof h, "%d", small.H);
+    struct {
+        const char *key;
+        char val[24];
+        int want;
+    } cases[] = {
+        {"config.HIDDEN", "", SEQVID_OK}, {"config.HIDDEN", "0", SEQVID_ERR_FORMAT},
+        {"config.HIDDEN", "e0", SEQVID_ERR_FORMAT}, {"config.HIDDEN", ".0", SEQVID_ERR_FORMAT},
+        {"config.HIDDEN", "+", SEQVID_ERR_FORMAT}, {"config.HIDDEN", " ", SEQVID_ERR_FORMAT},
+        {"config.LAYERS", "01", SEQVID_ERR_FORMAT}, {"config.LAYERS", "1e0", SEQVID_ERR_FORMAT},
+        {"config.LAYERS", "1.0", SEQVID_ERR_FORMAT}, {"config.SEED", "-0", SEQVID_ERR_FORMAT},
+        {"config.KIND", "0x2", SEQVID_ERR_FORMAT},
+        {"config.INIT_WEIGHT", "00.3", SEQVID_ERR_FORMAT},
+        {"config.INIT_WEIGHT", "3e-1", SEQVID_OK}, {"config.FORGET_BIAS", "-0.5", SEQVID_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char v[48];
+        if (!strcmp(cases[i].key, "config.HIDDEN")) {
+            /* value = prefix + H + suffix: "" -> H, "0" -> 0H, "e0" -> He0, ... */
+            if (!strcmp(cases[i].val, "0") || !strcmp(cases[i].val, "+") ||
+                !strcmp(cases[i].val, " "))
+                snprintf(v, sizeof v, "%s%s", cases[i].val, h);
+            else
+                snprintf(v, sizeof v, "%s%s", h, cases[i].val);
+        } else {
+            snprintf(v, sizeof v, "%s", cases[i].val);
+        }
+        decoded *d = decode(buf, n);
+        set_meta(d, cases[i].key, v);
+        if (verbose) print_message("%s = '%s'\n", cases[i].key, v);
+        expect_encoded(d, 1, cases[i].want);
+        decoded_free(d);
+    }
+    free(buf);
+    seqvid_model_free(m);
+}
+
 static void test_bad_tensors(void **state) {
     (void)state;
     seqvid_model *m = make_model(tiny, 9);
@@ -1218,6 +1377,8 @@ static void test_checkpoint_contents(void **state) {
         {"optimizer.LR", NULL},         {"optimizer.MOMENTUM", "0.9"}, {"optimizer.BETA1", "1"},
         {"optimizer.FOO", "1"},         {"optimizer.steps", "-1"},  {"optimizer.steps", "007"},
         {"optimizer.steps", "18446744073709551616"},                {"optimizer.bound", "0"},
+        {"optimizer.steps", "18446744073709551615"}, /* 2^64-1: the next step wrapped */
+        {"optimizer.steps", "9007199254740993"},     /* 2^53+1: over the documented limit */
         {"optimizer.bound", NULL},      {"train.step", NULL},       {"train.step", "1.5"},
         {"train.other", "1"},           {"type", "model"},
     };
@@ -1263,6 +1424,7 @@ static void test_checkpoint_contents(void **state) {
     e->bytes[2] = 0xC0, e->bytes[3] = 0x7F;
     x = encode(d, 1, &k);
     expect_ckpt(x, k, NULL, SEQVID_ERR_NONFINITE);
+    expect_model(x, k, SEQVID_ERR_NONFINITE); /* the model loader checks the state too */
     free(x);
     decoded_free(d);
     /* a corrupt generator state (its own checksum catches it); the generator is unchanged */
@@ -1440,6 +1602,8 @@ int main(void) {
         cmocka_unit_test(test_flipped_bytes),
         cmocka_unit_test(test_header_length),
         cmocka_unit_test(test_bad_json),
+        cmocka_unit_test(test_strict_json),
+        cmocka_unit_test(test_config_integers),
         cmocka_unit_test(test_bad_tensors),
         cmocka_unit_test(test_bad_offsets),
         cmocka_unit_test(test_duplicates),

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "../alloc.h"
 #include "../error.h"
 #include "../fileio.h"
 #include "../util.h"
@@ -103,13 +104,13 @@ static int idx_payload(gzFile f, size_t n, size_t room, unsigned char **out, con
                        const char *path, const char *what) {
     *out = NULL;
     size_t cap = n < IDX_CHUNK ? n : IDX_CHUNK, have = 0;
-    unsigned char *buf = malloc(cap ? cap : 1);
+    unsigned char *buf = sv_malloc(cap ? cap : 1);
     if (!buf) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, cap);
     int st = SEQVID_OK;
     while (have < n) {
         if (have == cap) {
             size_t ncap = cap > n / 2 ? n : cap * 2;
-            unsigned char *nb = realloc(buf, ncap);
+            unsigned char *nb = sv_realloc(buf, ncap);
             if (!nb) {
                 st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, ncap);
                 goto fail;
@@ -147,7 +148,7 @@ static int idx_payload(gzFile f, size_t n, size_t room, unsigned char **out, con
         goto fail;
     }
     if (room > cap) {
-        unsigned char *nb = realloc(buf, room);
+        unsigned char *nb = sv_realloc(buf, room);
         if (!nb) {
             st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, room);
             goto fail;
@@ -247,7 +248,7 @@ int seqvid_digits_load(const char *images_path, const char *labels_path, seqvid_
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(images_path);
-    seqvid_digits *d = calloc(1, sizeof *d);
+    seqvid_digits *d = sv_calloc(1, sizeof *d);
     if (!d) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     int st = load_images(images_path, d, __func__);
     if (!st && labels_path) st = load_labels(labels_path, d, __func__);

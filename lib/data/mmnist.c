@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../alloc.h"
 #include "../batch.h"
 #include "../error.h"
 #include "../util.h"
@@ -28,7 +29,7 @@ int seqvid_mmnist_create(const seqvid_digits *digits, seqvid_mmnist **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(digits);
-    seqvid_mmnist *g = calloc(1, sizeof *g);
+    seqvid_mmnist *g = sv_calloc(1, sizeof *g);
     if (!g) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     g->digits = digits;
     g->n_digits = 2;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../alloc.h"
 #include "../batch.h"
 #include "../error.h"
 #include "../fileio.h"
@@ -232,7 +233,7 @@ static int npy_open(const char *path, npy_header *h, FILE **out, const char *fn)
                      fn, path, hlen, NPY_MAX_HEADER);
         goto done;
     }
-    text = malloc(hlen + 1);
+    text = sv_malloc(hlen + 1);
     if (!text) {
         st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
@@ -318,7 +319,7 @@ int seqvid_npy_load(const char *path, int layout, seqvid_batch **out) {
     size_t N = h.shape[layout == SEQVID_LAYOUT_TIME_MAJOR ? 1 : 0];
     size_t D = h.count / T / N; /* the product of the trailing dims; count did not overflow */
     if ((st = seqvid_batch_create(T, N, D, &b))) goto done;
-    raw = malloc(D * h.itemsize);
+    raw = sv_malloc(D * h.itemsize);
     if (!raw) {
         st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
@@ -372,8 +373,8 @@ int seqvid_npy_load_lengths(const char *path, seqvid_batch *batch) {
                      "it has %zu dims and %zu values", fn, path, batch->S, h.ndim, h.count);
         goto done;
     }
-    raw = malloc(h.count * h.itemsize);
-    len = malloc(h.count * sizeof *len);
+    raw = sv_malloc(h.count * h.itemsize);
+    len = sv_malloc(h.count * sizeof *len);
     if (!raw || !len) {
         st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         goto done;

@@ -61,7 +61,8 @@ static void say(const char *fmt, ...) {
 /* ---------------------------------------------------------------------------------------
  * A tiny composite model and data that depend only on (step, global sequence index)
  * ------------------------------------------------------------------------------------- */
-enum { D = 16, H = 8, K = 3, M = 3, T = K + M, STEPS = 6 };
+enum { K = 3, M = 3, T = K + M, STEPS = 6 };
+static int D = 16, H = 8; /* test_ranks_x_threads makes the model larger for a while */
 /* The global batch: micro-batches of these sizes (11 sequences; the last one is short). */
 static const size_t MICRO[] = {3, 3, 3, 2};
 enum { N_MICRO = 4, G = 11 };
@@ -97,7 +98,7 @@ static uint64_t mix(uint64_t x) { /* splitmix64's finaliser */
 /* Sequence `gidx` of step `step`: pixels in [0, 1), a function of (step, gidx, t, d) only. */
 static void fill_sequence(float *x, size_t S, size_t b, uint64_t step, uint64_t gidx) {
     for (size_t t = 0; t < T; t++)
-        for (size_t d = 0; d < D; d++) {
+        for (size_t d = 0; d < (size_t)D; d++) {
             uint64_t h = mix(mix(mix(step * 1000003u + gidx) + t) + d);
             x[(t * S + b) * D + d] = (float)((double)(h >> 11) * 0x1.0p-53);
         }
@@ -192,6 +193,45 @@ static MPI_Comm first_ranks(int s) {
     MPI_Comm c;
     MPI_Comm_split(MPI_COMM_WORLD, world_rank < s ? 0 : MPI_UNDEFINED, world_rank, &c);
     return c;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * ranks x threads: the header's determinism promise holds across both (issue 14 item 9).
+ * A model large enough that OpenBLAS would thread its products on its own, trained on
+ * s = 1 .. world_size ranks with 1, 2 and 3 threads each: the same bits everywhere.
+ * ------------------------------------------------------------------------------------- */
+static void test_ranks_x_threads(void) {
+    D = 400, H = 96;
+    float *ref = NULL;
+    size_t n = 0;
+    for (int s = 1; s <= world_size; s++)
+        for (int t = 1; t <= 3; t++) {
+            MPI_Comm comm = first_ranks(s);
+            if (comm == MPI_COMM_NULL) continue;
+            CHECK_OK(seqvid_set_threads(t));
+            seqvid_mpi *ctx = NULL;
+            CHECK_OK(seqvid_mpi_create(comm, &ctx));
+            seqvid_model *m = new_model();
+            seqvid_optimizer *o = new_optimizer();
+            float rec = 0, fut = 0;
+            n = n_params(m);
+            train(ctx, m, o, 0, 3, 0, &rec, &fut);
+            if (world_rank == 0) {
+                if (!ref) ref = copy_params(m);
+                else
+                    CHECK(!memcmp(params(m), ref, n * sizeof(float)),
+                          "%d ranks x %d threads: weights differ from 1 rank x 1 thread", s, t);
+            }
+            seqvid_model_free(m);
+            seqvid_optimizer_free(o);
+            seqvid_mpi_free(ctx);
+            MPI_Comm_free(&comm);
+        }
+    free(ref);
+    CHECK_OK(seqvid_set_threads(1));
+    D = 16, H = 8;
+    say("ranks x threads: 1..%d ranks x 1, 2, 3 threads, %zu parameters: the same bits\n",
+        world_size, n);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -593,6 +633,7 @@ int main(int argc, char **argv) {
     test_exact();
     test_precision();
     test_threaded_passes();
+    test_ranks_x_threads();
     test_failure(dir);
     test_resume(dir);
 
