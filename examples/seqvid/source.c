@@ -50,6 +50,7 @@ int source_option(source_options *o, int opt, const char *arg)
         return 1;
     case SRC_OPT_RGB: o->rgb = 1; return 1;
     case SRC_OPT_GRAY: o->rgb = 0; return 1;
+    case SRC_OPT_NO_PREFETCH: o->no_prefetch = 1; return 1;
     case SRC_OPT_VAL_SIZE: o->val_size = ex_parse_long("--val-size", arg, 1, 1 << 24); return 1;
     case SRC_OPT_COUNT: o->count = ex_parse_long("--count", arg, 1, 1L << 30); return 1;
     default: return 0;
@@ -61,8 +62,9 @@ source *source_open(const source_options *o, int purpose)
     if (o->npy && o->video) ex_die("--npy and --video: choose one source");
     if (o->val_npy && !o->npy) ex_die("--val-npy goes with --npy");
     if (!o->video && (o->patch || o->resize_w || o->resize_h || o->rgb ||
-                      o->frame_stride != 1 || o->val_video))
-        ex_die("--patch, --resize, --rgb, --frame-stride and --val-video go with --video");
+                      o->frame_stride != 1 || o->val_video || o->no_prefetch))
+        ex_die("--patch, --resize, --rgb, --frame-stride, --val-video and --no-prefetch go "
+               "with --video");
     if (o->npy) return source_open_npy(o, purpose);
     if (o->video) return source_open_video(o, purpose);
     return source_open_mmnist(o, purpose);

@@ -30,12 +30,13 @@ typedef struct source_options {
                                in proportion when only the other side is given) */
     long frame_stride;      /* --frame-stride N: every N-th frame */
     int rgb;                /* --rgb (default gray) */
+    int no_prefetch;        /* --no-prefetch: training batches on the training thread */
     long val_size;          /* --val-size N: held-out sequences */
     long count;             /* --count N (predict/eval/encode): sequences evaluated */
 } source_options;
 
 enum { SRC_OPT_NPY = EX_OPT_FIRST_FREE_, SRC_OPT_VAL_NPY, SRC_OPT_LAYOUT, SRC_OPT_VIDEO,
-       SRC_OPT_PATCH, SRC_OPT_RESIZE, SRC_OPT_VAL_VIDEO, SRC_OPT_FRAME_STRIDE, SRC_OPT_RGB, SRC_OPT_GRAY,
+       SRC_OPT_PATCH, SRC_OPT_RESIZE, SRC_OPT_VAL_VIDEO, SRC_OPT_FRAME_STRIDE, SRC_OPT_RGB, SRC_OPT_GRAY, SRC_OPT_NO_PREFETCH,
        SRC_OPT_VAL_SIZE, SRC_OPT_COUNT,
        SRC_OPT_FIRST_FREE_ /* subcommands number their own long-only options from here */ };
 
@@ -51,6 +52,7 @@ enum { SRC_OPT_NPY = EX_OPT_FIRST_FREE_, SRC_OPT_VAL_NPY, SRC_OPT_LAYOUT, SRC_OP
     {"frame-stride", required_argument, NULL, SRC_OPT_FRAME_STRIDE}, \
     {"rgb", no_argument, NULL, SRC_OPT_RGB},                         \
     {"gray", no_argument, NULL, SRC_OPT_GRAY},                       \
+    {"no-prefetch", no_argument, NULL, SRC_OPT_NO_PREFETCH},         \
     {"val-size", required_argument, NULL, SRC_OPT_VAL_SIZE},         \
     {"count", required_argument, NULL, SRC_OPT_COUNT}
 

@@ -261,13 +261,14 @@ static int is_single_video(const char *path)
 }
 
 /* A data set over `path` in the flags' format, its frames cached; with `all_train`, every
- * file in its training split. */
+ * file in its training split; `prefetch`: the next batch made on a worker thread. */
 static seqvid_video_dataset *open_dataset(const char *path, const source_options *o,
-                                          int all_train)
+                                          int all_train, int prefetch)
 {
     seqvid_video_dataset *ds;
     vcheck(seqvid_video_dataset_create(path, &ds), path);
     set_format(ds, set_dataset, o);
+    vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_PREFETCH, prefetch), "video");
     if (all_train) vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_VAL_FRACTION, 0), path);
     if (o->patch) vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_PATCH_MODE,
                                                   SEQVID_VIDEO_PATCH_RANDOM), "--patch");
@@ -330,10 +331,10 @@ source *source_open_video(const source_options *o, int purpose)
         ex_die("--val-video goes with seqvid train (here, give the footage as --video)");
     if (o->val_video) {
         s->ops = &dataset_ops;
-        v->val_ds = open_dataset(o->val_video, o, 1);
+        v->val_ds = open_dataset(o->val_video, o, 1, 0);
         snprintf(v->list_path, sizeof v->list_path, "%s", training_list(o, v->val_ds));
         v->train_source = v->list_path;
-        v->ds = open_dataset(v->train_source, o, 1);
+        v->ds = open_dataset(v->train_source, o, 1, !o->no_prefetch);
         double train, val;
         vcheck(seqvid_video_dataset_get(v->ds, SEQVID_VIDEO_FILES, &train), "video data");
         vcheck(seqvid_video_dataset_get(v->val_ds, SEQVID_VIDEO_FILES, &val), "video data");
@@ -365,7 +366,7 @@ source *source_open_video(const source_options *o, int purpose)
 
     s->ops = &dataset_ops;
     v->train_source = o->video;
-    v->ds = open_dataset(o->video, o, 0);
+    v->ds = open_dataset(o->video, o, 0, !o->no_prefetch);
     double files, train, val;
     vcheck(seqvid_video_dataset_get(v->ds, SEQVID_VIDEO_FILES, &files), "video data");
     vcheck(seqvid_video_dataset_get(v->ds, SEQVID_VIDEO_TRAIN_FILES, &train), "video data");

@@ -26,6 +26,7 @@ grep -q "5 video files for training" "$work/demo.log" &&
     pass "train-files.txt: the five other videos" || fail "train-files.txt: $(cat "$work/demo/train-files.txt")"
 grep -q "fut MSE/px" "$work/demo.log" && grep -q "^  clip mean" "$work/demo.log" &&
     [ -s "$work/demo/model.safetensors" ] && [ -s "$work/demo/val0.png" ] &&
-    pass "demo.sh --video: baselines in MSE per pixel, model and pictures written" ||
+    grep -q "^waiting for data: .* of the" "$work/demo.log" &&
+    pass "demo.sh --video: baselines in MSE per pixel, the data pipeline's share, model and pictures" ||
     fail "demo.sh --video outputs: $(tail -12 "$work/demo.log")"
 finish
