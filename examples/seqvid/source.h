@@ -24,15 +24,19 @@ typedef struct source_options {
     int layout;             /* --layout time|seq */
     const char *video;      /* --video PATH: a file, folder, glob or list file */
     long patch;             /* --patch P: P x P patches (0: whole frames) */
-    long resize;            /* --resize S: frames scaled to S x S first (0: native) */
+    const char *val_video;  /* --val-video PATH (train): the held-out footage, left out of
+                               the training files of --video */
+    long resize_w, resize_h; /* --resize S or WxH: frames scaled first (0: native, or kept
+                               in proportion when only the other side is given) */
     long frame_stride;      /* --frame-stride N: every N-th frame */
     int rgb;                /* --rgb (default gray) */
+    int no_prefetch;        /* --no-prefetch: training batches on the training thread */
     long val_size;          /* --val-size N: held-out sequences */
     long count;             /* --count N (predict/eval/encode): sequences evaluated */
 } source_options;
 
 enum { SRC_OPT_NPY = EX_OPT_FIRST_FREE_, SRC_OPT_VAL_NPY, SRC_OPT_LAYOUT, SRC_OPT_VIDEO,
-       SRC_OPT_PATCH, SRC_OPT_RESIZE, SRC_OPT_FRAME_STRIDE, SRC_OPT_RGB, SRC_OPT_GRAY,
+       SRC_OPT_PATCH, SRC_OPT_RESIZE, SRC_OPT_VAL_VIDEO, SRC_OPT_FRAME_STRIDE, SRC_OPT_RGB, SRC_OPT_GRAY, SRC_OPT_NO_PREFETCH,
        SRC_OPT_VAL_SIZE, SRC_OPT_COUNT,
        SRC_OPT_FIRST_FREE_ /* subcommands number their own long-only options from here */ };
 
@@ -42,11 +46,13 @@ enum { SRC_OPT_NPY = EX_OPT_FIRST_FREE_, SRC_OPT_VAL_NPY, SRC_OPT_LAYOUT, SRC_OP
     {"val-npy", required_argument, NULL, SRC_OPT_VAL_NPY},           \
     {"layout", required_argument, NULL, SRC_OPT_LAYOUT},             \
     {"video", required_argument, NULL, SRC_OPT_VIDEO},               \
+    {"val-video", required_argument, NULL, SRC_OPT_VAL_VIDEO},       \
     {"patch", required_argument, NULL, SRC_OPT_PATCH},               \
     {"resize", required_argument, NULL, SRC_OPT_RESIZE},             \
     {"frame-stride", required_argument, NULL, SRC_OPT_FRAME_STRIDE}, \
     {"rgb", no_argument, NULL, SRC_OPT_RGB},                         \
     {"gray", no_argument, NULL, SRC_OPT_GRAY},                       \
+    {"no-prefetch", no_argument, NULL, SRC_OPT_NO_PREFETCH},         \
     {"val-size", required_argument, NULL, SRC_OPT_VAL_SIZE},         \
     {"count", required_argument, NULL, SRC_OPT_COUNT}
 

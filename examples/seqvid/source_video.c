@@ -2,8 +2,10 @@
  * source_video.c -- video files through libseqvid_video (FFmpeg decodes, scales and
  * converts): whole frames or P x P patches, gray or RGB, optionally resized.
  *
- *  - Training reads a data set (a folder, a glob or a list file): files are split into
- *    training and held-out footage by a hash of their names, decoded frames are cached on
+ *  - Training reads a data set (a folder, a glob, a list file or one file): the held-out
+ *    footage is --val-video (its files are left out of training: the training files are
+ *    written to OUT/train-files.txt), or else files are split into training and held-out
+ *    footage by a hash of their names. Decoded frames are cached on
  *    disk (${SEQVID_DATA:-~/.cache/seqvid}/video-cache), and the next batch is prepared on
  *    a worker thread while the model trains. The data set's own seeded generator chooses
  *    clips; on --resume the command draws (and drops) the batches of the steps already
@@ -38,6 +40,9 @@ source *source_open_video(const source_options *o, int purpose)
 typedef struct video_source {
     source base;
     seqvid_video_dataset *ds;  /* a folder, glob or list file */
+    seqvid_video_dataset *val_ds; /* --val-video: the held-out footage, or NULL */
+    const char *train_source;  /* what ds reads: --video, or list_path with --val-video */
+    char list_path[PATH_MAX];
     seqvid_video *video;       /* a single file (predict, eval, encode) */
     const source_options *o;
     uint64_t drawn;            /* training batches drawn so far */
@@ -58,10 +63,8 @@ static int set_dataset(void *h, int key, double v) { return seqvid_video_dataset
 static void set_format(void *handle, set_fn set, const source_options *o)
 {
     vcheck(set(handle, SEQVID_VIDEO_CHANNELS, o->rgb ? 3 : 1), "--rgb");
-    if (o->resize) {
-        vcheck(set(handle, SEQVID_VIDEO_OUT_WIDTH, (double)o->resize), "--resize");
-        vcheck(set(handle, SEQVID_VIDEO_OUT_HEIGHT, (double)o->resize), "--resize");
-    }
+    vcheck(set(handle, SEQVID_VIDEO_OUT_WIDTH, (double)o->resize_w), "--resize");
+    vcheck(set(handle, SEQVID_VIDEO_OUT_HEIGHT, (double)o->resize_h), "--resize");
     vcheck(set(handle, SEQVID_VIDEO_STRIDE, (double)o->frame_stride), "--frame-stride");
     vcheck(set(handle, SEQVID_VIDEO_SEED, (double)o->common.seed), "--seed");
     if (o->patch) vcheck(set(handle, SEQVID_VIDEO_PATCH, (double)o->patch), "--patch");
@@ -89,6 +92,25 @@ static seqvid_video *open_video(const char *path, const source_options *o)
     vcheck(seqvid_video_open(path, &v), path);
     set_format(v, set_video, o);
     return v;
+}
+
+/* The step shape from the first file of a data set that opens with the format. */
+static ex_shape first_shape(const seqvid_video_dataset *ds, const source_options *o)
+{
+    double files;
+    ex_shape shape = {0, 0, 0};
+    vcheck(seqvid_video_dataset_get(ds, SEQVID_VIDEO_FILES, &files), "video data");
+    for (size_t i = 0; i < (size_t)files && !shape.h; i++) {
+        const char *path;
+        seqvid_video *first;
+        vcheck(seqvid_video_dataset_file(ds, i, &path, NULL), "video data");
+        if (seqvid_video_open(path, &first) != SEQVID_OK) continue;
+        set_format(first, set_video, o);
+        shape = step_shape(first, o);
+        seqvid_video_free(first);
+    }
+    if (!shape.h) ex_die("--video %s: no file FFmpeg can open", o->video);
+    return shape;
 }
 
 /* ${SEQVID_DATA:-~/.cache/seqvid}/video-cache, created with its parents. */
@@ -123,18 +145,20 @@ static void ds_held_out(source *src, ex_set *set, size_t n_steps, size_t n_seqs,
 {
     video_source *v = (video_source *)src;
     const size_t D = ex_shape_dim(src->shape);
-    const int split = held_split(v);
+    seqvid_video_dataset *ds = v->val_ds ? v->val_ds : v->ds;
+    const int split = v->val_ds ? SEQVID_VIDEO_TRAIN : held_split(v);
     set->n_chunks = (n_seqs + chunk - 1) / chunk;
     set->chunks = ex_calloc(set->n_chunks, sizeof *set->chunks);
     set->n_seqs = n_seqs, set->n_steps = n_steps ? n_steps : 20, set->dim = D;
     /* The validation generator restarts, so the held-out set is the same every time. */
-    vcheck(seqvid_video_dataset_rewind(v->ds, split), "video data");
+    vcheck(seqvid_video_dataset_rewind(ds, split), "video data");
     for (size_t c = 0; c < set->n_chunks; c++) {
         size_t n = n_seqs - c * chunk < chunk ? n_seqs - c * chunk : chunk;
         ex_check(seqvid_batch_create(set->n_steps, n, D, &set->chunks[c]), "batch");
-        vcheck(seqvid_video_dataset_next(v->ds, split, set->chunks[c]), "held-out video");
+        vcheck(seqvid_video_dataset_next(ds, split, set->chunks[c]), "held-out video");
     }
-    if (split == SEQVID_VIDEO_TRAIN) vcheck(seqvid_video_dataset_rewind(v->ds, split), "video");
+    if (ds == v->ds && split == SEQVID_VIDEO_TRAIN)
+        vcheck(seqvid_video_dataset_rewind(ds, split), "video");
 }
 
 /* The mean frame of the training footage, from a second data set over the same files (its
@@ -143,13 +167,15 @@ static void ds_held_out(source *src, ex_set *set, size_t n_steps, size_t n_seqs,
 static float *ds_mean_frame(source *src)
 {
     video_source *v = (video_source *)src;
-    if (held_split(v) == SEQVID_VIDEO_TRAIN) return NULL; /* no separate training footage */
+    if (!v->val_ds && held_split(v) == SEQVID_VIDEO_TRAIN)
+        return NULL; /* no separate training footage */
     enum { BATCHES = 8, SEQS = 16, STEPS = 10 };
     const size_t D = ex_shape_dim(src->shape);
     seqvid_video_dataset *ds;
     seqvid_batch *b;
-    vcheck(seqvid_video_dataset_create(v->o->video, &ds), v->o->video);
+    vcheck(seqvid_video_dataset_create(v->train_source, &ds), v->train_source);
     set_format(ds, set_dataset, v->o);
+    if (v->val_ds) vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_VAL_FRACTION, 0), "video");
     vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_SEED, (double)v->o->common.seed + 1),
            "video data");
     vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_PREFETCH, 0), "video data");
@@ -215,6 +241,7 @@ static void video_free(source *src)
 {
     video_source *v = (video_source *)src;
     seqvid_video_dataset_free(v->ds);
+    seqvid_video_dataset_free(v->val_ds);
     seqvid_video_free(v->video);
     free(v);
 }
@@ -233,6 +260,65 @@ static int is_single_video(const char *path)
     return ok;
 }
 
+/* A data set over `path` in the flags' format, its frames cached; with `all_train`, every
+ * file in its training split; `prefetch`: the next batch made on a worker thread. */
+static seqvid_video_dataset *open_dataset(const char *path, const source_options *o,
+                                          int all_train, int prefetch)
+{
+    seqvid_video_dataset *ds;
+    vcheck(seqvid_video_dataset_create(path, &ds), path);
+    set_format(ds, set_dataset, o);
+    vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_PREFETCH, prefetch), "video");
+    if (all_train) vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_VAL_FRACTION, 0), path);
+    if (o->patch) vcheck(seqvid_video_dataset_set(ds, SEQVID_VIDEO_PATCH_MODE,
+                                                  SEQVID_VIDEO_PATCH_RANDOM), "--patch");
+    vcheck(seqvid_video_dataset_cache(ds, cache_folder()), "video cache");
+    return ds;
+}
+
+/* 1 if the data set lists a file that is `path` (the same file, however named). */
+static int lists_file(const seqvid_video_dataset *ds, const char *path)
+{
+    double n;
+    struct stat a, b;
+    if (stat(path, &a) != 0) return 0;
+    vcheck(seqvid_video_dataset_get(ds, SEQVID_VIDEO_FILES, &n), "video data");
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const char *p;
+        vcheck(seqvid_video_dataset_file(ds, i, &p, NULL), "video data");
+        if (stat(p, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return 1;
+    }
+    return 0;
+}
+
+/* --val-video: the files of --video that --val-video does not list, written to
+ * OUT/train-files.txt (a list file the training data set then reads). */
+static const char *training_list(const source_options *o, const seqvid_video_dataset *val)
+{
+    seqvid_video_dataset *all;
+    double n;
+    size_t kept = 0;
+    vcheck(seqvid_video_dataset_create(o->video, &all), o->video);
+    vcheck(seqvid_video_dataset_get(all, SEQVID_VIDEO_FILES, &n), o->video);
+    ex_make_dirs(o->common.out_dir);
+    const char *list = ex_path(o->common.out_dir, "train-files.txt");
+    FILE *f = fopen(list, "w");
+    if (!f) ex_die("cannot write %s", list);
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const char *p;
+        vcheck(seqvid_video_dataset_file(all, i, &p, NULL), o->video);
+        if (lists_file(val, p)) continue;
+        fprintf(f, "%s\n", p);
+        kept++;
+    }
+    if (fclose(f) != 0) ex_die("cannot write %s", list);
+    seqvid_video_dataset_free(all);
+    if (!kept)
+        ex_die("--video %s: no file left for training once --val-video %s is held out",
+               o->video, o->val_video);
+    return list;
+}
+
 source *source_open_video(const source_options *o, int purpose)
 {
     video_source *v = ex_calloc(1, sizeof *v);
@@ -241,10 +327,30 @@ source *source_open_video(const source_options *o, int purpose)
     /* Natural video: real output and squared loss, SR15's setting for image patches. */
     s->output = SEQVID_OUTPUT_REAL;
     char fmt[96];
+    if (purpose == SOURCE_USE && o->val_video)
+        ex_die("--val-video goes with seqvid train (here, give the footage as --video)");
+    if (o->val_video) {
+        s->ops = &dataset_ops;
+        v->val_ds = open_dataset(o->val_video, o, 1, 0);
+        snprintf(v->list_path, sizeof v->list_path, "%s", training_list(o, v->val_ds));
+        v->train_source = v->list_path;
+        v->ds = open_dataset(v->train_source, o, 1, !o->no_prefetch);
+        double train, val;
+        vcheck(seqvid_video_dataset_get(v->ds, SEQVID_VIDEO_FILES, &train), "video data");
+        vcheck(seqvid_video_dataset_get(v->val_ds, SEQVID_VIDEO_FILES, &val), "video data");
+        s->shape = first_shape(v->val_ds, o);
+        snprintf(fmt, sizeof fmt, "%s%s", o->patch ? "random patches " : "frames ",
+                 ex_shape_name(s->shape));
+        snprintf(s->description, sizeof s->description,
+                 "%s: %g video files for training (listed in %s), %g held out (%s); clips "
+                 "of %s", o->video, train, v->train_source, val, o->val_video, fmt);
+        return s;
+    }
     if (is_single_video(o->video)) {
         if (purpose == SOURCE_TRAIN)
             ex_die("--video %s: one file is not split into training and held-out footage; "
-                   "train on a folder, a glob or a list file of several videos", o->video);
+                   "hold out other footage with --val-video FILE, or train on a folder, a "
+                   "glob or a list file of several videos", o->video);
         uint64_t frames;
         s->ops = &file_ops;
         v->video = open_video(o->video, o);
@@ -259,11 +365,8 @@ source *source_open_video(const source_options *o, int purpose)
     }
 
     s->ops = &dataset_ops;
-    vcheck(seqvid_video_dataset_create(o->video, &v->ds), o->video);
-    set_format(v->ds, set_dataset, o);
-    if (o->patch) vcheck(seqvid_video_dataset_set(v->ds, SEQVID_VIDEO_PATCH_MODE,
-                                                  SEQVID_VIDEO_PATCH_RANDOM), "--patch");
-    vcheck(seqvid_video_dataset_cache(v->ds, cache_folder()), "video cache");
+    v->train_source = o->video;
+    v->ds = open_dataset(o->video, o, 0, !o->no_prefetch);
     double files, train, val;
     vcheck(seqvid_video_dataset_get(v->ds, SEQVID_VIDEO_FILES, &files), "video data");
     vcheck(seqvid_video_dataset_get(v->ds, SEQVID_VIDEO_TRAIN_FILES, &train), "video data");
@@ -271,18 +374,7 @@ source *source_open_video(const source_options *o, int purpose)
     if (purpose == SOURCE_TRAIN && (train == 0 || val == 0))
         ex_die("--video %s: %g files, %g for training and %g held out by the name hash: "
                "both splits need one (add files)", o->video, files, train, val);
-    /* The step shape from the first file that opens with the format. */
-    for (size_t i = 0; i < (size_t)files && !s->shape.h; i++) {
-        const char *path;
-        int split;
-        seqvid_video *first;
-        vcheck(seqvid_video_dataset_file(v->ds, i, &path, &split), "video data");
-        if (seqvid_video_open(path, &first) != SEQVID_OK) continue;
-        set_format(first, set_video, o);
-        s->shape = step_shape(first, o);
-        seqvid_video_free(first);
-    }
-    if (!s->shape.h) ex_die("--video %s: no file FFmpeg can open", o->video);
+    s->shape = first_shape(v->ds, o);
     snprintf(fmt, sizeof fmt, "%s%s", o->patch ? "random patches " : "frames ",
              ex_shape_name(s->shape));
     snprintf(s->description, sizeof s->description,

@@ -495,6 +495,9 @@ static void train(trainer *t)
     const options *o = &t->o;
     const double t_start = ex_now(), budget = o->minutes * 60;
     double t_steps = 0, t_drawn = 0; /* time spent in training steps; last progress line */
+    /* Time waiting for training batches: the first (which may decode the footage or read
+     * the frame cache) apart, then the steady state, a share of t_steps. */
+    double t_data_first = -1, t_data = 0;
     double ema_rec = NAN, ema_fut = NAN;
     long run_steps = 0;
     unsigned bad = 0;
@@ -504,6 +507,11 @@ static void train(trainer *t)
         float rec, fut;
         double t0 = ex_now();
         t->src->ops->fill(t->src, t->batch, t->step, bad);
+        const double t_filled = ex_now();
+        if (t_data_first < 0)
+            t_data_first = t_filled - t0;
+        else
+            t_data += t_filled - t0;
         int st = seqvid_model_train_step(t->model, t->opt, t->batch, &rec, &fut);
         t_steps += ex_now() - t0;
         if (st == SEQVID_ERR_NONFINITE) {
@@ -555,6 +563,10 @@ static void train(trainer *t)
     ex_say("%ld steps in %.1f minutes (%.2f steps/s), now at step %llu\n", run_steps,
            (ex_now() - t_start) / 60, run_steps ? (double)run_steps / t_steps : 0.0,
            (unsigned long long)t->step);
+    if (run_steps > 1)
+        ex_say("waiting for data: %.2f s for the first batch, then %.2f s = %.2f%% of the "
+               "%.1f s of the later training steps (batch + model step)\n", t_data_first, t_data,
+               100 * t_data / (t_steps - t_data_first), t_steps - t_data_first);
 }
 
 int cmd_train(int argc, char **argv)

@@ -207,11 +207,21 @@ static void table_cell(FILE *f, double v)
         fprintf(f, " %12.5g", v);
 }
 
+/* Real output: the squared loss per frame, 1/2 |y - x|^2 over D values, is also shown as
+ * the mean squared error per value (pixel), 2 L / D: the unit of docs/natural-video.md,
+ * comparable across frame sizes. */
+static double per_value(double loss, const ex_model_info *m)
+{
+    return 2.0 * loss / (double)m->dim;
+}
+
 static void table_row(FILE *f, const char *name, const ex_losses *l, const ex_model_info *m)
 {
     fprintf(f, "  %-14s", name);
     if (m->has_rec) table_cell(f, l->rec);
     if (m->has_fut) table_cell(f, l->fut);
+    if (m->output == SEQVID_OUTPUT_REAL && m->has_rec) table_cell(f, per_value(l->rec, m));
+    if (m->output == SEQVID_OUTPUT_REAL && m->has_fut) table_cell(f, per_value(l->fut, m));
     fputc('\n', f);
 }
 
@@ -222,6 +232,8 @@ void ex_print_loss_table(FILE *f, const ex_losses *model, const ex_baselines *ba
     fprintf(f, "  %-14s", unit);
     if (m->has_rec) fprintf(f, " %12s", "reconstr.");
     if (m->has_fut) fprintf(f, " %12s", "future");
+    if (m->output == SEQVID_OUTPUT_REAL && m->has_rec) fprintf(f, " %12s", "rec MSE/px");
+    if (m->output == SEQVID_OUTPUT_REAL && m->has_fut) fprintf(f, " %12s", "fut MSE/px");
     fputc('\n', f);
     if (model) table_row(f, "model", model, m);
     table_row(f, "last frame", &base->last, m);

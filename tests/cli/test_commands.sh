@@ -118,6 +118,24 @@ if [ $have_video = 1 ]; then
         --out "$work/vid2" >"$work/vid2.log" 2>&1 && grep -q "frames 24x24 RGB" "$work/vid2.log" &&
         pass "train on a glob of videos: whole frames resized to 24x24, RGB" ||
         fail "train on a video glob: $(tail -5 "$work/vid2.log")"
+    $SEQVID train "${tiny[@]}" --video "$v" --val-video "$v/clip3.mkv" --patch 16 --steps 2 \
+        --val-every 2 --out "$work/vid3" >"$work/vid3.log" 2>&1 &&
+        grep -q "5 video files for training.*1 held out (.*clip3.mkv)" "$work/vid3.log" &&
+        [ "$(wc -l <"$work/vid3/train-files.txt")" = 5 ] && ! grep -q clip3 "$work/vid3/train-files.txt" &&
+        grep -q "fut MSE/px" "$work/vid3.log" &&
+        pass "train --val-video: that file held out, the other five train; MSE per pixel" ||
+        fail "train --val-video: $(tail -5 "$work/vid3.log")"
+    $SEQVID train "${tiny[@]}" --video "$v/clip1.mkv" --val-video "$v/clip2.mkv" --resize 32x0 --rgb \
+        --steps 2 --val-every 2 --out "$work/vid4" >"$work/vid4.log" 2>&1 &&
+        grep -q "1 video files for training.*frames 32x24 RGB" "$work/vid4.log" &&
+        pass "train on one video file with --val-video; --resize 32x0 keeps the aspect (32x24)" ||
+        fail "train on one file with --val-video: $(tail -5 "$work/vid4.log")"
+    expect_error "--val-video with predict" "goes with seqvid train" \
+        $SEQVID eval "$work/vid/model.safetensors" --video "$v/clip1.mkv" --val-video "$v/clip2.mkv"
+    expect_error "--val-video holding out every file" "no file left for training" \
+        $SEQVID train --video "$v/clip1.mkv" --val-video "$v" --out "$work/x"
+    expect_error "--resize 0x0" "give at least one side" \
+        $SEQVID train --video "$v" --resize 0x0 --out "$work/x"
     $SEQVID encode "$work/vid/model.safetensors" --video "$v/clip2.mkv" --patch 16 --count 6 \
         --out "$work/venc" >/dev/null 2>&1 && $py -c "
 import numpy as np, sys
