@@ -90,6 +90,23 @@ $SEQVID info "$work/mm/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
     grep -q "training checkpoint" "$work/info.log" && grep -q "step 6" "$work/info.log" &&
     grep -q "data generator state: yes" "$work/info.log" &&
     pass "info: checkpoint (step, generator state)" || fail "info: checkpoint: $(cat "$work/info.log")"
+# The demo's recipe (docs/learning.md): forget-gate bias 3, Adam at lr 2e-3.
+grep -q "FORGET_BIAS=3$" "$work/info.log" && grep -q "LR=0.002 " "$work/info.log" &&
+    pass "train defaults: forget-gate bias 3, Adam lr 2e-3" || fail "train defaults: $(cat "$work/info.log")"
+# --- the lr schedule and the forget-gate bias: the checkpoint holds the lr of the last step
+# (global step 3 of 4): warm-up 1e-3 * 4/10; cosine 1e-4 + 0.9e-3 (1 + cos(3 pi / 4)) / 2.
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --warmup 10 --lr 1e-3 --forget-bias 0.5 \
+    --out "$work/warm" >"$work/warm.log" 2>&1 && $SEQVID info "$work/warm/checkpoint.safetensors" \
+    >"$work/info.log" 2>&1 && grep -q "LR=0.0004 " "$work/info.log" &&
+    grep -q "FORGET_BIAS=0.5$" "$work/info.log" && grep -q "warm-up 10 steps" "$work/warm.log" &&
+    pass "train --warmup 10: lr 4e-4 at step 4; --forget-bias 0.5 in the model" ||
+    fail "train --warmup/--forget-bias: $(cat "$work/warm.log" "$work/info.log")"
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --lr 1e-3 --lr-min 1e-4 \
+    --out "$work/cos" >/dev/null 2>&1 && $SEQVID info "$work/cos/checkpoint.safetensors" \
+    >"$work/info.log" 2>&1 && grep -q "LR=0.000231802 " "$work/info.log" &&
+    pass "train --decay cosine: lr 2.318e-4 at step 4 of 4" ||
+    fail "train --decay cosine: $(cat "$work/info.log")"
+
 $SEQVID info "$d/rgb.npy" >"$work/info.log" 2>&1 && grep -q "shape (12, 6, 8, 8, 3)" "$work/info.log" &&
     grep -q "6 sequences of 12" "$work/info.log" && pass "info: .npy" ||
     fail "info: .npy: $(cat "$work/info.log")"
@@ -160,6 +177,8 @@ expect_error "no command" "usage: seqvid" $SEQVID
 expect_error "unknown command" "'fly' is not a command" $SEQVID fly
 expect_error "bad number" "--hidden: 'many' is not an integer" $SEQVID train --hidden many
 expect_error "bad choice" "--kind: 'big' is not one of" $SEQVID train --kind big
+expect_error "bad decay" "--decay: 'linear' is not one of" $SEQVID train --decay linear
+expect_error "lr-min above the lr" "--lr-min 0.1 is above the peak lr 0.002" $SEQVID train "${tiny[@]}" --data "$d/mnist" --decay cosine --lr-min 0.1 --out "$work/x"
 expect_error "unknown flag" "seqvid train: unrecognized option" $SEQVID train --frobnicate
 expect_error "stray argument" "unexpected argument 'x'" $SEQVID train x
 expect_error "two sources" "choose one source" $SEQVID train --npy a.npy --video b.avi

@@ -29,6 +29,9 @@ check() { # NAME SOURCE-FLAGS...
 }
 check mmnist --data "$d/mnist"
 check npy --npy "$d/frames.npy"
+# The lr warm-up is a function of the global step: a resumed run continues it exactly (the
+# cosine decay also depends on --steps, which differs between the two runs here).
+check warmup --data "$d/mnist" --lr 3e-3 --warmup 8
 # Video: the data set's generator is not in the checkpoint; the resumed run draws the
 # batches of the steps already done first.
 [ $have_video = 1 ] && check video --video "$d/videos" --patch 16
