@@ -53,8 +53,9 @@ def _candidates():
     return out, False
 
 
-def _load():
-    candidates, explicit = _candidates()
+def dlopen_first(candidates):
+    """The first of `candidates` (paths, or names for the standard loader) that loads, as
+    (library, candidate); (None, errors) when none does, one line of why per candidate."""
     errors = []
     for c in candidates:
         if os.sep in c and not os.path.exists(c):
@@ -64,6 +65,14 @@ def _load():
             return ffi.dlopen(c), c
         except OSError as e:
             errors.append("%s: %s" % (c, e))
+    return None, errors
+
+
+def _load():
+    candidates, explicit = _candidates()
+    found, errors = dlopen_first(candidates)
+    if found is not None:
+        return found, errors
     how = ("SEQVID_LIBRARY" if os.environ.get("SEQVID_LIBRARY") else
            "SEQVID_PREFIX" if os.environ.get("SEQVID_PREFIX") else "the standard loader")
     raise ImportError(

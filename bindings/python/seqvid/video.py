@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from ._core import Batch
-from ._ffi import Error, Handle, ffi, fspath, library_path
+from ._ffi import Error, Handle, dlopen_first, ffi, fspath, library_path
 from ._video_cdef import CDEF
 
 ffi.cdef(CDEF)
@@ -38,15 +38,9 @@ def _load():
     path = os.environ.get("SEQVID_VIDEO_LIBRARY")
     candidates = [path] if path else [os.path.join(os.path.dirname(library_path), soname),
                                       soname]
-    errors = []
-    for c in candidates:
-        if os.sep in c and not os.path.exists(c):
-            errors.append("%s: no such file" % c)
-            continue
-        try:
-            return ffi.dlopen(c)
-        except OSError as e:
-            errors.append("%s: %s" % (c, e))
+    found, errors = dlopen_first(candidates)
+    if found is not None:
+        return found
     raise ImportError("seqvid.video: cannot load %s (built with libseqvid when FFmpeg's "
                       "development packages are found).\n  %s\nSet SEQVID_VIDEO_LIBRARY to "
                       "its path." % (soname, "\n  ".join(errors)))
