@@ -6,6 +6,8 @@
  *  - The same holds with the library's own worker threads (seqvid_set_threads(2)) running
  *    inside each of those threads: under .ci/tsan.sh this exercises lib/parallel.c.
  *  - seqvid_last_error() is per thread: a failure on one thread never shows in another's.
+ *  - A child of fork() can use the library's threads (lib/parallel.c keeps a worker pool; the
+ *    child has none of the parent's workers and must not wait for them).
  *
  * The workers never call cmocka (its asserts longjmp to the main thread's test); they record
  * results and the main thread compares. .ci/tsan.sh runs this file under ThreadSanitizer. */
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "seqvid.h"
@@ -281,11 +285,69 @@ static void errors_stay_on_their_thread(void **state) {
     assert_string_equal(seqvid_last_error(), main_msg);
 }
 
+/* Steps of a composite with enough parameters (~220k) that the optimizer update runs as
+ * several chunks over the library's workers. Returns the status of the first failure. */
+static int train_big(int steps, float *rec) {
+    seqvid_config *cfg = NULL;
+    seqvid_model *m = NULL;
+    seqvid_batch *b = NULL;
+    seqvid_optimizer *opt = NULL;
+    float *x, fut;
+    int st = seqvid_config_create(&cfg);
+    if (!st) st = seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, D);
+    if (!st) st = seqvid_config_set(cfg, SEQVID_CFG_HIDDEN, 128);
+    if (!st) st = seqvid_config_set(cfg, SEQVID_CFG_INPUT_FRAMES, K);
+    if (!st) st = seqvid_config_set(cfg, SEQVID_CFG_FUTURE_FRAMES, M);
+    if (!st) st = seqvid_model_create(cfg, &m);
+    if (!st) st = seqvid_batch_create(T, S, D, &b);
+    if (!st) st = seqvid_batch_data(b, &x);
+    if (!st)
+        for (size_t i = 0; i < (size_t)T * S * D; i++) x[i] = (float)((i * 7919) % 101) / 100.0f;
+    if (!st) st = seqvid_optimizer_create(SEQVID_OPT_ADAM, &opt);
+    for (int s = 0; s < steps && !st; s++) st = seqvid_model_train_step(m, opt, b, rec, &fut);
+    seqvid_optimizer_free(opt);
+    seqvid_batch_free(b);
+    seqvid_model_free(m);
+    seqvid_config_free(cfg);
+    return st;
+}
+
+static void library_threads_after_fork(void **state) {
+    (void)state;
+    assert_int_equal(seqvid_set_threads(2), SEQVID_OK);
+    float before, child_rec = 0, after;
+    assert_int_equal(train_big(3, &before), SEQVID_OK); /* the parent's workers now exist */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* child: no cmocka here; a hang is ended by the alarm */
+        alarm(60);
+        float rec = 0;
+        int st = train_big(3, &rec);
+        ssize_t w = write(fds[1], &rec, sizeof rec);
+        _exit(st == SEQVID_OK && w == (ssize_t)sizeof rec ? 0 : 1);
+    }
+    close(fds[1]);
+    int wstatus = 0;
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    assert_true(read(fds[0], &child_rec, sizeof child_rec) == (ssize_t)sizeof child_rec);
+    close(fds[0]);
+    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+        fail_msg("child after fork: %s %d", WIFSIGNALED(wstatus) ? "killed by signal" : "exit",
+                 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+    assert_memory_equal(&child_rec, &before, sizeof before); /* same run, same bits */
+    assert_int_equal(train_big(3, &after), SEQVID_OK);      /* the parent's pool still works */
+    assert_memory_equal(&after, &before, sizeof before);
+    assert_int_equal(seqvid_set_threads(1), SEQVID_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(models_in_threads_match_alone),
         cmocka_unit_test(errors_stay_on_their_thread),
         cmocka_unit_test(library_threads_inside_threads),
+        cmocka_unit_test(library_threads_after_fork),
     };
     return cmocka_run_group_tests(tests, setup_one_blas_thread, NULL);
 }
