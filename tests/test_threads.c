@@ -314,6 +314,13 @@ static int train_big(int steps, float *rec) {
 
 static void library_threads_after_fork(void **state) {
     (void)state;
+#if defined(__SANITIZE_THREAD__)
+    skip(); /* TSan cannot start threads in the child of a multi-threaded fork */
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    skip();
+#endif
+#endif
     assert_int_equal(seqvid_set_threads(2), SEQVID_OK);
     float before, child_rec = 0, after;
     assert_int_equal(train_big(3, &before), SEQVID_OK); /* the parent's workers now exist */
