@@ -34,8 +34,9 @@ the library is called.
 from ._ffi import BINDING_MAJOR, Error, library_path
 from ._core import (Batch, Classifier, Config, Feed, Kind, Layout, Losses, Model,
                     Optimizer, OptimizerKind, Output, ParamBlock, Score, Status, Stream,
-                    get_threads, key_name, load_checkpoint, load_classifier_checkpoint,
-                    save_checkpoint, save_classifier_checkpoint, set_threads, status_string,
+                    get_limit, get_threads, key_name, load_checkpoint,
+                    load_classifier_checkpoint, save_checkpoint, save_classifier_checkpoint,
+                    set_limit, set_threads, status_string,
                     version, version_number)
 from .data import Digits, MovingMNIST, load_lengths, load_npy, save_npy
 
@@ -44,8 +45,8 @@ __version__ = "1.1.0"
 __all__ = [
     "BINDING_MAJOR", "Batch", "Classifier", "Config", "Digits", "Error", "Feed", "Kind",
     "Layout", "Losses", "Model", "MovingMNIST", "Optimizer", "OptimizerKind", "Output", "ParamBlock", "Score",
-    "Status", "Stream", "get_threads", "key_name", "library_path", "load_checkpoint",
+    "Status", "Stream", "get_limit", "get_threads", "key_name", "library_path", "load_checkpoint",
     "load_classifier_checkpoint", "load_lengths", "load_npy", "save_checkpoint",
-    "save_classifier_checkpoint", "save_npy", "set_threads", "status_string", "version",
+    "save_classifier_checkpoint", "save_npy", "set_limit", "set_threads", "status_string", "version",
     "version_number",
 ]

@@ -202,6 +202,36 @@ def get_threads():
     return lib.seqvid_get_threads()
 
 
+def _limit_key(key):
+    """A limit key from its name ("idx_bytes", as the header's SEQVID_LIMIT_IDX_BYTES) or
+    its integer value."""
+    if isinstance(key, str):
+        k = getattr(lib, "SEQVID_LIMIT_" + key.upper(), None)
+        if k is None:
+            raise ValueError("unknown limit %r (the header's SEQVID_LIMIT_* names, e.g. "
+                             "'idx_bytes')" % key)
+        return k
+    if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+        raise TypeError("limit key: expected a name or an int, got %r" % (key,))
+    return int(key)
+
+
+def set_limit(key, value):
+    """Set a process-wide loader limit (seqvid_set_limit), e.g.
+    ``seqvid.set_limit("idx_bytes", 2**28)``: the largest IDX image payload Digits will
+    inflate. The value must be a whole number in the key's range (seqvid.h)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError("set_limit: value must be an int, got %r" % (value,))
+    check(lib.seqvid_set_limit(_limit_key(key), float(value)), "seqvid_set_limit")
+
+
+def get_limit(key):
+    """The current value of a loader limit (seqvid_get_limit), as an int."""
+    v = ffi.new("double *")
+    check(lib.seqvid_get_limit(_limit_key(key), v), "seqvid_get_limit")
+    return int(v[0])
+
+
 # ------------------------------------------------------------------------------------------
 # Config
 # ------------------------------------------------------------------------------------------

@@ -39,6 +39,30 @@ def test_digits_without_labels_and_errors(tmp_path):
     assert ei.value.status == seqvid.Status.FORMAT
 
 
+def test_idx_limit(tmp_path):
+    """seqvid.set_limit bounds what Digits inflates: 10 images of 8x8 are 640 bytes."""
+    ip, lp, _, _ = make_digits(tmp_path, gz=True)
+    default = seqvid.get_limit("idx_bytes")
+    assert default == 2**30
+    try:
+        seqvid.set_limit("IDX_BYTES", 639)
+        assert seqvid.get_limit("idx_bytes") == 639
+        with pytest.raises(seqvid.Error) as ei:
+            seqvid.Digits(ip, lp)
+        assert ei.value.status == seqvid.Status.FORMAT
+        seqvid.set_limit("idx_bytes", 640)
+        assert len(seqvid.Digits(ip, lp)) == 10
+        with pytest.raises(seqvid.Error) as ei:
+            seqvid.set_limit("idx_bytes", 0)  # below the key's range
+        assert ei.value.status == seqvid.Status.ARG
+        with pytest.raises(ValueError):
+            seqvid.set_limit("no_such_limit", 1)
+        with pytest.raises(TypeError):
+            seqvid.set_limit("idx_bytes", 2.5)
+    finally:
+        seqvid.set_limit("idx_bytes", default)
+    assert seqvid.get_limit(1) == default  # the integer key (SEQVID_LIMIT_IDX_BYTES)
+
 @pytest.fixture
 def digits(digit_files):
     with seqvid.Digits(*digit_files[:2]) as d:

@@ -262,6 +262,15 @@ MmnistKey {
 }
 }
 
+open_keys! {
+/// Loader limits (`seqvid_limit_key`), set with [`set_limit`]: bounds on what a loader
+/// accepts from a file, so that a hostile one cannot make it use unbounded memory.
+LimitKey {
+    /// Largest IDX image payload (bytes after gunzip) [`Digits`] reads (1..2^40, default 2^30).
+    IdxBytes = sys::SEQVID_LIMIT_IDX_BYTES,
+}
+}
+
 /// Layout of .npy sequence files (`seqvid_layout`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
@@ -307,6 +316,23 @@ pub unsafe fn set_threads(n: usize) -> Result<()> {
 pub fn threads() -> usize {
     // SAFETY: reads a process-wide integer.
     unsafe { sys::seqvid_get_threads() }.max(0) as usize
+}
+
+/// Set a process-wide loader limit (`seqvid_set_limit`); safe from any thread, any time (a
+/// load already running keeps the value it read). The value must lie in the key's range.
+pub fn set_limit(key: LimitKey, value: u64) -> Result<()> {
+    // Values above 2^53 are not exact in a double; the library refuses them as out of range
+    // anyway (every limit is below 2^41), so rounding cannot let one through.
+    // SAFETY: a process-wide setting behind an atomic in the library.
+    error::check(unsafe { sys::seqvid_set_limit(key.raw(), value as f64) })
+}
+
+/// The current value of a loader limit (`seqvid_get_limit`).
+pub fn limit(key: LimitKey) -> Result<u64> {
+    let mut v = 0.0f64;
+    // SAFETY: `v` is a valid out-pointer for the call.
+    error::check(unsafe { sys::seqvid_get_limit(key.raw(), &mut v) })?;
+    Ok(v as u64)
 }
 
 /// A path as the NUL-terminated bytes the library expects.

@@ -2,8 +2,8 @@
 use std::path::{Path, PathBuf};
 
 use seqvid::{
-    Batch, Digits, Eval, Layout, MmnistKey, Model, MovingMnist, Optimizer, OptimizerKind, Status,
-    load_checkpoint, npy_save, save_checkpoint,
+    Batch, Digits, Eval, Layout, LimitKey, MmnistKey, Model, MovingMnist, Optimizer, OptimizerKind, Status,
+    limit, load_checkpoint, npy_save, save_checkpoint, set_limit,
 };
 
 /// A fresh folder under the cargo target dir (no tempfile crate).
@@ -52,6 +52,22 @@ fn digits_load_and_errors() {
     assert_eq!(e.status(), Status::Io);
     assert!(e.message().contains("missing"), "{e}");
     assert_eq!(Digits::load(&lp).unwrap_err().status(), Status::Format);
+}
+
+#[test]
+fn idx_limit() {
+    // cargo runs the tests in parallel threads and the limit is process-wide: it is never set
+    // below the 640 bytes the other tests load (the Python test checks a refusal).
+    let dir = scratch("limit");
+    let (ip, lp) = make_digits(&dir);
+    let default = limit(LimitKey::IdxBytes).unwrap();
+    assert_eq!(default, 1 << 30);
+    assert_eq!(set_limit(LimitKey::IdxBytes, 0).unwrap_err().status(), Status::Arg);
+    assert_eq!(set_limit(LimitKey::from_raw(99), 5).unwrap_err().status(), Status::Arg);
+    set_limit(LimitKey::IdxBytes, 640).unwrap();
+    assert_eq!(limit(LimitKey::IdxBytes).unwrap(), 640);
+    assert_eq!(Digits::load_with_labels(&ip, &lp).unwrap().shape(), (10, 8, 8));
+    set_limit(LimitKey::IdxBytes, default).unwrap();
 }
 
 #[test]
