@@ -116,9 +116,10 @@ int sv_optimizer_bind(struct seqvid_optimizer *opt, size_t n) {
     return SEQVID_OK;
 }
 
-/* |g|_2^2 in double. Eight independent partial sums in a fixed order: the result does not
- * depend on vectorisation, and the loop is not one long dependency chain. Finite floats
- * cannot overflow it (FLT_MAX^2 * 2^64 < DBL_MAX). */
+/* |g|_2^2 of n floats in double. Eight independent partial sums in a fixed order: the result
+ * does not depend on vectorisation, and the loop is not one long dependency chain. Finite
+ * floats cannot overflow it (FLT_MAX^2 * 2^64 < DBL_MAX). */
+SV_VECTOR_CLONES
 static double sq_norm(const float *g, size_t n) {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t i = 0;
@@ -306,11 +307,13 @@ static int provably_finite(const upd_job *j, double G, double W, double S1, doub
     return d < lim && (d < 0x1p102 || W + d < lim);
 }
 
-/* Largest |x| over n finite floats, or -1 if one is NaN or Inf (a pass over memory: chunks
- * over the library's threads). */
+/* One pass over an array in chunks of UPD_CHUNK, over the library's threads: the largest |x|
+ * and, when asked, each chunk's sum of squares (summed afterwards in chunk order, so the
+ * total does not depend on the thread count). */
 typedef struct scan_job {
     const float *x;
     size_t n;
+    double *sq;   /* per chunk, or NULL: not wanted */
     uint32_t max; /* float bits; 0x7f800000 (Inf) when a value is not finite */
 } scan_job;
 
@@ -330,21 +333,40 @@ static uint32_t max_abs_bits(const float *x, size_t n) {
 
 static void scan_chunks(void *ctx, int c0, int c1) {
     scan_job *j = ctx;
-    size_t i0 = (size_t)c0 * UPD_CHUNK, i1 = (size_t)c1 * UPD_CHUNK;
-    if (i1 > j->n) i1 = j->n;
-    uint32_t m = max_abs_bits(j->x + i0, i1 - i0);
+    uint32_t m = 0;
+    for (int c = c0; c < c1; c++) {
+        size_t i0 = (size_t)c * UPD_CHUNK, len = j->n - i0 < UPD_CHUNK ? j->n - i0 : UPD_CHUNK;
+        uint32_t mc = max_abs_bits(j->x + i0, len);
+        m = mc > m ? mc : m;
+        /* the chunk is in cache now; its squares are only used when all values are finite */
+        if (j->sq) j->sq[c] = mc < 0x7f800000u ? sq_norm(j->x + i0, len) : 0.0;
+    }
     if (m > 0x7f800000u) m = 0x7f800000u; /* NaN: report it as Inf */
     float f;
     memcpy(&f, &m, sizeof f);
     atomic_max_bits(&j->max, f);
 }
 
-static double abs_max(const float *x, size_t n) {
-    scan_job j = {x, n, 0};
-    sv_parallel_for((int)((n + UPD_CHUNK - 1) / UPD_CHUNK), scan_chunks, &j);
+/* Largest |x| over n floats, or -1 if one is NaN or Inf; with sq != NULL also |x|_2^2 into
+ * *sq (scratch: chunk partials, at most SQ_PARTS of them on the stack, else one serial sum). */
+#define SQ_PARTS 4096 /* 2^28 parameters in chunks of 2^16 */
+static double abs_max(const float *x, size_t n, double *sq) {
+    int chunks = (int)((n + UPD_CHUNK - 1) / UPD_CHUNK);
+    double part[SQ_PARTS];
+    scan_job j = {x, n, sq && chunks <= SQ_PARTS ? part : NULL, 0};
+    sv_parallel_for(chunks, scan_chunks, &j);
     float f;
     memcpy(&f, &j.max, sizeof f);
-    return isfinite(f) ? (double)f : -1.0;
+    if (!isfinite(f)) return -1.0;
+    if (sq) {
+        double t = 0;
+        if (j.sq)
+            for (int c = 0; c < chunks; c++) t += part[c];
+        else
+            t = sq_norm(x, n);
+        *sq = t;
+    }
+    return (double)f;
 }
 
 void sv_optimizer_state_changed(struct seqvid_optimizer *opt) {
@@ -360,7 +382,8 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
     if (n == 0) return sv_fail(SEQVID_ERR_ARG, "%s: parameter count must be >= 1", fn);
     if (!valid_kind(opt->kind))
         return sv_fail(SEQVID_ERR_STATE, "%s: optimizer has invalid kind %d", fn, opt->kind);
-    double G = abs_max(g, n);
+    double clip = opt->v[SEQVID_OPT_GRAD_CLIP], sq = 0;
+    double G = abs_max(g, n, clip > 0 ? &sq : NULL); /* one pass: max |g| and |g|^2 */
     if (G < 0) {
         size_t i = 0;
         while (i < n && isfinite(g[i])) i++;
@@ -381,9 +404,9 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
     const double *p = opt->v;
     upd_job j = {.kind = opt->kind, .w = w, .s1 = opt->s1, .s2 = opt->s2, .g = g, .n = n,
                  .s = 1.0f};
-    if (p[SEQVID_OPT_GRAD_CLIP] > 0) {
-        double norm = sqrt(sq_norm(g, n));
-        if (norm > p[SEQVID_OPT_GRAD_CLIP]) j.s = (float)(p[SEQVID_OPT_GRAD_CLIP] / norm);
+    if (clip > 0) {
+        double norm = sqrt(sq);
+        if (norm > clip) j.s = (float)(clip / norm);
     }
     j.uc = p[SEQVID_OPT_UPDATE_CLIP] > 0 ? (float)p[SEQVID_OPT_UPDATE_CLIP] : INFINITY;
     j.lr = (float)p[SEQVID_OPT_LR], j.wd = (float)p[SEQVID_OPT_WEIGHT_DECAY];
@@ -414,7 +437,7 @@ int sv_optimizer_apply(struct seqvid_optimizer *opt, float *w, const float *g, s
      * with their maximum (they are the caller's: finite is not even guaranteed), then the
      * exact check. */
     if (!provably_finite(&j, G, W, S1, S2) &&
-        ((W = abs_max(w, n)) < 0 || !provably_finite(&j, G, W, S1, S2))) {
+        ((W = abs_max(w, n, NULL)) < 0 || !provably_finite(&j, G, W, S1, S2))) {
         sv_parallel_for(chunks, check_chunks, &j);
         if (j.bad || W < 0)
             return sv_fail(SEQVID_ERR_NONFINITE, "%s: the update would make a weight or the "

@@ -534,6 +534,47 @@ static void run_overflow_case(const overflow_case *c, size_t n, size_t at) {
     free(w), free(g), free(wb), free(s1), free(s2);
 }
 
+/* The global norm over many chunks (the scan sums per-chunk partials in chunk order): the
+ * clipped update of 3 chunks and a tail matches double precision, a NaN in the last chunk is
+ * found, and the result is bitwise the same with 1 and 3 threads. */
+static void test_grad_clip_many_chunks(void **state) {
+    (void)state;
+    const size_t n = 3 * ((size_t)1 << 16) + 123;
+    float *g = malloc(n * sizeof *g), *w1 = calloc(n, sizeof *w1), *w3 = calloc(n, sizeof *w3);
+    assert_non_null(g);
+    assert_non_null(w1);
+    assert_non_null(w3);
+    sv_rng r;
+    sv_rng_seed(&r, 11);
+    fill(&r, g, n, 1.0);
+    double norm = 0;
+    for (size_t i = 0; i < n; i++) norm += (double)g[i] * g[i];
+    norm = sqrt(norm);
+    const double clip = norm / 8;
+    int threads = seqvid_get_threads();
+    float *out[2] = {w1, w3};
+    const int counts[2] = {1, 3};
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(seqvid_set_threads(counts[t]), SEQVID_OK);
+        seqvid_optimizer *opt = plain_sgd(clip);
+        assert_int_equal(sv_optimizer_apply(opt, out[t], g, n), SEQVID_OK);
+        seqvid_optimizer_free(opt);
+    }
+    assert_memory_equal(w1, w3, n * sizeof *w1);
+    for (size_t i = 0; i < n; i++)
+        assert_true(fabs(-(double)w1[i] - g[i] * clip / norm) <= 1e-6 * fabs(g[i]) + 1e-30);
+    g[n - 5] = NAN; /* in the tail chunk */
+    seqvid_optimizer *opt = plain_sgd(clip);
+    memcpy(w3, w1, n * sizeof *w1);
+    assert_fails(sv_optimizer_apply(opt, w1, g, n), SEQVID_ERR_NONFINITE);
+    assert_memory_equal(w1, w3, n * sizeof *w1); /* nothing updated */
+    seqvid_optimizer_free(opt);
+    assert_int_equal(seqvid_set_threads(threads), SEQVID_OK);
+    free(g);
+    free(w1);
+    free(w3);
+}
+
 static void test_nonfinite_update(void **state) {
     (void)state;
     const overflow_case cases[] = {
@@ -667,6 +708,7 @@ int main(void) {
         cmocka_unit_test(test_adam_rule),
         cmocka_unit_test(test_adam_bias_correction),
         cmocka_unit_test(test_grad_clip),
+        cmocka_unit_test(test_grad_clip_many_chunks),
         cmocka_unit_test(test_nonfinite_update),
         cmocka_unit_test(test_huge_but_finite_update),
         cmocka_unit_test(test_step_limit),
