@@ -430,7 +430,8 @@ static void mm_determinism(void **state) {
 }
 
 /* Render what SR15's generator must produce from the reported positions (motion[..0..1])
- * and the labels (which name the images): each digit at (int(R*y), int(R*x)), combined by per-pixel maximum. */
+ * and the labels (which name the images): each digit at (int(R*y), int(R*x)), combined by
+ * per-pixel maximum. */
 static void expect_frames(const seqvid_digits *d, size_t T, size_t S, size_t N, size_t C,
                           const double *pos, const int *labels, float *out) {
     const size_t side = d->rows, R = C - side;
@@ -735,10 +736,10 @@ static void mm_motion(void **state) {
         for (size_t j = 0; j < half; j++) count[(size_t)key[j] * 8 + (size_t)cls[j]]++;
         size_t right = 0;
         for (size_t j = half; j < n_all; j++) {
+            const size_t *row = count + (size_t)key[j] * 8;
             int best = 0;
             for (int k = 1; k < 8; k++)
-                if (count[(size_t)key[j] * 8 + (size_t)k] > count[(size_t)key[j] * 8 + (size_t)best])
-                    best = k;
+                if (row[k] > row[best]) best = k;
             right += best == cls[j];
         }
         double acc = (double)right / (double)(n_all - half);
