@@ -3,35 +3,55 @@
  * (a composite model) help an LSTM classifier when labels are scarce?
  *
  *   fewlabels                                   pretrain a composite model, then the table
- *   fewlabels --pretrained out/model.safetensors
- *   fewlabels --task pair --pretrain-steps 10000
+ *   fewlabels --pretrained out/model.safetensors --seeds 3
+ *   fewlabels --task direction --pretrained out/model.safetensors --seeds 3
  *
  * docs/representations.md has the measured tables and the commands that made them.
  *
  * 1. Pretraining: a composite model (unconditioned decoders, as the demo) trained on fresh
  *    Moving MNIST sequences of the *training* digits, without labels (or --pretrained).
  * 2. Labelled data: sequence i of the labelled set is what a generator over the training
- *    digits, seeded LABEL_SEED + i, draws first; its class comes from the digits' labels
- *    (--task, below). "100" and "1000" labels are the first 100 / 1,000 of the set, "all"
- *    the whole set (--labelled). Held-out sequences come from the *test* digits (seed
+ *    digits, seeded LABEL_SEED + i, draws first; its class comes from the digits' labels or
+ *    their motion (--task, below). Held-out sequences come from the *test* digits (seed
  *    TEST_SEED + i), so no test digit is ever seen in training.
- * 3. For every labelled size, with the same minibatches and the same fixed budget of steps:
- *    an LSTM classifier from random weights ("scratch") and one initialised from the
- *    pretrained encoder ("pretrained"), softmax at every step, predictions averaged over
- *    the clip (seqvid_classifier_*); and a linear softmax probe on seqvid_model_encode
- *    features (final h and c) of the pretrained encoder and of an untrained one.
- * Held-out clip accuracy goes into a table (stdout and <out>/fewlabels.md).
+ * 3. For every labelled size n (100, 1,000, all) and every seed replicate r = 0..N-1
+ *    (--seeds N), with the same minibatches and the same fixed budget of steps: an LSTM
+ *    classifier from random weights ("scratch") and one whose LSTM stack is the pretrained
+ *    encoder ("pretrained"), softmax at every step, predictions averaged over the clip
+ *    (seqvid_classifier_*); and a linear softmax probe on seqvid_model_encode features
+ *    (final h and c) of the pretrained encoder and of an untrained one.
+ *    Replicate r uses seed s = --seed + r for everything random in a cell: the readout's
+ *    initial weights (the same for both classifiers), the scratch stack's weights, the
+ *    dropout stream, the minibatch order, the probes' minibatch order and the untrained
+ *    encoder; and the labelled clips (r*n + i) mod --labelled, i < n (disjoint subsets
+ *    while N*n <= --labelled; every replicate of "all" sees the whole set). The pretrained
+ *    model and the held-out set are the same for every replicate.
+ * Held-out clip accuracy goes into a table (stdout and <out>/fewlabels.md): the mean and
+ * the sample standard deviation over the replicates, and the paired difference pretrained -
+ * scratch (per replicate, then mean and standard deviation).
  *
  * Tasks (--task; default max):
- *   pair    two digits; class = the unordered pair {a, b} (55 classes). The digits cross
- *           and overlap (per-pixel max): a frame where they overlap is ambiguous (a 1 over
- *           a 7 looks like a 4), and which strokes belong to which digit is told by motion,
- *           so the clip carries more than any single frame.
- *   max     two digits; class = the larger of the two (10 classes, skewed: P(k) = (2k+1)%).
- *           Both digits must be read through the same crossings.
- *   single  one digit; class = the digit (10 classes). No occlusion: a sanity baseline.
+ *   pair      two digits; class = the unordered pair {a, b} (55 classes). The digits cross
+ *             and overlap (per-pixel max): a frame where they overlap is ambiguous (a 1 over
+ *             a 7 looks like a 4), and which strokes belong to which digit is told by
+ *             motion, so the clip carries more than any single frame.
+ *   max       two digits; class = the larger of the two (10 classes, skewed: P(k) = (2k+1)%).
+ *             Both digits must be read through the same crossings.
+ *   single    one digit; class = the digit (10 classes). No occlusion: a sanity baseline.
+ *   direction one digit; class = the compass sector of its velocity after frame 0 (the motion
+ *             that carries it from frame 0 to frame 1, as seqvid_experimental_mmnist_fill_motion
+ *             reports it): 0 = east, 1 = north-east, 2 = north (up the frame), .., 7 =
+ *             south-east, each sector 45 degrees wide and centred on its direction. Defined
+ *             by motion, as actions are: the digit's identity says nothing, and one frame
+ *             only says where it is (the best guess from one frame's pixel offset is right
+ *             16.5% of the time against chance 12.5%, tests/test_data.c mm_motion). Balanced:
+ *             the generator's direction is uniform and a bounce maps sectors onto sectors,
+ *             so each class has probability exactly 1/8.
+ * --frames 1 trains and tests on the first frame alone: the control that shows what a single
+ * frame tells.
  */
 #define _POSIX_C_SOURCE 200809L /* strtok_r */
+#define SEQVID_EXPERIMENTAL     /* seqvid_experimental_mmnist_fill_motion (--task direction) */
 
 #include "support/cli.h"
 #include "support/data.h"
@@ -44,18 +64,33 @@
 #define TEST_SEED 9000000u   /* held-out sequence i: TEST_SEED + i, over the test digits */
 #define PRETRAIN_SEED 1000u  /* the unlabelled stream for pretraining (+ --seed) */
 #define CHUNK 100            /* sequences per evaluation / encoding batch */
+#define MAX_SIZES 8          /* --sizes */
+#define MAX_SEEDS 100        /* --seeds */
 
 /* ---------------------------------------------------------------------------------------
  * Tasks: generator labels -> class ids
  * ------------------------------------------------------------------------------------- */
-enum { TASK_PAIR, TASK_MAX, TASK_SINGLE };
+enum { TASK_PAIR, TASK_MAX, TASK_SINGLE, TASK_DIRECTION, N_TASKS };
 static const struct {
     const char *name;
     int digits, classes;
-} tasks[] = {{"pair", 2, 55}, {"max", 2, 10}, {"single", 1, 10}};
+} tasks[] = {{"pair", 2, 55}, {"max", 2, 10}, {"single", 1, 10}, {"direction", 1, 8}};
 
-/* The class of a sequence from the labels of its digits (as seqvid_mmnist_fill reports). */
-static int class_of(int task, const int *d)
+/* The compass sector of a velocity (v_row, v_col), rows growing downwards: 0 = east,
+ * 1 = north-east, 2 = north, .., 7 = south-east; sector k holds the angles within 22.5
+ * degrees of k * 45 degrees (counter-clockwise from east). */
+static int compass_sector(double v_row, double v_col)
+{
+    const double pi = 3.14159265358979323846;
+    double a = atan2(-v_row, v_col); /* (-pi, pi], counter-clockwise from east */
+    int k = (int)floor((a + pi / 8) / (pi / 4));
+    return (k % 8 + 8) % 8;
+}
+
+/* The class of a sequence from the labels of its digits (as seqvid_mmnist_fill reports) and
+ * their motion in frame 0 (seqvid_experimental_mmnist_fill_motion: row, col, v_row, v_col of
+ * each digit). */
+static int class_of(int task, const int *d, const double *motion0)
 {
     switch (task) {
     case TASK_PAIR: { /* {a, b}, a <= b, numbered row by row: {0,0}=0, {0,1}=1, .., {9,9}=54 */
@@ -63,6 +98,7 @@ static int class_of(int task, const int *d)
         return a * 10 - a * (a - 1) / 2 + (b - a);
     }
     case TASK_MAX: return d[0] > d[1] ? d[0] : d[1];
+    case TASK_DIRECTION: return compass_sector(motion0[2], motion0[3]);
     default: return d[0];
     }
 }
@@ -74,16 +110,16 @@ typedef struct options {
     ex_common common;
     const char *pretrained; /* model file instead of pretraining */
     int task, hidden, frames, batch, layers;
-    long pretrain_steps, steps, labelled, test, probe_epochs;
+    long pretrain_steps, steps, labelled, test, probe_epochs, seeds, dump;
     double lr, dropout, pretrain_lr;
     long freeze;
-    long sizes[8];
+    long sizes[MAX_SIZES];
     int n_sizes;
 } options;
 
 enum { OPT_PRETRAINED = EX_OPT_FIRST_FREE_, OPT_TASK, OPT_HIDDEN, OPT_FRAMES, OPT_BATCH,
        OPT_PRETRAIN_STEPS, OPT_STEPS, OPT_LABELLED, OPT_TEST, OPT_LR, OPT_DROPOUT,
-       OPT_PRETRAIN_LR, OPT_FREEZE, OPT_SIZES, OPT_PROBE_EPOCHS };
+       OPT_PRETRAIN_LR, OPT_FREEZE, OPT_SIZES, OPT_PROBE_EPOCHS, OPT_SEEDS, OPT_DUMP };
 
 static const struct option long_options[] = {
     {"pretrained", required_argument, NULL, OPT_PRETRAINED},
@@ -101,6 +137,8 @@ static const struct option long_options[] = {
     {"freeze", required_argument, NULL, OPT_FREEZE},
     {"sizes", required_argument, NULL, OPT_SIZES},
     {"probe-epochs", required_argument, NULL, OPT_PROBE_EPOCHS},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"dump", required_argument, NULL, OPT_DUMP},
     {"help", no_argument, NULL, 'h'},
     EX_COMMON_LONG_OPTIONS,
     {NULL, 0, NULL, 0}};
@@ -111,12 +149,18 @@ static void usage(FILE *f)
             "usage: %s [options]\n"
             "SR15's few-labels experiment: LSTM classifiers from scratch and from a pretrained\n"
             "composite model's encoder, and linear probes on its features, with 100, 1,000 and\n"
-            "all labelled Moving MNIST sequences; held-out accuracy in a table.\n\n"
-            "  --task T            max | pair | single (default max; see the source's header)\n"
+            "all labelled Moving MNIST sequences, over N seeds; held-out accuracy (mean and\n"
+            "standard deviation over the seeds) in a table.\n\n"
+            "  --task T            max | pair | single | direction (default max; see the\n"
+            "                      source's header; direction: the compass sector of a digit's\n"
+            "                      motion, 8 classes)\n"
+            "  --seeds N           seed replicates of every cell: seeds --seed .. --seed+N-1,\n"
+            "                      each with its own labelled subset (default 1)\n"
             "  --pretrained FILE   use this model (e.g. out/model.safetensors) instead of\n"
             "                      pretraining one; its INPUT_DIM must be 4096\n"
             "  --hidden H          LSTM units when pretraining (default 256)\n"
-            "  --frames T          frames per clip; pretraining reads T, predicts T (default 10)\n"
+            "  --frames T          frames per clip; pretraining reads T, predicts T (default 10;\n"
+            "                      1: the classifiers see the first frame only)\n"
             "  --pretrain-steps N  pretraining steps, batch 16 (default 2000)\n"
             "  --pretrain-lr X     Adam learning rate for pretraining (default 1e-3)\n"
             "  --steps N           training steps of every classifier: a fixed budget (default 800)\n"
@@ -130,6 +174,9 @@ static void usage(FILE *f)
             "  --test N            held-out sequences (default 1000)\n"
             "  --probe-epochs N    linear probe: passes over the labelled data, at least 300\n"
             "                      updates (default 30)\n"
+            "  --dump N            write the first N labelled clips and their classes to\n"
+            "                      <out>/fewlabels_clips.npy (T, N, 64, 64) and\n"
+            "                      <out>/fewlabels_classes.npy (N,), then stop\n"
             "common (--digits is set by the task):\n"
             "%s"
             "  -h, --help          this help\n\n"
@@ -144,7 +191,7 @@ static void parse_sizes(options *o, const char *arg)
     strcpy(copy, arg);
     o->n_sizes = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (o->n_sizes == 8) ex_die("--sizes: at most 8 sizes");
+        if (o->n_sizes == MAX_SIZES) ex_die("--sizes: at most %d sizes", MAX_SIZES);
         o->sizes[o->n_sizes++] = ex_parse_long("--sizes", tok, 0, 1L << 30);
     }
     free(copy);
@@ -156,7 +203,7 @@ static options parse_options(int argc, char **argv)
     options o = {.common = {NULL, "out", 1, 0, 2},
                  .task = TASK_MAX, .hidden = 256, .frames = 10, .batch = 32, .layers = 1,
                  .pretrain_steps = 2000, .steps = 800, .labelled = 10000, .test = 1000,
-                 .probe_epochs = 30, .lr = 3e-3, .dropout = 0.2, .pretrain_lr = 1e-3,
+                 .probe_epochs = 30, .seeds = 1, .lr = 3e-3, .dropout = 0.2, .pretrain_lr = 1e-3,
                  .sizes = {100, 1000, 0}, .n_sizes = 3};
     int c;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -164,10 +211,9 @@ static options parse_options(int argc, char **argv)
         switch (c) {
         case OPT_PRETRAINED: o.pretrained = optarg; break;
         case OPT_TASK: {
-            int t = 0;
-            while (t < 3 && strcmp(optarg, tasks[t].name)) t++;
-            if (t == 3) ex_die("--task: '%s' is not pair, max or single", optarg);
-            o.task = t;
+            const char *names[N_TASKS + 1] = {NULL};
+            for (int t = 0; t < N_TASKS; t++) names[t] = tasks[t].name;
+            o.task = ex_parse_choice("--task", optarg, names);
             break;
         }
         case OPT_HIDDEN: o.hidden = (int)ex_parse_long("--hidden", optarg, 1, 1 << 14); break;
@@ -189,6 +235,8 @@ static options parse_options(int argc, char **argv)
         case OPT_PROBE_EPOCHS:
             o.probe_epochs = ex_parse_long("--probe-epochs", optarg, 1, 100000);
             break;
+        case OPT_SEEDS: o.seeds = ex_parse_long("--seeds", optarg, 1, MAX_SEEDS); break;
+        case OPT_DUMP: o.dump = ex_parse_long("--dump", optarg, 1, 1L << 20); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -210,6 +258,7 @@ typedef struct seqset {
     int task;
     seqvid_batch *one; /* one sequence */
     float *one_data;
+    double *motion;    /* its digits' motion: T x 1 x digits x 4 */
     size_t T;
 } seqset;
 
@@ -220,12 +269,25 @@ static void seqset_init(seqset *s, const seqvid_digits *digits, uint64_t base, i
     s->base = base, s->task = task, s->T = T;
     ex_check(seqvid_batch_create(T, 1, EX_CANVAS * EX_CANVAS, &s->one), "batch");
     ex_check(seqvid_batch_data(s->one, &s->one_data), "batch");
+    s->motion = ex_malloc(T * (size_t)tasks[task].digits * 4 * sizeof *s->motion);
 }
 
 static void seqset_free(seqset *s)
 {
     seqvid_batch_free(s->one);
     seqvid_mmnist_free(s->gen);
+    free(s->motion);
+}
+
+/* Sequence i into s->one; returns its class. */
+static int seqset_draw(seqset *s, size_t i)
+{
+    int labels[2];
+    ex_check(seqvid_mmnist_set(s->gen, SEQVID_MM_SEED, (double)(s->base + i)), "seed");
+    ex_check(seqvid_experimental_mmnist_fill_motion(s->gen, s->one, labels, 2, s->motion,
+                                                    s->T * (size_t)tasks[s->task].digits * 4),
+             "Moving MNIST");
+    return class_of(s->task, labels, s->motion);
 }
 
 /* Sequences idx[0..n) into slots 0..n of dst (T x n), their classes into cls (may be NULL). */
@@ -233,26 +295,20 @@ static void seqset_fill(seqset *s, const size_t *idx, size_t n, seqvid_batch *ds
 {
     const size_t D = EX_CANVAS * EX_CANVAS;
     float *x;
-    int labels[2];
     ex_check(seqvid_batch_data(dst, &x), "batch");
     for (size_t b = 0; b < n; b++) {
-        ex_check(seqvid_mmnist_set(s->gen, SEQVID_MM_SEED, (double)(s->base + idx[b])), "seed");
-        ex_check(seqvid_mmnist_fill(s->gen, s->one, labels, 2), "Moving MNIST");
+        int c = seqset_draw(s, idx[b]);
         for (size_t t = 0; t < s->T; t++)
             memcpy(x + (t * n + b) * D, s->one_data + t * D, D * sizeof *x);
-        if (cls) cls[b] = class_of(s->task, labels);
+        if (cls) cls[b] = c;
     }
 }
 
 /* The classes of sequences [0, n). */
 static int *seqset_classes(seqset *s, size_t n)
 {
-    int *cls = ex_malloc(n * sizeof *cls), labels[2];
-    for (size_t i = 0; i < n; i++) {
-        ex_check(seqvid_mmnist_set(s->gen, SEQVID_MM_SEED, (double)(s->base + i)), "seed");
-        ex_check(seqvid_mmnist_fill(s->gen, s->one, labels, 2), "Moving MNIST");
-        cls[i] = class_of(s->task, labels);
-    }
+    int *cls = ex_malloc(n * sizeof *cls);
+    for (size_t i = 0; i < n; i++) cls[i] = seqset_draw(s, i);
     return cls;
 }
 
@@ -293,6 +349,13 @@ static void sampler_next(sampler *s, size_t *out, size_t k)
         out[i] = s->perm[s->pos++];
     }
 }
+
+/* The labelled clips of one cell: clip (first + i) mod total of the labelled set, i < n. */
+typedef struct subset {
+    size_t first, n, total;
+} subset;
+
+static size_t subset_index(const subset *u, size_t i) { return (u->first + i) % u->total; }
 
 /* ---------------------------------------------------------------------------------------
  * Pretraining
@@ -379,13 +442,15 @@ static result evaluate(seqvid_classifier *c, seqset *test, size_t n_test)
     return (result){correct / (double)n_test, loss / (double)n_test, NAN, 0};
 }
 
+/* Train c for o->steps minibatches from the clips u of the labelled set, in an order and
+ * with dropout masks fixed by seed; then its held-out accuracy. */
 static result train_classifier(const options *o, seqvid_classifier *c, seqset *train,
-                               size_t n_labelled, seqset *test, const char *what)
+                               const subset *u, seqset *test, uint64_t seed, const char *what)
 {
     double t0 = ex_now();
+    const size_t n_labelled = u->n;
     ex_check(seqvid_classifier_set(c, SEQVID_CLS_DROPOUT, o->dropout), "--dropout");
-    ex_check(seqvid_classifier_set(c, SEQVID_CLS_DROPOUT_SEED, (double)o->common.seed),
-             "seed");
+    ex_check(seqvid_classifier_set(c, SEQVID_CLS_DROPOUT_SEED, (double)seed), "seed");
     seqvid_optimizer *opt;
     ex_check(seqvid_optimizer_create(SEQVID_OPT_ADAM, &opt), "optimizer");
     ex_check(seqvid_optimizer_set(opt, SEQVID_OPT_LR, o->lr), "--lr");
@@ -396,11 +461,12 @@ static result train_classifier(const options *o, seqvid_classifier *c, seqset *t
     size_t *idx = ex_malloc(B * sizeof *idx);
     int *cls = ex_malloc(B * sizeof *cls);
     sampler smp;
-    sampler_init(&smp, n_labelled, 12345 + o->common.seed); /* same order for every init */
+    sampler_init(&smp, n_labelled, 12345 + seed); /* the same order for both inits */
     double acc_sum = 0;
     long acc_n = 0;
     for (long s = 1; s <= o->steps; s++) {
         sampler_next(&smp, idx, B);
+        for (size_t b = 0; b < B; b++) idx[b] = subset_index(u, idx[b]);
         seqset_fill(train, idx, B, batch, cls);
         float loss, acc;
         int st = seqvid_classifier_train_step(c, opt, batch, cls, B, &loss, &acc);
@@ -411,9 +477,9 @@ static result train_classifier(const options *o, seqvid_classifier *c, seqset *t
     result r = evaluate(c, test, (size_t)o->test);
     r.train_acc = acc_n ? acc_sum / (double)acc_n : NAN;
     r.seconds = ex_now() - t0;
-    printf("  %-22s %6zu labels: held-out accuracy %5.1f%%  loss %.3f  (train %5.1f%% with "
-           "dropout; %.0f s)\n", what, n_labelled, 100 * r.acc, r.loss, 100 * r.train_acc,
-           r.seconds);
+    printf("  %-22s %6zu labels, seed %llu: held-out accuracy %5.1f%%  loss %.3f  (train "
+           "%5.1f%% with dropout; %.0f s)\n", what, n_labelled, (unsigned long long)seed,
+           100 * r.acc, r.loss, 100 * r.train_acc, r.seconds);
     fflush(stdout);
     free(smp.perm), free(idx), free(cls);
     seqvid_batch_free(batch);
@@ -447,19 +513,21 @@ static float *encode_set(seqvid_model *m, seqset *s, size_t n, size_t *F_out)
 }
 
 /* Multinomial logistic regression on standardised features (mean and spread of the training
- * rows), L2 penalty lambda, minibatch SGD with momentum. Returns held-out accuracy. */
-static double linear_probe(const float *Xtr, const int *ytr, size_t n, const float *Xte,
+ * rows), L2 penalty lambda, minibatch SGD with momentum. The training rows are the rows u of
+ * Xtr (and ytr). Returns held-out accuracy. */
+static double linear_probe(const float *Xtr, const int *ytr, const subset *u, const float *Xte,
                            const int *yte, size_t n_te, size_t F, int C, long epochs,
                            uint64_t seed)
 {
+    const size_t n = u->n;
     const double lambda = 1e-3, lr = 0.1, mom = 0.9;
     double *mu = calloc(F, sizeof *mu), *sd = calloc(F, sizeof *sd);
     if (!mu || !sd) ex_die("out of memory");
     for (size_t i = 0; i < n; i++)
-        for (size_t f = 0; f < F; f++) mu[f] += Xtr[i * F + f];
+        for (size_t f = 0; f < F; f++) mu[f] += Xtr[subset_index(u, i) * F + f];
     for (size_t f = 0; f < F; f++) mu[f] /= (double)n;
     for (size_t i = 0; i < n; i++)
-        for (size_t f = 0; f < F; f++) sd[f] += pow(Xtr[i * F + f] - mu[f], 2);
+        for (size_t f = 0; f < F; f++) sd[f] += pow(Xtr[subset_index(u, i) * F + f] - mu[f], 2);
     for (size_t f = 0; f < F; f++) sd[f] = sqrt(sd[f] / (double)n) + 1e-6;
 
     size_t Fc = (F + 1) * (size_t)C; /* weights [F x C] then bias [C] */
@@ -472,11 +540,12 @@ static double linear_probe(const float *Xtr, const int *ytr, size_t n, const flo
     sampler smp;
     sampler_init(&smp, n, seed);
     size_t *idx = ex_malloc(mb * sizeof *idx);
-    for (long u = 0; u < updates; u++) {
+    for (long step = 0; step < updates; step++) {
         sampler_next(&smp, idx, mb);
         memset(G, 0, Fc * sizeof *G);
         for (size_t r = 0; r < mb; r++) {
-            const float *xi = Xtr + idx[r] * F;
+            const size_t row = subset_index(u, idx[r]);
+            const float *xi = Xtr + row * F;
             for (size_t f = 0; f < F; f++) x[f] = (xi[f] - mu[f]) / sd[f];
             double zmax = -INFINITY, s = 0;
             for (int k = 0; k < C; k++) {
@@ -486,7 +555,7 @@ static double linear_probe(const float *Xtr, const int *ytr, size_t n, const flo
             }
             for (int k = 0; k < C; k++) s += (z[k] = exp(z[k] - zmax));
             for (int k = 0; k < C; k++) {
-                double d = (z[k] / s - (k == ytr[idx[r]])) / (double)mb;
+                double d = (z[k] / s - (k == ytr[row])) / (double)mb;
                 for (size_t f = 0; f < F; f++) G[f * (size_t)C + (size_t)k] += d * x[f];
                 G[F * (size_t)C + (size_t)k] += d;
             }
@@ -513,6 +582,159 @@ static double linear_probe(const float *Xtr, const int *ytr, size_t n, const flo
 }
 
 /* ---------------------------------------------------------------------------------------
+ * The table: mean and spread over the seed replicates
+ * ------------------------------------------------------------------------------------- */
+/* One cell (labelled size x replicate). */
+typedef struct cell {
+    result scratch, pre;
+    double probe_pre, probe_rnd;
+    uint64_t seed;
+} cell;
+
+/* Mean and sample standard deviation (divisor n - 1; NAN for n < 2) of x[0 .. n). */
+typedef struct stat {
+    double mean, sd;
+} stat;
+
+static stat stats(const double *x, size_t n)
+{
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += x[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    return (stat){m, n > 1 ? sqrt(v / (double)(n - 1)) : NAN};
+}
+
+/* "16.7 ± 1.2%" (percent of a fraction), or "16.7%" for one replicate. */
+static const char *pct(stat st, char *buf, size_t size)
+{
+    if (isnan(st.sd)) snprintf(buf, size, "%.1f%%", 100 * st.mean);
+    else snprintf(buf, size, "%.1f ± %.1f%%", 100 * st.mean, 100 * st.sd);
+    return buf;
+}
+
+typedef struct table {
+    const options *o;
+    int classes;
+    double majority;
+    const cell *cells; /* [size][replicate], MAX_SEEDS per size */
+    long done;         /* replicates finished */
+    const char *cmd, *pre_path;
+    double t_start, t_pre;
+} table;
+
+static void write_table(FILE *f, const table *tb, int per_seed)
+{
+    const options *o = tb->o;
+    const size_t R = (size_t)tb->done;
+    fprintf(f, "\nHeld-out clip accuracy, task '%s' (%d classes; majority class %.1f%%), "
+            "%ld test clips; %ld classifier steps per run; %zu seed%s (%llu..%llu)%s\n\n",
+            tasks[o->task].name, tb->classes, 100 * tb->majority, o->test, o->steps, R,
+            R > 1 ? "s" : "", (unsigned long long)o->common.seed,
+            (unsigned long long)(o->common.seed + R - 1),
+            R < (size_t)o->seeds ? " -- unfinished, more seeds to come" : "");
+    fprintf(f, "| labelled clips | LSTM from scratch | LSTM from pretrained encoder | "
+            "pretrained - scratch (paired) | ahead by more than the spread | linear probe, "
+            "pretrained features | linear probe, untrained features |\n");
+    fprintf(f, "|---:|---:|---:|---:|:---:|---:|---:|\n");
+    for (int i = 0; i < o->n_sizes; i++) {
+        double xs[MAX_SEEDS], xp[MAX_SEEDS], xd[MAX_SEEDS], ls[MAX_SEEDS], lp[MAX_SEEDS],
+            qp[MAX_SEEDS], qr[MAX_SEEDS];
+        for (size_t r = 0; r < R; r++) {
+            const cell *c = &tb->cells[(size_t)i * MAX_SEEDS + r];
+            xs[r] = c->scratch.acc, xp[r] = c->pre.acc, xd[r] = c->pre.acc - c->scratch.acc;
+            ls[r] = c->scratch.loss, lp[r] = c->pre.loss;
+            qp[r] = c->probe_pre, qr[r] = c->probe_rnd;
+        }
+        stat ss = stats(xs, R), sp = stats(xp, R), sd = stats(xd, R);
+        char b1[48], b2[48], b3[48], b4[48], b5[48];
+        if (isnan(sd.sd)) snprintf(b3, sizeof b3, "%+.1f", 100 * sd.mean);
+        else snprintf(b3, sizeof b3, "%+.1f ± %.1f", 100 * sd.mean, 100 * sd.sd);
+        /* "the seed spread": the largest of the three standard deviations */
+        double spread = fmax(fmax(ss.sd, sp.sd), sd.sd);
+        fprintf(f, "| %ld%s | %s (%.2f) | %s (%.2f) | %s | %s | %s | %s |\n", o->sizes[i],
+                o->sizes[i] == o->labelled ? " (all)" : "", pct(ss, b1, sizeof b1),
+                stats(ls, R).mean, pct(sp, b2, sizeof b2), stats(lp, R).mean, b3,
+                isnan(spread) ? "n/a" : sd.mean > spread ? "yes" : "no",
+                pct(stats(qp, R), b4, sizeof b4), pct(stats(qr, R), b5, sizeof b5));
+    }
+    fprintf(f, "\n(Mean ± sample standard deviation over the seeds, in points of accuracy. LSTM "
+            "columns: accuracy (mean held-out cross-entropy, nats per step). \"pretrained - "
+            "scratch\": the per-seed difference, same seed, same labelled clips and minibatches. "
+            "\"ahead by more than the spread\": the mean difference exceeds the largest of the "
+            "standard deviations of scratch, pretrained and their difference.)\n");
+    if (per_seed) {
+        fprintf(f, "\nPer seed (labelled clips: (r*n + i) mod %ld for replicate r):\n\n"
+                "| labelled clips | seed | scratch | pretrained | probe, pretrained | probe, "
+                "untrained |\n|---:|---:|---:|---:|---:|---:|\n", o->labelled);
+        for (int i = 0; i < o->n_sizes; i++)
+            for (size_t r = 0; r < R; r++) {
+                const cell *c = &tb->cells[(size_t)i * MAX_SEEDS + r];
+                fprintf(f, "| %ld | %llu | %.1f%% (%.2f) | %.1f%% (%.2f) | %.1f%% | %.1f%% |\n",
+                        o->sizes[i], (unsigned long long)c->seed, 100 * c->scratch.acc,
+                        c->scratch.loss, 100 * c->pre.acc, c->pre.loss, 100 * c->probe_pre,
+                        100 * c->probe_rnd);
+            }
+    }
+    fprintf(f, "\ncommand: `%s`; pretrained model: %s; total %.1f min (pretraining %.1f)\n",
+            tb->cmd, tb->pre_path, (ex_now() - tb->t_start) / 60, tb->t_pre / 60);
+}
+
+/* <out>/fewlabels.md, rewritten after every replicate so that a stopped run keeps its rows. */
+static void save_table(const table *tb)
+{
+    const char *path = ex_path(tb->o->common.out_dir, "fewlabels.md");
+    FILE *md = fopen(path, "w");
+    if (!md) {
+        fprintf(stderr, "%s: warning: cannot write %s\n", ex_progname, path);
+        return;
+    }
+    write_table(md, tb, 1);
+    if (fclose(md) != 0) fprintf(stderr, "%s: warning: cannot write %s\n", ex_progname, path);
+}
+
+/* --dump: the first n labelled clips and their classes as .npy files. */
+static void dump(const options *o, seqset *lab)
+{
+    const size_t n = (size_t)o->dump, T = lab->T, D = EX_CANVAS * EX_CANVAS;
+    seqvid_batch *b;
+    ex_check(seqvid_batch_create(T, n, D, &b), "batch");
+    size_t *idx = ex_malloc(n * sizeof *idx);
+    int *cls = ex_malloc(n * sizeof *cls);
+    float *x, *y = ex_malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    seqset_fill(lab, idx, n, b, cls);
+    for (size_t i = 0; i < n; i++) y[i] = (float)cls[i];
+    ex_check(seqvid_batch_data(b, &x), "batch");
+    const size_t shape[4] = {T, n, EX_CANVAS, EX_CANVAS};
+    const char *clips = ex_path(o->common.out_dir, "fewlabels_clips.npy");
+    const char *classes = ex_path(o->common.out_dir, "fewlabels_classes.npy");
+    ex_check(seqvid_npy_save(clips, x, 4, shape), clips);
+    ex_check(seqvid_npy_save(classes, y, 1, &n), classes);
+    printf("wrote %s and %s: the first %zu labelled clips of task '%s'\n", clips, classes, n,
+           tasks[o->task].name);
+    free(idx), free(cls), free(y);
+    seqvid_batch_free(b);
+}
+
+/* A config of the pretrained model's LSTM stack (input, width, layers, peepholes) with the
+ * given weight seed: what the scratch classifiers and the untrained encoder are made of. */
+static seqvid_config *stack_config(const seqvid_model *m, uint64_t seed)
+{
+    static const int keys[] = {SEQVID_CFG_INPUT_DIM, SEQVID_CFG_HIDDEN, SEQVID_CFG_LAYERS,
+                               SEQVID_CFG_PEEPHOLES};
+    seqvid_config *cfg;
+    ex_check(seqvid_config_create(&cfg), "config");
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        double v;
+        ex_check(seqvid_model_get(m, keys[k], &v), "model");
+        ex_check(seqvid_config_set(cfg, keys[k], v), "config");
+    }
+    ex_check(seqvid_config_set(cfg, SEQVID_CFG_SEED, (double)seed), "seed");
+    return cfg;
+}
+
+/* ---------------------------------------------------------------------------------------
  * The experiment
  * ------------------------------------------------------------------------------------- */
 int main(int argc, char **argv)
@@ -526,135 +748,137 @@ int main(int argc, char **argv)
     seqvid_digits *train = ex_load_digits(o.common.data_dir, 0, 1);
     seqvid_digits *test = ex_load_digits(o.common.data_dir, 1, 1);
     int label;
-    if (seqvid_digits_label(train, 0, &label) != SEQVID_OK ||
-        seqvid_digits_label(test, 0, &label) != SEQVID_OK)
+    if (o.task != TASK_DIRECTION && (seqvid_digits_label(train, 0, &label) != SEQVID_OK ||
+                                     seqvid_digits_label(test, 0, &label) != SEQVID_OK))
         ex_die("the digits have no labels (the IDX label files are needed)");
+    seqset lab, held;
+    seqset_init(&lab, train, LABEL_SEED, o.task, (size_t)o.frames);
+    seqset_init(&held, test, TEST_SEED, o.task, (size_t)o.frames);
+    if (o.dump) {
+        dump(&o, &lab);
+        seqset_free(&lab), seqset_free(&held);
+        seqvid_digits_free(train), seqvid_digits_free(test);
+        return 0;
+    }
 
     /* 1. The pretrained model. */
     seqvid_model *model;
     const char *pre_path = o.pretrained;
     if (o.pretrained) {
         ex_check(seqvid_model_load(o.pretrained, &model), o.pretrained);
-        double d, h, k;
+        double d, h, l, k;
         ex_check(seqvid_model_get(model, SEQVID_CFG_INPUT_DIM, &d), "model");
         ex_check(seqvid_model_get(model, SEQVID_CFG_HIDDEN, &h), "model");
+        ex_check(seqvid_model_get(model, SEQVID_CFG_LAYERS, &l), "model");
         ex_check(seqvid_model_get(model, SEQVID_CFG_INPUT_FRAMES, &k), "model");
         if (d != EX_CANVAS * EX_CANVAS)
             ex_die("%s reads %g values per frame, not 64 x 64 frames", o.pretrained, d);
-        o.hidden = (int)h;
-        printf("pretrained model: %s (H=%d, trained on %g input frames)\n", o.pretrained,
-               o.hidden, k);
+        o.hidden = (int)h, o.layers = (int)l;
+        printf("pretrained model: %s (H=%d, %d layer%s, trained on %g input frames)\n",
+               o.pretrained, o.hidden, o.layers, o.layers > 1 ? "s" : "", k);
     } else {
         pre_path = ex_path(o.common.out_dir, "fewlabels_pretrained.safetensors");
         model = pretrain(&o, train, pre_path);
     }
     double t_pre = ex_now() - t_start;
 
-    /* 2. Labelled and held-out sets. */
-    seqset lab, held;
-    seqset_init(&lab, train, LABEL_SEED, o.task, (size_t)o.frames);
-    seqset_init(&held, test, TEST_SEED, o.task, (size_t)o.frames);
+    /* 2. Labelled and held-out classes. */
     int *y_lab = seqset_classes(&lab, (size_t)o.labelled);
     int *y_test = seqset_classes(&held, (size_t)o.test);
-    long *count = calloc((size_t)C, sizeof *count);
+    long *count = ex_calloc((size_t)C, sizeof *count);
     for (long i = 0; i < o.test; i++) count[y_test[i]]++;
     long most = 0;
     for (int k = 0; k < C; k++) most = count[k] > most ? count[k] : most;
     double majority = (double)most / (double)o.test;
     free(count);
-    printf("task '%s': %d classes, %d digit%s per clip of %d frames; labelled set: %ld "
+    printf("task '%s': %d classes, %d digit%s per clip of %d frame%s; labelled set: %ld "
            "sequences of training digits; held out: %ld sequences of test digits (majority "
-           "class %.1f%%)\n", tasks[o.task].name, C, tasks[o.task].digits,
-           tasks[o.task].digits > 1 ? "s" : "", o.frames, o.labelled, o.test, 100 * majority);
+           "class %.1f%%); %ld seed%s\n", tasks[o.task].name, C, tasks[o.task].digits,
+           tasks[o.task].digits > 1 ? "s" : "", o.frames, o.frames > 1 ? "s" : "", o.labelled,
+           o.test, 100 * majority, o.seeds, o.seeds > 1 ? "s" : "");
 
-    /* 3. Features for the probes: the pretrained encoder and an untrained one (same size). */
-    seqvid_model *fresh;
-    {
-        seqvid_config *cfg;
-        ex_check(seqvid_config_create(&cfg), "config");
-        ex_check(seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, EX_CANVAS * EX_CANVAS), "dim");
-        ex_check(seqvid_config_set(cfg, SEQVID_CFG_HIDDEN, o.hidden), "hidden");
-        ex_check(seqvid_config_set(cfg, SEQVID_CFG_SEED, (double)o.common.seed), "seed");
-        ex_check(seqvid_model_create(cfg, &fresh), "model");
-        seqvid_config_free(cfg);
-    }
+    /* 3. Features of the pretrained encoder for the probes: of every labelled clip that some
+     *    replicate uses, and of the held-out clips. */
     double t_feat = ex_now();
-    size_t F;
-    long max_size = 0;
-    for (int i = 0; i < o.n_sizes; i++) max_size = o.sizes[i] > max_size ? o.sizes[i] : max_size;
-    float *f_pre = encode_set(model, &lab, (size_t)max_size, &F);
-    float *f_pre_te = encode_set(model, &held, (size_t)o.test, &F);
-    float *f_rnd = encode_set(fresh, &lab, (size_t)max_size, &F);
-    float *f_rnd_te = encode_set(fresh, &held, (size_t)o.test, &F);
-    printf("features: %zu per clip (final h, c), encoded in %.0f s\n", F, ex_now() - t_feat);
-
-    /* 4. The runs. */
-    printf("classifiers: 1 x %d LSTM + softmax at every step, %ld steps of %d clips, Adam "
-           "%g, grad clip 10, dropout %g%s\n", o.hidden, o.steps, o.batch, o.lr, o.dropout,
-           o.freeze ? (o.freeze < 0 ? ", pretrained encoder frozen" : ", encoder frozen at first")
-                    : "");
-    result scratch[8], pre[8];
-    double probe_pre[8], probe_rnd[8];
+    size_t F, n_feat = 0;
     for (int i = 0; i < o.n_sizes; i++) {
-        size_t n = (size_t)o.sizes[i];
-        seqvid_classifier *c;
-        seqvid_config *cfg;
-        ex_check(seqvid_config_create(&cfg), "config");
-        ex_check(seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, EX_CANVAS * EX_CANVAS), "dim");
-        ex_check(seqvid_config_set(cfg, SEQVID_CFG_HIDDEN, o.hidden), "hidden");
-        ex_check(seqvid_config_set(cfg, SEQVID_CFG_SEED, (double)o.common.seed), "seed");
-        ex_check(seqvid_classifier_create(cfg, C, &c), "classifier");
-        seqvid_config_free(cfg);
-        scratch[i] = train_classifier(&o, c, &lab, n, &held, "scratch");
-        seqvid_classifier_free(c);
-
-        ex_check(seqvid_classifier_create_from_encoder(model, C, &c), "classifier");
-        ex_check(seqvid_classifier_set(c, SEQVID_CLS_FREEZE_STEPS, (double)o.freeze), "--freeze");
-        pre[i] = train_classifier(&o, c, &lab, n, &held, "pretrained encoder");
-        seqvid_classifier_free(c);
-
-        double tp = ex_now();
-        probe_pre[i] = linear_probe(f_pre, y_lab, n, f_pre_te, y_test, (size_t)o.test, F, C,
-                                    o.probe_epochs, 99 + o.common.seed);
-        probe_rnd[i] = linear_probe(f_rnd, y_lab, n, f_rnd_te, y_test, (size_t)o.test, F, C,
-                                    o.probe_epochs, 99 + o.common.seed);
-        printf("  linear probe           %6zu labels: pretrained features %5.1f%%, untrained "
-               "encoder's features %5.1f%%  (%.0f s)\n", n, 100 * probe_pre[i],
-               100 * probe_rnd[i], ex_now() - tp);
-        fflush(stdout);
+        size_t need = (size_t)o.seeds * (size_t)o.sizes[i];
+        n_feat = need > n_feat ? need : n_feat;
     }
+    if (n_feat > (size_t)o.labelled) n_feat = (size_t)o.labelled;
+    for (int i = 0; i < o.n_sizes; i++)
+        if (o.sizes[i] < o.labelled && o.seeds * o.sizes[i] > o.labelled)
+            printf("note: %ld seeds x %ld clips > %ld labelled: the replicates' subsets of "
+                   "%ld overlap\n", o.seeds, o.sizes[i], o.labelled, o.sizes[i]);
+    float *f_pre = encode_set(model, &lab, n_feat, &F);
+    float *f_pre_te = encode_set(model, &held, (size_t)o.test, &F);
+    printf("features: %zu per clip (final h, c), %zu labelled and %ld held-out clips encoded "
+           "in %.0f s\n", F, n_feat, o.test, ex_now() - t_feat);
 
-    /* 5. The table. */
+    /* 4. The runs: replicate by replicate, every size. */
+    printf("classifiers: %d x %d LSTM + softmax at every step, %ld steps of %d clips, Adam "
+           "%g, grad clip 10, dropout %g%s\n", o.layers, o.hidden, o.steps, o.batch, o.lr,
+           o.dropout, o.freeze ? (o.freeze < 0 ? ", pretrained encoder frozen"
+                                                : ", encoder frozen at first") : "");
     char cmd[2048] = "";
     for (int i = 0; i < argc; i++) {
         size_t len = strlen(cmd);
         snprintf(cmd + len, sizeof cmd - len, "%s%s", i ? " " : "", argv[i]);
     }
-    const char *md_path = ex_path(o.common.out_dir, "fewlabels.md");
-    FILE *md = fopen(md_path, "w");
-    for (FILE *f = stdout; f; f = f == stdout ? md : NULL) {
-        fprintf(f, "\nHeld-out clip accuracy, task '%s' (%d classes; majority class %.1f%%), "
-                "%ld test clips; %ld classifier steps per run\n\n", tasks[o.task].name, C,
-                100 * majority, o.test, o.steps);
-        fprintf(f, "| labelled clips | LSTM from scratch | LSTM from pretrained encoder | "
-                "linear probe, pretrained features | linear probe, untrained features |\n");
-        fprintf(f, "|---:|---:|---:|---:|---:|\n");
-        for (int i = 0; i < o.n_sizes; i++)
-            fprintf(f, "| %ld%s | %.1f%% (%.2f) | %.1f%% (%.2f) | %.1f%% | %.1f%% |\n",
-                    o.sizes[i], o.sizes[i] == o.labelled ? " (all)" : "", 100 * scratch[i].acc,
-                    scratch[i].loss, 100 * pre[i].acc, pre[i].loss, 100 * probe_pre[i],
-                    100 * probe_rnd[i]);
-        fprintf(f, "\n(LSTM columns: accuracy (held-out cross-entropy, nats per step).)\n");
-        fprintf(f, "\ncommand: `%s`; pretrained model: %s; total %.1f min (pretraining %.1f)\n",
-                cmd, pre_path, (ex_now() - t_start) / 60, t_pre / 60);
-        if (!md) break;
-    }
-    if (md) fclose(md), printf("wrote %s\n", md_path);
-    else fprintf(stderr, "%s: warning: cannot write %s\n", ex_progname, md_path);
+    cell *cells = ex_calloc((size_t)o.n_sizes * MAX_SEEDS, sizeof *cells);
+    table tb = {&o, C, majority, cells, 0, cmd, pre_path, t_start, t_pre};
+    for (long r = 0; r < o.seeds; r++) {
+        const uint64_t seed = o.common.seed + (uint64_t)r;
+        /* the untrained control: an encoder of the same shape, this replicate's weights */
+        seqvid_model *fresh;
+        seqvid_config *cfg = stack_config(model, seed);
+        ex_check(seqvid_model_create(cfg, &fresh), "model");
+        float *f_rnd = encode_set(fresh, &lab, n_feat, &F);
+        float *f_rnd_te = encode_set(fresh, &held, (size_t)o.test, &F);
+        seqvid_model_free(fresh);
+        for (int i = 0; i < o.n_sizes; i++) {
+            const size_t n = (size_t)o.sizes[i];
+            const subset u = {((size_t)r * n) % (size_t)o.labelled, n, (size_t)o.labelled};
+            cell *c = &cells[(size_t)i * MAX_SEEDS + (size_t)r];
+            c->seed = seed;
+            /* scratch and pretrained: the same config and seed, so the same readout; the
+             * pretrained one's stack is then overwritten by the encoder */
+            seqvid_classifier *k;
+            ex_check(seqvid_classifier_create(cfg, C, &k), "classifier");
+            c->scratch = train_classifier(&o, k, &lab, &u, &held, seed, "scratch");
+            seqvid_classifier_free(k);
 
-    free(f_pre), free(f_pre_te), free(f_rnd), free(f_rnd_te), free(y_lab), free(y_test);
+            ex_check(seqvid_classifier_create(cfg, C, &k), "classifier");
+            ex_check(seqvid_classifier_copy_encoder(k, model), "pretrained encoder");
+            ex_check(seqvid_classifier_set(k, SEQVID_CLS_FREEZE_STEPS, (double)o.freeze),
+                     "--freeze");
+            c->pre = train_classifier(&o, k, &lab, &u, &held, seed, "pretrained encoder");
+            seqvid_classifier_free(k);
+
+            double tp = ex_now();
+            c->probe_pre = linear_probe(f_pre, y_lab, &u, f_pre_te, y_test, (size_t)o.test, F,
+                                        C, o.probe_epochs, 99 + seed);
+            c->probe_rnd = linear_probe(f_rnd, y_lab, &u, f_rnd_te, y_test, (size_t)o.test, F,
+                                        C, o.probe_epochs, 99 + seed);
+            printf("  linear probe           %6zu labels, seed %llu: pretrained features "
+                   "%5.1f%%, untrained encoder's features %5.1f%%  (%.0f s)\n", n,
+                   (unsigned long long)seed, 100 * c->probe_pre, 100 * c->probe_rnd,
+                   ex_now() - tp);
+            fflush(stdout);
+        }
+        seqvid_config_free(cfg);
+        free(f_rnd), free(f_rnd_te);
+        tb.done = r + 1;
+        save_table(&tb);
+    }
+
+    /* 5. The table. */
+    write_table(stdout, &tb, 0);
+    printf("wrote %s\n", ex_path(o.common.out_dir, "fewlabels.md"));
+
+    free(cells);
+    free(f_pre), free(f_pre_te), free(y_lab), free(y_test);
     seqset_free(&lab), seqset_free(&held);
-    seqvid_model_free(fresh);
     seqvid_model_free(model);
     seqvid_digits_free(train), seqvid_digits_free(test);
     return 0;

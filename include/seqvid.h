@@ -780,6 +780,27 @@ SEQVID_API int seqvid_experimental_model_get_precision(const seqvid_model *m, in
 SEQVID_API int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision);
 SEQVID_API int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c,
                                                            int *precision);
+
+/** seqvid_mmnist_fill that also reports how every digit moves (since 1.1, experimental): the
+ *  same frames, labels and random stream as seqvid_mmnist_fill (the two calls may be mixed
+ *  on one generator) and, if `motion` is not NULL, n_steps*n_seqs*DIGITS*4 doubles in it
+ *  (motion_count smaller: SEQVID_ERR_BUFFER, nothing drawn). For digit n of sequence b in
+ *  frame t:
+ *  ~~~~
+ *    m = motion + ((t*n_seqs + b)*DIGITS + n)*4
+ *    m[0], m[1]  its position (row, column) in [0, 1]; its top-left pixel in the frame is
+ *                (floor(R*m[0]), floor(R*m[1])), R = canvas - digit side (36 at 64 x 64)
+ *    m[2], m[3]  its velocity (row, column) after frame t, in the same units per frame:
+ *                frame t+1 places the digit at m[0..1] + m[2..3], except that a
+ *                coordinate reaching 0 or 1 stops there and that velocity component
+ *                changes sign (the bounce); |velocity| is the digit's speed
+ *  ~~~~
+ *  So frame 0's velocity is the motion that carries the digit out of frame 0, and the whole
+ *  trajectory follows from frame 0's motion. For labels defined by motion (examples/fewlabels.c
+ *  --task direction) and for checking what a model predicts against where the digits go. */
+SEQVID_API int seqvid_experimental_mmnist_fill_motion(seqvid_mmnist *gen, seqvid_batch *batch,
+                                                      int *labels, size_t labels_count,
+                                                      double *motion, size_t motion_count);
 #endif
 /** @} */
 

@@ -6,7 +6,7 @@
 #              tests, gradient checks, the NumPy float64 reference, data, serialization with
 #              crash-atomicity, threads, the Python and Rust bindings, libseqvid_video on
 #              its own videos and OpenCV's samples, fetched by examples/setup-video.sh)
-#   sanitize   ASan + UBSan build: the C tests again, and the seqvid command's tests
+#   sanitize   ASan + UBSan build: the C tests again, the seqvid command's and fewlabels' tests
 #   valgrind   the model, kernel, optimizer, data and thread tests under valgrind memcheck
 #   reference  the reference (netlib) CBLAS instead of OpenBLAS: the C tests again
 #   onednn     the oneDNN backend (-DSEQVID_BLAS=onednn) instead of OpenBLAS: the C tests
@@ -77,7 +77,7 @@ run_stage() {
     sanitize)
         video_data && configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DSEQVID_SANITIZE=ON &&
             ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-                ctest --test-dir build-asan --output-on-failure -j "$jobs" -R "$c_tests|^seqvid_" ;;
+                ctest --test-dir build-asan --output-on-failure -j "$jobs" -R "$c_tests|^seqvid_|^fewlabels_" ;;
     valgrind)
         [ -d build-test ] || configure_build build-test -DCMAKE_BUILD_TYPE=Release
         # (test_serialize is left to ASan: its file-size-limit test forks a child whose

@@ -2,6 +2,7 @@
  * files, lengths and patches. Every file the tests read is written here into a temporary
  * folder, except the numpy-made fixtures in tests/data (see make_npy_fixtures.py). */
 #define _POSIX_C_SOURCE 200809L
+#define SEQVID_EXPERIMENTAL /* seqvid_experimental_mmnist_fill_motion */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -428,8 +429,9 @@ static void mm_determinism(void **state) {
     free_test_digits(d);
 }
 
-/* Render what SR15's generator must produce from the traced positions and the labels (which
- * name the images): each digit at (int(R*y), int(R*x)), combined by per-pixel maximum. */
+/* Render what SR15's generator must produce from the reported positions (motion[..0..1])
+ * and the labels (which name the images): each digit at (int(R*y), int(R*x)), combined by
+ * per-pixel maximum. */
 static void expect_frames(const seqvid_digits *d, size_t T, size_t S, size_t N, size_t C,
                           const double *pos, const int *labels, float *out) {
     const size_t side = d->rows, R = C - side;
@@ -437,7 +439,7 @@ static void expect_frames(const seqvid_digits *d, size_t T, size_t S, size_t N, 
     for (size_t t = 0; t < T; t++)
         for (size_t b = 0; b < S; b++)
             for (size_t n = 0; n < N; n++) {
-                const double *p = pos + ((t * S + b) * N + n) * 2;
+                const double *p = pos + ((t * S + b) * N + n) * 4;
                 size_t top = (size_t)((double)R * p[0]), left = (size_t)((double)R * p[1]);
                 const float *img = d->pixels + (size_t)labels[b * N + n] * side * side;
                 float *f = out + (t * S + b) * C * C;
@@ -457,11 +459,13 @@ static void mm_statistics(void **state) {
     assert_int_equal(seqvid_mmnist_set(g, SEQVID_MM_SEED, 7), SEQVID_OK);
     const size_t T = 20, S = 24, N = 2, C = 64, D = C * C;
     seqvid_batch *b = mm_batch(T, S, C);
-    double *pos = malloc(T * S * N * 2 * sizeof *pos);
+    double *pos = malloc(T * S * N * 4 * sizeof *pos);
     float *want = malloc(T * S * D * sizeof *want);
     int labels[24 * 2];
     assert_true(pos && want);
-    assert_int_equal(sv_mmnist_fill_traced(g, b, labels, S * N, pos, T * S * N * 2), SEQVID_OK);
+    assert_int_equal(
+        seqvid_experimental_mmnist_fill_motion(g, b, labels, S * N, pos, T * S * N * 4),
+        SEQVID_OK);
 
     /* 1. Frames are exactly the digits at (int(36 y), int(36 x)), max-combined; values in
      *    [0,1]; overlaps happen and take the larger pixel. */
@@ -476,7 +480,7 @@ static void mm_statistics(void **state) {
         for (size_t s = 0; s < S; s++) {
             /* Pixels covered by the bodies of both digits: the frame holds the max of the two,
              * which differs from the second digit painted over the first somewhere. */
-            const double *p0 = pos + ((t * S + s) * N) * 2, *p1 = p0 + 2;
+            const double *p0 = pos + ((t * S + s) * N) * 4, *p1 = p0 + 4;
             size_t t0 = (size_t)(36 * p0[0]), l0 = (size_t)(36 * p0[1]);
             size_t t1 = (size_t)(36 * p1[0]), l1 = (size_t)(36 * p1[1]);
             const float *i0 = d->pixels + (size_t)labels[s * N] * 784;
@@ -499,7 +503,7 @@ static void mm_statistics(void **state) {
      *    is clamped and that velocity component reflected, the other unchanged. */
     size_t free_steps = 0, bounces = 0;
     double px_dist = 0;
-#define P(t, s, n, k) pos[(((t) * S + (s)) * N + (n)) * 2 + (k)]
+#define P(t, s, n, k) pos[(((t) * S + (s)) * N + (n)) * 4 + (k)]
 #define INSIDE(t, s, n) (P(t, s, n, 0) > 0 && P(t, s, n, 0) < 1 && P(t, s, n, 1) > 0 && \
                          P(t, s, n, 1) < 1)
     for (size_t s = 0; s < S; s++)
@@ -568,12 +572,13 @@ static void mm_random_speed_and_counts(void **state) {
         assert_int_equal(seqvid_mmnist_set(g, SEQVID_MM_DIGITS, (double)N), SEQVID_OK);
         const size_t T = 4, S = 400;
         seqvid_batch *b = mm_batch(T, S, 20);
-        double *pos = malloc(T * S * N * 2 * sizeof *pos);
+        double *pos = malloc(T * S * N * 4 * sizeof *pos);
         float *want = malloc(T * S * 400 * sizeof *want);
         int *labels = malloc(S * N * sizeof *labels);
         assert_true(pos && want && labels);
-        assert_int_equal(sv_mmnist_fill_traced(g, b, labels, S * N, pos, T * S * N * 2),
-                         SEQVID_OK);
+        assert_int_equal(
+            seqvid_experimental_mmnist_fill_motion(g, b, labels, S * N, pos, T * S * N * 4),
+            SEQVID_OK);
         expect_frames(d, T, S, N, 20, pos, labels, want);
         assert_memory_equal(bdata(b), want, T * S * 400 * sizeof(float));
         double lo = 1, hi = 0;
@@ -581,7 +586,7 @@ static void mm_random_speed_and_counts(void **state) {
         for (size_t s = 0; s < S; s++)
             for (size_t n = 0; n < N; n++) {
                 hist[labels[s * N + n]]++;
-                const double *p0 = pos + (s * N + n) * 2, *p1 = pos + ((S + s) * N + n) * 2;
+                const double *p0 = pos + (s * N + n) * 4, *p1 = pos + ((S + s) * N + n) * 4;
                 if (p0[0] <= 0 || p0[0] >= 1 || p0[1] <= 0 || p0[1] >= 1 || p1[0] <= 0 ||
                     p1[0] >= 1 || p1[1] <= 0 || p1[1] >= 1)
                     continue;
@@ -598,6 +603,161 @@ static void mm_random_speed_and_counts(void **state) {
         seqvid_batch_free(b);
     }
     seqvid_mmnist_free(g);
+    free_test_digits(d);
+}
+
+/* The compass sector (0 = east, 1 = north-east, .., 7 = south-east; rows grow downwards) of
+ * a velocity (v_row, v_col): the class of fewlabels --task direction, restated here. */
+static int sector8(double vy, double vx) {
+    double a = atan2(-vy, vx); /* counter-clockwise from east, in (-pi, pi] */
+    const double pi = 3.14159265358979323846;
+    int k = (int)floor((a + pi / 8) / (pi / 4));
+    return ((k % 8) + 8) % 8;
+}
+
+/* seqvid_experimental_mmnist_fill_motion: bad arguments; the same frames, labels and stream
+ * as seqvid_mmnist_fill; positions and velocities obey the generator's law of motion; the
+ * direction of frame 0's velocity is uniform (8 balanced classes); and what one frame tells
+ * about that direction (the digit's pixel offset, all a frame shows of motion) is little,
+ * while two frames tell it. */
+static void mm_motion(void **state) {
+    (void)state;
+    seqvid_digits *d = test_digits(10, 28);
+    seqvid_mmnist *g, *h;
+    assert_int_equal(seqvid_mmnist_create(d, &g), SEQVID_OK);
+    assert_int_equal(seqvid_mmnist_create(d, &h), SEQVID_OK);
+    const size_t T = 12, S = 40, N = 2, D = 64 * 64, M = T * S * N * 4;
+    seqvid_batch *a = mm_batch(T, S, 64), *b = mm_batch(T, S, 64), *wrong = mm_batch(T, S, 32);
+    double *mo = malloc(M * sizeof *mo);
+    int la[80], lb[80];
+    assert_non_null(mo);
+
+    /* 1. Bad arguments: statuses, messages naming the function, nothing drawn. */
+    unsigned char before[256], after[256];
+    size_t size;
+    assert_int_equal(seqvid_mmnist_state_size(g, &size), SEQVID_OK);
+    assert_int_equal(seqvid_mmnist_get_state(g, before, size), SEQVID_OK);
+    assert_int_equal(seqvid_experimental_mmnist_fill_motion(NULL, a, NULL, 0, mo, M),
+                     SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_experimental_mmnist_fill_motion(g, NULL, NULL, 0, mo, M),
+                     SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_experimental_mmnist_fill_motion(g, wrong, NULL, 0, mo, M),
+                     SEQVID_ERR_SHAPE);
+    assert_int_equal(seqvid_experimental_mmnist_fill_motion(g, a, la, S * N - 1, mo, M),
+                     SEQVID_ERR_BUFFER);
+    assert_int_equal(seqvid_experimental_mmnist_fill_motion(g, a, la, S * N, mo, M - 1),
+                     SEQVID_ERR_BUFFER);
+    assert_non_null(strstr(seqvid_last_error(), "seqvid_experimental_mmnist_fill_motion"));
+    assert_non_null(strstr(seqvid_last_error(), "motion"));
+    assert_int_equal(seqvid_experimental_mmnist_fill_motion(g, a, la, S * N, mo, 0),
+                     SEQVID_ERR_BUFFER);
+    assert_int_equal(seqvid_experimental_mmnist_fill_motion(g, a, la, S * N, mo, 3),
+                     SEQVID_ERR_BUFFER); /* not even one digit's four values */
+    assert_int_equal(seqvid_mmnist_get_state(g, after, size), SEQVID_OK);
+    assert_memory_equal(before, after, size);
+    seqvid_mmnist_fill(g, wrong, NULL, 0); /* and the plain call names itself */
+    assert_non_null(strstr(seqvid_last_error(), "seqvid_mmnist_fill:"));
+
+    /* 2. The same stream as seqvid_mmnist_fill, calls mixed; motion NULL is allowed. */
+    assert_int_equal(seqvid_mmnist_set(g, SEQVID_MM_SEED, 31), SEQVID_OK);
+    assert_int_equal(seqvid_mmnist_set(h, SEQVID_MM_SEED, 31), SEQVID_OK);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(seqvid_experimental_mmnist_fill_motion(
+                             g, a, la, S * N, round == 1 ? NULL : mo, round == 1 ? 0 : M),
+                         SEQVID_OK);
+        assert_int_equal(seqvid_mmnist_fill(h, b, lb, S * N), SEQVID_OK);
+        assert_memory_equal(bdata(a), bdata(b), T * S * D * sizeof(float));
+        assert_memory_equal(la, lb, S * N * sizeof *la);
+    }
+
+    /* 3. The law of motion, from the last round's motion: frame t+1 = frame t's position
+     *    plus its velocity, a coordinate reaching 0 or 1 stopped there with that velocity
+     *    component negated; the speed stays 0.1; positions are the drawn offsets (the frames
+     *    are exactly those expect_frames paints). */
+    float *want = malloc(T * S * D * sizeof *want);
+    assert_non_null(want);
+    expect_frames(d, T, S, N, 64, mo, la, want);
+    assert_memory_equal(bdata(a), want, T * S * D * sizeof(float));
+    free(want);
+    size_t bounces = 0;
+    for (size_t t = 0; t < T; t++)
+        for (size_t i = 0; i < S * N; i++) {
+            const double *m = mo + (t * S * N + i) * 4;
+            assert_true(fabs(hypot(m[2], m[3]) - 0.1) < 1e-12);
+            if (t == 0) continue;
+            const double *p = mo + ((t - 1) * S * N + i) * 4;
+            for (int k = 0; k < 2; k++) {
+                double x = p[k] + p[2 + k], v = p[2 + k];
+                if (x <= 0) x = 0, v = -v;
+                if (x >= 1) x = 1, v = -v;
+                assert_true(m[k] == x && m[2 + k] == v); /* exactly the generator's rule */
+                bounces += v != p[2 + k];
+            }
+        }
+    assert_true(bounces > 20); /* the rule's bounce branch was checked */
+
+    /* 4. One digit, T = 2: frame 0's velocity falls in each of 8 compass sectors with
+     *    probability 1/8 (balanced classes), and the best guess of the sector from frame 0's
+     *    pixel offset alone (the Bayes rule estimated on one half, scored on the other) is
+     *    barely above chance, while the offsets of frames 0 and 1 together tell it. */
+    assert_int_equal(seqvid_mmnist_set(g, SEQVID_MM_DIGITS, 1), SEQVID_OK);
+    enum { S2 = 2000, ROUNDS = 40, CELLS = 37 * 37 };
+    const size_t n_all = (size_t)S2 * ROUNDS;
+    seqvid_batch *c = mm_batch(2, S2, 64);
+    double *m2 = malloc((size_t)2 * S2 * 4 * sizeof *m2);
+    int *cls = malloc(n_all * sizeof *cls), *cell = malloc(n_all * sizeof *cell);
+    int *cell01 = malloc(n_all * sizeof *cell01);
+    assert_true(m2 && cls && cell && cell01);
+    size_t hist[8] = {0};
+    for (size_t r = 0; r < ROUNDS; r++) {
+        assert_int_equal(seqvid_experimental_mmnist_fill_motion(g, c, NULL, 0, m2,
+                                                               (size_t)2 * S2 * 4),
+                         SEQVID_OK);
+        for (size_t i = 0; i < S2; i++) {
+            const double *f0 = m2 + i * 4, *f1 = m2 + (S2 + i) * 4;
+            size_t j = r * S2 + i;
+            int oy = (int)(36 * f0[0]), ox = (int)(36 * f0[1]);
+            cls[j] = sector8(f0[2], f0[3]);
+            cell[j] = oy * 37 + ox;
+            /* frames 0 and 1: the offset's change, -4..4 per axis (3.6 px per frame) */
+            int dy = (int)(36 * f1[0]) - oy, dx = (int)(36 * f1[1]) - ox;
+            assert_true(abs(dy) <= 4 && abs(dx) <= 4);
+            cell01[j] = (dy + 4) * 9 + (dx + 4);
+            hist[cls[j]]++;
+        }
+    }
+    for (int k = 0; k < 8; k++) /* 10,000 expected each; 5 sigma ~ 470 */
+        assert_true(hist[k] > n_all / 8 - 500 && hist[k] < n_all / 8 + 500);
+    const size_t half = n_all / 2;
+    for (int two = 0; two < 2; two++) {
+        const int *key = two ? cell01 : cell;
+        size_t *count = calloc((size_t)CELLS * 8, sizeof *count);
+        assert_non_null(count);
+        for (size_t j = 0; j < half; j++) count[(size_t)key[j] * 8 + (size_t)cls[j]]++;
+        size_t right = 0;
+        for (size_t j = half; j < n_all; j++) {
+            const size_t *row = count + (size_t)key[j] * 8;
+            int best = 0;
+            for (int k = 1; k < 8; k++)
+                if (row[k] > row[best]) best = k;
+            right += best == cls[j];
+        }
+        double acc = (double)right / (double)(n_all - half);
+        if (two)
+            assert_true(acc > 0.80); /* two frames: 85.6% in a large sample (pixel rounding) */
+        else
+            assert_true(acc > 0.125 && acc < 0.20); /* one frame: 16.8% in a large sample */
+        free(count);
+    }
+    free(m2), free(cls), free(cell), free(cell01);
+    seqvid_batch_free(c);
+
+    free(mo);
+    seqvid_batch_free(a);
+    seqvid_batch_free(b);
+    seqvid_batch_free(wrong);
+    seqvid_mmnist_free(g);
+    seqvid_mmnist_free(h);
     free_test_digits(d);
 }
 
@@ -1178,6 +1338,7 @@ int main(void) {
         cmocka_unit_test(mm_statistics),
         cmocka_unit_test(mm_random_speed_and_counts),
         cmocka_unit_test(mm_state),
+        cmocka_unit_test(mm_motion),
         cmocka_unit_test(npy_numpy_fixtures),
         cmocka_unit_test(npy_save_round_trip),
         cmocka_unit_test(npy_bad_files),

@@ -12,6 +12,7 @@
  *
  * The released code draws digit indices as an epoch-shuffled permutation; here every index
  * is drawn uniformly and independently, so the stream needs no permutation state. */
+#define SEQVID_EXPERIMENTAL /* declares seqvid_experimental_mmnist_fill_motion */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +127,12 @@ static void step(double *p, double *v) {
     }
 }
 
-int sv_mmnist_fill_traced(seqvid_mmnist *g, seqvid_batch *batch, int *labels,
-                          size_t labels_count, double *pos, size_t pos_count) {
-    const char *fn = "seqvid_mmnist_fill";
+/* The one generator behind seqvid_mmnist_fill and seqvid_experimental_mmnist_fill_motion
+ * (fn names the caller in messages). motion, if not NULL, receives per frame t, sequence b
+ * and digit n the position (row, col) after frame t's step and bounce and the velocity that
+ * the next step adds: motion[((t*S + b)*N + n)*4 + {0, 1, 2, 3}] = y, x, v_y, v_x. */
+static int fill(seqvid_mmnist *g, seqvid_batch *batch, int *labels, size_t labels_count,
+                double *motion, size_t motion_count, const char *fn) {
     SV_NOT_NULL(g);
     int st = sv_batch_check(batch, 0, fn);
     if (st) return st;
@@ -149,9 +153,9 @@ int sv_mmnist_fill_traced(seqvid_mmnist *g, seqvid_batch *batch, int *labels,
     if (labels && labels_count < n_labels)
         return sv_fail(SEQVID_ERR_BUFFER, "%s: labels holds %zu ints, %zu are needed", fn,
                        labels_count, n_labels);
-    if (pos && pos_count / 2 / N / S < T)
-        return sv_fail(SEQVID_ERR_BUFFER, "%s: pos holds %zu doubles, %zu x %zu x %zu x 2 are "
-                       "needed", fn, pos_count, T, S, N);
+    if (motion && motion_count / 4 / N / S < T) /* divisions: T*S*N*4 may overflow */
+        return sv_fail(SEQVID_ERR_BUFFER, "%s: motion holds %zu doubles, %zu x %zu x %zu x 4 "
+                       "are needed", fn, motion_count, T, S, N);
 
     const size_t rows = d->rows, cols = d->cols, D = batch->D;
     const size_t range_y = C - rows, range_x = C - cols;
@@ -171,9 +175,9 @@ int sv_mmnist_fill_traced(seqvid_mmnist *g, seqvid_batch *batch, int *labels,
             for (size_t t = 0; t < T; t++) {
                 step(&y, &vy);
                 step(&x, &vx);
-                if (pos) {
-                    pos[((t * S + b) * N + n) * 2] = y;
-                    pos[((t * S + b) * N + n) * 2 + 1] = x;
+                if (motion) {
+                    double *m = motion + ((t * S + b) * N + n) * 4;
+                    m[0] = y, m[1] = x, m[2] = vy, m[3] = vx;
                 }
                 size_t top = (size_t)(range_y * y), left = (size_t)(range_x * x);
                 float *frame = data + (t * S + b) * D + top * C + left;
@@ -191,7 +195,13 @@ int sv_mmnist_fill_traced(seqvid_mmnist *g, seqvid_batch *batch, int *labels,
 
 int seqvid_mmnist_fill(seqvid_mmnist *gen, seqvid_batch *batch, int *labels,
                        size_t labels_count) {
-    return sv_mmnist_fill_traced(gen, batch, labels, labels_count, NULL, 0);
+    return fill(gen, batch, labels, labels_count, NULL, 0, __func__);
+}
+
+int seqvid_experimental_mmnist_fill_motion(seqvid_mmnist *gen, seqvid_batch *batch,
+                                           int *labels, size_t labels_count, double *motion,
+                                           size_t motion_count) {
+    return fill(gen, batch, labels, labels_count, motion, motion_count, __func__);
 }
 
 /* ---- state: explicit little-endian bytes, independent of the host and of struct layout.

@@ -18,11 +18,4 @@ struct seqvid_mmnist {
 #define SV_MM_MAX_DIGITS 8
 #define SV_MM_MAX_CANVAS 4096
 
-/* seqvid_mmnist_fill, optionally also reporting the trajectories: pos (if not NULL) receives
- * T*S*DIGITS*2 doubles, pos[((t*S + b)*DIGITS + n)*2 + {0,1}] = the (row, col) position in
- * [0,1] of digit n of sequence b in frame t, before scaling to pixels; the digit's top-left
- * pixel is then (int)(range_rows*pos[0]), (int)(range_cols*pos[1]) with range = canvas - side.
- * For tests of the generator's statistics. */
-int sv_mmnist_fill_traced(seqvid_mmnist *gen, seqvid_batch *batch, int *labels,
-                          size_t labels_count, double *pos, size_t pos_count);
 #endif

@@ -1,4 +1,5 @@
-# Shared by the seqvid command tests: sourced with SEQVID (the program) set.
+# Shared by the seqvid command tests: sourced with SEQVID (the program) set, and by the
+# fewlabels test (SEQVID unset: no videos are made).
 # Each test gets a fresh folder with the tiny data of make_data.py.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,7 +15,8 @@ export SEQVID_DATA=$work/data-home # caches (the video frame cache) stay in the 
 # Videos, when this seqvid reads them and ffmpeg can write them: six 4-second FFV1 clips of
 # 64x48 (lossless), different in hue, into $d/videos.
 have_video=0
-if $SEQVID --version | grep -q "^video: libseqvid_video" && command -v ffmpeg >/dev/null; then
+if [ -n "${SEQVID:-}" ] && $SEQVID --version | grep -q "^video: libseqvid_video" &&
+    command -v ffmpeg >/dev/null; then
     mkdir -p "$d/videos"
     for i in 1 2 3 4 5 6; do
         ffmpeg -loglevel error -nostdin -y -f lavfi -i "testsrc=size=64x48:rate=10:duration=4" \

@@ -125,4 +125,5 @@ int seqvid_experimental_model_set_precision(seqvid_model *m, int precision);
 int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precision);
 int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision);
 int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c, int *precision);
+int seqvid_experimental_mmnist_fill_motion(seqvid_mmnist *gen, seqvid_batch *batch, int *labels, size_t labels_count, double *motion, size_t motion_count);
 """

@@ -525,4 +525,12 @@ unsafe extern "C" {
         -> c_int;
     pub fn seqvid_experimental_classifier_get_precision(c: *const seqvid_classifier,
                                                         precision: *mut c_int) -> c_int;
+    pub fn seqvid_experimental_mmnist_fill_motion(
+        r#gen: *mut seqvid_mmnist,
+        batch: *mut seqvid_batch,
+        labels: *mut c_int,
+        labels_count: usize,
+        motion: *mut c_double,
+        motion_count: usize,
+    ) -> c_int;
 }
