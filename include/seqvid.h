@@ -794,7 +794,8 @@ SEQVID_API int seqvid_experimental_classifier_get_precision(const seqvid_classif
  *  In every gradient pass (seqvid_model_gradients, seqvid_model_train_step) a decoder of T
  *  training steps with p > 0 draws one coin per step t = 1 .. T-1 and sequence b (all
  *  sequences of the batch, padded ones too; the reconstruction decoder's coins first, each in
- *  the order t, then b) from the model's own random stream: with probability p step t of
+ *  the order t, then b; a batch without any future target frame runs no future predictor
+ *  and draws none for it) from the model's own random stream: with probability p step t of
  *  sequence b is fed the decoder's output of step t-1 after the output non-linearity (sigma(y),
  *  the mean, for binary output, as seqvid_model_predict feeds it; y for real output), computed
  *  in the same pass from the current weights; otherwise the true previous frame. Step 0 has
