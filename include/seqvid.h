@@ -251,8 +251,8 @@ SEQVID_API int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out)
 SEQVID_API void seqvid_model_free(seqvid_model *model);
 /** Read any seqvid_config_key of the model. */
 SEQVID_API int seqvid_model_get(const seqvid_model *model, int key, double *value);
-/** Change a key after creation. Only SEQVID_CFG_RECON_FEED may change; others give
- *  SEQVID_ERR_STATE. */
+/** Change a key after creation. Only SEQVID_CFG_RECON_FEED may change (and the scheduled
+ *  sampling keys of the experimental section, at any time); others give SEQVID_ERR_STATE. */
 SEQVID_API int seqvid_model_set(seqvid_model *model, int key, double value);
 
 /** @} */
@@ -327,7 +327,8 @@ SEQVID_API int seqvid_optimizer_steps(const seqvid_optimizer *opt, uint64_t *ste
  * frames go to the encoder, frames K..K+M-1 are the future targets. For a sequence of
  * length len: the encoder reads n = min(len, K) frames, the reconstruction decoder targets
  * x_{n-1}, ..., x_0, the future predictor targets x_K .. x_{len-1} (at most M of them).
- * Decoders are teacher-forced in training.
+ * Decoders are teacher-forced in training (unless scheduled sampling, in the experimental
+ * section, is turned on).
  *
  * Losses are in nats per frame (binary output) or squared-loss units per frame (real):
  * summed over the D values of a frame, averaged over all valid target frames of the batch.
@@ -801,6 +802,42 @@ SEQVID_API int seqvid_experimental_classifier_get_precision(const seqvid_classif
 SEQVID_API int seqvid_experimental_mmnist_fill_motion(seqvid_mmnist *gen, seqvid_batch *batch,
                                                       int *labels, size_t labels_count,
                                                       double *motion, size_t motion_count);
+
+/** Scheduled sampling (Bengio et al. 2015; since 1.1, experimental): keys of
+ *  seqvid_config_set / _get and seqvid_model_set / _get, numbered from 1001 so that the stable
+ *  seqvid_config_key values can keep growing. Each is the probability p in [0, 1] (default 0)
+ *  that a step of a conditional decoder is fed, in a training pass, its own previous output
+ *  instead of the true previous frame. seqvid_model_set changes them at any time, so a
+ *  training loop can raise p between steps (a schedule); p > 0 for a decoder the model does
+ *  not have, or that is unconditioned, gives SEQVID_ERR_UNSUPPORTED (at seqvid_model_create
+ *  or seqvid_model_set).
+ *
+ *  In every gradient pass (seqvid_model_gradients, seqvid_model_train_step) a decoder of T
+ *  training steps with p > 0 draws one coin per step t = 1 .. T-1 and sequence b (all
+ *  sequences of the batch, padded ones too; the reconstruction decoder's coins first, each in
+ *  the order t, then b; a batch without any future target frame runs no future predictor
+ *  and draws none for it) from the model's own random stream: with probability p step t of
+ *  sequence b is fed the decoder's output of step t-1 after the output non-linearity (sigma(y),
+ *  the mean, for binary output, as seqvid_model_predict feeds it; y for real output), computed
+ *  in the same pass from the current weights; otherwise the true previous frame. Step 0 has
+ *  no input, as always. The fed-back output is a constant for the gradient: no gradient flows
+ *  through it into the steps that produced it (standard scheduled sampling), so the
+ *  gradient is that of the reported loss with those inputs held fixed. p = 0 draws nothing and
+ *  is bitwise the teacher-forced pass; p = 1 feeds every step its own output, as inference
+ *  does (the future loss then equals seqvid_model_evaluate's SEQVID_EVAL_INFERENCE one, the
+ *  reconstruction loss its value with SEQVID_FEED_PREDICTION). seqvid_model_evaluate never
+ *  samples. A sampled pass runs a decoder step by step with dense input products, which
+ *  costs more than the teacher-forced pass.
+ *
+ *  The stream is seeded from SEQVID_CFG_SEED (a stream of its own, not the initialisation's)
+ *  when the model is created or loaded from a model file; the coins do not depend on the
+ *  thread count. Model files do not hold p; checkpoints hold p and the stream's position
+ *  (when they differ from 0 and from the seeded start; docs/format.md), so that training
+ *  resumed from a checkpoint is bitwise the uninterrupted run. */
+typedef enum seqvid_experimental_config_key { /* default  meaning                         */
+    SEQVID_CFG_SAMPLE_RECON = 1001,  /**< 0   p of the reconstruction decoder             */
+    SEQVID_CFG_SAMPLE_FUTURE = 1002  /**< 0   p of the future predictor                   */
+} seqvid_experimental_config_key;
 #endif
 /** @} */
 

@@ -13,8 +13,15 @@
  *     binary: loss = Σ_d softplus(y) - x y  (= cross-entropy of σ(y)),   ∂loss/∂y = σ(y) - x
  *     real:   loss = ½ Σ_d (y - x)²,                                      ∂loss/∂y = y - x
  * Each decoder's loss is averaged over its valid target frames; the objective is their sum.
+ *
+ * Scheduled sampling (Bengio et al. 2015; seqvid.h's experimental SAMPLE_RECON / _FUTURE =
+ * p > 0): in a gradient pass, step t > 0 of row b of a conditional decoder reads, where its
+ * coin u_{t,b} < p, the decoder's own output of step t-1 after the non-linearity (σ(y) or y)
+ * instead of the target it would read. With inputs x~_t so assembled the pass is the
+ * teacher-forced one on x~, and its backward too: the x~ are constants for the gradient
+ * (no path from a fed-back output back into the step that produced it).
  */
-#define SEQVID_EXPERIMENTAL /* the precision functions and constants */
+#define SEQVID_EXPERIMENTAL /* the precision functions and constants, the sampling keys */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +48,8 @@ enum {
     WS_DH,     /* two [T x B x H] gradient buffers, ping-ponged down a stack */
     WS_DSTATE, /* ∂L/∂(h, c) of the encoder's final state: [2 x L x B x H] */
     WS_TMP,    /* kernel scratch [2 x B x H] */
+    WS_INREC,  /* inputs of a sampled recon decoder pass, steps 1..T-1 [(T-1) x B x D] */
+    WS_INFUT,  /* inputs of a sampled future decoder pass */
     WS_N
 };
 
@@ -137,6 +146,7 @@ int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
     if (has_rec(m)) add_decoder(m, "recon", cond_rec, &m->rec);
     if (has_fut(m)) add_decoder(m, "future", cond_fut, &m->fut);
     sv_arena_init(&m->arena, &m->cfg);
+    sv_model_seed_sampling(m);
     *out = m;
     return SEQVID_OK;
 }
@@ -145,6 +155,8 @@ void seqvid_model_free(seqvid_model *m) {
     if (!m) return;
     sv_arena_release(&m->arena);
     ws_free(m->ws);
+    free(m->coins[0]);
+    free(m->coins[1]);
     free(m);
 }
 
@@ -155,13 +167,31 @@ int seqvid_model_get(const seqvid_model *m, int key, double *value) {
 
 int seqvid_model_set(seqvid_model *m, int key, double value) {
     SV_NOT_NULL(m);
-    if (key != SEQVID_CFG_RECON_FEED)
+    if (key != SEQVID_CFG_RECON_FEED && key != SEQVID_CFG_SAMPLE_RECON &&
+        key != SEQVID_CFG_SAMPLE_FUTURE)
         return sv_fail(SEQVID_ERR_STATE, "seqvid_model_set: key %d is fixed at creation; only "
-                       "SEQVID_CFG_RECON_FEED may change", key);
+                       "SEQVID_CFG_RECON_FEED and the SAMPLE_* keys may change", key);
     int st = sv_config_check(key, value);
     if (st) return st;
-    m->cfg.v[key] = value;
+    struct seqvid_config cfg = m->cfg;
+    *sv_config_slot(&cfg, key) = value;
+    if ((st = sv_config_check_sampling(&cfg, "seqvid_model_set"))) return st;
+    m->cfg = cfg;
     return SEQVID_OK;
+}
+
+/* The coin stream's start: seeded by SEED, moved off the initialisation's stream (which
+ * sv_arena_init seeds with SEED itself) by a constant of its own ("sampling"). */
+static void sampling_start(const seqvid_model *m, sv_rng *r) {
+    sv_rng_seed(r, (uint64_t)m->cfg.v[SEQVID_CFG_SEED] ^ 0x73616d706c696e67ull);
+}
+
+void sv_model_seed_sampling(seqvid_model *m) { sampling_start(m, &m->sample_rng); }
+
+int sv_model_sampling_at_start(const seqvid_model *m) {
+    sv_rng start;
+    sampling_start(m, &start);
+    return !memcmp(start.s, m->sample_rng.s, sizeof start.s);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -263,6 +293,68 @@ static void decoder_forward(seqvid_model *m, const sv_decoder *d, sv_lstm_cache 
     sv_readout_forward(&d->out, caches[m->L - 1].h + BH, T * B, Y);
 }
 
+/* The sampling probability p of a decoder (0 for teacher forcing). */
+static double sample_p(const seqvid_model *m, const sv_decoder *d) {
+    int key = d == &m->rec ? SEQVID_CFG_SAMPLE_RECON : SEQVID_CFG_SAMPLE_FUTURE;
+    return m->cfg.x[key - SV_CFG_XBASE];
+}
+
+/* The decoder forward of a training-shaped pass. Teacher-forced (decoder_forward, *in = NULL)
+ * unless `sample` and the decoder's p > 0: then a scheduled-sampling pass (see the top of the
+ * file) with the same caches and logits Y, and the inputs of steps 1..T-1 in *in
+ * [(T-1) x B x D] (a workspace slot) for the backward. It runs step by step, since step t of
+ * row b reads the output of step t-1 where its coin is 1. The coins come from the model's
+ * stream, in the order t = 1..T-1, then b (all rows); m->coins[which] keeps them.
+ * steplen: [B] ints of scratch. */
+static int decoder_forward_train(seqvid_model *m, const sv_decoder *d, int sample,
+                                 sv_lstm_cache *caches, int T, int B, const float *tgt,
+                                 const int *len, float *Y, float **in, int *steplen) {
+    *in = NULL;
+    if (!sample || !(sample_p(m, d) > 0)) {
+        decoder_forward(m, d, caches, T, B, tgt, len, Y);
+        return SEQVID_OK;
+    }
+    const int which = d == &m->fut;
+    const size_t D = (size_t)m->D, BD = (size_t)B * D, BH = (size_t)B * m->H;
+    const size_t n = T > 1 ? (size_t)(T - 1) * B : 0;
+    *in = ws_get(m, which ? WS_INFUT : WS_INREC, (n ? n : 1) * D);
+    if (!*in) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for %zu inputs", n);
+    if (m->sample_replay) { /* tests: the inputs of the previous pass, teacher-forced */
+        decoder_forward(m, d, caches, T, B, *in, len, Y);
+        return SEQVID_OK;
+    }
+    if (n > m->coins_cap[which]) {
+        unsigned char *c = sv_malloc(n);
+        if (!c) return sv_fail(SEQVID_ERR_NOMEM, "model: out of memory for %zu coins", n);
+        free(m->coins[which]);
+        m->coins[which] = c, m->coins_cap[which] = n;
+    }
+    unsigned char *coin = m->coins[which];
+    const double p = sample_p(m, d);
+    for (size_t i = 0; i < n; i++) coin[i] = sv_rng_uniform(&m->sample_rng) < p;
+
+    handoff(m, caches);
+    for (int t = 0; t < T; t++) {
+        const float *x = NULL;
+        if (t > 0) { /* x~_t: the target of step t-1, or the output of step t-1 */
+            float *xt = *in + (size_t)(t - 1) * BD;
+            for (int b = 0; b < B; b++) {
+                size_t r = (size_t)(t - 1) * BD + (size_t)b * D;
+                if (coin[(size_t)(t - 1) * B + b]) output_row(m->output, Y + r, xt + b * D, m->D);
+                else memcpy(xt + b * D, tgt + r, D * sizeof *xt);
+            }
+            x = xt;
+        }
+        if (len)
+            for (int b = 0; b < B; b++) steplen[b] = t < len[b];
+        for (int l = 0; l < m->L; l++)
+            sv_lstm_forward_step(&d->stack.layer[l], t, B, l ? caches[l - 1].h + (t + 1) * BH : x,
+                                 len ? steplen : NULL, &caches[l]);
+        sv_readout_forward(&d->out, caches[m->L - 1].h + (t + 1) * BH, B, Y + t * BD);
+    }
+    return SEQVID_OK;
+}
+
 /* Inference roll-out of a decoder for T steps, one step at a time: step t > 0 of a
  * conditional decoder reads truth[t-1] if truth != NULL, else its own output out[t-1].
  * Outputs (σ(y) or y) go to out [T x B x D] (0 on padding rows); if tgt != NULL the loss
@@ -356,6 +448,8 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
     struct sv_workspace *w = m->ws;
     double rec = 0.0, fut = 0.0;
     float *tgt_rec = NULL, *yrec = NULL, *yfut = NULL;
+    float *in_rec = NULL, *in_fut = NULL; /* a sampled decoder's inputs (else the targets) */
+    int *steplen = ints + 2 * (size_t)B;  /* third quarter: scratch of a sampled pass */
     const float *tgt_fut = X + (size_t)K * BD;
 
     if (has_rec(m)) {
@@ -373,7 +467,9 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_REC, K, B, w->dec[0]))) return st;
             yrec = ws_get(m, WS_YREC, (size_t)K * BD);
             if (!yrec) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->rec, w->dec[0], K, B, tgt_rec, len_in, yrec);
+            if ((st = decoder_forward_train(m, &m->rec, pass == PASS_GRADIENTS, w->dec[0], K, B,
+                                            tgt_rec, len_in, yrec, &in_rec, steplen)))
+                return st;
             rec = frame_loss(m, yrec, tgt_rec, K, B, len_in,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_rec_frames : 0.0f);
         }
@@ -388,7 +484,9 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
             if ((st = bind_caches(m, WS_FUT, M, B, w->dec[1]))) return st;
             yfut = ws_get(m, WS_YFUT, (size_t)M * BD);
             if (!yfut) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
-            decoder_forward(m, &m->fut, w->dec[1], M, B, tgt_fut, len_fut, yfut);
+            if ((st = decoder_forward_train(m, &m->fut, pass == PASS_GRADIENTS, w->dec[1], M, B,
+                                            tgt_fut, len_fut, yfut, &in_fut, steplen)))
+                return st;
             fut = frame_loss(m, yfut, tgt_fut, M, B, len_fut,
                              pass == PASS_GRADIENTS ? 1.0f / (float)n_fut_frames : 0.0f);
         }
@@ -412,14 +510,16 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
         if (yrec) {
             const float *htop = w->dec[0][m->L - 1].h + BH;
             sv_readout_backward(&m->rec.out, htop, K * B, yrec, dh);
-            sv_stack_backward(&m->rec.stack, w->dec[0], K, B, m->rec.conditional ? tgt_rec : NULL,
-                           1, len_in, dh, NULL, NULL, dhT, dcT, tmp);
+            const float *in = in_rec ? in_rec : tgt_rec;
+            sv_stack_backward(&m->rec.stack, w->dec[0], K, B, m->rec.conditional ? in : NULL, 1,
+                              len_in, dh, NULL, NULL, dhT, dcT, tmp);
         }
         if (yfut) {
             const float *htop = w->dec[1][m->L - 1].h + BH;
             sv_readout_backward(&m->fut.out, htop, M * B, yfut, dh);
-            sv_stack_backward(&m->fut.stack, w->dec[1], M, B, m->fut.conditional ? tgt_fut : NULL,
-                           1, len_fut, dh, NULL, NULL, dhT, dcT, tmp);
+            const float *in = in_fut ? in_fut : tgt_fut;
+            sv_stack_backward(&m->fut.stack, w->dec[1], M, B, m->fut.conditional ? in : NULL, 1,
+                              len_fut, dh, NULL, NULL, dhT, dcT, tmp);
         }
         /* The encoder's outputs are seen only through its final state. */
         memset(dh, 0, (size_t)K * BH * sizeof *dh);

@@ -1,9 +1,11 @@
 /* keys.c -- the names and ranges of every option key and kind (keys.h), and their public
  * lookup (seqvid_key_name, seqvid_key_lookup). The names are also those of saved files:
  * part of the format, never changed. */
+#define SEQVID_EXPERIMENTAL /* the experimental configuration keys */
 #include <math.h>
 #include <float.h>
 #include <stddef.h>
+#include "config.h"
 #include "error.h"
 #include "keys.h"
 #include "util.h"
@@ -26,6 +28,13 @@ static const sv_key config_keys[] = {
     [SEQVID_CFG_INIT_WEIGHT] = {"INIT_WEIGHT", 0, 10, 0},
     [SEQVID_CFG_INIT_PEEPHOLE] = {"INIT_PEEPHOLE", 0, 10, 0},
     [SEQVID_CFG_FORGET_BIAS] = {"FORGET_BIAS", -100, 100, 0},
+};
+
+/* The experimental configuration keys (seqvid.h's experimental section), indexed by
+ * key - SV_CFG_XBASE: a second range of the same table. */
+static const sv_key config_xkeys[SV_CFG_NXKEYS] = {
+    [SEQVID_CFG_SAMPLE_RECON - SV_CFG_XBASE] = {"SAMPLE_RECON", 0, 1, 0},
+    [SEQVID_CFG_SAMPLE_FUTURE - SV_CFG_XBASE] = {"SAMPLE_FUTURE", 0, 1, 0},
 };
 
 /* Positive keys start at FLT_MIN and every bound is finite as a float, so no setting turns
@@ -72,11 +81,15 @@ static const sv_key optimizer_kinds[] = {
     [SEQVID_OPT_ADAM] = {"Adam", 0, 0, 0},
 };
 
+/* A table is one or two ranges of keys: keys[i] is key base + i, xkeys[i] key xbase + i. */
 static const struct {
     const sv_key *keys;
     int n, base;
+    const sv_key *xkeys;
+    int xn, xbase;
 } tables[] = {
-    [SEQVID_NAMES_CONFIG] = {config_keys, NKEYS(config_keys), 0},
+    [SEQVID_NAMES_CONFIG] = {config_keys, NKEYS(config_keys), 0, config_xkeys,
+                             NKEYS(config_xkeys), SV_CFG_XBASE},
     [SEQVID_NAMES_OPTIMIZER] = {optimizer_keys, NKEYS(optimizer_keys), 0},
     [SEQVID_NAMES_CLASSIFIER] = {classifier_keys, NKEYS(classifier_keys), 100},
     [SEQVID_NAMES_MMNIST] = {mmnist_keys, NKEYS(mmnist_keys), 0},
@@ -87,8 +100,12 @@ static const struct {
 const sv_key *sv_key_find(int table, int key) {
     if (table < 1 || table >= NKEYS(tables) || !tables[table].keys) return NULL;
     int i = key - tables[table].base;
-    if (i < 0 || i >= tables[table].n || !tables[table].keys[i].name) return NULL;
-    return &tables[table].keys[i];
+    if (i >= 0 && i < tables[table].n && tables[table].keys[i].name)
+        return &tables[table].keys[i];
+    i = key - tables[table].xbase;
+    if (tables[table].xkeys && i >= 0 && i < tables[table].xn && tables[table].xkeys[i].name)
+        return &tables[table].xkeys[i];
+    return NULL;
 }
 
 int sv_key_check(const sv_key *k, double v, const char *fn) {
@@ -124,6 +141,11 @@ int seqvid_key_lookup(int table, const char *name, int *key) {
     for (int i = 0; i < tables[table].n; i++)
         if (tables[table].keys[i].name && same_name(tables[table].keys[i].name, name)) {
             *key = i + tables[table].base;
+            return SEQVID_OK;
+        }
+    for (int i = 0; i < tables[table].xn; i++)
+        if (tables[table].xkeys[i].name && same_name(tables[table].xkeys[i].name, name)) {
+            *key = i + tables[table].xbase;
             return SEQVID_OK;
         }
     return sv_fail(SEQVID_ERR_ARG, "%s: no key named '%.64s' in table %d", __func__, name,

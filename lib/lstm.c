@@ -178,6 +178,18 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
     }
 }
 
+void sv_lstm_forward_step(const sv_lstm_layer *l, int t, int B, const float *x, const int *len,
+                          sv_lstm_cache *cache) {
+    const size_t BH = (size_t)B * l->H, BG = (size_t)B * gate_ld(l->H);
+    /* A one-step cache over slots t, t+1 of the whole one: the same arithmetic as the
+     * one-step forwards of a roll-out, written where the backward reads it. */
+    sv_lstm_cache step = {.h = cache->h + t * BH, .c = cache->c + t * BH,
+                          .gates = cache->gates + t * BG, .tc = cache->tc + t * BH,
+                          .zero_init = t == 0 && cache->zero_init};
+    sv_sparse_forget(cache->sparse); /* a copy from an earlier forward is stale now */
+    sv_lstm_forward(l, 1, B, x, 0, len, &step);
+}
+
 void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                       const int *len, sv_lstm_cache *cache, float *dH, const float *dhT,
                       const float *dcT, float *dX, float *dh0, float *dc0, float *tmp) {

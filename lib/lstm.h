@@ -72,6 +72,16 @@ void sv_lstm_cache_release(sv_lstm_cache *c);
 void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x_t0,
                      const int *len, sv_lstm_cache *cache);
 
+/* Step t alone of a forward over T steps into `cache` (bound for T steps), for inputs known
+ * only one step at a time (a decoder fed its own outputs): x [B x D] is the input of step t
+ * (NULL: none); row b runs iff len == NULL or len[b] > 0 (a one-step length, as in a
+ * one-step sv_lstm_forward). Steps 0..t-1 must have been run (slot 0 written for t = 0).
+ * After steps 0..T-1 the cache is what sv_lstm_forward over the T steps with these inputs
+ * gives, up to rounding, and sv_lstm_backward runs on it (with the inputs as X, x_t0 = 0 or
+ * 1); the cache keeps no sparse copy of them, so the backward runs the dense products. */
+void sv_lstm_forward_step(const sv_lstm_layer *l, int t, int B, const float *x, const int *len,
+                          sv_lstm_cache *cache);
+
 /* BPTT over the T steps of the last forward with the same arguments.
  * dH:  [T x B x H] gradient w.r.t. h_t from above; consumed (overwritten).
  * dhT, dcT: [B x H] gradient w.r.t. the final state (NULL = zero).

@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "config.h"
 #include "lstm.h"
+#include "rng.h"
 
 /* A decoder: an LSTM stack initialised from the encoder's final state, and a readout
  * y = h_top W_out + b_out. */
@@ -25,5 +26,21 @@ struct seqvid_model {
     sv_stack enc;
     sv_decoder rec, fut;
     struct sv_workspace *ws;
+    /* Scheduled sampling (seqvid.h's experimental SAMPLE_RECON / SAMPLE_FUTURE, in cfg.x):
+     * the coin stream, and the coins of the last sampled gradient pass of each decoder
+     * (0: recon, 1: future), coins[i][(t-1)*B + b] = 1 where step t of row b was fed the
+     * decoder's own output. */
+    sv_rng sample_rng;
+    unsigned char *coins[2];
+    size_t coins_cap[2];
+    /* Tests only: a gradient pass feeds every sampling decoder the inputs of the previous
+     * (sampled) pass over the same batch again, teacher-forced, drawing no coins: the loss
+     * whose gradient a sampled pass computes, for finite differences. */
+    int sample_replay;
 };
+
+/* Restart the coin stream at its seed (from SEED: a stream of its own). */
+void sv_model_seed_sampling(seqvid_model *m);
+/* 1 if the coin stream is where sv_model_seed_sampling put it (nothing drawn since). */
+int sv_model_sampling_at_start(const seqvid_model *m);
 #endif

@@ -138,6 +138,14 @@ static const char *file_type(int checkpoint, int classifier) {
                       : (classifier ? "classifier" : "model");
 }
 
+/* A random stream's position (xoshiro256** state) as 4 x 16 lower-case hex digits. */
+static int add_state(cJSON *meta, const char *key, const uint64_t x[4]) {
+    char st[68];
+    snprintf(st, sizeof st, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, x[0], x[1],
+             x[2], x[3]);
+    return add_str(meta, key, st);
+}
+
 static int build_json(const plan *p, const contents *a, const seqvid_optimizer *opt,
                       uint64_t step, int checkpoint, uint32_t crc, char **out) {
     cJSON *root = cJSON_CreateObject(), *meta = root ? cJSON_AddObjectToObject(root, "__metadata__")
@@ -172,13 +180,18 @@ static int build_json(const plan *p, const contents *a, const seqvid_optimizer *
              add_u64(meta, "optimizer.steps", opt->steps) &&
              add_u64(meta, "optimizer.bound", (uint64_t)opt->n) &&
              add_u64(meta, "train.step", step);
-        if (a->cls) { /* where the dropout stream stands: xoshiro256** state, 4 x 16 hex */
-            char st[68];
-            const uint64_t *x = a->cls->rng.s;
-            snprintf(st, sizeof st, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
-                     x[0], x[1], x[2], x[3]);
-            ok = ok && add_str(meta, "train.dropout_state", st);
+        if (a->cls) /* where the dropout stream stands */
+            ok = ok && add_state(meta, "train.dropout_state", a->cls->rng.s);
+        /* Scheduled sampling (experimental): p where it is not 0, and where the coin stream
+         * stands once it has moved, so files of runs without it stay as they were. */
+        for (int k = SV_CFG_XBASE; ok && a->model && k < SV_CFG_XBASE + SV_CFG_NXKEYS; k++) {
+            double v = a->model->cfg.x[k - SV_CFG_XBASE];
+            char key[48];
+            snprintf(key, sizeof key, "train.%s", sv_config_key_name(k));
+            if (v != 0) ok = add_num(meta, key, v);
         }
+        if (a->model && !sv_model_sampling_at_start(a->model))
+            ok = ok && add_state(meta, "train.sample_state", a->model->sample_rng.s);
         for (int k = 1; ok && k < SV_OPT_NKEYS; k++) {
             if (!sv_optimizer_key_name(k) || isnan(opt->v[k])) continue; /* NaN: not for this kind */
             char key[48];
@@ -336,6 +349,9 @@ typedef struct header {
     uint64_t opt_steps, opt_bound, step;
     uint64_t dropout_state[4];     /* train.dropout_state (classifier checkpoints) */
     int dropout_seen;
+    double sample_p[SV_CFG_NXKEYS]; /* train.SAMPLE_* (model checkpoints; absent: 0) */
+    uint64_t sample_state[4];      /* train.sample_state (model checkpoints) */
+    int sample_seen;
     int s1, s2, rng; /* tensor index or -1 */
 } header;
 
@@ -465,6 +481,29 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
                 h->dropout_seen = 1;
                 continue;
             }
+            int xk = SV_CFG_XBASE; /* a scheduled-sampling setting "train.SAMPLE_*"? */
+            while (xk < SV_CFG_XBASE + SV_CFG_NXKEYS &&
+                   !(starts_with(key, "train.") && !strcmp(key + 6, sv_config_key_name(xk))))
+                xk++;
+            if (xk < SV_CFG_XBASE + SV_CFG_NXKEYS || !strcmp(key, "train.sample_state")) {
+                if (h->classifier)
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata '%s' in a classifier "
+                                   "checkpoint (it belongs to model checkpoints)", fn, sh);
+                if (xk == SV_CFG_XBASE + SV_CFG_NXKEYS) {
+                    if (!parse_state(val, h->sample_state))
+                        return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s is not 64 lower-case "
+                                       "hex digits of a valid (nonzero) generator state", fn, sh);
+                    h->sample_seen = 1;
+                    continue;
+                }
+                double v;
+                if (!sv_parse_double(val, &v))
+                    return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata %s = '%s' is not a number",
+                                   fn, sh, sv_shown(val, sv, sizeof sv));
+                if (sv_config_check(xk, v)) return refail(fn, sh);
+                h->sample_p[xk - SV_CFG_XBASE] = v;
+                continue;
+            }
             int is_u64 = !strcmp(key, "optimizer.steps") || !strcmp(key, "optimizer.bound") ||
                          !strcmp(key, "train.step");
             if (is_u64) {
@@ -531,6 +570,9 @@ static int parse_metadata(const char *fn, const cJSON *meta, header *h) {
             return sv_fail(SEQVID_ERR_FORMAT, "%s: metadata lacks classifier.%s", fn,
                            k ? sv_classifier_key_name(k + 100) : "CLASSES");
     if (sv_config_check_all(&h->cfg)) return refail(fn, "the stored configuration");
+    struct seqvid_config sampled = h->cfg; /* train.SAMPLE_* need the decoders they name */
+    memcpy(sampled.x, h->sample_p, sizeof sampled.x);
+    if (sv_config_check_sampling(&sampled, "checkpoint")) return refail(fn, "train.SAMPLE_*");
     if (h->checkpoint && h->classifier && !h->dropout_seen)
         return sv_fail(SEQVID_ERR_FORMAT, "%s: classifier checkpoint lacks metadata "
                        "train.dropout_state", fn);
@@ -767,6 +809,11 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         }
         if (out->cls && want_ckpt) /* the dropout stream goes on where it stood */
             memcpy(out->cls->rng.s, h->dropout_state, sizeof out->cls->rng.s);
+        if (out->model && want_ckpt) { /* scheduled sampling too (a model file: off) */
+            memcpy(out->model->cfg.x, h->sample_p, sizeof out->model->cfg.x);
+            if (h->sample_seen)
+                memcpy(out->model->sample_rng.s, h->sample_state, sizeof h->sample_state);
+        }
         opt->steps = h->opt_steps;
         if (h->opt_bound) { /* read and checked even when only the model is wanted */
             if ((st = sv_optimizer_bind(opt, (size_t)h->opt_bound))) goto fail;

@@ -5,13 +5,17 @@
  *   ref_driver CASEDIR
  *
  * Reads  CASEDIR/case.txt     "key value" lines: kind D H L peep K M cond_recon cond_future
- *                             output T S n_future, and "lengths l_0 .. l_{S-1}"
+ *                             output T S n_future, and "lengths l_0 .. l_{S-1}"; optional
+ *                             sample_recon / sample_future P: scheduled sampling in the
+ *                             gradient pass (the experimental SAMPLE_* keys)
  *        CASEDIR/data.f32     T*S*D float32, time-major
  *        CASEDIR/params.txt   "name rows cols" per block, in the order of params.f32
  *        CASEDIR/params.f32   the blocks' float32 values, concatenated
  * Writes CASEDIR/layout.txt   "count N" then "name offset rows cols" per block of the model
  *        CASEDIR/results.txt  "<call> <status> [values...]" per call
  *        CASEDIR/grads.f32    the gradient arena right after seqvid_model_gradients
+ *        CASEDIR/coins_recon.u8, coins_future.u8   that pass's coins ((K-1)*S, (M-1)*S
+ *                             bytes, step-major) where the decoder sampled
  *        CASEDIR/grads_after.f32, params_after.f32   the arenas after all other calls
  *        CASEDIR/recon_truth.f32, recon_pred.f32     seqvid_model_reconstruct, T*S*D
  *        CASEDIR/predict.f32  n_future*S*D,  CASEDIR/encode.f32  S*F
@@ -19,13 +23,14 @@
  * side, or of another shape, is an error (exit 2). Library failures are recorded in
  * results.txt (and their message printed on stderr), not fatal: python judges them.
  */
+#define SEQVID_EXPERIMENTAL /* the scheduled sampling keys */
 #include <seqvid.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-
+#include "model.h" /* the coins of the sampled pass (private: the reference needs them) */
 #include "ref_io.h"
 
 /* The model's parameter blocks, in the shape load_given_params wants. */
@@ -45,6 +50,7 @@ int main(int argc, char **argv)
     /* ---- case description ---- */
     long kind = 0, D = 0, H = 0, L = 0, peep = 0, K = 0, M = 0, cond_recon = 0, cond_future = 0,
          output = 0, T = 0, S = 0, n_future = 0;
+    double sample[2] = {0, 0}; /* recon, future */
     size_t lens[64];
     size_t n_lens = 0;
     {
@@ -55,6 +61,11 @@ int main(int argc, char **argv)
                 unsigned long v;
                 while (n_lens < 64 && fscanf(f, "%lu", &v) == 1)
                     lens[n_lens++] = v;
+                continue;
+            }
+            if (strcmp(key, "sample_recon") == 0 || strcmp(key, "sample_future") == 0) {
+                if (fscanf(f, "%lf", &sample[key[7] == 'f']) != 1)
+                    die("bad value for", key);
                 continue;
             }
             long v;
@@ -114,9 +125,23 @@ int main(int argc, char **argv)
     float rec = -1.0f, fut = -1.0f;
     int st;
 
+    for (int d = 0; d < 2; d++)
+        if (sample[d] > 0 &&
+            seqvid_model_set(model, d ? SEQVID_CFG_SAMPLE_FUTURE : SEQVID_CFG_SAMPLE_RECON,
+                             sample[d]) != SEQVID_OK)
+            die("set SAMPLE_*", seqvid_last_error());
     st = seqvid_model_gradients(model, batch, &rec, &fut);
     report(res, "gradients", st, 2, rec, fut);
     write_f32("grads.f32", grads, count);
+    for (int d = 0; d < 2; d++) {
+        size_t n = (size_t)((d ? M : K) - 1) * (size_t)S;
+        if (!(sample[d] > 0) || st != SEQVID_OK || !model->coins[d])
+            continue;
+        FILE *f = open_in(d ? "coins_future.u8" : "coins_recon.u8", "wb");
+        if (n && fwrite(model->coins[d], 1, n, f) != n)
+            die("short write", "coins");
+        fclose(f);
+    }
 
     rec = fut = -1.0f;
     st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_TEACHER_FORCED, &rec, &fut);

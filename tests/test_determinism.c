@@ -8,7 +8,9 @@
  * OpenBLAS would thread them on its own (before the fix 1 vs 2 threads differed in most
  * weights after a few steps); frames are sparse binary for the composite (the sparse-input
  * path) and dense real for the autoencoder. Adam with a global-norm clip (a reduction over
- * all gradients) is the optimizer. */
+ * all gradients) is the optimizer. A third model trains with scheduled sampling (the
+ * experimental SAMPLE_* keys): its coins, drawn on the calling thread, and the step-by-step
+ * decoder passes they cause must not depend on the thread count either. */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include <sched.h>
 #include <setjmp.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#define SEQVID_EXPERIMENTAL /* the scheduled sampling keys */
 #include "seqvid.h"
 #include "rng.h"
 
@@ -84,10 +87,15 @@ static seqvid_optimizer *make_adam(void) {
     return o;
 }
 
-static void model_run(record *rec, int kind, int output, int layers, double density) {
+static void model_run(record *rec, int kind, int output, int layers, double density,
+                      double sample) {
     seqvid_config *cfg = make_config(kind, output, layers);
     seqvid_model *m;
     CHECK(seqvid_model_create(cfg, &m));
+    if (sample > 0) {
+        CHECK(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, sample));
+        CHECK(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, sample));
+    }
     seqvid_batch *b = make_batch(11 + (uint64_t)kind, density);
     seqvid_optimizer *o = make_adam();
     float loss[2];
@@ -167,8 +175,9 @@ static void classifier_run(record *rec) {
 static record run_all(void) {
     record r = {0};
     /* dense first: its first library thread-count read happens inside a BLAS product */
-    model_run(&r, SEQVID_AUTOENCODER, SEQVID_OUTPUT_REAL, 1, 0);
-    model_run(&r, SEQVID_COMPOSITE, SEQVID_OUTPUT_BINARY, 2, 0.1);
+    model_run(&r, SEQVID_AUTOENCODER, SEQVID_OUTPUT_REAL, 1, 0, 0);
+    model_run(&r, SEQVID_COMPOSITE, SEQVID_OUTPUT_BINARY, 2, 0.1, 0);
+    model_run(&r, SEQVID_COMPOSITE, SEQVID_OUTPUT_BINARY, 1, 0.1, 0.5);
     classifier_run(&r);
     return r;
 }

@@ -485,6 +485,189 @@ static void test_key_names(void **state) {
     seqvid_optimizer_free(o);
 }
 
+/* Scheduled sampling (the experimental SAMPLE_RECON / SAMPLE_FUTURE keys): settings and
+ * errors, p = 0 bitwise the teacher-forced pass, p = 1 bitwise the inference roll-out, the
+ * coins drawn from the model's own seeded stream and only in gradient passes. The gradient
+ * itself is checked in test_gradcheck.c and against the NumPy reference. */
+static seqvid_model *sampling_model(int kind, int cond_rec, int cond_fut, int output,
+                                    double seed) {
+    seqvid_config *cfg;
+    assert_int_equal(seqvid_config_create(&cfg), 0);
+    const int set[][2] = {{SEQVID_CFG_KIND, kind},           {SEQVID_CFG_INPUT_DIM, 7},
+                          {SEQVID_CFG_HIDDEN, 5},            {SEQVID_CFG_LAYERS, 2},
+                          {SEQVID_CFG_INPUT_FRAMES, 4},      {SEQVID_CFG_FUTURE_FRAMES, 3},
+                          {SEQVID_CFG_COND_RECON, cond_rec}, {SEQVID_CFG_COND_FUTURE, cond_fut},
+                          {SEQVID_CFG_OUTPUT, output}};
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        assert_int_equal(seqvid_config_set(cfg, set[i][0], set[i][1]), 0);
+    assert_int_equal(seqvid_config_set(cfg, SEQVID_CFG_INIT_WEIGHT, 0.4), 0);
+    assert_int_equal(seqvid_config_set(cfg, SEQVID_CFG_SEED, seed), 0);
+    seqvid_model *m;
+    assert_int_equal(seqvid_model_create(cfg, &m), 0);
+    seqvid_config_free(cfg);
+    return m;
+}
+
+static void test_sampling_settings(void **state) {
+    (void)state;
+    seqvid_config *cfg;
+    double v = -1;
+    assert_int_equal(seqvid_config_create(&cfg), 0);
+    for (int key = SEQVID_CFG_SAMPLE_RECON; key <= SEQVID_CFG_SAMPLE_FUTURE; key++) {
+        assert_int_equal(seqvid_config_get(cfg, key, &v), 0);
+        assert_true(v == 0); /* teacher forcing by default */
+        assert_int_equal(seqvid_config_set(cfg, key, -0.01), SEQVID_ERR_ARG);
+        assert_int_equal(seqvid_config_set(cfg, key, 1.01), SEQVID_ERR_ARG);
+        assert_int_equal(seqvid_config_set(cfg, key, NAN), SEQVID_ERR_ARG);
+        assert_int_equal(seqvid_config_set(cfg, key, 0.25), 0);
+        assert_int_equal(seqvid_config_get(cfg, key, &v), 0);
+        assert_true(v == 0.25);
+    }
+    assert_string_equal(seqvid_key_name(SEQVID_NAMES_CONFIG, SEQVID_CFG_SAMPLE_FUTURE),
+                        "SAMPLE_FUTURE");
+    int k = 0;
+    assert_int_equal(seqvid_key_lookup(SEQVID_NAMES_CONFIG, "sample_recon", &k), SEQVID_OK);
+    assert_int_equal(k, SEQVID_CFG_SAMPLE_RECON);
+    assert_null(seqvid_key_name(SEQVID_NAMES_CONFIG, SEQVID_CFG_SAMPLE_RECON - 1));
+    assert_null(seqvid_key_name(SEQVID_NAMES_CONFIG, SEQVID_CFG_SAMPLE_FUTURE + 1));
+    assert_null(seqvid_key_name(SEQVID_NAMES_OPTIMIZER, SEQVID_CFG_SAMPLE_RECON));
+    /* The combinations: p > 0 needs the decoder, conditional. */
+    seqvid_model *m = NULL;
+    assert_int_equal(seqvid_config_set(cfg, SEQVID_CFG_INPUT_DIM, 6), 0);
+    assert_int_equal(seqvid_config_set(cfg, SEQVID_CFG_HIDDEN, 4), 0);
+    assert_int_equal(seqvid_config_set(cfg, SEQVID_CFG_COND_FUTURE, 0), 0);
+    assert_int_equal(seqvid_model_create(cfg, &m), SEQVID_ERR_UNSUPPORTED);
+    assert_null(m);
+    assert_non_null(strstr(seqvid_last_error(), "SAMPLE_FUTURE"));
+    assert_int_equal(seqvid_config_set(cfg, SEQVID_CFG_SAMPLE_FUTURE, 0), 0);
+    assert_int_equal(seqvid_model_create(cfg, &m), 0);
+    assert_int_equal(seqvid_model_get(m, SEQVID_CFG_SAMPLE_RECON, &v), 0);
+    assert_true(v == 0.25);
+    assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 0.5), SEQVID_ERR_UNSUPPORTED);
+    assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 0), 0);
+    assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 1.5), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 1), 0);
+    assert_int_equal(seqvid_model_get(m, SEQVID_CFG_SAMPLE_RECON, &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(seqvid_model_set(NULL, SEQVID_CFG_SAMPLE_RECON, 1), SEQVID_ERR_NULL);
+    seqvid_model_free(m);
+    seqvid_model *fp = sampling_model(SEQVID_PREDICTOR, 1, 1, SEQVID_OUTPUT_BINARY, 1);
+    assert_int_equal(seqvid_model_set(fp, SEQVID_CFG_SAMPLE_RECON, 0.5), SEQVID_ERR_UNSUPPORTED);
+    assert_int_equal(seqvid_model_set(fp, SEQVID_CFG_SAMPLE_FUTURE, 0.5), 0);
+    seqvid_model_free(fp);
+    seqvid_config_free(cfg);
+}
+
+/* Gradients and losses of one gradient pass. */
+typedef struct pass_result {
+    float rec, fut, *grads;
+    size_t n;
+} pass_result;
+
+static pass_result grad_pass(seqvid_model *m, const seqvid_batch *b) {
+    pass_result r;
+    float *g;
+    assert_int_equal(seqvid_model_gradients(m, b, &r.rec, &r.fut), SEQVID_OK);
+    assert_int_equal(seqvid_model_grads(m, &g), 0);
+    assert_int_equal(seqvid_model_param_count(m, &r.n), 0);
+    r.grads = malloc(r.n * sizeof *r.grads);
+    memcpy(r.grads, g, r.n * sizeof *g);
+    return r;
+}
+
+static int same_pass(pass_result a, pass_result b) {
+    return !memcmp(&a.rec, &b.rec, sizeof a.rec) && !memcmp(&a.fut, &b.fut, sizeof a.fut) &&
+           a.n == b.n && !memcmp(a.grads, b.grads, a.n * sizeof *a.grads);
+}
+
+static void test_sampling_limits(void **state) {
+    (void)state;
+    for (int output = 0; output <= 1; output++) {
+        seqvid_batch *b = random_batch(7, 4, 7, 50 + (uint64_t)output);
+        assert_int_equal(seqvid_batch_set_length(b, 1, 5), 0); /* 1 future frame */
+        assert_int_equal(seqvid_batch_set_length(b, 2, 3), 0); /* shorter than K */
+        seqvid_model *m = sampling_model(SEQVID_COMPOSITE, 1, 1, output, 3);
+        seqvid_model *fresh = sampling_model(SEQVID_COMPOSITE, 1, 1, output, 3);
+        pass_result tf = grad_pass(m, b);
+
+        /* p = 0 after sampled passes (which moved the stream): the teacher-forced pass. */
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 0.5), 0);
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 0.5), 0);
+        pass_result half = grad_pass(m, b);
+        assert_false(same_pass(half, tf));
+        assert_false(sv_model_sampling_at_start(m));
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 0), 0);
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 0), 0);
+        pass_result zero = grad_pass(m, b);
+        assert_true(same_pass(zero, tf));
+        assert_true(sv_model_sampling_at_start(fresh)); /* p = 0 draws nothing */
+        pass_result fr = grad_pass(fresh, b);
+        assert_true(same_pass(fr, tf));
+        assert_true(sv_model_sampling_at_start(fresh));
+
+        /* p = 1: every step fed its own output, as inference (recon: fed predictions). */
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 1), 0);
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 1), 0);
+        pass_result one = grad_pass(m, b);
+        float rec, fut;
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_RECON_FEED, SEQVID_FEED_PREDICTION), 0);
+        assert_int_equal(seqvid_model_evaluate(m, b, SEQVID_EVAL_INFERENCE, &rec, &fut), 0);
+        assert_memory_equal(&rec, &one.rec, sizeof rec);
+        assert_memory_equal(&fut, &one.fut, sizeof fut);
+        /* evaluate never samples: teacher-forced evaluation is the p = 0 pass */
+        assert_int_equal(seqvid_model_evaluate(m, b, SEQVID_EVAL_TEACHER_FORCED, &rec, &fut), 0);
+        assert_memory_equal(&rec, &tf.rec, sizeof rec);
+        assert_memory_equal(&fut, &tf.fut, sizeof fut);
+        assert_false(same_pass(one, tf));
+        free(tf.grads), free(half.grads), free(zero.grads), free(fr.grads), free(one.grads);
+        seqvid_model_free(m);
+        seqvid_model_free(fresh);
+        seqvid_batch_free(b);
+    }
+}
+
+/* The coins: one per step t >= 1 and row, from the model's stream seeded by SEED (the same
+ * calls give the same bits, another seed other coins), about a fraction p of them heads, and
+ * a train step samples too. */
+static void test_sampling_coins(void **state) {
+    (void)state;
+    enum { T = 4 + 3, S = 40 };
+    seqvid_batch *b = random_batch(T, S, 7, 60);
+    seqvid_model *m[3];
+    pass_result r[3];
+    for (int i = 0; i < 3; i++) {
+        m[i] = sampling_model(SEQVID_PREDICTOR, 0, 1, SEQVID_OUTPUT_BINARY, i < 2 ? 8 : 9);
+        assert_int_equal(seqvid_model_set(m[i], SEQVID_CFG_SAMPLE_FUTURE, 0.3), 0);
+        r[i] = grad_pass(m[i], b);
+    }
+    assert_true(same_pass(r[0], r[1]));
+    assert_memory_equal(m[0]->coins[1], m[1]->coins[1], 2 * S);
+    assert_true(memcmp(m[0]->coins[1], m[2]->coins[1], 2 * S) != 0);
+    int heads = 0;
+    for (int i = 0; i < 2 * S; i++) heads += m[0]->coins[1][i];
+    assert_true(heads > 10 && heads < 40); /* 0.3 of 80: mean 24, sd 4.1 */
+    /* The next pass draws the next coins. */
+    unsigned char first[2 * S];
+    memcpy(first, m[0]->coins[1], sizeof first);
+    pass_result again = grad_pass(m[0], b);
+    assert_true(memcmp(first, m[0]->coins[1], sizeof first) != 0);
+    assert_false(same_pass(again, r[0]));
+    /* A train step's pass is a sampled gradient pass: m[1]'s second pass is m[0]'s. */
+    seqvid_optimizer *opt;
+    float rec, fut;
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_ADAM, &opt), 0);
+    assert_int_equal(seqvid_model_train_step(m[1], opt, b, &rec, &fut), 0);
+    assert_memory_equal(&fut, &again.fut, sizeof fut);
+    assert_memory_equal(m[0]->coins[1], m[1]->coins[1], sizeof first);
+    seqvid_optimizer_free(opt);
+    free(again.grads);
+    for (int i = 0; i < 3; i++) {
+        free(r[i].grads);
+        seqvid_model_free(m[i]);
+    }
+    seqvid_batch_free(b);
+}
+
 /* The backend may keep weights in its own layout between calls (oneDNN: reordered copies,
  * lib/blas.h). Whatever changes the weights must make those copies stale: a write through
  * seqvid_model_params after the pointer was handed out (even long after), an optimizer step,
@@ -769,6 +952,9 @@ int main(void) {
         cmocka_unit_test(test_variable_lengths),
         cmocka_unit_test(test_training_learns),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_sampling_settings),
+        cmocka_unit_test(test_sampling_limits),
+        cmocka_unit_test(test_sampling_coins),
         cmocka_unit_test(test_weight_cache_never_stale),
         cmocka_unit_test(test_lean_inference),
         cmocka_unit_test(test_precision_switch),

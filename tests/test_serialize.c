@@ -27,6 +27,7 @@
 #include <cjson/cJSON.h>
 #include <zlib.h>
 
+#define SEQVID_EXPERIMENTAL /* the scheduled sampling keys */
 #include "seqvid.h"
 #include "error.h"
 #include "model.h"
@@ -1296,6 +1297,146 @@ static void test_checkpoint_exact(void **state) {
     seqvid_digits_free(digits);
 }
 
+/* Scheduled sampling (experimental): train N steps with a p schedule, checkpoint, resume,
+ * train N more == 2N in one go, bitwise: the checkpoint holds p and where the coin stream
+ * stands (restarting the stream instead gives other weights). Without sampling the
+ * checkpoint holds no train.SAMPLE_* / train.sample_state entries, and model files never do. */
+static void train_sampled(seqvid_model *m, seqvid_optimizer *o, seqvid_mmnist *g,
+                          seqvid_batch *b, int from, int steps) {
+    for (int i = from; i < from + steps; i++) {
+        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 0.1 * i), SEQVID_OK);
+        train(m, o, g, b, 1);
+    }
+}
+
+static void expect_ckpt_json(const unsigned char *buf, size_t size, cJSON *root, int want) {
+    char *json = cJSON_PrintUnformatted(root);
+    size_t n;
+    unsigned char *b = with_header(buf, size, json, &n);
+    expect_ckpt(b, n, NULL, want);
+    free(b);
+    free(json);
+}
+
+static void test_checkpoint_sampling(void **state) {
+    (void)state;
+    enum { N = 3 };
+    seqvid_digits *digits = tiny_digits();
+    seqvid_batch *batch = NULL;
+    assert_int_equal(seqvid_batch_create(CK_T, CK_S, 64, &batch), SEQVID_OK);
+
+    seqvid_model *ref = make_model(ck, 21);
+    seqvid_optimizer *ro = make_opt(SEQVID_OPT_ADAM);
+    seqvid_mmnist *rg = make_gen(digits, 5);
+    assert_int_equal(seqvid_model_set(ref, SEQVID_CFG_SAMPLE_RECON, 0.375), SEQVID_OK);
+    train_sampled(ref, ro, rg, batch, 0, 2 * N);
+
+    seqvid_model *m = make_model(ck, 21);
+    seqvid_optimizer *o = make_opt(SEQVID_OPT_ADAM);
+    seqvid_mmnist *g = make_gen(digits, 5);
+    size_t n0;
+    unsigned char *plain = ckpt_bytes(m, o, g, 0, &n0); /* before any sampling */
+    assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 0.375), SEQVID_OK);
+    size_t n1;
+    unsigned char *unmoved = ckpt_bytes(m, o, g, 0, &n1); /* p set, the stream not moved */
+    train_sampled(m, o, g, batch, 0, N);
+    size_t bn;
+    unsigned char *bb = ckpt_bytes(m, o, g, N, &bn);
+    for (int restart = 0; restart <= 1; restart++) {
+        seqvid_mmnist *g2 = make_gen(digits, 999);
+        seqvid_model *m2 = NULL;
+        seqvid_optimizer *o2 = NULL;
+        if (sv_checkpoint_load_buffer(bb, bn, &m2, &o2, g2, NULL))
+            fail_msg("%s", seqvid_last_error());
+        double p;
+        assert_int_equal(seqvid_model_get(m2, SEQVID_CFG_SAMPLE_RECON, &p), SEQVID_OK);
+        assert_true(p == 0.375);
+        assert_int_equal(seqvid_model_get(m2, SEQVID_CFG_SAMPLE_FUTURE, &p), SEQVID_OK);
+        assert_true(p == 0.1 * (N - 1));
+        assert_memory_equal(m2->sample_rng.s, m->sample_rng.s, sizeof m->sample_rng.s);
+        if (restart) sv_model_seed_sampling(m2);
+        train_sampled(m2, o2, g2, batch, N, N);
+        int same = !memcmp(m2->arena.params, ref->arena.params,
+                           ref->arena.n_params * sizeof(float));
+        assert_int_equal(same, !restart);
+        seqvid_model_free(m2);
+        seqvid_optimizer_free(o2);
+        seqvid_mmnist_free(g2);
+    }
+
+    /* The entries: present only where they differ from their defaults. */
+    cJSON *h0 = header_of(plain), *h1 = header_of(unmoved), *h = header_of(bb);
+    cJSON *m0 = cJSON_GetObjectItem(h0, "__metadata__"), *m1 = cJSON_GetObjectItem(h1, "__metadata__");
+    cJSON *meta = cJSON_GetObjectItem(h, "__metadata__");
+    for (const char **k = (const char *[]){"train.SAMPLE_RECON", "train.SAMPLE_FUTURE",
+                                           "train.sample_state", NULL}; *k; k++)
+        assert_null(cJSON_GetObjectItem(m0, *k));
+    assert_string_equal(cJSON_GetObjectItem(m1, "train.SAMPLE_RECON")->valuestring, "0.375");
+    assert_null(cJSON_GetObjectItem(m1, "train.SAMPLE_FUTURE"));
+    assert_null(cJSON_GetObjectItem(m1, "train.sample_state"));
+    assert_non_null(cJSON_GetObjectItem(meta, "train.SAMPLE_FUTURE"));
+    assert_int_equal(strlen(cJSON_GetObjectItem(meta, "train.sample_state")->valuestring), 64);
+    /* A model file holds none of it; loading a checkpoint as a model gives p = 0. */
+    size_t mn;
+    unsigned char *mb = model_bytes(m, &mn);
+    cJSON *mh = header_of(mb);
+    for (cJSON *c = cJSON_GetObjectItem(mh, "__metadata__")->child; c; c = c->next)
+        assert_false(!strncmp(c->string, "train.", 6));
+    seqvid_model *x = NULL;
+    assert_int_equal(seqvid_model_load_buffer(bb, bn, &x), SEQVID_OK);
+    double p = -1;
+    assert_int_equal(seqvid_model_get(x, SEQVID_CFG_SAMPLE_RECON, &p), SEQVID_OK);
+    assert_true(p == 0 && sv_model_sampling_at_start(x));
+    seqvid_model_free(x);
+
+    /* Hostile values. */
+    struct {
+        const char *key, *val;
+    } bad[] = {
+        {"train.SAMPLE_FUTURE", "1.5"},   {"train.SAMPLE_FUTURE", "-0.1"},
+        {"train.SAMPLE_FUTURE", "nan"},   {"train.SAMPLE_RECON", "abc"},
+        {"train.SAMPLE_RECON", ""},       {"train.SAMPLE_OTHER", "0.5"},
+        {"train.sample_state", "0000000000000000000000000000000000000000000000000000000000000000"},
+        {"train.sample_state", "12"},     {"train.sample_state", "xyz"},
+        {"train.sample_state", "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cJSON *root = cJSON_Duplicate(h, 1);
+        cJSON *mt = cJSON_GetObjectItem(root, "__metadata__");
+        cJSON_DeleteItemFromObject(mt, bad[i].key);
+        cJSON_AddStringToObject(mt, bad[i].key, bad[i].val);
+        expect_ckpt_json(bb, bn, root, SEQVID_ERR_FORMAT);
+        cJSON_Delete(root);
+    }
+    /* p > 0 for an unconditioned decoder; the entries in a model file */
+    spec unc = ck;
+    unc.cond = 0;
+    seqvid_model *u = make_model(unc, 21);
+    seqvid_optimizer *uo = make_opt(SEQVID_OPT_ADAM);
+    size_t un;
+    unsigned char *ub = ckpt_bytes(u, uo, NULL, 0, &un);
+    cJSON *uh = header_of(ub);
+    cJSON_AddStringToObject(cJSON_GetObjectItem(uh, "__metadata__"), "train.SAMPLE_FUTURE", "0.5");
+    expect_ckpt_json(ub, un, uh, SEQVID_ERR_FORMAT);
+    cJSON_Delete(uh);
+    cJSON_AddStringToObject(cJSON_GetObjectItem(mh, "__metadata__"), "train.SAMPLE_FUTURE", "0.5");
+    expect_json(mb, mn, mh, SEQVID_ERR_FORMAT);
+    /* the checkpoint as written loads */
+    expect_ckpt_json(bb, bn, h, SEQVID_OK);
+
+    free(ub);
+    seqvid_model_free(u);
+    seqvid_optimizer_free(uo);
+    cJSON_Delete(mh);
+    free(mb);
+    cJSON_Delete(h0), cJSON_Delete(h1), cJSON_Delete(h);
+    free(plain), free(unmoved), free(bb);
+    seqvid_model_free(m), seqvid_optimizer_free(o), seqvid_mmnist_free(g);
+    seqvid_model_free(ref), seqvid_optimizer_free(ro), seqvid_mmnist_free(rg);
+    seqvid_batch_free(batch);
+    seqvid_digits_free(digits);
+}
+
 static void test_checkpoint_contents(void **state) {
     (void)state;
     seqvid_model *m = make_model(tiny, 31);
@@ -1610,6 +1751,7 @@ int main(void) {
         cmocka_unit_test(test_bad_metadata),
         cmocka_unit_test(test_checkpoint_exact),
         cmocka_unit_test(test_checkpoint_contents),
+        cmocka_unit_test(test_checkpoint_sampling),
         cmocka_unit_test(test_failed_saves),
         cmocka_unit_test(test_failed_write_keeps_old),
         cmocka_unit_test(test_crash_atomicity),

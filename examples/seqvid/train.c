@@ -9,6 +9,7 @@
  * stdout (`| head`, a `tee` that was interrupted) stops the log, not the training.
  */
 #define _XOPEN_SOURCE 700 /* sigaction with SA_RESETHAND */
+#define SEQVID_EXPERIMENTAL /* SEQVID_CFG_SAMPLE_FUTURE (--sample-prob): scheduled sampling */
 
 #include "commands.h"
 #include "source.h"
@@ -55,6 +56,9 @@ typedef struct options {
     long warmup;                   /* linear lr warm-up over this many global steps */
     int decay;                     /* DECAY_NONE | DECAY_COSINE */
     double lr_min;                 /* where the cosine decay ends */
+    double sample_prob;            /* scheduled sampling of the future predictor: final p */
+    long sample_ramp;              /* p rises linearly from 0 over this many global steps */
+    int sample_given;              /* --sample-prob given: p follows the flags every step */
     long val_every, log_every, pictures, rollout;
     const char *resume;
     int lr_given, model_flags_given, optimizer_given;
@@ -64,7 +68,7 @@ enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNC
        OPT_OPTIMIZER, OPT_LR, OPT_GRAD_CLIP, OPT_STEPS, OPT_MINUTES, OPT_RESUME, OPT_VAL_EVERY,
        OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
        OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT, OPT_FORGET_BIAS, OPT_WARMUP, OPT_DECAY,
-       OPT_LR_MIN };
+       OPT_LR_MIN, OPT_SAMPLE_PROB, OPT_SAMPLE_RAMP };
 
 enum { DECAY_NONE, DECAY_COSINE };
 
@@ -87,6 +91,8 @@ static const struct option long_options[] = {
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"decay", required_argument, NULL, OPT_DECAY},
     {"lr-min", required_argument, NULL, OPT_LR_MIN},
+    {"sample-prob", required_argument, NULL, OPT_SAMPLE_PROB},
+    {"sample-ramp", required_argument, NULL, OPT_SAMPLE_RAMP},
     {"steps", required_argument, NULL, OPT_STEPS},
     {"minutes", required_argument, NULL, OPT_MINUTES},
     {"resume", required_argument, NULL, OPT_RESUME},
@@ -168,6 +174,13 @@ static options parse_options(int argc, char **argv)
         case OPT_WARMUP: o.warmup = ex_parse_long("--warmup", optarg, 0, 1L << 50); break;
         case OPT_DECAY: o.decay = ex_parse_choice("--decay", optarg, decays); break;
         case OPT_LR_MIN: o.lr_min = ex_parse_double("--lr-min", optarg, 0, 1e3); break;
+        case OPT_SAMPLE_PROB:
+            o.sample_prob = ex_parse_double("--sample-prob", optarg, 0, 1);
+            o.sample_given = 1;
+            break;
+        case OPT_SAMPLE_RAMP:
+            o.sample_ramp = ex_parse_long("--sample-ramp", optarg, 0, 1L << 50);
+            break;
         case OPT_STEPS: o.steps = ex_parse_long("--steps", optarg, 1, 1L << 50); break;
         case OPT_MINUTES: o.minutes = ex_parse_double("--minutes", optarg, 1e-3, 1e7); break;
         case OPT_RESUME: o.resume = optarg; break;
@@ -180,6 +193,7 @@ static options parse_options(int argc, char **argv)
         }
     }
     if (optind < argc) ex_die("unexpected argument '%s' (see seqvid train --help)", argv[optind]);
+    if (o.sample_ramp && !o.sample_given) ex_die("--sample-ramp needs --sample-prob");
     if (!o.steps && !o.minutes) o.minutes = DEFAULT_MINUTES;
     return o;
 }
@@ -441,6 +455,9 @@ static void setup(trainer *t)
             ex_die("--lr-min %g is above the peak lr %g", o->lr_min, t->peak_lr);
     }
     t->m = ex_model_describe(t->model);
+    if (o->sample_given && o->sample_prob > 0 && !(t->m.has_fut && t->m.cond_future))
+        ex_die("--sample-prob feeds the future predictor its own predictions: it needs a "
+               "conditional one (--cond-future 1%s)", o->resume ? ", set when the run began" : "");
     const size_t D = ex_shape_dim(t->src->shape);
     if (t->m.dim != D)
         ex_die("%s: the model reads %zu values per frame; the data have %zu (%s)", o->resume,
@@ -476,6 +493,18 @@ static void setup(trainer *t)
     } else {
         ex_say("batch %d; %s lr %g, grad clip %g; BLAS threads %d\n", o->batch,
                optimizer_name(t->opt), lr, o->grad_clip, seqvid_get_threads());
+    }
+    if (o->sample_given && o->sample_prob > 0) {
+        ex_say("scheduled sampling: the future predictor fed its own prediction with p = %g",
+               o->sample_prob);
+        if (o->sample_ramp) ex_say(", rising from 0 over the first %ld steps", o->sample_ramp);
+        ex_say("\n");
+    } else if (o->resume && !o->sample_given) {
+        double p = 0;
+        if (t->m.has_fut) ex_check(seqvid_model_get(t->model, SEQVID_CFG_SAMPLE_FUTURE, &p), "model");
+        if (p > 0)
+            ex_say("scheduled sampling: p = %g, as the checkpoint holds it (--sample-prob "
+                   "sets a schedule)\n", p);
     }
     if (o->resume) ex_say("resumed from %s at step %llu\n", o->resume, (unsigned long long)t->step);
 
@@ -579,6 +608,14 @@ static double scheduled_lr(const trainer *t, uint64_t step, double elapsed)
     return lr;
 }
 
+/* The scheduled-sampling probability of the step after global step `step`: --sample-prob P,
+ * reached linearly from 0 over the first --sample-ramp steps, p = P step / ramp. */
+static double scheduled_sample_prob(const options *o, uint64_t step)
+{
+    if ((uint64_t)o->sample_ramp > step) return o->sample_prob * (double)step / (double)o->sample_ramp;
+    return o->sample_prob;
+}
+
 static void train(trainer *t)
 {
     const options *o = &t->o;
@@ -604,6 +641,9 @@ static void train(trainer *t)
         if (t->peak_lr > 0)
             ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_LR,
                                           scheduled_lr(t, t->step, t0 - t_start)), "lr");
+        if (o->sample_given && t->m.has_fut && t->m.cond_future)
+            ex_check(seqvid_model_set(t->model, SEQVID_CFG_SAMPLE_FUTURE,
+                                      scheduled_sample_prob(o, t->step)), "--sample-prob");
         int st = seqvid_model_train_step(t->model, t->opt, t->batch, &rec, &fut);
         t_steps += ex_now() - t0;
         if (st == SEQVID_ERR_NONFINITE) {

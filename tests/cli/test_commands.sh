@@ -179,6 +179,9 @@ expect_error "bad number" "--hidden: 'many' is not an integer" $SEQVID train --h
 expect_error "bad choice" "--kind: 'big' is not one of" $SEQVID train --kind big
 expect_error "bad decay" "--decay: 'linear' is not one of" $SEQVID train --decay linear
 expect_error "lr-min above the lr" "--lr-min 0.1 is above the peak lr 0.002" $SEQVID train "${tiny[@]}" --data "$d/mnist" --decay cosine --lr-min 0.1 --out "$work/x"
+expect_error "sampling an unconditioned predictor" "needs a conditional one" $SEQVID train "${tiny[@]}" --data "$d/mnist" --sample-prob 0.5 --out "$work/x"
+expect_error "--sample-prob above 1" "--sample-prob" $SEQVID train --sample-prob 1.5
+expect_error "--sample-ramp alone" "--sample-ramp needs --sample-prob" $SEQVID train --sample-ramp 10
 expect_error "unknown flag" "seqvid train: unrecognized option" $SEQVID train --frobnicate
 expect_error "stray argument" "unexpected argument 'x'" $SEQVID train x
 expect_error "two sources" "choose one source" $SEQVID train --npy a.npy --video b.avi

@@ -32,6 +32,8 @@ check npy --npy "$d/frames.npy"
 # The lr warm-up is a function of the global step: a resumed run continues it exactly (the
 # cosine decay also depends on --steps, which differs between the two runs here).
 check warmup --data "$d/mnist" --lr 3e-3 --warmup 8
+# Scheduled sampling: p follows the global step, and the coin stream is in the checkpoint.
+check sampling --data "$d/mnist" --cond-future 1 --sample-prob 0.6 --sample-ramp 8
 # Video: the data set's generator is not in the checkpoint; the resumed run draws the
 # batches of the steps already done first.
 [ $have_video = 1 ] && check video --video "$d/videos" --patch 16

@@ -15,6 +15,13 @@ Masked steps (t >= the row's length) carry (h, c) unchanged:
     h_out = m * h_t + (1 - m) * h_{t-1},  c_out likewise.
 Layer l > 0 reads h_out of layer l - 1 at the same step.
 
+Scheduled sampling (the experimental SAMPLE_RECON / SAMPLE_FUTURE keys): given a coin mask
+coins[t-1, b] for the steps t = 1..T-1 of a conditional decoder, step t of row b reads the
+decoder's own output of step t-1 after the output non-linearity where the coin is 1, else the
+target it reads when teacher-forced. The inputs so made are constants for the gradient: the
+backward is the teacher-forced one on them (the gradient wrt a decoder's input is dropped
+anyway), and finite differences must hold them fixed (fd_check does).
+
 Arrays: a batch X is time-major [T, B, D]; states are [B, H]; weights as in the arena
 (w_x [4H, D_in], w_h [4H, H], peephole [3H] (stored 3H x 1), bias [4H], readout.w [D, H],
 readout.b [D]).  Everything here is float64.
@@ -313,13 +320,32 @@ def _teacher_inputs(cond, tg):
     return [np.zeros_like(tg[0])] + [tg[t - 1] for t in range(1, Td)]
 
 
+def _sampled_inputs(params, cfg, stack, init, tg, valid, coins):
+    """Scheduled sampling: the inputs of a conditional decoder whose step t > 0 reads, for the
+    rows b with coins[t-1, b] == 1, its own output of step t-1 after the non-linearity, and the
+    previous target for the others. Runs the decoder step by step from init."""
+    ws = stack_weights(params, cfg, stack)
+    Td = tg.shape[0]
+    xs = [np.zeros_like(tg[0])]
+    state = init
+    for t in range(Td):
+        if t > 0:
+            fed = np.asarray(coins[t - 1], bool)[:, None]
+            xs.append(np.where(fed, out_nonlin(cfg, y), tg[t - 1]))
+        top, state, _ = stack_step(ws, xs[t], state, valid[t])
+        y = readout(params, stack, top)
+    return xs
+
+
 # ------------------------------------------------------------------------------------------
 # training objective: forward + backward
 # ------------------------------------------------------------------------------------------
-def _decoder_train(params, cfg, stack, cond, init, tg, valid):
-    """Teacher-forced decoder. Returns (loss, grads of its own params, dinit per layer)."""
+def _decoder_train(params, cfg, stack, cond, init, tg, valid, xs=None):
+    """Teacher-forced decoder, or fed the inputs xs (a list of Td arrays [B, D]; a sampled
+    pass). Returns (loss, grads of its own params, dinit per layer)."""
     ws = stack_weights(params, cfg, stack)
-    xs = _teacher_inputs(cond, tg)
+    if xs is None:
+        xs = _teacher_inputs(cond, tg)
     mask = valid.copy()   # padding steps of a decoder come after all valid ones: masking
     #                       them (or not) cannot change any valid output.
     tops, final, caches = stack_forward(ws, xs, init, mask)
@@ -342,9 +368,13 @@ def _decoder_train(params, cfg, stack, cond, init, tg, valid):
     return loss, grads, dinit
 
 
-def loss_and_grads(params, cfg, X, lens):
+def loss_and_grads(params, cfg, X, lens, coins=None, inputs=None):
     """Training objective on a batch X [T, B, D] with lengths lens. Returns
-    (rec_loss, fut_loss, grads dict keyed by block name, same shapes as params)."""
+    (rec_loss, fut_loss, grads dict keyed by block name, same shapes as params).
+    Scheduled sampling: coins {"recon"/"future": [Td-1, B] 0/1} makes the inputs of those
+    decoders as _sampled_inputs does; inputs {"recon"/"future": list of Td [B, D]} gives them
+    outright (held fixed: what the gradient of a sampled pass belongs to). With coins or
+    inputs the inputs used are returned as a fourth value."""
     K, M = cfg["K"], cfg["M"]
     lens = np.asarray(lens)
     n = np.minimum(lens, K)
@@ -352,26 +382,37 @@ def loss_and_grads(params, cfg, X, lens):
     grads = {}
     dfinal = [(np.zeros_like(h), np.zeros_like(c)) for h, c in final]
     rec = fut = 0.0
+    used = {}
+
+    def decoder(stack, cond, tg, valid):
+        xs = (inputs or {}).get(stack)
+        if xs is None and cond and (coins or {}).get(stack) is not None:
+            xs = _sampled_inputs(params, cfg, stack, final, tg, valid, coins[stack])
+        if xs is not None:
+            used[stack] = xs
+        return _decoder_train(params, cfg, stack, cond, final, tg, valid, xs)
+
     if has_recon(cfg):
         tg, valid = recon_targets(X, n)
-        rec, g, dinit = _decoder_train(params, cfg, "recon", cfg["cond_recon"], final, tg, valid)
+        rec, g, dinit = decoder("recon", cfg["cond_recon"], tg, valid)
         grads.update(g)
         dfinal = [(a + c, b + d) for (a, b), (c, d) in zip(dfinal, dinit)]
     if has_future(cfg):
         tg, valid = future_targets(X, lens, K, M)
-        fut, g, dinit = _decoder_train(params, cfg, "future", cfg["cond_future"], final, tg,
-                                       valid)
+        fut, g, dinit = decoder("future", cfg["cond_future"], tg, valid)
         grads.update(g)
         dfinal = [(a + c, b + d) for (a, b), (c, d) in zip(dfinal, dinit)]
     Te = len(enc_caches)
     H = cfg["H"]
     gws, _ = stack_backward(enc_ws, enc_caches, np.zeros((Te, X.shape[1], H)), dfinal)
     _store_stack_grads(grads, cfg, "encoder", gws)
+    if coins is not None or inputs is not None:
+        return rec, fut, grads, used
     return rec, fut, grads
 
 
-def objective(params, cfg, X, lens):
-    r, f, _ = loss_and_grads(params, cfg, X, lens)
+def objective(params, cfg, X, lens, inputs=None):
+    r, f, *_ = loss_and_grads(params, cfg, X, lens, inputs=inputs)
     return r + f
 
 
@@ -462,9 +503,14 @@ def reconstruct(params, cfg, X, lens):
 # ------------------------------------------------------------------------------------------
 # self-check: hand-written BPTT against central finite differences (float64)
 # ------------------------------------------------------------------------------------------
-def fd_check(cfg, X, lens, params, eps=1e-6):
-    """Max relative error of every gradient entry vs central differences."""
-    _, _, g = loss_and_grads(params, cfg, X, lens)
+def fd_check(cfg, X, lens, params, eps=1e-6, coins=None):
+    """Max relative error of every gradient entry vs central differences. With coins
+    (scheduled sampling) the inputs the coins make at params are held fixed."""
+    inputs = None
+    if coins is None:
+        _, _, g = loss_and_grads(params, cfg, X, lens)
+    else:
+        _, _, g, inputs = loss_and_grads(params, cfg, X, lens, coins=coins)
     worst = 0.0
     for name in params:
         p = params[name]
@@ -473,9 +519,9 @@ def fd_check(cfg, X, lens, params, eps=1e-6):
         for k in range(flat.size):
             old = flat[k]
             flat[k] = old + eps
-            fp = objective(params, cfg, X, lens)
+            fp = objective(params, cfg, X, lens, inputs)
             flat[k] = old - eps
-            fm = objective(params, cfg, X, lens)
+            fm = objective(params, cfg, X, lens, inputs)
             flat[k] = old
             num = (fp - fm) / (2 * eps)
             err = abs(num - gflat[k]) / max(1e-3, abs(num) + abs(gflat[k]))

@@ -5,10 +5,15 @@
 
 1. Self-check: the reference's hand-written BPTT against central finite differences in
    float64 on tiny models covering every kind, L in {1,2}, peepholes on/off, conditional and
-   unconditioned decoders, binary and real output, variable lengths.
+   unconditioned decoders, binary and real output, variable lengths; and with scheduled
+   sampling (random coin masks, the fed-back inputs held fixed), whose all-zero mask must
+   give the teacher-forced pass and all-one mask the inference roll-out's losses.
 2. For every case of CASES: weights U(-0.3, 0.3) (rounded to float32 so both sides see the same
    numbers) and a batch are written to a temporary directory, ref_driver runs the library on
-   them, and the C results are compared with the reference.
+   them, and the C results are compared with the reference. Cases with sample_recon /
+   sample_future set run the library's gradient pass with scheduled sampling; the driver
+   dumps the coins it drew, and the reference computes that pass from the same coins
+   (which must be mixed: some steps fed back, some not).
 
 Tolerances (float32 library vs float64 reference):
   - losses:               |c - r| <= 1e-4 * max(1, |r|)                      (rel 1e-4)
@@ -73,7 +78,55 @@ def self_check():
                  f"differences rel err {e:.2e}")
     print(f"self-check: reference BPTT vs central differences, {len(combos)} models, "
           f"worst rel err {worst:.1e} (bound 1e-5)")
+    sampled_self_check()
     torch_check()
+
+
+def sampled_self_check():
+    """Scheduled sampling in the reference: the gradient of a pass whose fed-back inputs are
+    held fixed, against central differences; coins all 0 = teacher forcing (exactly), all 1 =
+    the inference roll-out (recon fed its predictions)."""
+    combos = [  # kind, L, peep, cond_recon, cond_future, output, lens
+        (R.COMPOSITE, 2, 1, 1, 1, R.BINARY, [7, 4, 2]),
+        (R.COMPOSITE, 1, 0, 0, 1, R.REAL, [7, 7, 5]),
+        (R.PREDICTOR, 2, 1, 0, 1, R.BINARY, [6, 7, 7]),
+        (R.AUTOENCODER, 1, 1, 1, 0, R.REAL, [3, 2, 4]),
+    ]
+    worst, limit_err = 0.0, 0.0
+    for j, (kind, L, peep, cr, cf, out, lens) in enumerate(combos):
+        cfg = R.make_cfg(kind=kind, D=3, H=2, L=L, peep=peep, K=4, M=3, cond_recon=cr,
+                         cond_future=cf, output=out, recon_feed=R.FEED_PREDICTION)
+        rng = np.random.default_rng(200 + j)
+        p = R.random_params(cfg, rng, 0.5)
+        X = rng.uniform(0, 1, (7, 3, 3)) if out == R.BINARY else rng.normal(0, 1, (7, 3, 3))
+        steps = {"recon": cfg["K"], "future": cfg["M"]}
+        coins = {}
+        for stack, cond in R.stacks(cfg)[1:]:
+            if cond:
+                c = np.zeros((steps[stack] - 1, 3), int)
+                c.flat[::2] = 1      # mixed, every other one fed back
+                coins[stack] = c
+        e = R.fd_check(cfg, X, lens, p, coins=coins)
+        worst = max(worst, e)
+        if e > 1e-5:
+            fail(f"sampled self-check {j} ({KIND_NAME[kind]} L={L}): BPTT vs finite "
+                 f"differences with the fed-back inputs held fixed: rel err {e:.2e}")
+        r0, f0, g0 = R.loss_and_grads(p, cfg, X, lens)
+        zeros = {k: np.zeros_like(v) for k, v in coins.items()}
+        rz, fz, gz, _ = R.loss_and_grads(p, cfg, X, lens, coins=zeros)
+        if (rz, fz) != (r0, f0) or any(not np.array_equal(gz[k], g0[k]) for k in g0):
+            fail(f"sampled self-check {j}: all-zero coins differ from teacher forcing")
+        ones = {k: np.ones_like(v) for k, v in coins.items()}
+        r1, f1, _, _ = R.loss_and_grads(p, cfg, X, lens, coins=ones)
+        ri, fi = R.evaluate(p, cfg, X, lens, teacher_forced=False)
+        err = max(abs(r1 - ri) if cr else 0.0, abs(f1 - fi) if cf else 0.0)
+        limit_err = max(limit_err, err)
+        if err > 1e-12:
+            fail(f"sampled self-check {j}: all-one coins give losses {r1:.12g} {f1:.12g}, the "
+                 f"roll-out {ri:.12g} {fi:.12g}")
+    print(f"self-check: scheduled sampling, {len(combos)} models: BPTT vs central differences "
+          f"(fed-back inputs fixed) worst rel err {worst:.1e} (bound 1e-5); all-zero coins = "
+          f"teacher forcing exactly; all-one coins = roll-out within {limit_err:.1e}")
 
 
 def torch_check():
@@ -115,14 +168,15 @@ def torch_check():
 # 2. C library vs reference
 # ------------------------------------------------------------------------------------------
 def case(name, kind, L, peep, cr, cf, out, D=16, H=6, S=3, K=3, M=2, T=None, lens=None,
-         seed=0, sparse=False):
+         seed=0, sparse=False, sample_recon=0.0, sample_future=0.0):
     if T is None:
         T = K + M if kind != R.AUTOENCODER else K
     if lens is None:
         lens = [T] * S
     return dict(name=name, cfg=R.make_cfg(kind=kind, D=D, H=H, L=L, peep=peep, K=K, M=M,
                                           cond_recon=cr, cond_future=cf, output=out),
-                T=T, S=S, lens=lens, seed=seed, sparse=sparse)
+                T=T, S=S, lens=lens, seed=seed, sparse=sparse,
+                sample={"recon": sample_recon, "future": sample_future})
 
 
 CASES = [
@@ -157,6 +211,17 @@ CASES = [
          sparse=True),
     case("s17", R.COMPOSITE, 1, 1, 1, 0, R.BINARY, D=40, H=8, K=3, M=3, T=7, lens=[7, 4, 2],
          seed=17, sparse=True),
+    # scheduled sampling (gradient pass only; the coins come from the library's stream)
+    case("p18", R.COMPOSITE, 2, 1, 1, 1, R.BINARY, D=12, H=6, K=4, M=4, S=4, seed=18,
+         sample_recon=0.5, sample_future=0.5),
+    case("p19", R.PREDICTOR, 1, 0, 0, 1, R.REAL, D=14, H=6, K=3, M=5, S=4, seed=19,
+         sample_future=0.4),
+    case("p20", R.COMPOSITE, 2, 1, 1, 0, R.BINARY, D=40, H=8, K=5, M=3, T=8,
+         lens=[8, 6, 3, 5], S=4, seed=20, sparse=True, sample_recon=0.6),
+    case("p21", R.AUTOENCODER, 1, 1, 1, 1, R.REAL, D=12, H=5, K=5, S=4, seed=21,
+         sample_recon=0.5),
+    case("p22", R.COMPOSITE, 1, 1, 1, 1, R.BINARY, D=12, H=6, K=4, M=4, T=8,
+         lens=[8, 5, 6], seed=22, sample_recon=1.0, sample_future=1.0),
 ]
 
 
@@ -183,6 +248,9 @@ def write_case(d, c, X, params):
                   "output"):
             f.write(f"{k} {cfg[k]}\n")
         f.write(f"T {c['T']}\nS {c['S']}\nn_future {c['n_future']}\n")
+        for stack, p in c["sample"].items():
+            if p > 0:
+                f.write(f"sample_{stack} {p!r}\n")
         f.write("lengths " + " ".join(str(n) for n in c["lens"]) + "\n")
     X.tofile(os.path.join(d, "data.f32"))
     blocks = R.stored_blocks(cfg)
@@ -281,8 +349,29 @@ def run_case(driver, c):
         if count < sum(r * cc for _, r, cc in want):
             fail(f"{name}: param_count {count} smaller than the blocks' total")
 
-        # ---- training gradients and losses ----
-        r_rec, r_fut, r_grads = R.loss_and_grads(params, cfg, X64, lens)
+        # ---- training gradients and losses (sampled: from the library's coins) ----
+        coins = {}
+        steps = {"recon": cfg["K"], "future": cfg["M"]}
+        for stack, p in c["sample"].items():
+            if p > 0:
+                path = os.path.join(d, f"coins_{stack}.u8")
+                if not os.path.exists(path):
+                    fail(f"{name}: the driver wrote no {stack} coins")
+                    return
+                cn = np.fromfile(path, dtype=np.uint8)
+                if cn.size != (steps[stack] - 1) * c["S"] or cn.max(initial=0) > 1:
+                    fail(f"{name}: {stack} coins: {cn.size} values in {set(cn.tolist())}")
+                    return
+                coins[stack] = cn.reshape(steps[stack] - 1, c["S"])
+                if p < 1 and not 0 < cn.sum() < cn.size:
+                    fail(f"{name}: {stack} coins not mixed at p = {p}: {cn.tolist()}")
+                if p == 1 and cn.sum() != cn.size:
+                    fail(f"{name}: {stack} coins at p = 1 not all 1: {cn.tolist()}")
+        if coins:
+            r_rec, r_fut, r_grads, _ = R.loss_and_grads(params, cfg, X64, lens, coins=coins)
+        else:
+            r_rec, r_fut, r_grads = R.loss_and_grads(params, cfg, X64, lens)
+        tf_rec, tf_fut, _ = R.loss_and_grads(params, cfg, X64, lens) if coins else (r_rec, r_fut, None)
         loss_err = 0.0
         st, vals = get_call(res, name, "gradients")
         if st is not None:
@@ -314,8 +403,8 @@ def run_case(driver, c):
             if st != SEQVID_OK:
                 fail(f"{name}: evaluate(TEACHER_FORCED) status {st}")
             else:
-                loss_err = max(loss_err, cmp_loss(f"{name} eval_tf rec", vals[0], r_rec),
-                               cmp_loss(f"{name} eval_tf fut", vals[1], r_fut))
+                loss_err = max(loss_err, cmp_loss(f"{name} eval_tf rec", vals[0], tf_rec),
+                               cmp_loss(f"{name} eval_tf fut", vals[1], tf_fut))
         out_err = 0.0
         for feed, call, rcall, fname in ((R.FEED_TRUTH, "eval_inf_truth", "reconstruct_truth",
                                           "recon_truth.f32"),
@@ -383,13 +472,15 @@ def run_case(driver, c):
     ok = "OK" if len(failures) == n_fail0 else f"FAILED ({len(failures) - n_fail0})"
     if len(failures) > n_fail0 and p.stderr.strip():   # the library's messages, if any
         print("  driver stderr: " + p.stderr.strip().replace("\n", "\n  driver stderr: "))
+    samp = " ".join(f"p_{k[:3]}={v:g} ({int(coins[k].sum())}/{coins[k].size} fed back)"
+                    for k, v in c["sample"].items() if v > 0 and k in coins)
     print(f"{name}: {KIND_NAME[cfg['kind']]:11s} L={cfg['L']} peep={cfg['peep']} "
           f"cond={cfg['cond_recon'] if R.has_recon(cfg) else '-'}/"
           f"{cfg['cond_future'] if R.has_future(cfg) else '-'} "
           f"{'binary' if cfg['output'] == R.BINARY else 'real  '} D={cfg['D']} H={cfg['H']} "
           f"K={cfg['K']} M={cfg['M']} T={c['T']} lens={lens}: losses rel {loss_err:.1e}, "
           f"grads max abs {worst_abs:.1e} (worst rel {worst_rel:.1e} in {worst_blk}), "
-          f"outputs max abs {out_err:.1e}  {ok}")
+          f"outputs max abs {out_err:.1e}{' ' + samp if samp else ''}  {ok}")
 
 
 def main():

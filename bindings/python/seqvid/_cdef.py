@@ -126,4 +126,5 @@ int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precisio
 int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision);
 int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c, int *precision);
 int seqvid_experimental_mmnist_fill_motion(seqvid_mmnist *gen, seqvid_batch *batch, int *labels, size_t labels_count, double *motion, size_t motion_count);
+typedef enum seqvid_experimental_config_key { SEQVID_CFG_SAMPLE_RECON = 1001, SEQVID_CFG_SAMPLE_FUTURE = 1002 } seqvid_experimental_config_key;
 """

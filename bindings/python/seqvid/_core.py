@@ -79,11 +79,16 @@ class _Keys:
     """Name <-> integer key tables of the integer-keyed options of an object, with the type
     each value is converted to when read back. The keys come from the library's name table
     `names` (option "input_dim" is the library's "INPUT_DIM"); `extra` adds entries of
-    another table as (key, type)."""
+    another table as (key, type); `optional` entries (experimental keys, keys of a newer
+    library) are there only if the loaded library names them."""
 
-    def __init__(self, what, names, types, extra=None):
+    def __init__(self, what, names, types, extra=None, optional=None):
         self.what = what
         self.table = {n: (_key_of(names, n), t) for n, t in types.items()}
+        for n, t in (optional or {}).items():
+            k = ffi.new("int *")
+            if lib.seqvid_key_lookup(names, n.encode(), k) == 0:
+                self.table[n] = (k[0], t)
         self.table.update(extra or {})  # name -> (key, type or IntEnum)
         self.by_key = {k: n for n, (k, _) in self.table.items()}
 
@@ -125,6 +130,9 @@ _CFG = _Keys("config", lib.SEQVID_NAMES_CONFIG, {
     "input_frames": int, "future_frames": int, "cond_recon": bool, "cond_future": bool,
     "output": Output, "recon_feed": Feed, "seed": int, "init_weight": float,
     "init_peephole": float, "forget_bias": float,
+}, optional={
+    # experimental (seqvid.h): scheduled sampling, changeable on a model between steps
+    "sample_recon": float, "sample_future": float,
 })
 
 _OPT = _Keys("optimizer", lib.SEQVID_NAMES_OPTIMIZER, {
@@ -246,8 +254,9 @@ class Config(_Options, Handle):
 
     Options: kind, input_dim, hidden, layers, peepholes, input_frames, future_frames,
     cond_recon, cond_future, output, recon_feed, seed, init_weight, init_peephole,
-    forget_bias (see seqvid.h for meanings and defaults). Out-of-range values raise
-    seqvid.Error, unknown names KeyError."""
+    forget_bias (see seqvid.h for meanings and defaults), and the experimental
+    sample_recon, sample_future (scheduled sampling; a model may change them between
+    training steps). Out-of-range values raise seqvid.Error, unknown names KeyError."""
     _keys = _CFG
     _get_fn, _set_fn = "seqvid_config_get", "seqvid_config_set"
 

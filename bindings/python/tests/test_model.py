@@ -282,3 +282,27 @@ def test_stream_matches_encode(tiny, seqs):
     m.close()
     st.push(np.zeros(D, dtype=np.float32))
     assert st.features().shape == (1, 2 * H)
+
+
+@pytest.mark.skipif("sample_future" not in seqvid._core._CFG.table,
+                    reason="library without scheduled sampling")
+def test_scheduled_sampling_keys(model, seqs):
+    """The experimental scheduled-sampling keys: named by the library, changeable on a model
+    between steps; at p = 1 a training step reports the inference roll-out's losses."""
+    from seqvid._ffi import lib
+    assert seqvid.key_name(lib.SEQVID_NAMES_CONFIG, lib.SEQVID_CFG_SAMPLE_FUTURE) == "SAMPLE_FUTURE"
+    assert model.get("sample_future") == 0.0 and model.config["sample_recon"] == 0.0
+    model["sample_future"] = 1.0
+    model.set("sample_recon", 1.0)
+    model.recon_feed = "prediction"
+    inf = model.evaluate(seqs)
+    with seqvid.Optimizer("adam") as opt:
+        step = model.train_step(opt, seqs)
+    assert (step.rec, step.fut) == (inf.rec, inf.fut)
+    with pytest.raises(seqvid.Error) as ei:
+        model.set("sample_future", 1.5)
+    assert ei.value.status == seqvid.Status.ARG
+    with seqvid.Model(kind="predictor", input_dim=6, hidden=3, cond_future=0) as unc:
+        with pytest.raises(seqvid.Error) as ei:
+            unc.set("sample_future", 0.5)
+        assert ei.value.status == seqvid.Status.UNSUPPORTED

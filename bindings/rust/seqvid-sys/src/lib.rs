@@ -147,6 +147,11 @@ pub type seqvid_precision = c_int;
 pub const SEQVID_PRECISION_F32: c_int = 0;
 pub const SEQVID_PRECISION_BF16: c_int = 1;
 
+// ---- seqvid_experimental_config_key (experimental: not stable; see seqvid.h) ---------------
+pub type seqvid_experimental_config_key = c_int;
+pub const SEQVID_CFG_SAMPLE_RECON: c_int = 1001;
+pub const SEQVID_CFG_SAMPLE_FUTURE: c_int = 1002;
+
 // ---- seqvid_names (1.1) ------------------------------------------------------------------
 pub type seqvid_names = c_int;
 pub const SEQVID_NAMES_CONFIG: c_int = 1;

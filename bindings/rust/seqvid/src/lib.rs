@@ -204,6 +204,12 @@ ConfigKey {
     InitWeight = sys::SEQVID_CFG_INIT_WEIGHT,
     InitPeephole = sys::SEQVID_CFG_INIT_PEEPHOLE,
     ForgetBias = sys::SEQVID_CFG_FORGET_BIAS,
+    /// Experimental (not stable, may change in any minor release; seqvid.h): the probability
+    /// that a step of the conditional reconstruction decoder is fed its own previous output
+    /// in training (scheduled sampling). Changeable with [`Model::set`](crate::Model::set).
+    SampleRecon = sys::SEQVID_CFG_SAMPLE_RECON,
+    /// Experimental, as [`ConfigKey::SampleRecon`], for the conditional future predictor.
+    SampleFuture = sys::SEQVID_CFG_SAMPLE_FUTURE,
 }
 }
 

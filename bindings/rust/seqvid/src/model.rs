@@ -281,8 +281,9 @@ impl Model {
         Ok(v)
     }
 
-    /// Change a key after creation: only [`ConfigKey::ReconFeed`] may change
-    /// ([`Status::State`] otherwise).
+    /// Change a key after creation: only [`ConfigKey::ReconFeed`] and the experimental
+    /// scheduled-sampling keys ([`ConfigKey::SampleRecon`], [`ConfigKey::SampleFuture`], at
+    /// any time, e.g. a schedule between steps) may change ([`Status::State`] otherwise).
     pub fn set(&mut self, key: ConfigKey, value: f64) -> Result<()> {
         // SAFETY: live handle.
         check(unsafe { sys::seqvid_model_set(self.raw.as_ptr(), key.raw(), value) })

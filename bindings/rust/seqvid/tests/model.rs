@@ -378,3 +378,46 @@ fn keys_are_open_to_newer_libraries() {
         Status::Arg
     );
 }
+
+#[test]
+fn scheduled_sampling_keys() {
+    // Experimental keys: the library's names, changeable on a model between steps; p = 1
+    // trains on the losses the inference roll-out reports.
+    let mut m = tiny();
+    let x = frames();
+    let batch = Batch::view(&x, K + M, S, D).unwrap();
+    // SAFETY: a static string or NULL.
+    let p = unsafe {
+        seqvid::sys::seqvid_key_name(
+            seqvid::sys::SEQVID_NAMES_CONFIG,
+            ConfigKey::SampleFuture.raw(),
+        )
+    };
+    assert!(!p.is_null());
+    // SAFETY: non-NULL, NUL-terminated static storage.
+    let s = unsafe { std::ffi::CStr::from_ptr(p) };
+    assert_eq!(s.to_str().unwrap(), "SAMPLE_FUTURE");
+    assert_eq!(m.get(ConfigKey::SampleFuture).unwrap(), 0.0);
+    m.set(ConfigKey::SampleFuture, 1.0).unwrap();
+    m.set(ConfigKey::SampleRecon, 1.0).unwrap();
+    m.set(ConfigKey::ReconFeed, Feed::Prediction as i32 as f64)
+        .unwrap();
+    let mut opt = Optimizer::new(OptimizerKind::Adam).unwrap();
+    let inf = m.evaluate(&batch, Eval::Inference).unwrap();
+    let step = m.train_step(&mut opt, &batch).unwrap();
+    assert_eq!((step.rec, step.fut), (inf.rec, inf.fut));
+    assert_eq!(
+        m.set(ConfigKey::SampleFuture, 1.5).unwrap_err().status(),
+        Status::Arg
+    );
+    let mut unc = Model::builder()
+        .input_dim(D)
+        .hidden(H)
+        .cond_future(false)
+        .build()
+        .unwrap();
+    assert_eq!(
+        unc.set(ConfigKey::SampleFuture, 0.5).unwrap_err().status(),
+        Status::Unsupported
+    );
+}
