@@ -36,10 +36,11 @@ struct seqvid_video {
     AVIOContext *avio;
     const uint8_t *buf;
     size_t buf_size, buf_pos;
-    /* conversion: src -> packed 8-bit at source size (when cropping) -> output size */
+    /* conversion: src -> packed 8-bit at source size (when cropping) -> output size; swscale
+       writes only into frames FFmpeg allocated (see convert) */
     struct SwsContext *sws_full, *sws_out;
-    uint8_t *full;       /* packed 8-bit source-size frame (only when cropping) */
-    size_t full_cap;
+    AVFrame *full;       /* packed 8-bit source-size frame (only when cropping) */
+    AVFrame *out;        /* packed 8-bit output-size frame, copied out tight by convert */
     uint8_t *u8;         /* one output frame, 8-bit */
     size_t u8_cap;
     uint8_t *clip;       /* T output frames for clips and batches */
@@ -210,43 +211,74 @@ static int grow(uint8_t **p, size_t *cap, size_t n) {
     return 1;
 }
 
-/* v->frame -> dst (8-bit, g->ow x g->oh x channels). With a crop, swscale first converts the
- * whole frame to packed 8-bit, then scales the crop window (a pointer offset into packed
- * pixels, exact at any position) to the output size. */
+/* *f as a w x h frame of pixel format pf in buffers FFmpeg allocates for itself
+ * (av_frame_get_buffer: rows aligned for the CPU's SIMD, padding after the last row); kept
+ * while the shape stays. Zeroed once: swscale's SIMD also reads the padding right of a crop
+ * window at the frame's edge, with zero weights (the output does not depend on it: checked
+ * with the padding all 0, 77 and 255), and valgrind should see defined bytes there.
+ * 1, or 0 without memory. */
+static int frame_fit(AVFrame **f, int w, int h, enum AVPixelFormat pf) {
+    if (*f && (*f)->width == w && (*f)->height == h && (*f)->format == pf) return 1;
+    av_frame_free(f);
+    if (!(*f = av_frame_alloc())) return 0;
+    (*f)->width = w;
+    (*f)->height = h;
+    (*f)->format = pf;
+    if (av_frame_get_buffer(*f, 0) < 0) {
+        av_frame_free(f);
+        return 0;
+    }
+    for (int i = 0; i < AV_NUM_DATA_POINTERS && (*f)->buf[i]; i++)
+        memset((*f)->buf[i]->data, 0, (*f)->buf[i]->size);
+    return 1;
+}
+
+/* v->frame -> dst (8-bit, g->ow x g->oh x channels, rows tight). With a crop, swscale first
+ * converts the whole frame to packed 8-bit, then scales the crop window (a pointer offset
+ * into packed pixels, exact at any position) to the output size.
+ * swscale reads and writes in whole SIMD blocks past the end of a row: libswscale 6 (FFmpeg
+ * 5.1, x86; measured) wrote up to 44 bytes past an exact-size packed buffer (yuv420p -> rgb24 at widths
+ * not a multiple of 16; gray at widths 1-5: 12 bytes) and read 16 bytes from the last row's
+ * end. FFmpeg's own frames have the slack, so swscale's destinations (and the crop stage's
+ * source) are FFmpeg-allocated frames here, copied out tight afterwards; an exact-size buffer
+ * let it overwrite the heap next to ours (issue 14: the fuzzer's ASan CHECK in free). */
 static int convert(seqvid_video *v, const vid_geom *g, uint8_t *dst) {
     const AVFrame *f = v->frame;
     enum AVPixelFormat pf = v->o.channels == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8;
     int c = v->o.channels;
     int cropping = g->cx || g->cy || g->cw != (size_t)f->width || g->ch != (size_t)f->height;
-    int dst_stride[4] = {(int)(g->ow * c), 0, 0, 0};
-    uint8_t *dst_data[4] = {dst, NULL, NULL, NULL};
     if (g->cx + g->cw > (size_t)f->width || g->cy + g->ch > (size_t)f->height)
         return vid_fail(SEQVID_ERR_SHAPE, "a %d x %d frame is smaller than the crop window",
                         f->width, f->height);
+    if (!frame_fit(&v->out, (int)g->ow, (int)g->oh, pf) ||
+        (cropping && !frame_fit(&v->full, f->width, f->height, pf)))
+        return vid_fail(SEQVID_ERR_NOMEM, "no memory to convert a %d x %d frame", f->width,
+                        f->height);
     if (!cropping) {
         v->sws_out = sws_getCachedContext(v->sws_out, f->width, f->height, f->format,
                                           (int)g->ow, (int)g->oh, pf, SWS_AREA, NULL, NULL, NULL);
         if (!v->sws_out) return vid_fail(SEQVID_ERR_UNSUPPORTED, "swscale cannot convert "
                                          "this frame's pixel format");
         sws_scale(v->sws_out, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
-                  dst_data, dst_stride);
-        return SEQVID_OK;
+                  v->out->data, v->out->linesize);
+    } else {
+        v->sws_full = sws_getCachedContext(v->sws_full, f->width, f->height, f->format,
+                                           f->width, f->height, pf, SWS_AREA, NULL, NULL, NULL);
+        v->sws_out = sws_getCachedContext(v->sws_out, (int)g->cw, (int)g->ch, pf, (int)g->ow,
+                                          (int)g->oh, pf, SWS_AREA, NULL, NULL, NULL);
+        if (!v->sws_full || !v->sws_out)
+            return vid_fail(SEQVID_ERR_UNSUPPORTED, "swscale cannot convert this frame's "
+                            "pixel format");
+        sws_scale(v->sws_full, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
+                  v->full->data, v->full->linesize);
+        const uint8_t *win[4] = {v->full->data[0] + g->cy * (size_t)v->full->linesize[0] +
+                                     g->cx * (size_t)c,
+                                 NULL, NULL, NULL};
+        sws_scale(v->sws_out, win, v->full->linesize, 0, (int)g->ch, v->out->data,
+                  v->out->linesize);
     }
-    size_t full_n = (size_t)f->width * (size_t)f->height * (size_t)c;
-    if (!grow(&v->full, &v->full_cap, full_n))
-        return vid_fail(SEQVID_ERR_NOMEM, "no memory for a %d x %d frame", f->width, f->height);
-    v->sws_full = sws_getCachedContext(v->sws_full, f->width, f->height, f->format, f->width,
-                                       f->height, pf, SWS_AREA, NULL, NULL, NULL);
-    v->sws_out = sws_getCachedContext(v->sws_out, (int)g->cw, (int)g->ch, pf, (int)g->ow,
-                                      (int)g->oh, pf, SWS_AREA, NULL, NULL, NULL);
-    if (!v->sws_full || !v->sws_out)
-        return vid_fail(SEQVID_ERR_UNSUPPORTED, "swscale cannot convert this frame's pixel format");
-    int full_stride[4] = {f->width * c, 0, 0, 0};
-    uint8_t *full_data[4] = {v->full, NULL, NULL, NULL};
-    sws_scale(v->sws_full, (const uint8_t *const *)f->data, f->linesize, 0, f->height, full_data,
-              full_stride);
-    const uint8_t *win[4] = {v->full + (g->cy * (size_t)f->width + g->cx) * c, NULL, NULL, NULL};
-    sws_scale(v->sws_out, win, full_stride, 0, (int)g->ch, dst_data, dst_stride);
+    av_image_copy_plane(dst, (int)g->ow * c, v->out->data[0], v->out->linesize[0],
+                        (int)g->ow * c, (int)g->oh);
     return SEQVID_OK;
 }
 
@@ -274,7 +306,8 @@ void seqvid_video_free(seqvid_video *v) {
     av_frame_free(&v->frame);
     sws_freeContext(v->sws_full);
     sws_freeContext(v->sws_out);
-    av_free(v->full);
+    av_frame_free(&v->full);
+    av_frame_free(&v->out);
     av_free(v->u8);
     av_free(v->clip);
     free(v);

@@ -23,6 +23,12 @@ enc vp8.webm -c:v libvpx -b:v 20k
 enc anim.gif -c:v gif
 enc raw.y4m -pix_fmt yuv420p
 head -c 900 "$out/mpeg4.avi" >"$out/mpeg4_truncated.avi"
+# Frames narrower than swscale's SIMD blocks (issue 14: it wrote past exact-size buffers):
+# 1 and 2 pixels wide (gray output), 17 (yuv420p -> RGB, not a multiple of 16).
+for w in 1 2 17; do
+    ffmpeg -v error -y -f lavfi -i testsrc2=s=16x16:r=5:d=0.6 -vf scale=$w:16 -pix_fmt yuv420p \
+        -fflags +bitexact -flags +bitexact "$out/narrow_w$w.y4m"
+done
 # (vp8_size_change.webm is not made here: a fuzzer find -- a VP8 stream whose frames claim
 # a huge size -- kept as a regression seed for the decoder pixel limit)
 ls -l "$out"

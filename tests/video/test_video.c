@@ -246,6 +246,68 @@ static void test_resize_area(void **state) {
     seqvid_video_free(v);
 }
 
+/* Frames narrower than swscale's SIMD blocks (issue 14). libswscale 6 (FFmpeg 5.1, x86) writes
+ * whole blocks past the end of a row: gray frames 1-5 pixels wide, and yuv420p -> RGB at widths
+ * that are not a multiple of 16, overran the library's exact-size frame buffers (glibc then
+ * aborted, "corrupted size vs. prev_size"; under ASan the fuzzer met a corrupted chunk in
+ * quarantine). Narrow yuv420p videos, gray and RGB, whole and cropped, from a file and from
+ * memory: every frame, exactly the values of the ffmpeg program's own conversion. */
+static void test_narrow_frames(void **state) {
+    (void)state;
+    NEED_FFMPEG();
+    enum { NH = 16, NT = 6 };
+    static const int widths[] = {1, 2, 3, 5, 17};
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+        int w = widths[i];
+        uint8_t raw[NT * NH * 17 * 3];
+        for (int t = 0; t < NT; t++)
+            for (int y = 0; y < NH; y++)
+                for (int x = 0; x < w; x++)
+                    for (int k = 0; k < 3; k++) raw[((t * NH + y) * w + x) * 3 + k] = pixel(t, y, x, k);
+        write_file(tmp("narrow.rgb"), raw, (size_t)NT * NH * w * 3);
+        assert_int_equal(run("ffmpeg -v error -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r 25 -i '%s' "
+                             "-c:v ffv1 -pix_fmt yuv420p '%s'", w, NH, tmp("narrow.rgb"),
+                             tmp("narrow.mkv")), 0);
+        uint8_t *bytes;
+        size_t size = read_file(tmp("narrow.mkv"), &bytes);
+        for (int c = 1; c <= 3; c += 2) {
+            /* the reference: the ffmpeg program's conversion of the decoded frames */
+            assert_int_equal(run("ffmpeg -v error -y -i '%s' -f rawvideo -pix_fmt %s '%s'",
+                                 tmp("narrow.mkv"), c == 3 ? "rgb24" : "gray", tmp("narrow.ref")), 0);
+            uint8_t *ref;
+            assert_int_equal(read_file(tmp("narrow.ref"), &ref), (size_t)NT * NH * w * c);
+            for (int crop = 0; crop < 2; crop++) {
+                seqvid_video *v;
+                if (crop) assert_int_equal(seqvid_video_open_buffer(bytes, size, &v), SEQVID_OK);
+                else assert_int_equal(seqvid_video_open(tmp("narrow.mkv"), &v), SEQVID_OK);
+                assert_int_equal(seqvid_video_set(v, SEQVID_VIDEO_CHANNELS, c), SEQVID_OK);
+                /* a crop one pixel in: from the left where there is room, else from the top */
+                int cx = crop && w > 1, cy = crop && w == 1;
+                assert_int_equal(seqvid_video_set(v, SEQVID_VIDEO_CROP_X, cx), SEQVID_OK);
+                assert_int_equal(seqvid_video_set(v, SEQVID_VIDEO_CROP_Y, cy), SEQVID_OK);
+                int ow = w - cx, oh = NH - cy;
+                assert_true(get(v, SEQVID_VIDEO_FRAME_DIM) == ow * oh * c);
+                size_t n;
+                float *f = read_all(v, NT + 1, &n);
+                assert_int_equal(n, NT);
+                double worst = 0;
+                for (int t = 0; t < NT; t++)
+                    for (int y = 0; y < oh; y++)
+                        for (int x = 0; x < ow * c; x++)
+                            worst = fmax(worst, fabs(f[(t * oh + y) * ow * c + x] * 255.0 -
+                                                     ref[(t * NH + y + cy) * w * c + cx * c + x]));
+                if (worst > 1e-3) /* the same 8-bit values (floats are them / 255) */
+                    fail_msg("%d pixels wide, %d channel(s), crop %d: %g levels off ffmpeg's "
+                             "conversion", w, c, crop, worst);
+                free(f);
+                seqvid_video_free(v);
+            }
+            free(ref);
+        }
+        free(bytes);
+    }
+}
+
 static void test_open_buffer_matches_file(void **state) {
     (void)state;
     NEED_FFMPEG();
@@ -823,12 +885,14 @@ static void test_dataset_split_and_sources(void **state) {
     seqvid_video_dataset_free(b);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]); /* e.g. test_video test_narrow_frames */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arguments),
         cmocka_unit_test(test_ffv1_gray_exact),
         cmocka_unit_test(test_ffv1_rgb_exact_and_crop),
         cmocka_unit_test(test_resize_area),
+        cmocka_unit_test(test_narrow_frames),
         cmocka_unit_test(test_open_buffer_matches_file),
         cmocka_unit_test(test_seek_exact),
         cmocka_unit_test(test_clips_patches_batches),
