@@ -49,7 +49,11 @@
  *    thread, on distinct paths or buffers.
  * The library starts worker threads of its own inside a call (as many as seqvid_set_threads
  * asks for: the chunks of the matrix products, the sparse-input products, the optimizers'
- * updates and the NaN/Inf scans of large arrays); they end before the call returns.
+ * updates and the NaN/Inf scans of large arrays). They are kept between calls (sleeping,
+ * using no CPU, when the library is idle) and joined when the library is unloaded or the
+ * process exits. A child of fork() may use the library (it starts workers of its own), except
+ * in a build on the oneDNN backend, whose OpenMP runtime (GNU libgomp) hangs in the child of
+ * a process that has used it.
  *
  * @par Determinism
  * Results are bitwise reproducible: the same calls on the same inputs give the same bits
