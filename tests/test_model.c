@@ -489,6 +489,12 @@ static void test_key_names(void **state) {
  * errors, p = 0 bitwise the teacher-forced pass, p = 1 bitwise the inference roll-out, the
  * coins drawn from the model's own seeded stream and only in gradient passes. The gradient
  * itself is checked in test_gradcheck.c and against the NumPy reference. */
+/* Both decoders' scheduled-sampling probability. */
+static void set_both_p(seqvid_model *m, double p) {
+    assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, p), 0);
+    assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, p), 0);
+}
+
 static seqvid_model *sampling_model(int kind, int cond_rec, int cond_fut, int output,
                                     double seed) {
     seqvid_config *cfg;
@@ -591,13 +597,11 @@ static void test_sampling_limits(void **state) {
         pass_result tf = grad_pass(m, b);
 
         /* p = 0 after sampled passes (which moved the stream): the teacher-forced pass. */
-        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 0.5), 0);
-        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 0.5), 0);
+        set_both_p(m, 0.5);
         pass_result half = grad_pass(m, b);
         assert_false(same_pass(half, tf));
         assert_false(sv_model_sampling_at_start(m));
-        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 0), 0);
-        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 0), 0);
+        set_both_p(m, 0);
         pass_result zero = grad_pass(m, b);
         assert_true(same_pass(zero, tf));
         assert_true(sv_model_sampling_at_start(fresh)); /* p = 0 draws nothing */
@@ -606,8 +610,7 @@ static void test_sampling_limits(void **state) {
         assert_true(sv_model_sampling_at_start(fresh));
 
         /* p = 1: every step fed its own output, as inference (recon: fed predictions). */
-        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_RECON, 1), 0);
-        assert_int_equal(seqvid_model_set(m, SEQVID_CFG_SAMPLE_FUTURE, 1), 0);
+        set_both_p(m, 1);
         pass_result one = grad_pass(m, b);
         float rec, fut;
         assert_int_equal(seqvid_model_set(m, SEQVID_CFG_RECON_FEED, SEQVID_FEED_PREDICTION), 0);

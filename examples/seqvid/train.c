@@ -610,8 +610,7 @@ static double scheduled_lr(const trainer *t, uint64_t step, double elapsed)
 
 /* The scheduled-sampling probability of the step after global step `step`: --sample-prob P,
  * reached linearly from 0 over the first --sample-ramp steps, p = P step / ramp. */
-static double scheduled_sample_prob(const options *o, uint64_t step)
-{
+static double scheduled_sample_prob(const options *o, uint64_t step) {
     if ((uint64_t)o->sample_ramp > step) return o->sample_prob * (double)step / (double)o->sample_ramp;
     return o->sample_prob;
 }
