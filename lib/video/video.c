@@ -104,8 +104,8 @@ static const char *av_text(int err, char *buf, size_t n) {
  *    the callback below does not see);
  *  - protocol_whitelist "file": nothing FFmpeg opens, nested contexts included (they inherit
  *    the whitelist), is a network connection or another protocol;
- *  - AVFormatContext.io_open: FFmpeg may open the named file itself (image2 reopens it for
- *    its frame) and nothing else; a refused URL is kept for the message.
+ *  - AVFormatContext.io_open: FFmpeg may open the named file itself (the image2 demuxer
+ *    opens its one image so) and nothing else; a refused URL is kept for the message.
  * A path is always a local file: FFmpeg gets "file:" + path, so a file named like a URL
  * ("http:x", "data:y") is that file. */
 static const char list_formats[] = "concat,dash,hls,imf,sdp";

@@ -6,7 +6,9 @@
  * OpenCV's sample videos (examples/setup-video.sh; tests/run.sh runs it) must decode with the
  * frame counts ffprobe reports. Damaged input: truncated and corrupted copies of both, random
  * bytes, empty files, folders, a codec FFmpeg does not know, hostile sizes. Data sets: split,
- * batches with and without prefetching, the frame cache (reused, and rebuilt when corrupt). */
+ * batches with and without prefetching, the frame cache (reused, and rebuilt when corrupt).
+ * Playlists and lists of files (HLS, ffconcat, DASH, SDP) and URL-like names: only the file
+ * named is ever opened. */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -581,6 +583,20 @@ static void test_only_the_named_file(void **state) {
     snprintf(text, sizeof text, hls, "seg.ts"); /* a local playlist of a local segment */
     write_text(tmp("local.m3u8"), text);
     expect_list_refused(tmp("local.m3u8"), "'hls'");
+    seqvid_video_dataset *ds; /* a data set of it: the file is left out, with the reason */
+    seqvid_batch *batch;
+    assert_int_equal(seqvid_video_dataset_create(tmp("local.m3u8"), &ds), SEQVID_OK);
+    assert_int_equal(seqvid_video_dataset_set(ds, SEQVID_VIDEO_VAL_FRACTION, 0), SEQVID_OK);
+    assert_int_equal(seqvid_video_dataset_set(ds, SEQVID_VIDEO_PATCH, 8), SEQVID_OK);
+    assert_int_equal(seqvid_batch_create(2, 1, 64, &batch), SEQVID_OK);
+    assert_int_equal(seqvid_video_dataset_next(ds, SEQVID_VIDEO_TRAIN, batch), SEQVID_ERR_STATE);
+    int fst;
+    const char *msg;
+    assert_int_equal(seqvid_video_dataset_file_status(ds, 0, &fst, &msg, NULL, NULL), SEQVID_OK);
+    assert_int_equal(fst, SEQVID_ERR_UNSUPPORTED);
+    assert_non_null(strstr(msg, "'hls'"));
+    seqvid_batch_free(batch);
+    seqvid_video_dataset_free(ds);
     snprintf(text, sizeof text, hls, "/etc/hostname");
     write_text(tmp("etc.m3u8"), text);
     expect_list_refused(tmp("etc.m3u8"), "'hls'");
