@@ -26,13 +26,28 @@
  *  - SEQVID_ERR_IO: the file cannot be opened or read (missing, a directory, permissions).
  *  - SEQVID_ERR_FORMAT: not a video FFmpeg recognises (random bytes, a zero-length file, a
  *    truncated header), no video stream, or a stream that yields no decodable frame.
- *  - SEQVID_ERR_UNSUPPORTED: the video's codec has no decoder in the FFmpeg linked.
+ *  - SEQVID_ERR_UNSUPPORTED: the video's codec has no decoder in the FFmpeg linked; or the
+ *    file is a list of other files or URLs, or makes FFmpeg ask for another file or URL (see
+ *    Only the file named).
  *  - SEQVID_ERR_OVERFLOW: the video exceeds a limit (SEQVID_VIDEO_MAX_PIXELS,
  *    SEQVID_VIDEO_MAX_PACKETS, SEQVID_VIDEO_TIMEOUT): hostile input cannot make the library
  *    allocate without bound or spin forever.
  *  Damaged frames inside an otherwise good video (a packet the decoder rejects, a frame of
  *  the wrong size) are skipped, not fatal: SEQVID_VIDEO_DAMAGED counts them. Frame indices
  *  count the frames actually delivered.
+ *
+ * @par Only the file named
+ * A video is read from the one file (or buffer) given: its contents never make the library
+ * open another file, a network connection or any other resource, whatever the FFmpeg build.
+ * Formats that are lists of other files or URLs -- HLS playlists (.m3u8), ffconcat lists,
+ * DASH manifests (.mpd), IMF compositions, SDP descriptions -- are refused before FFmpeg
+ * opens anything they name, local or remote, relative or absolute, from a path or from
+ * memory (join such parts into one file first: `ffmpeg -i LIST -c copy one.mkv`, or list the
+ * parts, when each plays on its own, in a data set's list file). Everything FFmpeg reads
+ * goes through its file protocol only (protocol_whitelist "file": no http:, data:, crypto:,
+ * subfile:, concat:, pipe: ...), and FFmpeg may open the named file and nothing else (a
+ * path like `f%03d.png` is that one file, never an image sequence). A path is always a local
+ * file, also when it looks like a URL (`http:x.mkv` is the file of that name).
  *
  * @par Thread safety
  * A seqvid_video or seqvid_video_dataset is used by one thread at a time; distinct handles
@@ -136,7 +151,8 @@ typedef enum seqvid_video_key {        /*  default    meaning                   
 /** An open video: its best video stream, a decoder and a scaler. */
 typedef struct seqvid_video seqvid_video;
 
-/** Open a video file (any container and codec the linked FFmpeg decodes). */
+/** Open a video file (any container and codec the linked FFmpeg decodes; never a playlist
+ *  or other list of files or URLs: see Only the file named). */
 SEQVID_VIDEO_API int seqvid_video_open(const char *path, seqvid_video **out);
 /** Open a video held in memory: `data` (size bytes) is read in place and must stay valid and
  *  unchanged until seqvid_video_free(). */

@@ -2,11 +2,14 @@
  * convert frames to 8-bit gray/RGB at the output size with libswscale (area filter), then to
  * floats, clips, patches and batches. Hostile input is bounded by: MAX_PIXELS (checked on the
  * stream parameters and on every decoded frame), MAX_PACKETS (packets in a row without a
- * frame) and TIMEOUT (an AVIOInterruptCB deadline that FFmpeg polls while it reads). */
+ * frame) and TIMEOUT (an AVIOInterruptCB deadline that FFmpeg polls while it reads); and what
+ * FFmpeg may open is confined to the file named (see "what FFmpeg may open"). */
 #define _DEFAULT_SOURCE /* fileno, fsync, stat.st_mtim, strdup, glob, clock_gettime */
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 #include <errno.h>
 #include <math.h>
@@ -32,6 +35,11 @@ struct seqvid_video {
     int failed_since_send; /* the decoder reported an error since the last packet sent */
     int src_w, src_h;    /* size of frame 0: every frame must have it (output sizes stay
                             fixed; a frame of another size is damaged) */
+    /* what FFmpeg may open: `url` ("file:" + the path; NULL for memory input) through
+       FFmpeg's own opener `io_open`; the first other URL it asked for, refused */
+    char *url;
+    int (*io_open)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **);
+    char refused[160];
     /* memory input */
     AVIOContext *avio;
     const uint8_t *buf;
@@ -82,6 +90,37 @@ const char *seqvid_video_ffmpeg_version(void) {
 static const char *av_text(int err, char *buf, size_t n) {
     if (av_strerror(err, buf, n) < 0) snprintf(buf, n, "FFmpeg error %d", err);
     return buf;
+}
+
+/* ---- what FFmpeg may open ------------------------------------------------------------------
+ * A video is read from the one file (or buffer) the caller names: its contents never make the
+ * library open anything else. FFmpeg can: its demuxers of lists of other resources (HLS and
+ * DASH playlists, ffconcat lists, IMF compositions, SDP session descriptions) open the files
+ * or URLs a file names -- other folders, /etc, http:, data:, crypto:, rtp: ... -- and which
+ * of them stop where differs between FFmpeg builds (concat's `safe`, hls's extension lists,
+ * the file protocol's default whitelist "file,crypto,data"). So, whatever the build:
+ *  - the format is probed first and given to avformat_open_input, and a list format is
+ *    refused before its demuxer runs (concat opens its files in contexts of its own, which
+ *    the callback below does not see);
+ *  - protocol_whitelist "file": nothing FFmpeg opens, nested contexts included (they inherit
+ *    the whitelist), is a network connection or another protocol;
+ *  - AVFormatContext.io_open: FFmpeg may open the named file itself (the image2 demuxer
+ *    opens its one image so) and nothing else; a refused URL is kept for the message.
+ * A path is always a local file: FFmpeg gets "file:" + path, so a file named like a URL
+ * ("http:x", "data:y") is that file. */
+static const char list_formats[] = "concat,dash,hls,imf,sdp";
+
+static int io_open_named(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                         AVDictionary **options) {
+    seqvid_video *v = s->opaque; /* nested contexts share `opaque` (avformat.h), or have none */
+    if (v && v->url && url && !strcmp(url, v->url) && !(flags & AVIO_FLAG_WRITE))
+        return v->io_open(s, pb, url, flags, options);
+    if (v && !v->refused[0]) {
+        size_t n = url ? strlen(url) : 0;
+        snprintf(v->refused, sizeof v->refused, "%s", url ? url : "");
+        if (n >= sizeof v->refused) memcpy(v->refused + sizeof v->refused - 4, "...", 4);
+    }
+    return AVERROR(EPERM);
 }
 
 /* ---- memory input (custom AVIO) ------------------------------------------------------------ */
@@ -310,27 +349,61 @@ void seqvid_video_free(seqvid_video *v) {
     av_frame_free(&v->out);
     av_free(v->u8);
     av_free(v->clip);
+    av_free(v->url);
     free(v);
 }
 
-static int open_common(seqvid_video *v, const char *path, const char *name) {
+/* The status and message of a failed open or probe (r < 0). */
+static int open_failed(int r, const char *name) {
     char e[128];
+    /* The file itself was there (checked before): an I/O error now is FFmpeg running out of
+     * bytes in a truncated header, a format error; errno-like failures to open it at all are
+     * I/O errors. */
+    int st = r == AVERROR(ENOENT) || r == AVERROR(EACCES) || r == AVERROR(EPERM) ||
+                     r == AVERROR(EISDIR)
+                 ? SEQVID_ERR_IO
+                 : SEQVID_ERR_FORMAT;
+    if (r == AVERROR_EXIT) st = SEQVID_ERR_OVERFLOW;
+    return vid_fail(st, "%s: not a video FFmpeg can open (%s)", name, av_text(r, e, sizeof e));
+}
+
+/* Open v->url (a path) or v->avio (memory) as v->fmt; see "what FFmpeg may open". */
+static int open_input(seqvid_video *v, const char *name) {
     int r;
     v->fmt->interrupt_callback.callback = interrupted;
     v->fmt->interrupt_callback.opaque = v;
+    v->fmt->opaque = v;
+    v->io_open = v->fmt->io_open;
+    v->fmt->io_open = io_open_named;
+    if (av_opt_set(v->fmt, "protocol_whitelist", "file", 0) < 0)
+        return vid_fail(SEQVID_ERR_NOMEM, "%s: no memory", name);
     arm(v);
-    r = avformat_open_input(&v->fmt, path, NULL, NULL); /* frees fmt on failure */
-    if (r < 0) {
-        /* The file itself was there (checked before): an I/O error now is FFmpeg running
-         * out of bytes in a truncated header, a format error; errno-like failures to open
-         * it at all are I/O errors. */
-        int st = r == AVERROR(ENOENT) || r == AVERROR(EACCES) || r == AVERROR(EPERM) ||
-                         r == AVERROR(EISDIR)
-                     ? SEQVID_ERR_IO
-                     : SEQVID_ERR_FORMAT;
-        if (r == AVERROR_EXIT) st = SEQVID_ERR_OVERFLOW;
-        return vid_fail(st, "%s: not a video FFmpeg can open (%s)", name, av_text(r, e, sizeof e));
+    /* The format first: what FFmpeg's own open would probe (same function, same limits). */
+    const AVInputFormat *ifmt = NULL;
+    AVIOContext *pb = v->avio;
+    if (!pb) { /* (FFmpeg's default io_open needs the url avformat_open_input sets) */
+        AVDictionary *opts = NULL;
+        r = av_dict_set(&opts, "protocol_whitelist", "file", 0);
+        if (r >= 0) r = avio_open2(&pb, v->url, AVIO_FLAG_READ, &v->fmt->interrupt_callback, &opts);
+        av_dict_free(&opts);
+        if (r < 0) return open_failed(r, name);
     }
+    r = av_probe_input_buffer2(pb, &ifmt, v->url, NULL, 0, 0); /* rewinds v->avio */
+    if (pb != v->avio) avio_closep(&pb);
+    if (r < 0) return open_failed(r, name);
+    if (av_match_name(ifmt->name, list_formats))
+        return vid_fail(SEQVID_ERR_UNSUPPORTED, "%s: a playlist or list of other files or "
+                        "URLs (FFmpeg's '%s' format), not a video; libseqvid_video reads only "
+                        "the file it is given (join the parts first: ffmpeg -i LIST -c copy "
+                        "one.mkv)", name, ifmt->name);
+    r = avformat_open_input(&v->fmt, v->url, ifmt, NULL); /* frees fmt on failure */
+    return r < 0 ? open_failed(r, name) : SEQVID_OK;
+}
+
+/* The best video stream of v->fmt, its decoder, and frame 0 (pending). */
+static int open_stream(seqvid_video *v, const char *name) {
+    char e[128];
+    int r;
     /* Bound how much the probe may read and decode. */
     v->fmt->max_analyze_duration = 5 * AV_TIME_BASE;
     r = avformat_find_stream_info(v->fmt, NULL);
@@ -406,6 +479,17 @@ static int open_common(seqvid_video *v, const char *path, const char *name) {
     return SEQVID_OK;
 }
 
+/* open_input, then the stream and frame 0. When FFmpeg asked for another file or URL, that
+ * is the failure reported: a demuxer may go on without it and fail later for want of it. */
+static int open_common(seqvid_video *v, const char *name) {
+    int st = open_input(v, name);
+    if (!st) st = open_stream(v, name);
+    if (st && v->refused[0])
+        st = vid_fail(SEQVID_ERR_UNSUPPORTED, "%s: refers to another file or URL ('%s'); "
+                      "libseqvid_video reads only the file it is given", name, v->refused);
+    return st;
+}
+
 static int alloc_video(seqvid_video **out) {
     pthread_once(&quiet_once, quiet);
     seqvid_video *v = calloc(1, sizeof *v);
@@ -433,7 +517,11 @@ int seqvid_video_open(const char *path, seqvid_video **out) {
     seqvid_video *v;
     int st = alloc_video(&v);
     if (st) return st;
-    st = open_common(v, path, path);
+    if (!(v->url = av_asprintf("file:%s", path))) {
+        seqvid_video_free(v);
+        return vid_fail(SEQVID_ERR_NOMEM, "no memory for a video handle");
+    }
+    st = open_common(v, path);
     if (st) {
         seqvid_video_free(v);
         return st;
@@ -462,7 +550,7 @@ int seqvid_video_open_buffer(const void *data, size_t size, seqvid_video **out) 
     }
     v->fmt->pb = v->avio;
     v->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    st = open_common(v, NULL, "memory buffer");
+    st = open_common(v, "memory buffer");
     if (st) {
         seqvid_video_free(v);
         return st;

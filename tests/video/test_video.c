@@ -6,7 +6,9 @@
  * OpenCV's sample videos (examples/setup-video.sh; tests/run.sh runs it) must decode with the
  * frame counts ffprobe reports. Damaged input: truncated and corrupted copies of both, random
  * bytes, empty files, folders, a codec FFmpeg does not know, hostile sizes. Data sets: split,
- * batches with and without prefetching, the frame cache (reused, and rebuilt when corrupt). */
+ * batches with and without prefetching, the frame cache (reused, and rebuilt when corrupt).
+ * Playlists and lists of files (HLS, ffconcat, DASH, SDP) and URL-like names: only the file
+ * named is ever opened. */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,10 +16,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -542,6 +548,126 @@ static void test_limits(void **state) {
     seqvid_video_free(v);
 }
 
+/* ---- only the file named ------------------------------------------------------------------ */
+/* A file's contents never make the library open anything else: playlists and lists of files
+ * (HLS, ffconcat, DASH, SDP) are refused, local or not, from a path or from memory, before
+ * FFmpeg opens what they name; no connection is made to a listening socket a playlist names;
+ * a path is a local file even when it looks like a URL. */
+static void expect_list_refused(const char *path, const char *format) {
+    expect_open_fails(path, SEQVID_ERR_UNSUPPORTED, format);
+    if (!strstr(seqvid_video_last_error(), "reads only the file it is given"))
+        fail_msg("%s: message '%s'", path, seqvid_video_last_error());
+}
+
+static void write_text(const char *path, const char *text) { write_file(path, text, strlen(text)); }
+
+static void test_only_the_named_file(void **state) {
+    (void)state;
+    NEED_FFMPEG();
+    char text[65536], cwd[1024];
+    const char *seg = tmp("seg.ts");
+    encode("gray", 1, "-c:v mpeg2video -f mpegts", seg);
+    seqvid_video *v;
+    assert_int_equal(seqvid_video_open(seg, &v), SEQVID_OK); /* the segment itself is fine */
+    seqvid_video_free(v);
+    /* A listener on 127.0.0.1 that the playlists below name. */
+    int lis = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(lis >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(lis, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lis, 4), 0);
+    assert_int_equal(getsockname(lis, (struct sockaddr *)&a, &alen), 0);
+    int port = ntohs(a.sin_port);
+    const char *hls = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n%s\n#EXT-X-ENDLIST\n";
+    snprintf(text, sizeof text, hls, "seg.ts"); /* a local playlist of a local segment */
+    write_text(tmp("local.m3u8"), text);
+    expect_list_refused(tmp("local.m3u8"), "'hls'");
+    seqvid_video_dataset *ds; /* a data set of it: the file is left out, with the reason */
+    seqvid_batch *batch;
+    assert_int_equal(seqvid_video_dataset_create(tmp("local.m3u8"), &ds), SEQVID_OK);
+    assert_int_equal(seqvid_video_dataset_set(ds, SEQVID_VIDEO_VAL_FRACTION, 0), SEQVID_OK);
+    assert_int_equal(seqvid_video_dataset_set(ds, SEQVID_VIDEO_PATCH, 8), SEQVID_OK);
+    assert_int_equal(seqvid_batch_create(2, 1, 64, &batch), SEQVID_OK);
+    assert_int_equal(seqvid_video_dataset_next(ds, SEQVID_VIDEO_TRAIN, batch), SEQVID_ERR_STATE);
+    int fst;
+    const char *msg;
+    assert_int_equal(seqvid_video_dataset_file_status(ds, 0, &fst, &msg, NULL, NULL), SEQVID_OK);
+    assert_int_equal(fst, SEQVID_ERR_UNSUPPORTED);
+    assert_non_null(strstr(msg, "'hls'"));
+    seqvid_batch_free(batch);
+    seqvid_video_dataset_free(ds);
+    snprintf(text, sizeof text, hls, "/etc/hostname");
+    write_text(tmp("etc.m3u8"), text);
+    expect_list_refused(tmp("etc.m3u8"), "'hls'");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x.ts", port);
+    snprintf(text, sizeof text, hls, url);
+    write_text(tmp("http.m3u8"), text);
+    expect_list_refused(tmp("http.m3u8"), "'hls'");
+    snprintf(text, sizeof text, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\n%s\n", url);
+    write_text(tmp("master.m3u8"), text);
+    expect_list_refused(tmp("master.m3u8"), "'hls'");
+    /* the segment as a data: URI */
+    uint8_t *bytes;
+    size_t n = read_file(seg, &bytes), k = snprintf(text, sizeof text,
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\ndata:video/mp2t;base64,");
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i + 3 <= n && k + 8 < sizeof text; i += 3, k += 4) {
+        uint32_t w = (uint32_t)bytes[i] << 16 | (uint32_t)bytes[i + 1] << 8 | bytes[i + 2];
+        for (int j = 0; j < 4; j++) text[k + j] = b64[(w >> (18 - 6 * j)) & 63];
+    }
+    snprintf(text + k, sizeof text - k, "\n#EXT-X-ENDLIST\n");
+    write_text(tmp("data.m3u8"), text);
+    expect_list_refused(tmp("data.m3u8"), "'hls'");
+    free(bytes);
+    write_text(tmp("local.ffconcat"), "ffconcat version 1.0\nfile 'seg.ts'\n");
+    expect_list_refused(tmp("local.ffconcat"), "'concat'");
+    snprintf(text, sizeof text, "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:"
+             "2011\" type=\"static\" mediaPresentationDuration=\"PT1S\" minBufferTime=\"PT1S\">"
+             "<Period><AdaptationSet mimeType=\"video/mp2t\"><Representation id=\"1\" "
+             "bandwidth=\"1000\"><BaseURL>%s</BaseURL></Representation></AdaptationSet>"
+             "</Period></MPD>\n", url);
+    write_text(tmp("x.mpd"), text);
+    seqvid_video_open(tmp("x.mpd"), &v); /* (FFmpeg without libxml2 has no DASH demuxer) */
+    assert_null(v);
+    snprintf(text, sizeof text, "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\n"
+             "m=video %d RTP/AVP 96\na=rtpmap:96 MP4V-ES/90000\n", port);
+    write_text(tmp("x.sdp"), text);
+    expect_list_refused(tmp("x.sdp"), "'sdp'");
+    /* From memory, with the segment in the current folder (FFmpeg's concat resolved names
+     * against it). A path that looks like a URL is the local file of that name. */
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(tmpdir), 0);
+    const char *list = "ffconcat version 1.0\nfile 'seg.ts'\n";
+    v = (seqvid_video *)1;
+    int st = seqvid_video_open_buffer(list, strlen(list), &v);
+    const char *sub = "subfile,,start,0,end,100,,:seg.ts";
+    assert_int_equal(run("cp seg.ts '%s'", sub), 0);
+    int st2 = seqvid_video_open(sub, &v);
+    if (!st2) {
+        assert_int_equal((size_t)get(v, SEQVID_VIDEO_WIDTH), W);
+        seqvid_video_free(v);
+    }
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(st, SEQVID_ERR_UNSUPPORTED);
+    assert_non_null(strstr(seqvid_video_last_error(), "memory buffer"));
+    if (st2) fail_msg("%s: status %d (%s)", sub, st2, seqvid_video_last_error());
+    /* Nothing connected to the listener. */
+    assert_int_equal(accept(lis, NULL, NULL), -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    close(lis);
+    /* The library lets FFmpeg open the named file only: an image-sequence pattern (a file
+     * named f%03d.png, next to f000.png ...) is refused, naming the file FFmpeg asked for. */
+    assert_int_equal(run("ffmpeg -v error -y -f lavfi -i testsrc=s=%dx%d:r=25:d=0.2 "
+                         "-start_number 0 '%s/f%%03d.png' && cp '%s/f000.png' '%s/f%%03d.png'",
+                         W, H, tmpdir, tmpdir, tmpdir), 0);
+    expect_open_fails(tmp("f%03d.png"), SEQVID_ERR_UNSUPPORTED, "f000.png");
+    assert_int_equal(seqvid_video_open(tmp("f001.png"), &v), SEQVID_OK); /* one image: fine */
+    assert_int_equal((size_t)get(v, SEQVID_VIDEO_WIDTH), W);
+    seqvid_video_free(v);
+}
+
 /* Truncated and corrupted copies: a status or fewer frames, never a crash or a hang. */
 static void damage(const char *path, const char *tag, size_t min_good_frames) {
     uint8_t *b;
@@ -899,6 +1025,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_not_videos),
         cmocka_unit_test(test_missing_codec),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_only_the_named_file),
         cmocka_unit_test(test_damaged_own),
         cmocka_unit_test(test_damaged_frames_counted),
         cmocka_unit_test(test_samples_decode),
