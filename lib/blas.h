@@ -22,6 +22,13 @@ enum { SV_NOTRANS = 0, SV_TRANS = 1 };
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The same product, always in float32, whatever the calling thread's bf16 mode (below): for
+ * the weight gradients dW = X^T dG. Both of their operands are activations, which bf16 would
+ * round and re-lay-out on every call (no cached copy to amortise it over), for products whose
+ * inner dimension is the whole batch of steps. */
+void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 /* y = alpha op(A) x + beta y with A [M x N] row-major (op(A) = A^T: y has N entries). */
 void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
               int incx, float beta, float *y, int incy);
@@ -49,7 +56,7 @@ void sv_blas_weights_unregister(const float *base);
 
 /* ---- bf16 products (private, opt-in; oneDNN backend on AVX512-BF16 only) ----------------
  * With bf16 on, sv_sgemm rounds both operands to bfloat16 (8 significant bits) and
- * accumulates in float32; results stay float32. sv_blas_bf16_supported(): 1 if this CPU has
+ * accumulates in float32; results stay float32 (sv_sgemm_f32 stays float32 throughout). sv_blas_bf16_supported(): 1 if this CPU has
  * AVX512-BF16 (cpuid leaf 7.1 EAX bit 5, with AVX-512 state enabled by the OS), the backend
  * can use it, and the environment does not force the fallback (SEQVID_NO_BF16 set to
  * anything but "" or "0"). sv_blas_set_bf16(on) returns the mode now in effect: asking for
