@@ -56,7 +56,7 @@ void sv_blas_weights_unregister(const float *base);
 
 /* ---- bf16 products (private, opt-in; oneDNN backend on AVX512-BF16 only) ----------------
  * With bf16 on, sv_sgemm rounds both operands to bfloat16 (8 significant bits) and
- * accumulates in float32; results stay float32 (sv_sgemm_f32 stays float32 throughout). sv_blas_bf16_supported(): 1 if this CPU has
+ * accumulates in float32; results stay float32. sv_blas_bf16_supported(): 1 if this CPU has
  * AVX512-BF16 (cpuid leaf 7.1 EAX bit 5, with AVX-512 state enabled by the OS), the backend
  * can use it, and the environment does not force the fallback (SEQVID_NO_BF16 set to
  * anything but "" or "0"). sv_blas_set_bf16(on) returns the mode now in effect: asking for

@@ -233,8 +233,8 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     if (dc0)
         for (size_t k = 0; k < BH; k++) dc0[k] += dc[k];
 
-    /* Weight gradients of all steps at once. H_prev = slots 0..T-1 of cache->h; a known-zero
-     * slot 0 contributes nothing. */
+    /* Weight gradients of all steps at once (float32 in bf16 mode too: blas.h). H_prev =
+     * slots 0..T-1 of cache->h; a known-zero slot 0 contributes nothing. */
     int z = cache->zero_init && T > 1 ? B : 0;
     sv_sgemm_f32(SV_TRANS, SV_NOTRANS, H, G, T * B - z, 1.0f, cache->h + z * H, H,
                  A + (size_t)z * lda, lda, 0.0f, l->gwh, G);
