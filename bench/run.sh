@@ -4,7 +4,8 @@
 #   bench/run.sh             the full set: H = 256, 512, 1024, 2048; batch 16, 80; threads 1, 2
 #                            for train and encode (2 for evaluate); about 20 minutes
 #   bench/run.sh --quick     H = 256 only, threads 1 and 2 everywhere (3-4 minutes)
-#   bench/run.sh --blas "openblas onednn"   libseqvid on both backends, side by side
+#   bench/run.sh --blas "openblas onednn"   libseqvid on both backends, side by side, and
+#                            libseqvid's bf16 mode on the oneDNN build
 #   bench/run.sh --help      all options
 #
 # Run it on a quiet machine: every measurement is one process at a time, never two at once.
@@ -13,6 +14,11 @@
 #   seqvid            bench_seqvid with OPENBLAS_CORETYPE=Haswell (OpenBLAS 0.3.21 picks its
 #                     slower AVX-512 kernels on this CPU otherwise; see issue 8)
 #   seqvid onednn     (--blas with onednn) the same on a -DSEQVID_BLAS=onednn build
+#   seqvid bf16       (--blas with onednn, unless --no-seqvid-bf16) that build with
+#                     --precision bf16: libseqvid's experimental bf16 mode (bf16 products,
+#                     float32 accumulation, weights and optimizer; issue 13's target: train
+#                     <= 0.4x torch bf16 at H=512 and 2048). On a CPU without AVX512-BF16 it
+#                     runs float32 and says so; the table shows n/a then
 #   seqvid default    (--default-kernels) the same without OPENBLAS_CORETYPE
 #   torch installed   torch_composite.py, environment as installed (glibc malloc, OpenBLAS's
 #                     own kernel choice)
@@ -53,7 +59,7 @@ nnlstm_batch="16"
 density=0.07
 dense_batch="16"
 warmup=1 reps=5 min_reps=3 budget=2 long=2 sgemm_time=0.25
-default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1
+default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1 seqvid_bf16=1
 blas="openblas"
 stamp=$(date +%Y-%m-%d)
 out=""
@@ -77,6 +83,7 @@ usage: bench/run.sh [options]
   --blas "LIST"         libseqvid backends to time, each its own build: openblas, onednn
                         [$blas]; with onednn the bounds include oneDNN's kernels
   --no-torch-bf16       skip PyTorch's bf16 autocast column
+  --no-seqvid-bf16      skip libseqvid's bf16 column (run only with onednn in --blas)
   --opt sgd|adam        optimizer of the train step [$opt]
   --warmup N --reps N --min-reps N --budget S --long S
                         repetitions: after N warm-up runs, reps = clamp(budget / t_warmup,
@@ -108,6 +115,7 @@ while [ $# -gt 0 ]; do
     --default-kernels) default_kernels=1 ;;
     --blas) blas="$2"; shift ;;
     --no-torch-bf16) torch_bf16=0 ;;
+    --no-seqvid-bf16) seqvid_bf16=0 ;;
     --opt) opt="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
     --reps) reps="$2"; shift ;;
@@ -155,7 +163,7 @@ if [ "$dry" = 0 ]; then
     : >"$raw"
     {
         echo "# run.sh $(date -Iseconds) on $(hostname): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
-        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16"
+        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16 seqvid_bf16=$seqvid_bf16"
         echo "# openblas kernels: default $(OPENBLAS_VERBOSE=2 "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1), with OPENBLAS_CORETYPE=Haswell $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=Haswell "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1)"
         echo "# openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null), torch: $("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null), load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
     } >>"$raw"
@@ -233,6 +241,9 @@ for c in $cases; do
                     run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}"
                 [[ " $blas " == *" onednn "* ]] &&
                     run onednn "${env_haswell[@]}" -- "${seqvid_onednn[@]}" "${a[@]}"
+                [[ " $blas " == *" onednn "* ]] && [ "$seqvid_bf16" = 1 ] &&
+                    run onednn-bf16 "${env_haswell[@]}" -- "${seqvid_onednn[@]}" "${a[@]}" \
+                        --precision bf16
                 [ "$default_kernels" = 1 ] && run default "${env_plain[@]}" -- "${seqvid[@]}" "${a[@]}"
                 run installed "${env_plain[@]}" -- "${torchpy[@]}" "${a[@]}" --label installed
                 run tuned "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" --label tuned

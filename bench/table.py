@@ -6,12 +6,16 @@
 Columns, per (case, H, batch, threads):
   seqvid ms         median of libseqvid (OpenBLAS backend, OPENBLAS_CORETYPE=Haswell)
   [onednn ms]       libseqvid built with -DSEQVID_BLAS=onednn (if run), and onednn/seqvid
+  [seqvid bf16 ms]  that build with --precision bf16, libseqvid's experimental bf16 mode
+                    (if run; n/a where the CPU or build cannot run bf16)
   [default ms]      libseqvid with OpenBLAS's default kernels (if run)
   torch inst/tuned  median of the PyTorch peer as installed / tuned (jemalloc + Haswell)
   [torch bf16 ms]   tuned PyTorch with bf16 autocast around the forward (if run)
   x tuned, x inst,  seqvid ms (the OpenBLAS column, or oneDNN's if only it ran) / torch ms
   [x bf16]          (< 1: libseqvid is faster; issue 13's float32 targets: <= 0.3 x tuned and
                     <= 0.6 x bf16 for train at H=256, 512, 2048)
+  [bf16 x bf16]     seqvid bf16 ms / torch bf16 ms (issue 13's bf16 target: <= 0.4 for train
+                    at H=512 and 2048)
   GFLOP/s           the case's GEMM flops (bench_seqvid's plan, dense-equivalent) / seqvid
                     time; on sparse frames the library skips zero pixels, so GFLOP/s and
                     bound/meas can exceed what the dense GEMMs reach ("d=0.5" rows: dense
@@ -26,8 +30,9 @@ Columns, per (case, H, batch, threads):
   [bf16 lim ms]     the same with bf16 matmuls allowed (AVX512-BF16 CPUs)
   [bw ms]           batch-1 cases: every weight matrix read once per product at the measured
                     memory bandwidth (meaningful when the weights exceed the last-level cache)
-  MB                peak RSS of each process (seqvid, torch installed, torch tuned) and
-                    mem x tuned = seqvid MB / torch tuned MB (target for train <= 0.9)
+  MB                peak RSS of each process (seqvid, [seqvid bf16,] torch installed, torch
+                    tuned) and mem x tuned = seqvid MB / torch tuned MB (target for train
+                    <= 0.9)
 Rows "... nn.LSTM" compare libseqvid without peepholes with torch.nn.LSTM.
 """
 import argparse
@@ -102,24 +107,30 @@ def main():
     main_density = max(set(densities), key=densities.count) if densities else "-"
     have_default = any(r.get("impl") == "seqvid" and r.get("env") == "default" for r in recs)
     have_onednn = any(r.get("impl") == "seqvid" and r.get("env") == "onednn" for r in recs)
+    have_sv16 = any(r.get("impl") == "seqvid" and r.get("env") == "onednn-bf16" for r in recs)
     have_bf16 = any(r.get("impl") == "torch" and r.get("env") == "bf16" for r in recs)
     have_limit = any("best_f32" in b for b in bounds.values())
     have_bf16_lim = any("onednn_bf16" in b for b in bounds.values())
 
     cols = ["case", "H", "B", "thr", "seqvid ms"] + \
         (["onednn ms", "onednn/seqvid"] if have_onednn else []) + \
+        (["seqvid bf16 ms"] if have_sv16 else []) + \
         (["default ms"] if have_default else []) + \
         ["torch inst ms", "torch tuned ms"] + (["torch bf16 ms"] if have_bf16 else []) + \
-        ["x tuned", "x inst"] + (["x bf16"] if have_bf16 else []) + ["GFLOP/s", "bound ms"] + \
+        ["x tuned", "x inst"] + (["x bf16"] if have_bf16 else []) + \
+        (["bf16 x bf16"] if have_sv16 and have_bf16 else []) + ["GFLOP/s", "bound ms"] + \
         (["limit ms"] if have_limit else []) + (["bf16 lim ms"] if have_bf16_lim else []) + \
         (["bw ms", "lim/meas"] if have_limit else ["bound/meas"]) + \
-        ["MB seqvid", "MB torch inst", "MB torch tuned", "mem x tuned"]
+        ["MB seqvid"] + (["MB seqvid bf16"] if have_sv16 else []) + \
+        ["MB torch inst", "MB torch tuned", "mem x tuned"]
     rows = []
     for key in keys:
         for variant in ("peep", "nnlstm"):
             peep = "1" if variant == "peep" else "0"
             s = find(key, impl=("seqvid", None), env=("haswell", None), peep=(peep, "1"))
             on = find(key, impl=("seqvid", None), env=("onednn", None), peep=(peep, "1"))
+            s16 = find(key, impl=("seqvid", None), env=("onednn-bf16", None), peep=(peep, "1"),
+                       precision=("bf16", "f32"))  # f32: bf16 was not in effect
             tb = find(key, impl=("torch", None), env=("bf16", None), cell=(variant, None))
             if s is None and on is not None:  # only the oneDNN backend ran
                 s, on = on, None
@@ -130,7 +141,7 @@ def main():
                 continue
             ms = lambda r: num(r.get("median_ms")) if r else None  # noqa: E731
             mb = lambda r: num(r.get("rss_mb")) if r else None  # noqa: E731
-            sm, tim, ttm, tbm, onm = ms(s), ms(ti), ms(tt), ms(tb), ms(on)
+            sm, tim, ttm, tbm, onm, s16m = ms(s), ms(ti), ms(tt), ms(tb), ms(on), ms(s16)
             ratio = lambda x, y: x / y if x is not None and y else None  # noqa: E731
             bd = bounds.get(key[:4], {})
             bound = bd.get("openblas", sgemm.get(key[:4]))
@@ -147,11 +158,17 @@ def main():
             row = [name, str(key[1]), str(key[2]), str(key[3]), seq_txt]
             if have_onednn:
                 row += [f2(onm), fmt(ratio(onm, sm), 2)]
+            if have_sv16:
+                ran = find(key, impl=("seqvid", None), env=("onednn-bf16", None),
+                           peep=(peep, "1"))
+                na = ran is not None and s16 is None  # it ran, in float32
+                row.append("n/a" if na else f2(s16m))
             if have_default:
                 row.append(fmt(ms(d), 1))
             row += [f2(tim), f2(ttm)] + ([f2(tbm)] if have_bf16 else [])
             row += [fmt(ratio(sm, ttm), 2), fmt(ratio(sm, tim), 2)]
             row += [fmt(ratio(sm, tbm), 2)] if have_bf16 else []
+            row += [fmt(ratio(s16m, tbm), 2)] if have_sv16 and have_bf16 else []
             row += [fmt(num(s.get("gflops")) if s else None, 1), f2(bound)]
             if have_limit:
                 row.append(f2(bd.get("best_f32")))
@@ -161,7 +178,8 @@ def main():
                         fmt(ratio(bd.get("best_f32"), fastest), 2)]
             else:
                 row.append(fmt(ratio(bound, sm), 2))
-            row += [fmt(mb(s) if s_ok else None, 0), fmt(mb(ti), 0), fmt(mb(tt), 0),
+            row += [fmt(mb(s) if s_ok else None, 0)] + ([fmt(mb(s16), 0)] if have_sv16 else [])
+            row += [fmt(mb(ti), 0), fmt(mb(tt), 0),
                     fmt(ratio(mb(s), mb(tt)) if s_ok else None, 2)]
             rows.append(row)
 

@@ -771,7 +771,10 @@ typedef enum seqvid_precision {
  *  rounded to bfloat16 (8 significant bits) and the products accumulate in float32; the
  *  results, the cell's non-linearities, the losses, the gradients, the weights (the master
  *  copy) and the optimizer's state all stay float32, and files hold float32. An element of a
- *  product then differs from its float32 value by at most about 2^-7 of Σ|a_k b_k|.
+ *  product then differs from its float32 value by at most about 2^-7 of Σ|a_k b_k|. The
+ *  weight gradients (inputs^T x gate gradients) are float32 products (measured faster), and
+ *  sparse video input is multiplied in float32; so two paths to the same result (a stream
+ *  and seqvid_model_encode) agree to bf16's rounding, not float32's.
  *  Where bf16 cannot run (no AVX512-BF16 in this CPU, a backend other than oneDNN, or the
  *  environment variable SEQVID_NO_BF16 set to a value other than "" or "0"), the products
  *  stay float32: setting still succeeds and seqvid_experimental_model_get_precision reports

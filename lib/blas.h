@@ -22,6 +22,13 @@ enum { SV_NOTRANS = 0, SV_TRANS = 1 };
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The same product, always in float32, whatever the calling thread's bf16 mode (below): for
+ * the weight gradients dW = X^T dG. Both of their operands are activations, which bf16 would
+ * round and re-lay-out on every call (no cached copy to amortise it over), for products whose
+ * inner dimension is the whole batch of steps. */
+void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 /* y = alpha op(A) x + beta y with A [M x N] row-major (op(A) = A^T: y has N entries). */
 void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
               int incx, float beta, float *y, int incy);

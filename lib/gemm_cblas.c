@@ -177,6 +177,12 @@ void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, con
     blas_single_end();
 }
 
+/* No bf16 here: every product is float32. */
+void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    sv_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* ---- what this backend does not have ------------------------------------------------------ */
 int sv_blas_weights_register(const float *base, size_t n, const unsigned *version) {
     (void)base, (void)n, (void)version;

@@ -14,7 +14,7 @@
  *   bf16    (opt-in, sv_blas_set_bf16, AVX512-BF16 only) the matmul primitive on bfloat16
  *           operands with float32 accumulation and output: A is rounded to bf16 per call
  *           (round to nearest even), B through the cache when registered (converted once),
- *           else per call.
+ *           else per call. Not for sv_sgemm_f32 (the weight gradients): float32 always.
  * Matmul primitives are created once per shape (and thread count: oneDNN sizes its work
  * split at creation) and kept in a small table; scratch memory is per calling thread.
  *
@@ -587,22 +587,38 @@ static void gemv(int transa, int transb, int N, int K, float alpha, const float 
     else sv_parallel_for(blocks, gemv_blocks, &g);
 }
 
-static void gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
-                 int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads);
+static void gemm(int bf16, int transa, int transb, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                 int threads);
 
 /* The OpenMP team size is the calling thread's setting, which the host program may use for
  * its own parallel regions: set it for the product, then put it back. */
-void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc) {
+static void product(int bf16, int transa, int transb, int M, int N, int K, float alpha,
+                    const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                    int ldc) {
     if (M <= 0 || N <= 0) return;
     int threads = threads_for_call((double)M * N * K), saved = omp_get_max_threads();
     if (saved != threads) omp_set_num_threads(threads);
-    gemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+    gemm(bf16, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
     if (saved != threads) omp_set_num_threads(saved);
 }
 
-static void gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
-                 int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads) {
+void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    product(bf16_on, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* The weight gradients (blas.h): float32 even in bf16 mode. Their operands are activations,
+ * which bf16 rounds and re-lays-out per call: measured (docs/performance.md, "bf16 mode"),
+ * the bf16 train step was 10% slower at H=2048 with them in bf16, level at H=512. */
+void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    product(0, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void gemm(int bf16, int transa, int transb, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                 int threads) {
     if (K <= 0 || alpha == 0.0f) { /* C = beta C */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {
@@ -611,12 +627,12 @@ static void gemm(int transa, int transb, int M, int N, int K, float alpha, const
             }
         return;
     }
-    if (M == 1 && !bf16_on) {
+    if (M == 1 && !bf16) {
         gemv(transa, transb, N, K, alpha, A, lda, B, ldb, beta, C, threads);
         return;
     }
     if (engine) {
-        int bf16 = bf16_on, cached = 0;
+        int cached = 0;
         unsigned version = 0;
         /* B's extent as stored: (rows - 1) * ld + cols floats. */
         size_t b_len = transb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;

@@ -1,6 +1,7 @@
 /* test_lstm.c -- the kernel on its own: the sparse-input path gives the same forward states
  * and the same gradients as the dense BLAS path, for full register blocks and ragged tails,
- * with masked rows, at 1 and 2 threads; and a too-dense input falls back to BLAS. */
+ * with masked rows, at 1 and 2 threads; and a too-dense input falls back to BLAS. In bf16
+ * mode the weight gradients (of a layer and of a readout) are float32 products. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "arena.h" /* sv_readout */
+#include "blas.h"
 #include "lstm.h"
 #include "sparse.h"
 #include "rng.h"
@@ -91,10 +94,64 @@ static void test_dense_input_falls_back(void **state) {
     compare(23, 10, 4, 3, 0, 1, 0.0, 0);
 }
 
+/* bf16 mode (oneDNN on AVX512-BF16) rounds the operands of the data products to bf16 but
+ * computes the weight gradients dW = X^T dG in float32 (blas.h: sv_sgemm_f32; measured faster,
+ * docs/performance.md "bf16 mode"). What is checkable bitwise: each weight gradient of a bf16
+ * backward pass equals the float32 product of that pass's own operands -- the inputs and
+ * states it stored and the gate gradients it left in the cache (which are bf16-influenced,
+ * so a float32 model's gradients are no reference). And the pass really was bf16: its states
+ * differ from a float32 forward's. Where bf16 cannot run there is nothing to check. */
+static void test_bf16_weight_grads_are_f32(void **state) {
+    (void)state;
+    sv_blas_set_bf16(0);
+    if (!sv_blas_bf16_supported()) skip();
+    const int D = 23, H = 16, T = 5, B = 3, G = 4 * H, O = 7, rows = T * B;
+    sv_rng r;
+    sv_rng_seed(&r, 2026);
+    size_t np = sv_lstm_param_count(D, H, 1), nh = (size_t)(T + 1) * B * H;
+    float *params = rnd(np, &r, 0.3, 0.0), *g = calloc(np, sizeof *g);
+    float *X = rnd((size_t)rows * D, &r, 1.0, 0.0), *dH = rnd((size_t)rows * H, &r, 1.0, 0.0);
+    float *dX = calloc((size_t)rows * D, sizeof *dX), *tmp = calloc(2 * (size_t)B * H, 4);
+    float *want = malloc((size_t)G * D * sizeof *want), *h32 = malloc(nh * sizeof *h32);
+    sv_lstm_layer l;
+    sv_lstm_bind(&l, D, H, 1, params, g);
+    float *mem = calloc(sv_lstm_cache_floats(T, B, H), sizeof(float));
+    sv_lstm_cache c = {0};
+    sv_lstm_cache_bind(&c, T, B, H, mem);
+    sv_lstm_forward(&l, T, B, X, 0, NULL, &c);
+    memcpy(h32, c.h, nh * sizeof *h32);
+
+    assert_int_equal(sv_blas_set_bf16(1), 1);
+    sv_lstm_forward(&l, T, B, X, 0, NULL, &c);
+    assert_true(memcmp(c.h, h32, nh * sizeof *h32) != 0); /* the products were bf16 */
+    sv_lstm_backward(&l, T, B, X, 0, NULL, &c, dH, NULL, NULL, dX, NULL, NULL, tmp);
+    /* A readout on the layer's states, its output gradient random. */
+    float *w = rnd((size_t)H * O, &r, 0.3, 0.0), *b = calloc(O, sizeof *b);
+    float *gw = calloc((size_t)H * O, sizeof *gw), *gb = calloc(O, sizeof *gb);
+    float *dY = rnd((size_t)rows * O, &r, 1.0, 0.0), *dXr = calloc((size_t)rows * H, 4);
+    sv_readout ro = {H, O, w, b, gw, gb};
+    sv_readout_backward(&ro, c.h + (size_t)B * H, rows, dY, dXr);
+    assert_int_equal(sv_blas_set_bf16(0), 0);
+
+    int lda = (int)((size_t)(c.tc - c.gates) / (size_t)rows); /* the gates' row stride */
+    sv_sgemm(SV_TRANS, SV_NOTRANS, H, G, rows, 1.0f, c.h, H, c.gates, lda, 0.0f, want, G);
+    assert_memory_equal(l.gwh, want, (size_t)H * G * sizeof *want);
+    sv_sgemm(SV_TRANS, SV_NOTRANS, D, G, rows, 1.0f, X, D, c.gates, lda, 0.0f, want, G);
+    assert_memory_equal(l.gwx, want, (size_t)D * G * sizeof *want);
+    sv_sgemm(SV_TRANS, SV_NOTRANS, H, O, rows, 1.0f, c.h + (size_t)B * H, H, dY, O, 0.0f, want,
+             O);
+    assert_memory_equal(gw, want, (size_t)H * O * sizeof *want);
+
+    sv_lstm_cache_release(&c);
+    free(params), free(g), free(X), free(dH), free(dX), free(tmp), free(want), free(h32);
+    free(mem), free(w), free(b), free(gw), free(gb), free(dY), free(dXr);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sparse_matches_dense),
         cmocka_unit_test(test_dense_input_falls_back),
+        cmocka_unit_test(test_bf16_weight_grads_are_f32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
