@@ -740,6 +740,7 @@ static seqvid_config *stack_config(const seqvid_model *m, uint64_t seed)
 int main(int argc, char **argv)
 {
     ex_progname = "fewlabels";
+    ex_blas_restart(argv);
     options o = parse_options(argc, argv);
     ex_common_apply(&o.common);
     const int C = tasks[o.task].classes;

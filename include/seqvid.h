@@ -760,6 +760,25 @@ SEQVID_API int seqvid_key_lookup(int table, const char *name, int *key);
  *  when at most 1/`*density` of its values are nonzero (Moving MNIST frames: ~7% nonzero). */
 SEQVID_API int seqvid_experimental_sparse_density(int *density);
 
+/** What multiplies the matrices (since 1.1, experimental), for logs, bug reports and one
+ *  decision a program can act on. Any pointer may be NULL; the strings are static.
+ *  - `*name`: the backend this library was built with: "openblas", "reference" (netlib
+ *    CBLAS) or "onednn".
+ *  - `*kernels`: the kernel set the backend picked for this CPU: OpenBLAS's core name
+ *    ("Haswell", "SkylakeX", "Cooperlake", "Prescott", ...), oneDNN's ISA
+ *    ("avx512_core_bf16", ...), "" for the reference CBLAS.
+ *  - `*advice`: NULL, or the value of OPENBLAS_CORETYPE to start the program with. OpenBLAS
+ *    before 0.3.25 (Debian 12 ships 0.3.21) falls back to its generic SSE3 kernels,
+ *    "Prescott", on Intel CPUs it does not know (Intel family 6 model 207 among them, OpenBLAS
+ *    issue 4267); measured there, a training step then takes about twice as long as with
+ *    "Haswell" (docs/performance.md). The advice is given when OpenBLAS runs "Prescott" on a
+ *    CPU with AVX2 and FMA, whatever put it there. OpenBLAS reads OPENBLAS_CORETYPE once,
+ *    when it is loaded, so no library call can act on it: the program sets the variable and
+ *    starts again (the seqvid command does this itself when the variable is not set).
+ *  Results are float32 either way; kernel sets round differently (see Determinism). */
+SEQVID_API int seqvid_experimental_backend(const char **name, const char **kernels,
+                                           const char **advice);
+
 /** Precision of a model's or classifier's matrix products (since 1.1, experimental). */
 typedef enum seqvid_precision {
     SEQVID_PRECISION_F32 = 0,  /**< float32 throughout (the default; exact against the

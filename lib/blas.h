@@ -67,8 +67,17 @@ int sv_blas_bf16_supported(void);
 int sv_blas_set_bf16(int on);
 int sv_blas_get_bf16(void);
 
+/* name, kernels, advice: static strings. kernels: the kernel set the backend picked for this
+ * CPU ("Haswell", "SkylakeX", "Prescott", ... from openblas_get_corename(); oneDNN: its
+ * effective ISA, "avx512_core_bf16", ...; "" where there is no choice). advice: NULL, or the
+ * OPENBLAS_CORETYPE value to start the program with when OpenBLAS runs its generic SSE3
+ * kernels ("Prescott") on a CPU with AVX2 and FMA -- what OpenBLAS before 0.3.25 falls back
+ * to on Intel CPUs it does not know (OpenBLAS issue 4267; here: family 6 model 207), about
+ * 2x slower (docs/performance.md, "OpenBLAS kernel choice"). */
 typedef struct sv_blas_info {
     const char *name;         /* "openblas", "reference", "onednn" */
+    const char *kernels;
+    const char *advice;
     unsigned long fallbacks;  /* products computed on a slower path after a backend failure */
     unsigned long reorders;   /* weight copies made (cache misses) */
     unsigned long cache_hits; /* products that reused a cached weight copy */

@@ -194,4 +194,45 @@ int sv_blas_bf16_supported(void) { return 0; }
 int sv_blas_set_bf16(int on) { return (void)on, 0; }
 int sv_blas_get_bf16(void) { return 0; }
 
-sv_blas_info_t sv_blas_info(void) { return (sv_blas_info_t){BACKEND_NAME, 0, 0, 0, 0}; }
+/* ---- which kernels OpenBLAS picked (blas.h, sv_blas_info) ----------------------------------
+ * OpenBLAS (DYNAMIC_ARCH builds, as Debian's) picks its kernel set when it loads, from the
+ * CPU's model number, or from OPENBLAS_CORETYPE. Before 0.3.25 an Intel model it does not
+ * know gets the generic SSE3 set "Prescott" whatever the CPU can do (OpenBLAS issue 4267):
+ * Debian 12's 0.3.21 on family 6 model 207 does, and a train step then takes about twice as
+ * long as with the "Haswell" set (docs/performance.md). A library cannot change the choice
+ * once OpenBLAS is loaded, so it reports it and says what to set. */
+#ifndef SEQVID_BLAS_REFERENCE
+static int cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init(); /* libgcc's CPU data (also checks the OS saves the AVX state) */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+static const char *openblas_kernels(void) {
+    const char *core = openblas_get_corename();
+    return core ? core : "";
+}
+
+static const char *openblas_advice(void) {
+    const char *k = openblas_kernels();
+    static const char generic[] = "prescott";
+    for (size_t i = 0; i < sizeof generic; i++) { /* ASCII case-insensitive equality */
+        char c = k[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != generic[i]) return NULL;
+    }
+    return cpu_has_avx2_fma() ? "Haswell" : NULL;
+}
+#define BACKEND_KERNELS openblas_kernels()
+#define BACKEND_ADVICE openblas_advice()
+#else
+#define BACKEND_KERNELS ""
+#define BACKEND_ADVICE NULL
+#endif
+
+sv_blas_info_t sv_blas_info(void) {
+    return (sv_blas_info_t){BACKEND_NAME, BACKEND_KERNELS, BACKEND_ADVICE, 0, 0, 0, 0};
+}

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h> /* dnnl_cpu_isa2str */
 #include "alloc.h"
 #include "blas.h"
 #include "fastmath.h" /* SV_VECTOR_CLONES */
@@ -676,6 +677,11 @@ void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, con
 }
 
 sv_blas_info_t sv_blas_info(void) {
-    return (sv_blas_info_t){"onednn", atomic_load(&n_fallbacks), atomic_load(&n_reorders),
-                            atomic_load(&n_hits), atomic_load(&n_prims)};
+    /* oneDNN detects the CPU by its features, not its model: nothing to advise. */
+    const char *isa = dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()); /* "cpu_isa_avx2" */
+    if (!isa) isa = "";
+    if (!strncmp(isa, "cpu_isa_", 8)) isa += 8;
+    return (sv_blas_info_t){"onednn", isa, NULL, atomic_load(&n_fallbacks),
+                            atomic_load(&n_reorders), atomic_load(&n_hits),
+                            atomic_load(&n_prims)};
 }

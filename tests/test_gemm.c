@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#define SEQVID_EXPERIMENTAL /* seqvid_experimental_backend */
+#include "seqvid.h"
 #include "blas.h"
 #include "rng.h"
 
@@ -347,8 +349,54 @@ static void test_host_openmp_setting_kept(void **state) {
     sv_blas_set_threads(saved);
 }
 
+/* seqvid_experimental_backend: the backend's name and kernel set, and the advice to restart
+ * with OPENBLAS_CORETYPE exactly when OpenBLAS runs its generic "Prescott" kernels on a CPU
+ * with AVX2 and FMA. OpenBLAS picks its kernels when it loads, so the cases come from the
+ * environment the test was started in: ctest runs this program as test_gemm (tests/run.sh:
+ * OPENBLAS_CORETYPE=Haswell, or whatever the caller set) and, in an OpenBLAS build, again as
+ * gemm_prescott with OPENBLAS_CORETYPE=Prescott (tests/backend.cmake). */
+static int ascii_caseeq(const char *a, const char *b) {
+    for (;; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+        if (x != y) return 0;
+        if (!x) return 1;
+    }
+}
+
+static void test_backend_report(void **state) {
+    (void)state;
+    const char *name = NULL, *kernels = NULL, *advice = "unset";
+    assert_int_equal(seqvid_experimental_backend(&name, &kernels, &advice), SEQVID_OK);
+    assert_int_equal(seqvid_experimental_backend(NULL, NULL, NULL), SEQVID_OK);
+    assert_non_null(name), assert_non_null(kernels);
+    assert_string_equal(name, sv_blas_info().name);
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    if (strcmp(name, "openblas")) { /* reference, onednn: nothing to advise */
+        assert_null(advice);
+        if (!strcmp(name, "reference")) assert_string_equal(kernels, "");
+        else assert_true(kernels[0] != '\0'); /* oneDNN's ISA */
+        return;
+    }
+    assert_true(kernels[0] != '\0');
+    int generic = ascii_caseeq(kernels, "Prescott");
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    int avx2 = 0;
+#endif
+    if (forced && (ascii_caseeq(forced, "Haswell") || ascii_caseeq(forced, "Prescott")))
+        assert_true(ascii_caseeq(kernels, forced)); /* OpenBLAS took the forced set */
+    if (generic && avx2)
+        assert_string_equal(advice, "Haswell");
+    else
+        assert_null(advice);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backend_report),
         cmocka_unit_test(test_f32_all_transposes), cmocka_unit_test(test_sgemv),
         cmocka_unit_test(test_weight_cache),       cmocka_unit_test(test_weight_cache_full),
         cmocka_unit_test(test_threads_bitwise),

@@ -48,6 +48,7 @@ void command_usage(FILE *f, const char *name)
 int main(int argc, char **argv)
 {
     ex_progname = "seqvid";
+    ex_blas_restart(argv);
     ex_log_init();
     if (argc < 2) {
         command_usage(stderr, NULL);
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--version")) {
         printf("seqvid (libseqvid %s; built against the header of %s)\n",
                seqvid_version_string(), SEQVID_VERSION_STRING);
+        printf("products: %s\n", ex_blas_describe());
 #ifdef SEQVID_HAVE_VIDEO
         printf("video: libseqvid_video, %s\n", seqvid_video_ffmpeg_version());
 #else

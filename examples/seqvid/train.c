@@ -487,12 +487,13 @@ static void setup(trainer *t)
         if (o->decay == DECAY_COSINE)
             snprintf(decay, sizeof decay, ", cosine decay to %g over the %s", o->lr_min,
                      o->steps && o->minutes ? "steps or minutes" : o->steps ? "steps" : "minutes");
-        ex_say("batch %d; %s lr %g (warm-up %ld steps%s), grad clip %g; BLAS threads %d\n",
+        ex_say("batch %d; %s lr %g (warm-up %ld steps%s), grad clip %g; BLAS threads %d (%s)\n",
                o->batch, optimizer_name(t->opt), t->peak_lr, o->warmup, decay, o->grad_clip,
-               seqvid_get_threads());
+               seqvid_get_threads(), ex_blas_describe());
     } else {
-        ex_say("batch %d; %s lr %g, grad clip %g; BLAS threads %d\n", o->batch,
-               optimizer_name(t->opt), lr, o->grad_clip, seqvid_get_threads());
+        ex_say("batch %d; %s lr %g, grad clip %g; BLAS threads %d (%s)\n", o->batch,
+               optimizer_name(t->opt), lr, o->grad_clip, seqvid_get_threads(),
+               ex_blas_describe());
     }
     if (o->sample_given && o->sample_prob > 0) {
         ex_say("scheduled sampling: the future predictor fed its own prediction with p = %g",

@@ -2,6 +2,7 @@
  * cli.c -- errors, the log, flags and paths (see cli.h).
  */
 #define _POSIX_C_SOURCE 200809L
+#define SEQVID_EXPERIMENTAL /* seqvid_experimental_backend */
 
 #include "cli.h"
 
@@ -240,5 +241,41 @@ const char *ex_path(const char *out_dir, const char *name)
     char *buf = bufs[next++ % 4];
     if ((size_t)snprintf(buf, PATH_MAX, "%s/%s", out_dir, name) >= PATH_MAX)
         ex_die("path too long: %s/%s", out_dir, name);
+    return buf;
+}
+
+/* =======================================================================================
+ * The BLAS kernels
+ * ===================================================================================== */
+void ex_blas_restart(char **argv)
+{
+    const char *advice = NULL;
+    if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice, whatever it is */
+    if (seqvid_experimental_backend(NULL, NULL, &advice) != SEQVID_OK || !advice) return;
+    /* OpenBLAS read its environment when it was loaded, before main: only a new process
+     * image picks another kernel set. Same program, same arguments, same pid. */
+    if (setenv("OPENBLAS_CORETYPE", advice, 1) == 0) {
+        execv("/proc/self/exe", argv);
+        int e = errno;
+        unsetenv("OPENBLAS_CORETYPE");
+        fprintf(stderr,
+                "%s: note: OpenBLAS runs its generic kernels on this CPU; could not start "
+                "again with OPENBLAS_CORETYPE=%s (%s): about half the speed\n",
+                ex_progname, advice, strerror(e));
+    }
+}
+
+const char *ex_blas_describe(void)
+{
+    static char buf[200];
+    const char *name = "?", *kernels = "", *advice = NULL, *ct = getenv("OPENBLAS_CORETYPE");
+    seqvid_experimental_backend(&name, &kernels, &advice);
+    int n = snprintf(buf, sizeof buf, "%s", name);
+    if (*kernels) n += snprintf(buf + n, sizeof buf - (size_t)n, ", %s kernels", kernels);
+    if (ct && !strcmp(name, "openblas"))
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ", OPENBLAS_CORETYPE=%s", ct);
+    if (advice)
+        snprintf(buf + n, sizeof buf - (size_t)n, "; generic: OPENBLAS_CORETYPE=%s is faster",
+                 advice);
     return buf;
 }

@@ -95,6 +95,18 @@ int ex_parse_kind(const char *flag, const char *arg);
 /* --optimizer: sgd | rmsprop | adam -> SEQVID_OPT_SGD, ... */
 int ex_parse_optimizer(const char *flag, const char *arg);
 
+/* ---------------------------------------------------------------------------------------
+ * The BLAS kernels (seqvid.h, seqvid_experimental_backend)
+ * ------------------------------------------------------------------------------------- */
+/* When OpenBLAS runs its generic kernels on a CPU that has better ones (an OpenBLAS too old
+ * to know the CPU) and OPENBLAS_CORETYPE is not set: set it as the library advises and start
+ * the program again (execv of /proc/self/exe, same arguments). Call first thing in main,
+ * with main's argv. Returns when there is nothing to do, or with a note on stderr when the
+ * restart failed (the program then runs on the slower kernels). */
+void ex_blas_restart(char **argv);
+/* "openblas, Haswell kernels, OPENBLAS_CORETYPE=Haswell" for logs (and the advice, if any). */
+const char *ex_blas_describe(void);
+
 /* mkdir -p */
 void ex_make_dirs(const char *path);
 /* out_dir + "/" + name in a static rotating buffer (valid for the next few calls). */

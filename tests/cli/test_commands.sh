@@ -22,6 +22,37 @@ else
     fail "examples/demo.sh --help: $(head -5 "$work/demo.txt")"
 fi
 
+# --- the BLAS kernels: OpenBLAS's generic fallback is left by a restart -------------------
+# Before 0.3.25 OpenBLAS gives CPUs it does not know its generic SSE3 kernels ("Prescott"),
+# about half the speed. Without OPENBLAS_CORETYPE, seqvid starts itself again with the
+# variable the library advises (seqvid.h, seqvid_experimental_backend); a value the user set
+# is kept, whatever it is.
+if $SEQVID --version | grep -q "^products: openblas"; then
+    avx2=0
+    grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && avx2=1
+    line=$(OPENBLAS_CORETYPE=Prescott $SEQVID --version | grep "^products:")
+    echo "$line" | grep -q "^products: openblas, Prescott kernels, OPENBLAS_CORETYPE=Prescott" &&
+        pass "OPENBLAS_CORETYPE set by the user is kept: $line" || fail "forced Prescott: $line"
+    line=$(env -u OPENBLAS_CORETYPE $SEQVID --version | grep "^products:")
+    if [ $avx2 = 1 ] && echo "$line" | grep -q "Prescott"; then
+        fail "without OPENBLAS_CORETYPE on an AVX2 CPU: $line"
+    else
+        pass "without OPENBLAS_CORETYPE: $line"
+    fi
+    # arguments, standard streams and the exit status survive the restart
+    env -u OPENBLAS_CORETYPE $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 2 \
+        --val-every 2 --out "$work/restart" >"$work/restart.log" 2>&1
+    rc=$?
+    if [ $rc = 0 ] && grep -q "^step 2 " "$work/restart.log" && [ -s "$work/restart/model.safetensors" ] &&
+        { [ $avx2 = 0 ] || ! grep -q "Prescott kernels" "$work/restart.log"; }; then
+        pass "train without OPENBLAS_CORETYPE: $(grep -o 'BLAS threads.*' "$work/restart.log")"
+    else
+        fail "train without OPENBLAS_CORETYPE: exit $rc: $(head -5 "$work/restart.log")"
+    fi
+    expect_error "a bad flag after the restart still exits 2 with its message" "unrecognized option" \
+        env -u OPENBLAS_CORETYPE $SEQVID train --no-such-flag
+fi
+
 # --- train on every source -------------------------------------------------------------
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 6 --val-every 3 --log-every 2 \
     --out "$work/mm" >"$work/mm.log" 2>&1 || fail "train on Moving MNIST: $(tail -3 "$work/mm.log")"

@@ -120,6 +120,7 @@ typedef enum seqvid_names { SEQVID_NAMES_CONFIG = 1, SEQVID_NAMES_OPTIMIZER = 2,
 const char *seqvid_key_name(int table, int key);
 int seqvid_key_lookup(int table, const char *name, int *key);
 int seqvid_experimental_sparse_density(int *density);
+int seqvid_experimental_backend(const char **name, const char **kernels, const char **advice);
 typedef enum seqvid_precision { SEQVID_PRECISION_F32 = 0, SEQVID_PRECISION_BF16 = 1 } seqvid_precision;
 int seqvid_experimental_model_set_precision(seqvid_model *m, int precision);
 int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precision);

@@ -194,6 +194,20 @@ def version_number():
     return lib.seqvid_version_number()
 
 
+def backend():
+    """The matrix-product backend as (name, kernels, advice), seqvid.h's
+    seqvid_experimental_backend (experimental): name "openblas", "reference" or "onednn";
+    kernels the kernel set it picked for this CPU ("Haswell", ...); advice None, or the
+    OPENBLAS_CORETYPE value to start Python with because OpenBLAS runs its generic
+    ("Prescott") kernels on a CPU that has better ones -- about half the speed. OpenBLAS
+    reads the variable once, when it is loaded, so it has to be set before Python starts
+    (or before anything in the process loads OpenBLAS, numpy included)."""
+    name, kernels, advice = (ffi.new("const char **") for _ in range(3))
+    check(lib.seqvid_experimental_backend(name, kernels, advice), "seqvid_experimental_backend")
+    return (ffi.string(name[0]).decode(), ffi.string(kernels[0]).decode(),
+            ffi.string(advice[0]).decode() if advice[0] != ffi.NULL else None)
+
+
 def status_string(status):
     """The library's short name of a status code."""
     return ffi.string(lib.seqvid_status_string(int(status))).decode()

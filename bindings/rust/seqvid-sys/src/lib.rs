@@ -522,6 +522,11 @@ unsafe extern "C" {
     pub fn seqvid_key_lookup(table: c_int, name: *const c_char, key: *mut c_int) -> c_int;
 
     // ---- experimental (node SEQVID_EXPERIMENTAL: not stable; see seqvid.h) --------------
+    pub fn seqvid_experimental_backend(
+        name: *mut *const c_char,
+        kernels: *mut *const c_char,
+        advice: *mut *const c_char,
+    ) -> c_int;
     pub fn seqvid_experimental_sparse_density(density: *mut c_int) -> c_int;
     pub fn seqvid_experimental_model_set_precision(m: *mut seqvid_model, precision: c_int) -> c_int;
     pub fn seqvid_experimental_model_get_precision(m: *const seqvid_model, precision: *mut c_int)

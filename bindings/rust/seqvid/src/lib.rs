@@ -301,6 +301,32 @@ pub fn version_number() -> i32 {
     unsafe { sys::seqvid_version_number() }
 }
 
+/// The matrix-product backend: what multiplies the matrices (seqvid.h,
+/// `seqvid_experimental_backend`, experimental).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// "openblas", "reference" or "onednn".
+    pub name: &'static str,
+    /// The kernel set picked for this CPU ("Haswell", "avx512_core_bf16", ...; "" if none).
+    pub kernels: &'static str,
+    /// The `OPENBLAS_CORETYPE` value to start the program with, when OpenBLAS runs its
+    /// generic ("Prescott") kernels on a CPU that has better ones (about half the speed).
+    /// OpenBLAS reads the variable once, when it is loaded: set it before the program starts.
+    pub advice: Option<&'static str>,
+}
+
+/// The backend of the linked library (see [`Backend`]).
+pub fn backend() -> Backend {
+    let (mut n, mut k, mut a) = (std::ptr::null(), std::ptr::null(), std::ptr::null());
+    // SAFETY: three out-pointers; the library stores static NUL-terminated strings or NULL.
+    unsafe { sys::seqvid_experimental_backend(&mut n, &mut k, &mut a) };
+    // SAFETY: static strings from the library (or NULL, checked).
+    let s = |p: *const std::os::raw::c_char| {
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("?"))
+    };
+    Backend { name: s(n).unwrap_or("?"), kernels: s(k).unwrap_or(""), advice: s(a) }
+}
+
 /// Whether the linked library has the major version these bindings were written for.
 pub fn version_compatible() -> bool {
     version_number() / 10000 == BINDING_MAJOR

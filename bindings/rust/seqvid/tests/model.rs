@@ -39,6 +39,17 @@ fn version_matches_binding() {
 }
 
 #[test]
+fn backend_names_itself() {
+    // The advice itself is tested in C (test_gemm, gemm_prescott) and Python (test_backend).
+    let b = seqvid::backend();
+    assert!(["openblas", "reference", "onednn"].contains(&b.name), "{b:?}");
+    assert!(b.advice.is_none() || (b.name == "openblas" && b.advice == Some("Haswell")), "{b:?}");
+    if b.name == "openblas" {
+        assert!(!b.kernels.is_empty(), "{b:?}");
+    }
+}
+
+#[test]
 fn create_and_describe() {
     let m = tiny();
     assert_eq!(m.kind(), Kind::Composite);
