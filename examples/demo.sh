@@ -68,9 +68,21 @@ if [ -z "${SEQVID_CMD:-}" ]; then
     cmake --build build-demo -j "$(nproc)" --target seqvid_cmd >/dev/null
 fi
 
-# OpenBLAS 0.3.21 picks AVX-512 kernels on some CPUs that are slower on an LSTM's skinny
-# products than its AVX2 (Haswell) ones; the results are the same (docs/performance.md).
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+# OpenBLAS's kernels, chosen here rather than by OpenBLAS 0.3.21, which gives some recent Intel
+# CPUs its generic SSE3 set (half the speed) and others its "Cooperlake" set (measured slower
+# than Haswell's on an earlier machine): SkylakeX where the CPU runs AVX-512 (1.04-1.49x the
+# demo's steps/s with Haswell on this project's machine), else Haswell (docs/performance.md,
+# "OpenBLAS kernel choice"). A value already set is kept.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    OPENBLAS_CORETYPE=Haswell
+    flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "
+    avx512=1
+    for f in avx512f avx512dq avx512bw avx512vl; do
+        case $flags in *" $f "*) ;; *) avx512=0 ;; esac
+    done
+    [ $avx512 = 1 ] && OPENBLAS_CORETYPE=SkylakeX
+fi
+export OPENBLAS_CORETYPE
 if [ $video = 1 ]; then
     echo "== footage"
     examples/setup-video.sh "$data"

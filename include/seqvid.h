@@ -770,9 +770,10 @@ SEQVID_API int seqvid_experimental_sparse_density(int *density);
  *  - `*advice`: NULL, or the value of OPENBLAS_CORETYPE to start the program with. OpenBLAS
  *    before 0.3.25 (Debian 12 ships 0.3.21) falls back to its generic SSE3 kernels,
  *    "Prescott", on Intel CPUs it does not know (Intel family 6 model 207 among them, OpenBLAS
- *    issue 4267); measured there, a training step then takes about twice as long as with
- *    "Haswell" (docs/performance.md). The advice is given when OpenBLAS runs "Prescott" on a
- *    CPU with AVX2 and FMA, whatever put it there. OpenBLAS reads OPENBLAS_CORETYPE once,
+ *    issue 4267); measured there, a training step then takes about twice as long
+ *    (docs/performance.md). The advice is given when OpenBLAS runs "Prescott" on a CPU with
+ *    AVX2 and FMA, whatever put it there: "SkylakeX" where the CPU runs AVX-512 (F, BW, DQ,
+ *    VL), else "Haswell". OpenBLAS reads OPENBLAS_CORETYPE once,
  *    when it is loaded, so no library call can act on it: the program sets the variable and
  *    starts again (the seqvid command does this itself when the variable is not set).
  *  Results are float32 either way; kernel sets round differently (see Determinism). */

@@ -70,10 +70,11 @@ int sv_blas_get_bf16(void);
 /* name, kernels, advice: static strings. kernels: the kernel set the backend picked for this
  * CPU ("Haswell", "SkylakeX", "Prescott", ... from openblas_get_corename(); oneDNN: its
  * effective ISA, "avx512_core_bf16", ...; "" where there is no choice). advice: NULL, or the
- * OPENBLAS_CORETYPE value to start the program with when OpenBLAS runs its generic SSE3
- * kernels ("Prescott") on a CPU with AVX2 and FMA -- what OpenBLAS before 0.3.25 falls back
- * to on Intel CPUs it does not know (OpenBLAS issue 4267; here: family 6 model 207), about
- * 2x slower (docs/performance.md, "OpenBLAS kernel choice"). */
+ * OPENBLAS_CORETYPE value to start the program with ("SkylakeX" on AVX-512 CPUs, "Haswell" on
+ * AVX2 ones) when OpenBLAS runs its generic SSE3 kernels ("Prescott") on a CPU with AVX2 and
+ * FMA -- what OpenBLAS before 0.3.25 falls back to on Intel CPUs it does not know (OpenBLAS
+ * issue 4267; here: family 6 model 207), about 2x slower (docs/performance.md, "OpenBLAS
+ * kernel choice"). */
 typedef struct sv_blas_info {
     const char *name;         /* "openblas", "reference", "onednn" */
     const char *kernels;

@@ -309,8 +309,9 @@ pub struct Backend {
     pub name: &'static str,
     /// The kernel set picked for this CPU ("Haswell", "avx512_core_bf16", ...; "" if none).
     pub kernels: &'static str,
-    /// The `OPENBLAS_CORETYPE` value to start the program with, when OpenBLAS runs its
-    /// generic ("Prescott") kernels on a CPU that has better ones (about half the speed).
+    /// The `OPENBLAS_CORETYPE` value to start the program with ("SkylakeX" or "Haswell"),
+    /// when OpenBLAS runs its generic ("Prescott") kernels on a CPU that has better ones
+    /// (about half the speed).
     /// OpenBLAS reads the variable once, when it is loaded: set it before the program starts.
     pub advice: Option<&'static str>,
 }
