@@ -52,6 +52,7 @@ typedef struct options {
     long input_frames, future_frames;
     double lr, grad_clip, minutes; /* lr 0: the optimizer's default; minutes 0: no budget */
     double forget_bias;            /* initial forget-gate bias of every LSTM layer */
+    double init_weight;            /* weights ~ U(-a, a); 0: the library's default */
     long steps;                    /* train until this global step; 0: no limit */
     long warmup;                   /* linear lr warm-up over this many global steps */
     int decay;                     /* DECAY_NONE | DECAY_COSINE */
@@ -67,7 +68,7 @@ typedef struct options {
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
        OPT_OPTIMIZER, OPT_LR, OPT_GRAD_CLIP, OPT_STEPS, OPT_MINUTES, OPT_RESUME, OPT_VAL_EVERY,
        OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
-       OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT, OPT_FORGET_BIAS, OPT_WARMUP, OPT_DECAY,
+       OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT, OPT_FORGET_BIAS, OPT_INIT_WEIGHT, OPT_WARMUP, OPT_DECAY,
        OPT_LR_MIN, OPT_SAMPLE_PROB, OPT_SAMPLE_RAMP };
 
 enum { DECAY_NONE, DECAY_COSINE };
@@ -88,6 +89,7 @@ static const struct option long_options[] = {
     {"lr", required_argument, NULL, OPT_LR},
     {"grad-clip", required_argument, NULL, OPT_GRAD_CLIP},
     {"forget-bias", required_argument, NULL, OPT_FORGET_BIAS},
+    {"init-weight", required_argument, NULL, OPT_INIT_WEIGHT},
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"decay", required_argument, NULL, OPT_DECAY},
     {"lr-min", required_argument, NULL, OPT_LR_MIN},
@@ -169,6 +171,10 @@ static options parse_options(int argc, char **argv)
         case OPT_GRAD_CLIP: o.grad_clip = ex_parse_double("--grad-clip", optarg, 0, 1e12); break;
         case OPT_FORGET_BIAS:
             o.forget_bias = ex_parse_double("--forget-bias", optarg, -100, 100);
+            o.model_flags_given = 1;
+            break;
+        case OPT_INIT_WEIGHT:
+            o.init_weight = ex_parse_double("--init-weight", optarg, 1e-9, 10);
             o.model_flags_given = 1;
             break;
         case OPT_WARMUP: o.warmup = ex_parse_long("--warmup", optarg, 0, 1L << 50); break;
@@ -396,6 +402,8 @@ static void new_model(const options *o, const source *src, seqvid_model **model,
              "--output");
     ex_check(seqvid_config_set(cfg, SEQVID_CFG_SEED, (double)o->src.common.seed), "--seed");
     ex_check(seqvid_config_set(cfg, SEQVID_CFG_FORGET_BIAS, o->forget_bias), "--forget-bias");
+    if (o->init_weight > 0)
+        ex_check(seqvid_config_set(cfg, SEQVID_CFG_INIT_WEIGHT, o->init_weight), "--init-weight");
     ex_check(seqvid_model_create(cfg, model), "model");
     seqvid_config_free(cfg);
     ex_check(seqvid_optimizer_create(o->optimizer, opt), "optimizer");

@@ -127,10 +127,12 @@ grep -q "FORGET_BIAS=5$" "$work/info.log" && grep -q "LR=0.002 " "$work/info.log
 # --- the lr schedule and the forget-gate bias: the checkpoint holds the lr of the last step
 # (global step 3 of 4): warm-up 1e-3 * 4/10; cosine 1e-4 + 0.9e-3 (1 + cos(3 pi / 4)) / 2.
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --warmup 10 --lr 1e-3 --forget-bias 0.5 \
-    --out "$work/warm" >"$work/warm.log" 2>&1 && $SEQVID info "$work/warm/checkpoint.safetensors" \
+    --init-weight 0.05 --out "$work/warm" >"$work/warm.log" 2>&1 &&
+    $SEQVID info "$work/warm/checkpoint.safetensors" \
     >"$work/info.log" 2>&1 && grep -q "LR=0.0004 " "$work/info.log" &&
-    grep -q "FORGET_BIAS=0.5$" "$work/info.log" && grep -q "warm-up 10 steps" "$work/warm.log" &&
-    pass "train --warmup 10: lr 4e-4 at step 4; --forget-bias 0.5 in the model" ||
+    grep -q "FORGET_BIAS=0.5$" "$work/info.log" && grep -q "INIT_WEIGHT=0.05 " "$work/info.log" &&
+    grep -q "warm-up 10 steps" "$work/warm.log" &&
+    pass "train --warmup 10: lr 4e-4 at step 4; --forget-bias 0.5, --init-weight 0.05 in the model" ||
     fail "train --warmup/--forget-bias: $(cat "$work/warm.log" "$work/info.log")"
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --lr 1e-3 --lr-min 1e-4 \
     --out "$work/cos" >/dev/null 2>&1 && $SEQVID info "$work/cos/checkpoint.safetensors" \
