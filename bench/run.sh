@@ -11,8 +11,9 @@
 # Run it on a quiet machine: every measurement is one process at a time, never two at once.
 # Each (case, H, batch, threads) runs in its own process per implementation (peak memory is a
 # per-process number), in this order, so the columns of a row are measured back to back:
-#   seqvid            bench_seqvid with OPENBLAS_CORETYPE=Haswell (OpenBLAS 0.3.21 picks its
-#                     slower AVX-512 kernels on this CPU otherwise; see issue 8)
+#   seqvid            bench_seqvid with OPENBLAS_CORETYPE=Haswell, or --coretype's value
+#                     (OpenBLAS 0.3.21 picks slower kernels on some CPUs otherwise: its
+#                     generic ones on model 207; docs/performance.md, "OpenBLAS kernel choice")
 #   seqvid onednn     (--blas with onednn) the same on a -DSEQVID_BLAS=onednn build
 #   seqvid bf16       (--blas with onednn, unless --no-seqvid-bf16) that build with
 #                     --precision bf16: libseqvid's experimental bf16 mode (bf16 products,
@@ -23,7 +24,7 @@
 #   torch installed   torch_composite.py, environment as installed (glibc malloc, OpenBLAS's
 #                     own kernel choice)
 #   torch tuned       torch_composite.py with jemalloc preloaded and keeping its memory
-#                     (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1) + OPENBLAS_CORETYPE=Haswell
+#                     (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1) + the same OPENBLAS_CORETYPE
 #   torch bf16        tuned, with torch.cpu.amp.autocast(dtype=torch.bfloat16) around the
 #                     forward and torch's own pool at thr threads (its bf16 matmuls run in
 #                     oneDNN on that pool): PyTorch's fastest CPU path on AVX512-BF16 (issue 13)
@@ -61,6 +62,7 @@ dense_batch="16"
 warmup=1 reps=5 min_reps=3 budget=2 long=2 sgemm_time=0.25
 default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1 seqvid_bf16=1
 blas="openblas"
+coretype=Haswell
 stamp=$(date +%Y-%m-%d)
 out=""
 
@@ -80,6 +82,7 @@ usage: bench/run.sh [options]
   --dense-batch "LIST"  train batches that also run on dense frames (density 0.5: every GEMM
                         runs, so bound/meas is meaningful), seqvid + torch tuned [$dense_batch]
   --default-kernels     also time libseqvid with OpenBLAS's default kernel choice
+  --coretype NAME       OPENBLAS_CORETYPE of the seqvid and torch tuned runs [$coretype]
   --blas "LIST"         libseqvid backends to time, each its own build: openblas, onednn
                         [$blas]; with onednn the bounds include oneDNN's kernels
   --no-torch-bf16       skip PyTorch's bf16 autocast column
@@ -116,6 +119,7 @@ while [ $# -gt 0 ]; do
     --blas) blas="$2"; shift ;;
     --no-torch-bf16) torch_bf16=0 ;;
     --no-seqvid-bf16) seqvid_bf16=0 ;;
+    --coretype) coretype="$2"; shift ;;
     --opt) opt="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
     --reps) reps="$2"; shift ;;
@@ -164,7 +168,7 @@ if [ "$dry" = 0 ]; then
     {
         echo "# run.sh $(date -Iseconds) on $(hostname): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
         echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16 seqvid_bf16=$seqvid_bf16"
-        echo "# openblas kernels: default $(OPENBLAS_VERBOSE=2 "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1), with OPENBLAS_CORETYPE=Haswell $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=Haswell "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1)"
+        echo "# openblas kernels: default $(OPENBLAS_VERBOSE=2 "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1), with OPENBLAS_CORETYPE=$coretype $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$coretype "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1)"
         echo "# openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null), torch: $("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null), load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
     } >>"$raw"
 fi
@@ -199,8 +203,9 @@ run() { # run LABEL ENV-ARGS... -- COMMAND...
 # Environments. "installed" clears what the tuned runs set; OPENBLAS_NUM_THREADS is set by the
 # programs themselves (seqvid_set_threads; torch_composite.py --threads).
 env_plain=(-u OPENBLAS_CORETYPE -u LD_PRELOAD -u MALLOC_CONF)
-env_haswell=(-u LD_PRELOAD -u MALLOC_CONF OPENBLAS_CORETYPE=Haswell)
-env_tuned=(OPENBLAS_CORETYPE=Haswell LD_PRELOAD="$jemalloc" "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1")
+# (the label "haswell" names the forced kernel set, --coretype's, Haswell unless given)
+env_haswell=(-u LD_PRELOAD -u MALLOC_CONF OPENBLAS_CORETYPE="$coretype")
+env_tuned=(OPENBLAS_CORETYPE="$coretype" LD_PRELOAD="$jemalloc" "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1")
 
 seqvid=("$bench" "${reps_flags[@]}" --opt "$opt")
 seqvid_onednn=("$(blas_dir onednn)/bench/bench_seqvid" "${reps_flags[@]}" --opt "$opt")

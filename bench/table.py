@@ -4,7 +4,7 @@
     /usr/bin/python3 bench/table.py bench/results-<date>.raw.txt [--md FILE] [--command CMD]
 
 Columns, per (case, H, batch, threads):
-  seqvid ms         median of libseqvid (OpenBLAS backend, OPENBLAS_CORETYPE=Haswell)
+  seqvid ms         median of libseqvid (OpenBLAS backend, OPENBLAS_CORETYPE=Haswell or run.sh --coretype)
   [onednn ms]       libseqvid built with -DSEQVID_BLAS=onednn (if run), and onednn/seqvid
   [seqvid bf16 ms]  that build with --precision bf16, libseqvid's experimental bf16 mode
                     (if run; n/a where the CPU or build cannot run bf16)
@@ -87,6 +87,12 @@ def main():
     ap.add_argument("--command", default="", help="the command that made the raw log")
     a = ap.parse_args()
     recs, sgemm, bounds, header = parse(a.raw)
+    # the kernel set forced on the seqvid and torch tuned runs (run.sh --coretype; older raw
+    # files: Haswell)
+    coretype = "Haswell"
+    for line in header:
+        if line.startswith("# openblas kernels:") and "with OPENBLAS_CORETYPE=" in line:
+            coretype = line.split("with OPENBLAS_CORETYPE=", 1)[1].split()[0]
 
     def rkey(r):
         return (r["case"], int(r["H"]), int(r["B"]), int(r["threads"]), r.get("density", "-"))
@@ -206,7 +212,7 @@ def main():
                 "per (case, H, batch, threads):", "per (case, H, batch B, BLAS threads thr):")
             f.write("\nColumns, " + legend.split("\n", 1)[0] + "\n\n```text\n" +
                     legend.split("\n", 1)[1].rstrip() + "\n```\n")
-            f.write("\nseqvid and torch tuned use OPENBLAS_CORETYPE=Haswell; torch runs with "
+            f.write("\nseqvid and torch tuned use OPENBLAS_CORETYPE=%s; torch runs with " % coretype +
                     "torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=thr; "
                     "torch tuned preloads libjemalloc.so.2 with "
                     "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1. "
