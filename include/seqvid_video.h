@@ -75,7 +75,9 @@ extern "C" {
 #define SEQVID_VIDEO_API __attribute__((visibility("default")))
 #endif
 
-/** Detail of this thread's last seqvid_video_* failure ("" if none). */
+/** Detail of this thread's last seqvid_video_* failure ("" if none). As seqvid_last_error:
+ *  valid until the next failing call on this thread; successful calls do not clear it (read
+ *  it only after a call returned a status other than SEQVID_OK). */
 SEQVID_VIDEO_API const char *seqvid_video_last_error(void);
 /** Version of the FFmpeg libraries linked, e.g. "libavformat 59.27.100, libavcodec ...". */
 SEQVID_VIDEO_API const char *seqvid_video_ffmpeg_version(void);
