@@ -15,6 +15,26 @@
 #define SV_VECTOR_CLONES
 #endif
 
+/* Subnormal floats (0 < |x| < 2^-126) are slow on x86: an SSE/AVX instruction that reads or
+ * produces one takes a microcode assist, ~100 cycles. Where a loop's values can decay into
+ * that range and a subnormal cannot matter (the optimizer's moments: lib/optimizer.c),
+ * sv_flush_begin() sets the calling thread's FTZ (subnormal results become 0) and DAZ
+ * (subnormal inputs read as 0) bits and returns the previous control word, which
+ * sv_flush_end() puts back: the caller's floating-point environment is never left changed.
+ * Elsewhere both do nothing (the results then differ by subnormals only). */
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+static inline unsigned sv_flush_begin(void) {
+    unsigned c = _mm_getcsr();
+    _mm_setcsr(c | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    return c;
+}
+static inline void sv_flush_end(unsigned c) { _mm_setcsr(c); }
+#else
+static inline unsigned sv_flush_begin(void) { return 0; }
+static inline void sv_flush_end(unsigned c) { (void)c; }
+#endif
+
 /* e^x = 2^n 2^f with n = round(x log2 e), |f| <= 1/2. Adding 1.5*2^23 rounds to an integer in
  * the float's low mantissa bits; 2^f is its degree-6 Taylor series in f ln 2 (error < 1.2e-7
  * for |f| <= 1/2); 2^n is built directly in the exponent field. */
