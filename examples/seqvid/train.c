@@ -41,6 +41,9 @@
  * and cosine decay were worse at that budget. */
 #define DEFAULT_FORGET_BIAS 5.0
 #define DEFAULT_ADAM_LR 2e-3
+/* docs/learning.md, trials 27-37: Adam's second-moment decay B2 = 0.95 instead of the
+ * library's 0.999 (the moments follow the quickly changing gradient scale of an early run). */
+#define DEFAULT_ADAM_BETA2 0.95
 #define DEFAULT_WARMUP 0
 #define DEFAULT_DECAY DECAY_NONE
 
@@ -51,6 +54,7 @@ typedef struct options {
     int kind, hidden, layers, cond_recon, cond_future, batch, optimizer, output;
     long input_frames, future_frames;
     double lr, grad_clip, minutes; /* lr 0: the optimizer's default; minutes 0: no budget */
+    double beta1, beta2;           /* Adam's moment decays, when given */
     double forget_bias;            /* initial forget-gate bias of every LSTM layer */
     double init_weight;            /* weights ~ U(-a, a); 0: the library's default */
     long steps;                    /* train until this global step; 0: no limit */
@@ -62,14 +66,14 @@ typedef struct options {
     int sample_given;              /* --sample-prob given: p follows the flags every step */
     long val_every, log_every, pictures, rollout;
     const char *resume;
-    int lr_given, model_flags_given, optimizer_given;
+    int lr_given, model_flags_given, optimizer_given, beta1_given, beta2_given;
 } options;
 
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
        OPT_OPTIMIZER, OPT_LR, OPT_GRAD_CLIP, OPT_STEPS, OPT_MINUTES, OPT_RESUME, OPT_VAL_EVERY,
        OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
        OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT, OPT_FORGET_BIAS, OPT_INIT_WEIGHT, OPT_WARMUP, OPT_DECAY,
-       OPT_LR_MIN, OPT_SAMPLE_PROB, OPT_SAMPLE_RAMP };
+       OPT_LR_MIN, OPT_SAMPLE_PROB, OPT_SAMPLE_RAMP, OPT_BETA1, OPT_BETA2 };
 
 enum { DECAY_NONE, DECAY_COSINE };
 
@@ -88,6 +92,8 @@ static const struct option long_options[] = {
     {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
     {"lr", required_argument, NULL, OPT_LR},
     {"grad-clip", required_argument, NULL, OPT_GRAD_CLIP},
+    {"beta1", required_argument, NULL, OPT_BETA1},
+    {"beta2", required_argument, NULL, OPT_BETA2},
     {"forget-bias", required_argument, NULL, OPT_FORGET_BIAS},
     {"init-weight", required_argument, NULL, OPT_INIT_WEIGHT},
     {"warmup", required_argument, NULL, OPT_WARMUP},
@@ -169,6 +175,8 @@ static options parse_options(int argc, char **argv)
             break;
         case OPT_LR: o.lr = ex_parse_double("--lr", optarg, 1e-12, 1e3); o.lr_given = 1; break;
         case OPT_GRAD_CLIP: o.grad_clip = ex_parse_double("--grad-clip", optarg, 0, 1e12); break;
+        case OPT_BETA1: o.beta1 = ex_parse_double("--beta1", optarg, 0, 0.999999), o.beta1_given = 1; break;
+        case OPT_BETA2: o.beta2 = ex_parse_double("--beta2", optarg, 0, 0.999999), o.beta2_given = 1; break;
         case OPT_FORGET_BIAS:
             o.forget_bias = ex_parse_double("--forget-bias", optarg, -100, 100);
             o.model_flags_given = 1;
@@ -455,6 +463,15 @@ static void setup(trainer *t)
         ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_LR, o->lr_given ? o->lr : default_lr(t->opt)),
                  "--lr");
     ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_GRAD_CLIP, o->grad_clip), "--grad-clip");
+    const int adam = !strcmp(optimizer_name(t->opt), "adam");
+    if ((o->beta1_given || o->beta2_given) && !adam)
+        ex_die("--beta1 and --beta2 are Adam's; this run's optimizer is %s",
+               optimizer_name(t->opt));
+    if (o->beta1_given)
+        ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_BETA1, o->beta1), "--beta1");
+    if (adam && (o->beta2_given || !o->resume)) /* a checkpoint keeps its B2 */
+        ex_check(seqvid_optimizer_set(t->opt, SEQVID_OPT_BETA2,
+                                      o->beta2_given ? o->beta2 : DEFAULT_ADAM_BETA2), "--beta2");
     if (o->warmup || o->decay != DECAY_NONE) {
         /* The schedule scales --lr, or the optimizer kind's default: not the lr a checkpoint
          * holds, which is the schedule's value at the step it was saved. */
@@ -490,17 +507,22 @@ static void setup(trainer *t)
            t->m.output == SEQVID_OUTPUT_REAL ? "real (squared loss)" : "binary (cross-entropy)",
            (double)n_params / 1e6);
     ex_say("data: %s\n", t->src->description);
+    char betas[64] = "";
+    double b1, b2;
+    if (seqvid_optimizer_get(t->opt, SEQVID_OPT_BETA1, &b1) == SEQVID_OK &&
+        seqvid_optimizer_get(t->opt, SEQVID_OPT_BETA2, &b2) == SEQVID_OK)
+        snprintf(betas, sizeof betas, ", betas %g, %g", b1, b2);
     if (t->peak_lr > 0) {
         char decay[64] = "";
         if (o->decay == DECAY_COSINE)
             snprintf(decay, sizeof decay, ", cosine decay to %g over the %s", o->lr_min,
                      o->steps && o->minutes ? "steps or minutes" : o->steps ? "steps" : "minutes");
-        ex_say("batch %d; %s lr %g (warm-up %ld steps%s), grad clip %g; BLAS threads %d (%s)\n",
-               o->batch, optimizer_name(t->opt), t->peak_lr, o->warmup, decay, o->grad_clip,
+        ex_say("batch %d; %s lr %g (warm-up %ld steps%s)%s, grad clip %g; BLAS threads %d (%s)\n",
+               o->batch, optimizer_name(t->opt), t->peak_lr, o->warmup, decay, betas, o->grad_clip,
                seqvid_get_threads(), ex_blas_describe());
     } else {
-        ex_say("batch %d; %s lr %g, grad clip %g; BLAS threads %d (%s)\n", o->batch,
-               optimizer_name(t->opt), lr, o->grad_clip, seqvid_get_threads(),
+        ex_say("batch %d; %s lr %g%s, grad clip %g; BLAS threads %d (%s)\n", o->batch,
+               optimizer_name(t->opt), lr, betas, o->grad_clip, seqvid_get_threads(),
                ex_blas_describe());
     }
     if (o->sample_given && o->sample_prob > 0) {

@@ -123,7 +123,20 @@ $SEQVID info "$work/mm/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
     pass "info: checkpoint (step, generator state)" || fail "info: checkpoint: $(cat "$work/info.log")"
 # The demo's recipe (docs/learning.md): forget-gate bias 5, Adam at lr 2e-3.
 grep -q "FORGET_BIAS=5$" "$work/info.log" && grep -q "LR=0.002 " "$work/info.log" &&
-    pass "train defaults: forget-gate bias 5, Adam lr 2e-3" || fail "train defaults: $(cat "$work/info.log")"
+    grep -q "BETA1=0.9 BETA2=0.95 " "$work/info.log" &&
+    pass "train defaults: forget-gate bias 5, Adam lr 2e-3, betas 0.9 / 0.95" ||
+    fail "train defaults: $(cat "$work/info.log")"
+# --beta1/--beta2 reach the optimizer; a resume keeps the checkpoint's unless given again.
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 2 --beta1 0.8 --beta2 0.99 \
+    --out "$work/beta" >"$work/beta.log" 2>&1 &&
+    grep -q "betas 0.8, 0.99" "$work/beta.log" &&
+    $SEQVID train --resume "$work/beta/checkpoint.safetensors" --data "$d/mnist" --steps 3 \
+    --out "$work/beta" >"$work/beta2.log" 2>&1 && grep -q "betas 0.8, 0.99" "$work/beta2.log" &&
+    $SEQVID train --resume "$work/beta/checkpoint.safetensors" --data "$d/mnist" --steps 4 \
+    --beta2 0.9 --out "$work/beta" >"$work/beta3.log" 2>&1 &&
+    $SEQVID info "$work/beta/checkpoint.safetensors" | grep -q "BETA1=0.8 BETA2=0.9 " &&
+    pass "train --beta1 0.8 --beta2 0.99; kept by --resume, --beta2 0.9 there replaces it" ||
+    fail "train --beta1/--beta2: $(cat "$work/beta.log" "$work/beta2.log" "$work/beta3.log")"
 # --- the lr schedule and the forget-gate bias: the checkpoint holds the lr of the last step
 # (global step 3 of 4): warm-up 1e-3 * 4/10; cosine 1e-4 + 0.9e-3 (1 + cos(3 pi / 4)) / 2.
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --warmup 10 --lr 1e-3 --forget-bias 0.5 \
@@ -216,6 +229,8 @@ expect_error "sampling an unconditioned predictor" "needs a conditional one" $SE
 expect_error "--sample-prob above 1" "--sample-prob" $SEQVID train --sample-prob 1.5
 expect_error "--sample-ramp alone" "--sample-ramp needs --sample-prob" $SEQVID train --sample-ramp 10
 expect_error "unknown flag" "seqvid train: unrecognized option" $SEQVID train --frobnicate
+expect_error "betas of SGD" "--beta1 and --beta2 are Adam's; this run's optimizer is sgd" $SEQVID train "${tiny[@]}" --data "$d/mnist" --optimizer sgd --beta2 0.9 --out "$work/x"
+expect_error "beta2 of 1" "--beta2" $SEQVID train --beta2 1
 expect_error "stray argument" "unexpected argument 'x'" $SEQVID train x
 expect_error "two sources" "choose one source" $SEQVID train --npy a.npy --video b.avi
 expect_error "missing .npy" "cannot open" $SEQVID train --npy "$work/none.npy"
