@@ -16,6 +16,14 @@
 #if defined(__SSE2__)
 #include <xmmintrin.h>
 #endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h> /* RUNNING_ON_VALGRIND: valgrind ignores FTZ and DAZ */
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include "seqvid.h"
 #include "error.h"
@@ -586,6 +594,7 @@ static void test_grad_clip_many_chunks(void **state) {
 static void test_subnormal_moments_flushed(void **state) {
     (void)state;
 #if defined(__SSE2__)
+    if (RUNNING_ON_VALGRIND) skip(); /* its CPU model keeps subnormals whatever MXCSR says */
     const size_t n = 3 * ((size_t)1 << 16) + 7;
     float *w = malloc(n * sizeof *w), *w0 = malloc(n * sizeof *w0), *g = calloc(n, sizeof *g);
     assert_non_null(w);
