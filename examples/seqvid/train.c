@@ -508,10 +508,12 @@ static void setup(trainer *t)
            (double)n_params / 1e6);
     ex_say("data: %s\n", t->src->description);
     char betas[64] = "";
-    double b1, b2;
-    if (seqvid_optimizer_get(t->opt, SEQVID_OPT_BETA1, &b1) == SEQVID_OK &&
-        seqvid_optimizer_get(t->opt, SEQVID_OPT_BETA2, &b2) == SEQVID_OK)
+    if (adam) {
+        double b1, b2;
+        ex_check(seqvid_optimizer_get(t->opt, SEQVID_OPT_BETA1, &b1), "optimizer");
+        ex_check(seqvid_optimizer_get(t->opt, SEQVID_OPT_BETA2, &b2), "optimizer");
         snprintf(betas, sizeof betas, ", betas %g, %g", b1, b2);
+    }
     if (t->peak_lr > 0) {
         char decay[64] = "";
         if (o->decay == DECAY_COSINE)
