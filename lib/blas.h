@@ -83,6 +83,9 @@ typedef struct sv_blas_info {
     unsigned long reorders;   /* weight copies made (cache misses) */
     unsigned long cache_hits; /* products that reused a cached weight copy */
     unsigned long primitives; /* kernels made for a new shape (oneDNN: JIT-compiled) */
+    int weight_cache;         /* 1: products on registered weights use cached copies (oneDNN
+                                 where its float32 matmul kernels are brgemm ones, probed on
+                                 a 16 x 64 x 96 product: AVX-512 CPUs); else never */
 } sv_blas_info_t;
 sv_blas_info_t sv_blas_info(void);
 #endif

@@ -5,15 +5,8 @@
  * Results do not depend on the thread count (include/seqvid.h, "Determinism"; issue 14 item
  * 9). OpenBLAS's own threading splits a product differently for each thread count (1 vs 2
  * threads differ in 10-65% of the elements of every product shape the library uses), so the
- * library never lets it thread: each product's output C [M x N] is cut into chunks whose
- * count and widths depend on the shape only, each chunk is ONE single-threaded BLAS call, and
- * the chunks are spread over the library's own threads (sv_parallel_for). Every output
- * element is then computed by the same call in the same order whatever the count.
- *
- * Chunking: along N (columns) when M <= N, else along M (rows), so that each chunk re-reads
- * (and BLAS re-packs) the smaller operand only; about one chunk per CHUNK_FLOPS of work, at
- * most MAX_CHUNKS, no narrower than MIN_WIDTH, widths rounded up to ALIGN elements (whole
- * kernel tiles). A product below CHUNK_FLOPS is one call.
+ * library never lets it thread: every product is cut as gemm_chunks.h says, each chunk one
+ * single-threaded BLAS call, the chunks spread over the library's own threads.
  *
  * OpenBLAS must compute each chunk single-threaded: while any library call is inside a
  * product, OpenBLAS's thread count is held at 1 (a counted section: the first product in
@@ -24,17 +17,13 @@
 #include <pthread.h>
 #include <stddef.h>
 #include "blas.h"
+#include "gemm_chunks.h"
 #include "parallel.h"
 #ifdef SEQVID_BLAS_REFERENCE
 #include <cblas-netlib.h>
 #else
 #include <cblas.h>
 #endif
-
-#define CHUNK_FLOPS (1L << 22) /* ~50 µs of one core: far above a thread's start-up */
-#define MAX_CHUNKS 16
-#define MIN_WIDTH 128 /* each chunk re-packs the other operand: a 1/(2 MIN_WIDTH) overhead */
-#define ALIGN 16
 
 static enum CBLAS_TRANSPOSE tr(int t) { return t ? CblasTrans : CblasNoTrans; }
 
@@ -90,54 +79,22 @@ static void blas_single_end(void) {}
 #define BACKEND_NAME "reference"
 #endif
 
-/* Chunks of an extent `dim` for `flops` of work: their count and width (a multiple of ALIGN
- * unless there is one chunk). A function of the shape only. */
-static int plan_chunks(int dim, double flops, int *width) {
-    double want = flops / (double)CHUNK_FLOPS;
-    if (want > dim / MIN_WIDTH) want = dim / MIN_WIDTH;
-    int n = want < 1 ? 1 : want > MAX_CHUNKS ? MAX_CHUNKS : (int)want;
-    int w = (dim + n - 1) / n;
-    w = (w + ALIGN - 1) / ALIGN * ALIGN;
-    if (w >= dim) w = dim;
-    *width = w;
-    return (dim + w - 1) / w;
-}
-
 /* ---- C = alpha op(A) op(B) + beta C ------------------------------------------------------ */
-typedef struct gemm_job {
-    int ta, tb, M, N, K, lda, ldb, ldc, width, by_cols;
-    float alpha, beta;
-    const float *A, *B;
-    float *C;
-} gemm_job;
-
 static void gemm_chunks(void *ctx, int c0, int c1) {
-    const gemm_job *j = ctx;
+    const sv_gemm_job *j = ctx;
     for (int c = c0; c < c1; c++) {
-        int lo = c * j->width, ext = (j->by_cols ? j->N : j->M) - lo;
-        if (ext > j->width) ext = j->width;
-        const float *A = j->A, *B = j->B;
-        float *C = j->C;
-        int M = j->M, N = j->N;
-        if (j->by_cols) { /* columns [lo, lo+ext) of C and of op(B) */
-            N = ext;
-            B += j->tb ? (size_t)lo * j->ldb : (size_t)lo;
-            C += lo;
-        } else { /* rows [lo, lo+ext) of C and of op(A) */
-            M = ext;
-            A += j->ta ? (size_t)lo : (size_t)lo * j->lda;
-            C += (size_t)lo * j->ldc;
-        }
-        cblas_sgemm(CblasRowMajor, tr(j->ta), tr(j->tb), M, N, j->K, j->alpha, A, j->lda, B,
-                    j->ldb, j->beta, C, j->ldc);
+        sv_gemm_job p;
+        sv_gemm_chunk(j, c, &p);
+        cblas_sgemm(CblasRowMajor, tr(p.ta), tr(p.tb), p.M, p.N, p.K, p.alpha, p.A, p.lda, p.B,
+                    p.ldb, p.beta, p.C, p.ldc);
     }
 }
 
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    gemm_job j = {transa, transb, M, N, K, lda, ldb, ldc, 0, M <= N, alpha, beta, A, B, C};
-    int chunks = plan_chunks(j.by_cols ? N : M, 2.0 * M * N * (K > 0 ? K : 1), &j.width);
+    sv_gemm_job j;
+    int chunks = sv_gemm_plan(&j, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     blas_single_begin();
     sv_parallel_for(chunks, gemm_chunks, &j);
     blas_single_end();
@@ -171,7 +128,7 @@ void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, con
     int len = trans ? N : M, other = trans ? M : N;
     if (len <= 0) return;
     gemv_job j = {trans, M, N, lda, incx, incy, 0, alpha, beta, A, x, y};
-    int chunks = plan_chunks(len, 2.0 * len * (other > 0 ? other : 1), &j.width);
+    int chunks = sv_plan_chunks(len, 2.0 * len * (other > 0 ? other : 1), &j.width);
     blas_single_begin();
     sv_parallel_for(chunks, gemv_chunks, &j);
     blas_single_end();
@@ -239,5 +196,5 @@ static const char *openblas_advice(void) {
 #endif
 
 sv_blas_info_t sv_blas_info(void) {
-    return (sv_blas_info_t){BACKEND_NAME, BACKEND_KERNELS, BACKEND_ADVICE, 0, 0, 0, 0};
+    return (sv_blas_info_t){BACKEND_NAME, BACKEND_KERNELS, BACKEND_ADVICE, 0, 0, 0, 0, 0};
 }

@@ -4,8 +4,7 @@
  * all on oneDNN's matmul primitive:
  *   plain   float32, operands as they are (B re-packed by oneDNN on each call). Not
  *           dnnl_sgemm: that splits K between threads on the data-gradient shapes (dA W^T),
- *           so its results change with the thread count; the matmul's do not (measured on
- *           every shape of the step, bitwise, 1 vs 2 threads; tests/test_gemm.c checks it).
+ *           so its results change with the thread count.
  *   cached  the matmul primitive with its weights in the layout it prefers
  *           (dnnl_format_tag_any): when B lies in memory registered as weights
  *           (sv_blas_weights_register), B is reordered once per (address, layout, version)
@@ -17,6 +16,16 @@
  *           else per call. Not for sv_sgemm_f32 (the weight gradients): float32 always.
  * Matmul primitives are created once per shape (and thread count: oneDNN sizes its work
  * split at creation) and kept in a small table; scratch memory is per calling thread.
+ *
+ * Results do not depend on the thread count (include/seqvid.h, "Determinism"). oneDNN's
+ * brgemm matmul kernels (AVX-512 CPUs: implementations named "brg:...") split only M and N
+ * between threads, so at any count they give the same bits (measured on every shape of the
+ * step; tests/test_gemm.c and test_determinism check it). Its gemm-based matmul ("gemm:jit",
+ * what AVX2-only CPUs get) may split K: on a 2-core Zen 3, 3 threads against 1 changed 66%
+ * of the floats of test_determinism's runs. A product whose multi-threaded primitive is not
+ * a brgemm one is therefore cut as gemm_chunks.h says instead, each chunk a single-threaded
+ * matmul on B as stored (gemm-based kernels pack B per call anyway: a cached copy buys
+ * nothing there), the chunks spread over the library's threads, as the CBLAS backend does.
  *
  * Threads: Debian builds oneDNN on OpenMP, whose team size is a per-thread setting; every
  * product sets the calling thread's to the library's count (sv_blas_set_threads) and
@@ -41,6 +50,7 @@
 #include "alloc.h"
 #include "blas.h"
 #include "fastmath.h" /* SV_VECTOR_CLONES */
+#include "gemm_chunks.h"
 #include "parallel.h"
 
 /* ---- state ------------------------------------------------------------------------------ */
@@ -49,7 +59,8 @@ static dnnl_engine_t engine; /* NULL: oneDNN unusable, every product takes the C
 static atomic_int n_threads;
 /* Per calling thread: a model sets it for its own call (its precision key), so two models of
  * different precision may run in two threads at once. Products are issued by the calling
- * thread only (the library's worker threads run element-wise loops). */
+ * thread (the library's worker threads run element-wise loops and the chunks of a chunked
+ * product, which are told the mode: gemm()'s bf16 argument). */
 static _Thread_local int bf16_on;
 static atomic_ulong n_fallbacks, n_reorders, n_hits, n_prims;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the tables below */
@@ -242,6 +253,7 @@ typedef struct mm_entry {
     unsigned long gen; /* creation stamp: per-thread memory objects belong to one entry */
     unsigned long last_use;
     int in_use;
+    int invariant; /* a brgemm kernel: results independent of the thread count (header) */
 } mm_entry;
 
 static mm_entry prims[MAX_PRIMS];
@@ -289,6 +301,10 @@ static int mm_create(const mm_key *k, mm_entry *e) {
         e->b_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         e->scratch_bytes = dnnl_memory_desc_get_size(
             dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+            impl = NULL;
+        e->invariant = impl && !strncmp(impl, "brg", 3);
         ok = dnnl_primitive_create(&e->prim, pd) == dnnl_success;
     }
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -468,17 +484,22 @@ static void gemm_loop(int ta, int tb, int M, int N, int K, float alpha, const fl
         }
 }
 
-/* The matmul path (cached weights and/or bf16). Returns 0 if it could not run (nothing
- * written then). */
+/* The matmul path (cached weights and/or bf16). Returns 1 when done; 0 if it could not run,
+ * and -1 if its primitive is not a brgemm one and the caller did not accept any (both:
+ * nothing written). */
 static int gemm_matmul(int bf16, int cached, unsigned version, int ta, int tb, int M, int N,
                        int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                       float beta, float *C, int ldc, int threads) {
+                       float beta, float *C, int ldc, int threads, int accept_any) {
     tls *t = tls_get();
     if (!t) return 0;
     mm_key k = {bf16, cached, ta, tb, M, N, K, lda, ldb, ldc, threads, alpha, beta};
     int owned = 0, ok = 0;
     mm_entry *e = mm_get(&k, &owned);
     if (!e) return 0;
+    if (!e->invariant && !accept_any) {
+        mm_release(e, owned);
+        return -1;
+    }
     w_entry *w = NULL;
     const void *a = A, *b = B;
     void *pad = NULL;
@@ -588,7 +609,7 @@ static void gemv(int transa, int transb, int N, int K, float alpha, const float 
     else sv_parallel_for(blocks, gemv_blocks, &g);
 }
 
-static void gemm(int bf16, int transa, int transb, int M, int N, int K, float alpha,
+static void gemm(int bf16, int chunk, int transa, int transb, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
                  int threads);
 
@@ -600,7 +621,7 @@ static void product(int bf16, int transa, int transb, int M, int N, int K, float
     if (M <= 0 || N <= 0) return;
     int threads = threads_for_call((double)M * N * K), saved = omp_get_max_threads();
     if (saved != threads) omp_set_num_threads(threads);
-    gemm(bf16, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+    gemm(bf16, 0, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
     if (saved != threads) omp_set_num_threads(saved);
 }
 
@@ -617,7 +638,33 @@ void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, cons
     product(0, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-static void gemm(int bf16, int transa, int transb, int M, int N, int K, float alpha,
+/* The chunked product (header comment, gemm_chunks.h): every chunk on one thread, each
+ * worker's OpenMP team held at 1 while it runs one. */
+typedef struct split_job {
+    sv_gemm_job g;
+    int bf16;
+} split_job;
+
+static void split_chunks(void *ctx, int c0, int c1) {
+    const split_job *s = ctx;
+    int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+    for (int c = c0; c < c1; c++) {
+        sv_gemm_job p;
+        sv_gemm_chunk(&s->g, c, &p);
+        gemm(s->bf16, 1, p.ta, p.tb, p.M, p.N, p.K, p.alpha, p.A, p.lda, p.B, p.ldb, p.beta, p.C,
+             p.ldc, 1);
+    }
+    if (saved != 1) omp_set_num_threads(saved);
+}
+
+/* C = alpha op(A) op(B) + beta C on `threads` threads, down the paths of the header comment.
+ * A whole product (chunk = 0) runs as one matmul on the cached weights (B registered) or on
+ * B as stored when its primitive is a brgemm one; otherwise, and when the matmul cannot run,
+ * it is chunked. A chunk (chunk = 1, one thread) takes the matmul on B as stored whatever
+ * its kernel, then dnnl_sgemm, then the C loop. Either way, which calls compute an element
+ * depends on the shape only, never on the thread count. */
+static void gemm(int bf16, int chunk, int transa, int transb, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
                  int threads) {
     if (K <= 0 || alpha == 0.0f) { /* C = beta C */
@@ -632,29 +679,41 @@ static void gemm(int bf16, int transa, int transb, int M, int N, int K, float al
         gemv(transa, transb, N, K, alpha, A, lda, B, ldb, beta, C, threads);
         return;
     }
-    if (engine) {
-        int cached = 0;
-        unsigned version = 0;
-        /* B's extent as stored: (rows - 1) * ld + cols floats. */
-        size_t b_len = transb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
-        pthread_mutex_lock(&lock);
-        cached = find_range(B, b_len, &version);
-        pthread_mutex_unlock(&lock);
-        if (gemm_matmul(bf16, cached, version, transa, transb, M, N, K, alpha, A, lda, B, ldb,
-                        beta, C, ldc, threads))
+    if (!engine) {
+        atomic_fetch_add(&n_fallbacks, 1);
+        gemm_loop(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (chunk) {
+        if (gemm_matmul(bf16, 0, 0, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                        ldc, 1, 1) == 1)
             return;
         atomic_fetch_add(&n_fallbacks, 1);
-        if (cached && gemm_matmul(bf16, 0, 0, transa, transb, M, N, K, alpha, A, lda, B, ldb,
-                                  beta, C, ldc, threads))
-            return; /* no room for a weight copy: the same kernels on B as stored */
         if (dnnl_sgemm(transa ? 'T' : 'N', transb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
                        beta, C, ldc) == dnnl_success)
             return;
         atomic_fetch_add(&n_fallbacks, 1);
-    } else {
-        atomic_fetch_add(&n_fallbacks, 1);
+        gemm_loop(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
     }
-    gemm_loop(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    /* B's extent as stored: (rows - 1) * ld + cols floats. */
+    size_t b_len = transb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
+    unsigned version = 0;
+    pthread_mutex_lock(&lock);
+    int cached = find_range(B, b_len, &version);
+    pthread_mutex_unlock(&lock);
+    int r = gemm_matmul(bf16, cached, version, transa, transb, M, N, K, alpha, A, lda, B, ldb,
+                        beta, C, ldc, threads, 0);
+    if (r == 0) {
+        atomic_fetch_add(&n_fallbacks, 1);
+        /* no room for a weight copy: the same kernels on B as stored */
+        if (cached) r = gemm_matmul(bf16, 0, 0, transa, transb, M, N, K, alpha, A, lda, B, ldb,
+                                    beta, C, ldc, threads, 0);
+    }
+    if (r == 1) return;
+    split_job s = {.bf16 = bf16};
+    int chunks = sv_gemm_plan(&s.g, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sv_parallel_for(chunks, split_chunks, &s);
 }
 
 void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
@@ -676,12 +735,28 @@ void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, con
     }
 }
 
+/* Whether a float32 product on registered weights uses the cache (sv_blas_info): its matmul
+ * must be a brgemm one (gemm()), asked of oneDNN for one small shape. */
+static int cache_probe;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static void probe(void) {
+    pthread_once(&init_once, init);
+    mm_key k = {0, 1, 0, 0, 16, 96, 64, 64, 96, 96, 1, 1.0f, 0.0f};
+    mm_entry e = {0};
+    if (engine && mm_create(&k, &e)) {
+        cache_probe = e.invariant;
+        dnnl_primitive_destroy(e.prim);
+        atomic_fetch_sub(&n_prims, 1); /* not a product's primitive */
+    }
+}
+
 sv_blas_info_t sv_blas_info(void) {
+    pthread_once(&probe_once, probe);
     /* oneDNN detects the CPU by its features, not its model: nothing to advise. */
     const char *isa = dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()); /* "cpu_isa_avx2" */
     if (!isa) isa = "";
     if (!strncmp(isa, "cpu_isa_", 8)) isa += 8;
     return (sv_blas_info_t){"onednn", isa, NULL, atomic_load(&n_fallbacks),
                             atomic_load(&n_reorders), atomic_load(&n_hits),
-                            atomic_load(&n_prims)};
+                            atomic_load(&n_prims), cache_probe};
 }
