@@ -147,6 +147,17 @@ $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --warmup 10 --lr 1e-3 --f
     grep -q "warm-up 10 steps" "$work/warm.log" &&
     pass "train --warmup 10: lr 4e-4 at step 4; --forget-bias 0.5, --init-weight 0.05 in the model" ||
     fail "train --warmup/--forget-bias: $(cat "$work/warm.log" "$work/info.log")"
+# --output-bias mean: the untrained model predicts the training data's mean frame, so after
+# one step at a negligible lr its validation losses equal the mean-frame baseline's (within
+# 1%); with the default zero biases it predicts 0.5 everywhere (4096 ln 2 = 2839 nats).
+same_as_mean_frame='/^  model /{m1=$2; m2=$3} /^  mean frame /{b1=$3; b2=$4}
+    END {exit !(b1 > 0 && (m1 - b1)^2 < (0.01 * b1)^2 && (m2 - b2)^2 < (0.01 * b2)^2)}'
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 1 --lr 1e-12 --output-bias mean \
+    --out "$work/obias" >"$work/obias.log" 2>&1 && awk "$same_as_mean_frame" "$work/obias.log" &&
+    $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 1 --lr 1e-12 --out "$work/obias0" \
+    >"$work/obias0.log" 2>&1 && ! awk "$same_as_mean_frame" "$work/obias0.log" &&
+    pass "train --output-bias mean: the untrained model scores the mean-frame baseline" ||
+    fail "train --output-bias: $(cat "$work/obias.log" "$work/obias0.log")"
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --lr 1e-3 --lr-min 1e-4 \
     --out "$work/cos" >/dev/null 2>&1 && $SEQVID info "$work/cos/checkpoint.safetensors" \
     >"$work/info.log" 2>&1 && grep -q "LR=0.000231802 " "$work/info.log" &&
