@@ -147,6 +147,18 @@ $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --warmup 10 --lr 1e-3 --f
     grep -q "warm-up 10 steps" "$work/warm.log" &&
     pass "train --warmup 10: lr 4e-4 at step 4; --forget-bias 0.5, --init-weight 0.05 in the model" ||
     fail "train --warmup/--forget-bias: $(cat "$work/warm.log" "$work/info.log")"
+# --save-every: the checkpoint and pictures at the first validation, then only once that
+# many seconds have passed (and at the end); 0: at every validation.
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 6 --val-every 2 --save-every 1e9 \
+    --out "$work/se" >"$work/se.log" 2>&1 &&
+    [ "$(grep -c "^validation at step .*(checkpoint saved)" "$work/se.log")" = 1 ] &&
+    grep -q "^validation at step 2:.*(checkpoint saved)" "$work/se.log" &&
+    $SEQVID info "$work/se/checkpoint.safetensors" | grep -q "step 6" &&
+    $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 6 --val-every 2 --save-every 0 \
+    --out "$work/se0" >"$work/se0.log" 2>&1 &&
+    [ "$(grep -c "^validation at step .*(checkpoint saved)" "$work/se0.log")" = 3 ] &&
+    pass "train --save-every 1e9: saved at the first validation and the end; 0: at all three" ||
+    fail "train --save-every: $(cat "$work/se.log" "$work/se0.log")"
 # --output-bias mean: the untrained model predicts the training data's mean frame, so after
 # one step at a negligible lr its validation losses equal the mean-frame baseline's (within
 # 1%); with the default zero biases it predicts 0.5 everywhere (4096 ln 2 = 2839 nats).
