@@ -22,10 +22,11 @@
  * between threads, so at any count they give the same bits (measured on every shape of the
  * step; tests/test_gemm.c and test_determinism check it). Its gemm-based matmul ("gemm:jit",
  * what AVX2-only CPUs get) may split K: on a 2-core Zen 3, 3 threads against 1 changed 66%
- * of the floats of test_determinism's runs. A product whose multi-threaded primitive is not
- * a brgemm one is therefore cut as gemm_chunks.h says instead, each chunk a single-threaded
- * matmul on B as stored (gemm-based kernels pack B per call anyway: a cached copy buys
- * nothing there), the chunks spread over the library's threads, as the CBLAS backend does.
+ * of the floats of test_determinism's runs. A product whose primitive is not a brgemm one is
+ * therefore cut as gemm_chunks.h says instead, at every thread count (1 too: the pieces must
+ * be the same whatever the count), each chunk a single-threaded matmul on B as stored
+ * (gemm-based kernels pack B per call anyway: a cached copy buys nothing there), the chunks
+ * spread over the library's threads, as the CBLAS backend does.
  *
  * Threads: Debian builds oneDNN on OpenMP, whose team size is a per-thread setting; every
  * product sets the calling thread's to the library's count (sv_blas_set_threads) and
