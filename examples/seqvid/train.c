@@ -38,8 +38,8 @@
 #define DEFAULT_MINUTES 10.0
 /* docs/learning.md, issue 16: at equal steps (1,000) a forget-gate bias of 3 and Adam at lr
  * 2e-3 gave 523.5 future / 369.9 reconstruction against 549.3 / 394.0 for bias 0 and 1e-3
- * (bias 1: 532.9 / 380.2), at no cost per step; bias 5: 516.6 / 367.6 (trial 13); warm-up
- * and cosine decay were worse at that budget. */
+ * (bias 1: 532.9 / 380.2), at no cost per step; bias 5: 516.6 / 367.6 (trial 13); a warm-up
+ * was worse at that budget. */
 #define DEFAULT_FORGET_BIAS 5.0
 #define DEFAULT_ADAM_LR 2e-3
 /* docs/learning.md, trials 27-37: Adam's second-moment decay B2 = 0.95 instead of the
@@ -51,7 +51,13 @@
  * ~7% of the demo's 10 minutes. Once a minute it is ~3%, and a crash loses at most a minute;
  * Ctrl-C and the end of the run always save. */
 #define DEFAULT_SAVE_EVERY 60.0
-#define DEFAULT_DECAY DECAY_NONE
+/* docs/learning.md, trials 46-51 and the pair at 4,500 steps: the peak lr held for 70% of the
+ * run, then a half cosine to 0 over the last 30% ("warm-stable-decay"), gave 424.9 future /
+ * 296.5 reconstruction at 4,500 steps against 443.0 / 302.5 at a constant lr (491.0 / 348.1
+ * against 501.4 / 348.2 at 1,000); a cosine over the whole run was worse than constant (507.8
+ * / 366.9 at 1,000): the lr is lowered only where the model has stopped gaining from it. */
+#define DEFAULT_DECAY DECAY_COSINE
+#define DEFAULT_DECAY_START 0.7
 
 #define MAX_BAD_STEPS 20
 
@@ -68,6 +74,7 @@ typedef struct options {
     long warmup;                   /* linear lr warm-up over this many global steps */
     int decay;                     /* DECAY_NONE | DECAY_COSINE */
     double lr_min;                 /* where the cosine decay ends */
+    double decay_start;            /* fraction of the run held at the peak before it */
     double sample_prob;            /* scheduled sampling of the future predictor: final p */
     long sample_ramp;              /* p rises linearly from 0 over this many global steps */
     int sample_given;              /* --sample-prob given: p follows the flags every step */
@@ -75,6 +82,7 @@ typedef struct options {
     double save_every;             /* seconds between checkpoints (at validations); 0: each */
     const char *resume;
     int lr_given, model_flags_given, optimizer_given, beta1_given, beta2_given;
+    int decay_start_given;
 } options;
 
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
@@ -82,7 +90,7 @@ enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNC
        OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
        OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT, OPT_FORGET_BIAS, OPT_INIT_WEIGHT, OPT_WARMUP, OPT_DECAY,
        OPT_LR_MIN, OPT_SAMPLE_PROB, OPT_SAMPLE_RAMP, OPT_BETA1, OPT_BETA2, OPT_OUTPUT_BIAS,
-       OPT_SAVE_EVERY };
+       OPT_SAVE_EVERY, OPT_DECAY_START };
 
 enum { DECAY_NONE, DECAY_COSINE };
 enum { OUTPUT_BIAS_ZERO, OUTPUT_BIAS_MEAN };
@@ -110,6 +118,7 @@ static const struct option long_options[] = {
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"decay", required_argument, NULL, OPT_DECAY},
     {"lr-min", required_argument, NULL, OPT_LR_MIN},
+    {"decay-start", required_argument, NULL, OPT_DECAY_START},
     {"sample-prob", required_argument, NULL, OPT_SAMPLE_PROB},
     {"sample-ramp", required_argument, NULL, OPT_SAMPLE_RAMP},
     {"steps", required_argument, NULL, OPT_STEPS},
@@ -135,7 +144,7 @@ static options parse_options(int argc, char **argv)
                  .batch = DEFAULT_BATCH, .optimizer = SEQVID_OPT_ADAM, .output = -1,
                  .input_frames = 10, .future_frames = 10,
                  .grad_clip = 10, .forget_bias = DEFAULT_FORGET_BIAS,
-                 .warmup = DEFAULT_WARMUP, .decay = DEFAULT_DECAY, .val_every = 200, .save_every = DEFAULT_SAVE_EVERY, .log_every = 50, .pictures = 4,
+                 .warmup = DEFAULT_WARMUP, .decay = DEFAULT_DECAY, .decay_start = DEFAULT_DECAY_START, .val_every = 200, .save_every = DEFAULT_SAVE_EVERY, .log_every = 50, .pictures = 4,
                  .rollout = 100};
     int c;
     optind = 1;
@@ -205,6 +214,10 @@ static options parse_options(int argc, char **argv)
         case OPT_WARMUP: o.warmup = ex_parse_long("--warmup", optarg, 0, 1L << 50); break;
         case OPT_DECAY: o.decay = ex_parse_choice("--decay", optarg, decays); break;
         case OPT_LR_MIN: o.lr_min = ex_parse_double("--lr-min", optarg, 0, 1e3); break;
+        case OPT_DECAY_START:
+            o.decay_start = ex_parse_double("--decay-start", optarg, 0, 0.999);
+            o.decay_start_given = 1;
+            break;
         case OPT_SAMPLE_PROB:
             o.sample_prob = ex_parse_double("--sample-prob", optarg, 0, 1);
             o.sample_given = 1;
@@ -531,6 +544,18 @@ static void setup(trainer *t)
         if (o->lr_min > t->peak_lr)
             ex_die("--lr-min %g is above the peak lr %g", o->lr_min, t->peak_lr);
     }
+    if (o->resume && !o->lr_given && !t->peak_lr) {
+        /* A run that ended its decay saved the lr it ended at: training on with it would
+         * barely move. Say so rather than guess what the user wants. */
+        double saved;
+        ex_check(seqvid_optimizer_get(t->opt, SEQVID_OPT_LR, &saved), "optimizer");
+        if (saved < 0.01 * default_lr(t->opt))
+            fprintf(stderr, "%s: note: %s holds lr %g (where its decay ended) and this run has "
+                    "no --decay: it trains on at that lr unless --lr is given\n", ex_progname,
+                    o->resume, saved);
+    }
+    if (o->decay_start_given && o->decay == DECAY_NONE)
+        ex_die("--decay-start says where the decay begins: it needs --decay cosine");
     t->m = ex_model_describe(t->model);
     if (o->sample_given && o->sample_prob > 0 && !(t->m.has_fut && t->m.cond_future))
         ex_die("--sample-prob feeds the future predictor its own predictions: it needs a "
@@ -567,9 +592,10 @@ static void setup(trainer *t)
         snprintf(betas, sizeof betas, ", betas %g, %g", b1, b2);
     }
     if (t->peak_lr > 0) {
-        char decay[64] = "";
+        char decay[96] = "", part[32] = "";
+        if (o->decay_start > 0) snprintf(part, sizeof part, "last %g%% of the ", 100 * (1 - o->decay_start));
         if (o->decay == DECAY_COSINE)
-            snprintf(decay, sizeof decay, ", cosine decay to %g over the %s", o->lr_min,
+            snprintf(decay, sizeof decay, ", cosine decay to %g over the %s%s", o->lr_min, part,
                      o->steps && o->minutes ? "steps or minutes" : o->steps ? "steps" : "minutes");
         ex_say("batch %d; %s lr %g (warm-up %ld steps%s)%s, grad clip %g; BLAS threads %d (%s)\n",
                o->batch, optimizer_name(t->opt), t->peak_lr, o->warmup, decay, betas, o->grad_clip,
@@ -676,7 +702,9 @@ static int save(trainer *t, int final)
  * updates are large while its second-moment estimate is young), then with --decay cosine
  *     lr = lr_min + (peak - lr_min) (1 + cos(pi p)) / 2,
  * p in [0, 1] the fraction of the run done: of --steps, or of --minutes measured from the
- * start of this run (a run stopped by time ends at its lowest lr), whichever is further. */
+ * start of this run (a run stopped by time ends at its lowest lr), whichever is further;
+ * with --decay-start s the lr stays at the peak until p = s and the half cosine runs over
+ * the rest, p -> (p - s) / (1 - s). */
 static double scheduled_lr(const trainer *t, uint64_t step, double elapsed)
 {
     const options *o = &t->o;
@@ -686,6 +714,7 @@ static double scheduled_lr(const trainer *t, uint64_t step, double elapsed)
         if (o->steps) p = (double)step / (double)o->steps;
         if (o->minutes > 0) p = fmax(p, elapsed / (o->minutes * 60));
         p = fmin(p, 1.0);
+        p = fmax(0.0, (p - o->decay_start) / (1 - o->decay_start));
         lr = o->lr_min + (t->peak_lr - o->lr_min) * 0.5 * (1 + cos(M_PI * p));
     }
     if ((uint64_t)o->warmup > step) lr *= (double)(step + 1) / (double)o->warmup;

@@ -121,10 +121,13 @@ $SEQVID info "$work/mm/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
     grep -q "training checkpoint" "$work/info.log" && grep -q "step 6" "$work/info.log" &&
     grep -q "data generator state: yes" "$work/info.log" &&
     pass "info: checkpoint (step, generator state)" || fail "info: checkpoint: $(cat "$work/info.log")"
-# The demo's recipe (docs/learning.md): forget-gate bias 5, Adam at lr 2e-3.
-grep -q "FORGET_BIAS=5$" "$work/info.log" && grep -q "LR=0.002 " "$work/info.log" &&
+# The demo's recipe (docs/learning.md): forget-gate bias 5, Adam at lr 2e-3 held for 70% of
+# the run, then a half cosine to 0: step 6 of 6 trains at p = 5/6, i.e.
+# 2e-3 (1 + cos(pi (5/6 - 0.7) / 0.3)) / 2 = 1.17365e-3, the lr the checkpoint holds.
+grep -q "FORGET_BIAS=5$" "$work/info.log" && grep -q "LR=0.00117365 " "$work/info.log" &&
     grep -q "BETA1=0.9 BETA2=0.95 " "$work/info.log" &&
-    pass "train defaults: forget-gate bias 5, Adam lr 2e-3, betas 0.9 / 0.95" ||
+    grep -q "adam lr 0.002 (warm-up 0 steps, cosine decay to 0 over the last 30% of the steps)" "$work/mm.log" &&
+    pass "train defaults: forget-gate bias 5, Adam lr 2e-3 decayed over the last 30%, betas 0.9 / 0.95" ||
     fail "train defaults: $(cat "$work/info.log")"
 # --beta1/--beta2 reach the optimizer; a resume keeps the checkpoint's unless given again.
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 2 --beta1 0.8 --beta2 0.99 \
@@ -139,7 +142,7 @@ $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 2 --beta1 0.8 --beta2 0.99 
     fail "train --beta1/--beta2: $(cat "$work/beta.log" "$work/beta2.log" "$work/beta3.log")"
 # --- the lr schedule and the forget-gate bias: the checkpoint holds the lr of the last step
 # (global step 3 of 4): warm-up 1e-3 * 4/10; cosine 1e-4 + 0.9e-3 (1 + cos(3 pi / 4)) / 2.
-$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --warmup 10 --lr 1e-3 --forget-bias 0.5 \
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --warmup 10 --decay none --lr 1e-3 --forget-bias 0.5 \
     --init-weight 0.05 --out "$work/warm" >"$work/warm.log" 2>&1 &&
     $SEQVID info "$work/warm/checkpoint.safetensors" \
     >"$work/info.log" 2>&1 && grep -q "LR=0.0004 " "$work/info.log" &&
@@ -170,11 +173,28 @@ $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 1 --lr 1e-12 --output-bias 
     >"$work/obias0.log" 2>&1 && ! awk "$same_as_mean_frame" "$work/obias0.log" &&
     pass "train --output-bias mean: the untrained model scores the mean-frame baseline" ||
     fail "train --output-bias: $(cat "$work/obias.log" "$work/obias0.log")"
-$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --lr 1e-3 --lr-min 1e-4 \
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --decay-start 0 --lr 1e-3 --lr-min 1e-4 \
     --out "$work/cos" >/dev/null 2>&1 && $SEQVID info "$work/cos/checkpoint.safetensors" \
     >"$work/info.log" 2>&1 && grep -q "LR=0.000231802 " "$work/info.log" &&
     pass "train --decay cosine: lr 2.318e-4 at step 4 of 4" ||
     fail "train --decay cosine: $(cat "$work/info.log")"
+# --decay-start 0.5: the peak until half the run, then the half cosine over the rest; step 4
+# of 4 trains at p = 3/4, i.e. halfway down that cosine: 1e-4 + (1e-3 - 1e-4) / 2.
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --decay-start 0.5 \
+    --lr 1e-3 --lr-min 1e-4 --out "$work/cos2" >/dev/null 2>&1 &&
+    $SEQVID info "$work/cos2/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
+    grep -q "LR=0.00055 " "$work/info.log" &&
+    pass "train --decay-start 0.5: lr 5.5e-4 at step 4 of 4" ||
+    fail "train --decay-start: $(cat "$work/info.log")"
+# Resuming a run whose lr ended near zero (a finished decay) without a schedule or --lr: a note.
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 2 --lr 1e-5 --out "$work/low" >/dev/null 2>&1 &&
+    $SEQVID train --resume "$work/low/checkpoint.safetensors" --data "$d/mnist" --steps 3 \
+        --decay none --out "$work/low" >"$work/low.log" 2>&1 &&
+    grep -q "holds lr 1e-05 (where its decay ended) and this run has no --decay" "$work/low.log" &&
+    $SEQVID train --resume "$work/low/checkpoint.safetensors" --data "$d/mnist" --steps 4 \
+        --lr 1e-3 --out "$work/low" >"$work/low2.log" 2>&1 && ! grep -q "holds lr" "$work/low2.log" &&
+    pass "train --resume at a decayed lr: a note, unless --lr is given" ||
+    fail "train --resume at a decayed lr: $(cat "$work/low.log" "$work/low2.log")"
 
 $SEQVID info "$d/rgb.npy" >"$work/info.log" 2>&1 && grep -q "shape (12, 6, 8, 8, 3)" "$work/info.log" &&
     grep -q "6 sequences of 12" "$work/info.log" && pass "info: .npy" ||
@@ -247,6 +267,8 @@ expect_error "unknown command" "'fly' is not a command" $SEQVID fly
 expect_error "bad number" "--hidden: 'many' is not an integer" $SEQVID train --hidden many
 expect_error "bad choice" "--kind: 'big' is not one of" $SEQVID train --kind big
 expect_error "bad decay" "--decay: 'linear' is not one of" $SEQVID train --decay linear
+expect_error "decay-start without a decay" "--decay-start says where the decay begins: it needs --decay cosine" $SEQVID train "${tiny[@]}" --data "$d/mnist" --decay none --decay-start 0.5 --out "$work/x"
+expect_error "decay-start out of range" "--decay-start: '1' is not a number in \[0, 0.999\]" $SEQVID train --decay-start 1
 expect_error "lr-min above the lr" "--lr-min 0.1 is above the peak lr 0.002" $SEQVID train "${tiny[@]}" --data "$d/mnist" --decay cosine --lr-min 0.1 --out "$work/x"
 expect_error "sampling an unconditioned predictor" "needs a conditional one" $SEQVID train "${tiny[@]}" --data "$d/mnist" --sample-prob 0.5 --out "$work/x"
 expect_error "--sample-prob above 1" "--sample-prob" $SEQVID train --sample-prob 1.5
