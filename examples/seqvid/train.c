@@ -728,6 +728,14 @@ static double scheduled_sample_prob(const options *o, uint64_t step) {
     return o->sample_prob;
 }
 
+/* The lr of the step just taken (the schedule's value, or the constant one). */
+static double current_lr(const trainer *t)
+{
+    double lr = NAN;
+    seqvid_optimizer_get(t->opt, SEQVID_OPT_LR, &lr);
+    return lr;
+}
+
 static void train(trainer *t)
 {
     const options *o = &t->o;
@@ -779,8 +787,8 @@ static void train(trainer *t)
             if (validating) validate(t);
             ex_losses mean = add_row(t, validating ? t->val : (ex_losses){NAN, NAN});
             if (!ex_progress_enabled())
-                ex_say("step %llu  %.2f steps/s  %s\n", (unsigned long long)t->step, rate,
-                       pair("train", mean));
+                ex_say("step %llu  %.2f steps/s  lr %.3g  %s\n", (unsigned long long)t->step,
+                       rate, current_lr(t), pair("train", mean));
         }
         if (validating) {
             const int f = t->m.has_fut, saving = ex_now() - t_saved >= o->save_every;
@@ -802,8 +810,8 @@ static void train(trainer *t)
             if (o->steps) eta = (double)((uint64_t)o->steps - t->step) / rate;
             if (budget > 0) eta = fmin(eta, budget - (ex_now() - t_start));
             if (o->steps) snprintf(steps, sizeof steps, "/%ld", o->steps);
-            ex_progress("step %llu%s | %.2f steps/s | ETA %s | %s | %s",
-                        (unsigned long long)t->step, steps, rate, ex_duration(eta),
+            ex_progress("step %llu%s | %.2f steps/s | ETA %s | lr %.3g | %s | %s",
+                        (unsigned long long)t->step, steps, rate, ex_duration(eta), current_lr(t),
                         pair("train", (ex_losses){t->m.has_rec ? ema_rec : NAN,
                                                   t->m.has_fut ? ema_fut : NAN}),
                         pair("val", t->val));

@@ -127,6 +127,7 @@ $SEQVID info "$work/mm/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
 grep -q "FORGET_BIAS=5$" "$work/info.log" && grep -q "LR=0.00117365 " "$work/info.log" &&
     grep -q "BETA1=0.9 BETA2=0.95 " "$work/info.log" &&
     grep -q "adam lr 0.002 (warm-up 0 steps, cosine decay to 0 over the last 30% of the steps)" "$work/mm.log" &&
+    grep -q "^step 2  .* lr 0.002  train" "$work/mm.log" && grep -q "^step 6  .* lr 0.00117  train" "$work/mm.log" &&
     pass "train defaults: forget-gate bias 5, Adam lr 2e-3 decayed over the last 30%, betas 0.9 / 0.95" ||
     fail "train defaults: $(cat "$work/info.log")"
 # --beta1/--beta2 reach the optimizer; a resume keeps the checkpoint's unless given again.
