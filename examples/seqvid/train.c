@@ -593,7 +593,8 @@ static void setup(trainer *t)
     }
     if (t->peak_lr > 0) {
         char decay[96] = "", part[32] = "";
-        if (o->decay_start > 0) snprintf(part, sizeof part, "last %g%% of the ", 100 * (1 - o->decay_start));
+        if (o->decay_start > 0)
+            snprintf(part, sizeof part, "last %g%% of the ", 100 * (1 - o->decay_start));
         if (o->decay == DECAY_COSINE)
             snprintf(decay, sizeof decay, ", cosine decay to %g over the %s%s", o->lr_min, part,
                      o->steps && o->minutes ? "steps or minutes" : o->steps ? "steps" : "minutes");

@@ -174,19 +174,20 @@ $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 1 --lr 1e-12 --output-bias 
     >"$work/obias0.log" 2>&1 && ! awk "$same_as_mean_frame" "$work/obias0.log" &&
     pass "train --output-bias mean: the untrained model scores the mean-frame baseline" ||
     fail "train --output-bias: $(cat "$work/obias.log" "$work/obias0.log")"
-$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --decay-start 0 --lr 1e-3 --lr-min 1e-4 \
-    --out "$work/cos" >/dev/null 2>&1 && $SEQVID info "$work/cos/checkpoint.safetensors" \
-    >"$work/info.log" 2>&1 && grep -q "LR=0.000231802 " "$work/info.log" &&
-    pass "train --decay cosine: lr 2.318e-4 at step 4 of 4" ||
-    fail "train --decay cosine: $(cat "$work/info.log")"
+# lr_after NAME LR FLAGS...: 4 steps with FLAGS leave LR (as `seqvid info` prints it) in the
+# checkpoint, the lr of global step 3 of 4.
+lr_after() {
+    local name=$1 lr=$2
+    shift 2
+    $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 "$@" --out "$work/$name" >/dev/null 2>&1 &&
+        $SEQVID info "$work/$name/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
+        grep -q "LR=$lr " "$work/info.log" && pass "train $*: lr $lr at step 4 of 4" ||
+        fail "train $*: $(cat "$work/info.log")"
+}
+lr_after cos 0.000231802 --decay cosine --decay-start 0 --lr 1e-3 --lr-min 1e-4
 # --decay-start 0.5: the peak until half the run, then the half cosine over the rest; step 4
 # of 4 trains at p = 3/4, i.e. halfway down that cosine: 1e-4 + (1e-3 - 1e-4) / 2.
-$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 4 --decay cosine --decay-start 0.5 \
-    --lr 1e-3 --lr-min 1e-4 --out "$work/cos2" >/dev/null 2>&1 &&
-    $SEQVID info "$work/cos2/checkpoint.safetensors" >"$work/info.log" 2>&1 &&
-    grep -q "LR=0.00055 " "$work/info.log" &&
-    pass "train --decay-start 0.5: lr 5.5e-4 at step 4 of 4" ||
-    fail "train --decay-start: $(cat "$work/info.log")"
+lr_after cos2 0.00055 --decay cosine --decay-start 0.5 --lr 1e-3 --lr-min 1e-4
 # Resuming a run whose lr ended near zero (a finished decay) without a schedule or --lr: a note.
 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 2 --lr 1e-5 --out "$work/low" >/dev/null 2>&1 &&
     $SEQVID train --resume "$work/low/checkpoint.safetensors" --data "$d/mnist" --steps 3 \
