@@ -33,6 +33,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SEQVID_EXPERIMENTAL /* seqvid_experimental_model_set_precision (--precision) */
 #include <seqvid.h>
@@ -58,6 +60,7 @@ typedef struct {
     int plan;
     int layout; /* 0 auto (from the library), 1 input-major, 2 output-major */
     int bf16;   /* --precision bf16: the model's products in bf16 (experimental API) */
+    int w16;    /* --weights bf16: the model's weights stored as bf16 (experimental API) */
 } options;
 
 /* ------------------------------------------------------------------------------------------
@@ -201,6 +204,15 @@ static double peak_rss_mb(void) {
     return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
 }
 
+/* The resident size now (/proc/self/statm's second field, in pages); -1 where unreadable. */
+static double rss_now_mb(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size, res;
+    int ok = f && fscanf(f, "%ld %ld", &size, &res) == 2;
+    if (f) fclose(f);
+    return ok ? (double)res * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0) : -1.0;
+}
+
 static void die(const char *what, int st) {
     fprintf(stderr, "bench_seqvid: %s failed: %s (%s)\n", what, seqvid_status_string(st),
             seqvid_last_error());
@@ -308,8 +320,39 @@ static void check_stream(bench_ctx *x) {
     }
 }
 
+static seqvid_model *make_model(const options *o, long H);
+
+/* --weights bf16: the model as a program that serves one would get it, loaded from a file
+ * straight into bf16 (seqvid_experimental_model_load_as), so that the peak resident size is
+ * what inference in bf16 costs. A child process makes the float32 model and saves it: its
+ * memory does not count in this process's peak. */
+static seqvid_model *make_model_bf16(const options *o, long H) {
+    char path[] = "/tmp/bench_seqvid_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) die("mkstemp", SEQVID_ERR_IO);
+    close(fd);
+    options f32 = *o;
+    f32.w16 = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        seqvid_model *m = make_model(&f32, H);
+        _exit(seqvid_model_save(m, path) == SEQVID_OK ? 0 : 1);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        unlink(path);
+        die("making the model file", SEQVID_ERR_IO);
+    }
+    seqvid_model *model;
+    CHECK(seqvid_experimental_model_load_as(path, SEQVID_WEIGHTS_BF16, &model));
+    unlink(path);
+    return model;
+}
+
 /* The SR15 composite of the benchmark at hidden size H. */
 static seqvid_model *make_model(const options *o, long H) {
+    if (o->w16) return make_model_bf16(o, H);
     seqvid_model *model;
     seqvid_config *cfg;
     CHECK(seqvid_config_create(&cfg));
@@ -335,6 +378,7 @@ static seqvid_model *make_model(const options *o, long H) {
         if (!bf16_in_effect)
             printf("# bf16 asked for, not available here (this build or CPU): float32\n");
     }
+
     return model;
 }
 
@@ -358,6 +402,10 @@ static void run_model_case(const options *o, int c, long H, long B, int threads)
     gemm_shape shapes[MAX_SHAPES];
     double flop = plan_flop(shapes, plan_case(c, H, B, o->D, o->K, o->M, shapes));
 
+    if (c == CASE_TRAIN && o->w16) {
+        printf("# --weights bf16: the train case is skipped (a bf16 model does not train)\n");
+        return;
+    }
     bench_ctx x = {0};
     x.model = make_model(o, H);
     if (c == CASE_TRAIN) {
@@ -407,10 +455,10 @@ static void run_model_case(const options *o, int c, long H, long B, int threads)
     double med = median(ms, reps);
     printf("RESULT impl=seqvid case=%s H=%ld B=%ld threads=%d density=%.3f%s%s status=ok "
            "reps=%d median_ms=%.3f min_ms=%.3f gflop=%.4f gflops=%.2f rss_mb=%.1f "
-           "loss_rec=%.3f loss_fut=%.3f\n",
+           "rss_now_mb=%.1f loss_rec=%.3f loss_fut=%.3f\n",
            case_name[c], H, B, threads, o->density, o->peep ? "" : " peep=0",
-           bf16_in_effect ? " precision=bf16" : "", reps, med, mn,
-           flop * 1e-9, flop * 1e-9 / (med * 1e-3), peak_rss_mb(), x.rec, x.fut);
+           bf16_in_effect ? " precision=bf16" : o->w16 ? " weights=bf16" : "", reps, med, mn,
+           flop * 1e-9, flop * 1e-9 / (med * 1e-3), peak_rss_mb(), rss_now_mb(), x.rec, x.fut);
     fflush(stdout);
     free(ms);
     free(x.out);
@@ -516,6 +564,10 @@ static void usage(FILE *f) {
             "  --opt sgd|adam       optimizer of train (SR15's SGD by default)\n"
             "  --precision f32|bf16 the model's products (bf16: experimental API, oneDNN on\n"
             "                       AVX512-BF16; elsewhere it says so and runs float32) [f32]\n"
+            "  --weights f32|bf16   how the model stores its weights (bf16: experimental API,\n"
+            "                       inference cases only: the model is saved by a child process\n"
+            "                       and loaded straight into bf16, so rss_mb is the peak of\n"
+            "                       inference in bf16) [f32]\n"
             "  --warmup N           untimed runs [1]\n"
             "  --reps N             at most N timed runs [7]\n"
             "  --min-reps N         at least N timed runs [3]\n"
@@ -589,7 +641,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--density")) ok = (o.density = atof(v)) >= 0 && o.density <= 1;
         else if (!strcmp(a, "--in-frames")) ok = (o.K = atol(v)) > 1;
         else if (!strcmp(a, "--fut-frames")) ok = (o.M = atol(v)) > 1;
-        else if (!strcmp(a, "--precision")) {
+        else if (!strcmp(a, "--weights")) {
+            ok = !strcmp(v, "f32") || !strcmp(v, "bf16");
+            o.w16 = !strcmp(v, "bf16");
+        } else if (!strcmp(a, "--precision")) {
             ok = !strcmp(v, "f32") || !strcmp(v, "bf16");
             o.bf16 = !strcmp(v, "bf16");
         } else if (!strcmp(a, "--opt")) {

@@ -20,6 +20,10 @@
 #                     float32 accumulation, weights and optimizer; issue 13's target: train
 #                     <= 0.4x torch bf16 at H=512 and 2048). On a CPU without AVX512-BF16 it
 #                     runs float32 and says so; the table shows n/a then
+#   seqvid bf16w      (inference cases, with openblas in --blas, unless --no-bf16-weights) the
+#                     OpenBLAS build with --weights bf16: the model loaded straight into
+#                     bf16-stored weights (experimental SEQVID_WEIGHTS_BF16; products widen
+#                     them and accumulate in float32, on any x86-64 CPU)
 #   seqvid default    (--default-kernels) the same without OPENBLAS_CORETYPE
 #   torch installed   torch_composite.py, environment as installed (glibc malloc, OpenBLAS's
 #                     own kernel choice)
@@ -60,7 +64,7 @@ nnlstm_batch="16"
 density=0.07
 dense_batch="16"
 warmup=1 reps=5 min_reps=3 budget=2 long=2 sgemm_time=0.25
-default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1 seqvid_bf16=1
+default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1 seqvid_bf16=1 bf16_weights=1
 blas="openblas"
 coretype=Haswell
 stamp=$(date +%Y-%m-%d)
@@ -87,6 +91,7 @@ usage: bench/run.sh [options]
                         [$blas]; with onednn the bounds include oneDNN's kernels
   --no-torch-bf16       skip PyTorch's bf16 autocast column
   --no-seqvid-bf16      skip libseqvid's bf16 column (run only with onednn in --blas)
+  --no-bf16-weights     skip libseqvid's bf16-weights column (inference cases)
   --opt sgd|adam        optimizer of the train step [$opt]
   --warmup N --reps N --min-reps N --budget S --long S
                         repetitions: after N warm-up runs, reps = clamp(budget / t_warmup,
@@ -119,6 +124,7 @@ while [ $# -gt 0 ]; do
     --blas) blas="$2"; shift ;;
     --no-torch-bf16) torch_bf16=0 ;;
     --no-seqvid-bf16) seqvid_bf16=0 ;;
+    --no-bf16-weights) bf16_weights=0 ;;
     --coretype) coretype="$2"; shift ;;
     --opt) opt="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
@@ -167,7 +173,7 @@ if [ "$dry" = 0 ]; then
     : >"$raw"
     {
         echo "# run.sh $(date -Iseconds) on $(hostname): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
-        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16 seqvid_bf16=$seqvid_bf16"
+        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16 seqvid_bf16=$seqvid_bf16 bf16_weights=$bf16_weights"
         echo "# openblas kernels: default $(OPENBLAS_VERBOSE=2 "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1), with OPENBLAS_CORETYPE=$coretype $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$coretype "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1)"
         echo "# openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null), torch: $("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null), load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
     } >>"$raw"
@@ -249,6 +255,10 @@ for c in $cases; do
                 [[ " $blas " == *" onednn "* ]] && [ "$seqvid_bf16" = 1 ] &&
                     run onednn-bf16 "${env_haswell[@]}" -- "${seqvid_onednn[@]}" "${a[@]}" \
                         --precision bf16
+                [[ " $blas " == *" openblas "* ]] && [ "$bf16_weights" = 1 ] &&
+                    [ "$c" != train ] &&
+                    run haswell-w16 "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}" \
+                        --weights bf16
                 [ "$default_kernels" = 1 ] && run default "${env_plain[@]}" -- "${seqvid[@]}" "${a[@]}"
                 run installed "${env_plain[@]}" -- "${torchpy[@]}" "${a[@]}" --label installed
                 run tuned "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" --label tuned

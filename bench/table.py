@@ -8,12 +8,16 @@ Columns, per (case, H, batch, threads):
   [onednn ms]       libseqvid built with -DSEQVID_BLAS=onednn (if run), and onednn/seqvid
   [seqvid bf16 ms]  that build with --precision bf16, libseqvid's experimental bf16 mode
                     (if run; n/a where the CPU or build cannot run bf16)
+  [bf16w ms]        libseqvid (OpenBLAS) with its weights stored as bf16, loaded straight into
+                    bf16 (--weights bf16: inference cases; if run)
   [default ms]      libseqvid with OpenBLAS's default kernels (if run)
   torch inst/tuned  median of the PyTorch peer as installed / tuned (jemalloc + Haswell)
   [torch bf16 ms]   tuned PyTorch with bf16 autocast around the forward (if run)
   x tuned, x inst,  seqvid ms (the OpenBLAS column, or oneDNN's if only it ran) / torch ms
   [x bf16]          (< 1: libseqvid is faster; issue 13's float32 targets: <= 0.3 x tuned and
                     <= 0.6 x bf16 for train at H=256, 512, 2048)
+  [bf16w x tuned]   bf16w ms / torch tuned ms (issue 13's targets for encode at H=2048, batch
+                    1, with bf16 weights: <= 0.1)
   [bf16 x bf16]     seqvid bf16 ms / torch bf16 ms (issue 13's bf16 target: <= 0.4 for train
                     at H=512 and 2048)
   GFLOP/s           the case's GEMM flops (bench_seqvid's plan, dense-equivalent) / seqvid
@@ -32,7 +36,8 @@ Columns, per (case, H, batch, threads):
                     memory bandwidth (meaningful when the weights exceed the last-level cache)
   MB                peak RSS of each process (seqvid, [seqvid bf16,] torch installed, torch
                     tuned) and mem x tuned = seqvid MB / torch tuned MB (target for train
-                    <= 0.9)
+                    <= 0.9, for inference <= 0.7); [MB bf16w, bf16w mem x tuned] the same for
+                    the bf16w column (target for inference with bf16 weights: <= 0.4)
 Rows "... nn.LSTM" compare libseqvid without peepholes with torch.nn.LSTM.
 """
 import argparse
@@ -114,6 +119,7 @@ def main():
     have_default = any(r.get("impl") == "seqvid" and r.get("env") == "default" for r in recs)
     have_onednn = any(r.get("impl") == "seqvid" and r.get("env") == "onednn" for r in recs)
     have_sv16 = any(r.get("impl") == "seqvid" and r.get("env") == "onednn-bf16" for r in recs)
+    have_w16 = any(r.get("impl") == "seqvid" and r.get("env") == "haswell-w16" for r in recs)
     have_bf16 = any(r.get("impl") == "torch" and r.get("env") == "bf16" for r in recs)
     have_limit = any("best_f32" in b for b in bounds.values())
     have_bf16_lim = any("onednn_bf16" in b for b in bounds.values())
@@ -121,14 +127,17 @@ def main():
     cols = ["case", "H", "B", "thr", "seqvid ms"] + \
         (["onednn ms", "onednn/seqvid"] if have_onednn else []) + \
         (["seqvid bf16 ms"] if have_sv16 else []) + \
+        (["bf16w ms"] if have_w16 else []) + \
         (["default ms"] if have_default else []) + \
         ["torch inst ms", "torch tuned ms"] + (["torch bf16 ms"] if have_bf16 else []) + \
-        ["x tuned", "x inst"] + (["x bf16"] if have_bf16 else []) + \
+        ["x tuned", "x inst"] + (["bf16w x tuned"] if have_w16 else []) + \
+        (["x bf16"] if have_bf16 else []) + \
         (["bf16 x bf16"] if have_sv16 and have_bf16 else []) + ["GFLOP/s", "bound ms"] + \
         (["limit ms"] if have_limit else []) + (["bf16 lim ms"] if have_bf16_lim else []) + \
         (["bw ms", "lim/meas"] if have_limit else ["bound/meas"]) + \
         ["MB seqvid"] + (["MB seqvid bf16"] if have_sv16 else []) + \
-        ["MB torch inst", "MB torch tuned", "mem x tuned"]
+        ["MB torch inst", "MB torch tuned", "mem x tuned"] + \
+        (["MB bf16w", "bf16w mem x tuned"] if have_w16 else [])
     rows = []
     for key in keys:
         for variant in ("peep", "nnlstm"):
@@ -138,6 +147,7 @@ def main():
             s16 = find(key, impl=("seqvid", None), env=("onednn-bf16", None), peep=(peep, "1"),
                        precision=("bf16", "f32"))  # f32: bf16 was not in effect
             tb = find(key, impl=("torch", None), env=("bf16", None), cell=(variant, None))
+            w16 = find(key, impl=("seqvid", None), env=("haswell-w16", None), peep=(peep, "1"))
             if s is None and on is not None:  # only the oneDNN backend ran
                 s, on = on, None
             d = find(key, impl=("seqvid", None), env=("default", None), peep=(peep, "1"))
@@ -169,10 +179,13 @@ def main():
                            peep=(peep, "1"))
                 na = ran is not None and s16 is None  # it ran, in float32
                 row.append("n/a" if na else f2(s16m))
+            if have_w16:
+                row.append(f2(ms(w16)) if w16 else "-")
             if have_default:
                 row.append(fmt(ms(d), 1))
             row += [f2(tim), f2(ttm)] + ([f2(tbm)] if have_bf16 else [])
             row += [fmt(ratio(sm, ttm), 2), fmt(ratio(sm, tim), 2)]
+            row += [fmt(ratio(ms(w16), ttm), 2) if w16 else "-"] if have_w16 else []
             row += [fmt(ratio(sm, tbm), 2)] if have_bf16 else []
             row += [fmt(ratio(s16m, tbm), 2)] if have_sv16 and have_bf16 else []
             row += [fmt(num(s.get("gflops")) if s else None, 1), f2(bound)]
@@ -187,6 +200,8 @@ def main():
             row += [fmt(mb(s) if s_ok else None, 0)] + ([fmt(mb(s16), 0)] if have_sv16 else [])
             row += [fmt(mb(ti), 0), fmt(mb(tt), 0),
                     fmt(ratio(mb(s), mb(tt)) if s_ok else None, 2)]
+            if have_w16:
+                row += [fmt(mb(w16), 0), fmt(ratio(mb(w16), mb(tt)), 2)] if w16 else ["-", "-"]
             rows.append(row)
 
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)

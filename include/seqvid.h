@@ -804,7 +804,46 @@ SEQVID_API int seqvid_experimental_model_set_precision(seqvid_model *m, int prec
 /** The precision in effect for `m`'s products (SEQVID_PRECISION_F32 where bf16 was asked for
  *  but cannot run). */
 SEQVID_API int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precision);
-/** The same two for a classifier. */
+/** How a model stores its weights (since 1.1, experimental). */
+typedef enum seqvid_weights {
+    SEQVID_WEIGHTS_F32 = 0, /**< float32 (the default): the model trains, saves and runs */
+    SEQVID_WEIGHTS_BF16 = 1 /**< bfloat16, for inference: see seqvid_experimental_model_set_weights */
+} seqvid_weights;
+/** Store `m`'s weights as `weights`. SEQVID_WEIGHTS_BF16 rounds every weight to bfloat16 (to
+ *  nearest, ties to even: 8 significant bits) and frees the float32 copy and the gradients:
+ *  the model then holds half the bytes, and the products of a batch of one sequence, which
+ *  wait on reading the weights from memory, read half as many. The products widen each weight
+ *  as they read it and accumulate in float32 on any x86-64 CPU (no bf16 instructions needed),
+ *  so the model computes what the float32 model with rounded weights computes, up to the
+ *  order of float32 sums; the precision key (seqvid_experimental_model_set_precision) does not
+ *  apply to them. Such a model encodes, reconstructs, predicts, evaluates and streams; every
+ *  call that would train it or hand out its float32 arrays (seqvid_model_gradients,
+ *  seqvid_model_train_step, seqvid_optimizer_step, seqvid_model_params, seqvid_model_grads)
+ *  and every save (files hold float32) returns SEQVID_ERR_STATE and changes nothing.
+ *  seqvid_classifier_copy_encoder and seqvid_classifier_create_from_encoder read its encoder
+ *  widened. SEQVID_WEIGHTS_F32 widens the bf16 values back (exact: the rounded weights), after
+ *  which the model trains and saves again; a pointer from seqvid_model_params taken before
+ *  the conversion to bf16 is invalid. Not saved in files.
+ *  @return SEQVID_OK; SEQVID_ERR_NULL; SEQVID_ERR_ARG for an unknown value; SEQVID_ERR_NONFINITE
+ *  if a weight is NaN or Inf (or too large for bf16); SEQVID_ERR_NOMEM. On error nothing
+ *  changed. */
+SEQVID_API int seqvid_experimental_model_set_weights(seqvid_model *m, int weights);
+/** How `m` stores its weights now (a seqvid_weights value). */
+SEQVID_API int seqvid_experimental_model_get_weights(const seqvid_model *m, int *weights);
+/** seqvid_model_load and seqvid_model_load_buffer (a model file, or the model in a
+ *  checkpoint) with the weights stored as `weights` from the start. With SEQVID_WEIGHTS_BF16
+ *  each stored tensor is rounded as it passes through a 64 KiB buffer, so the float32
+ *  weights are never held whole: the process's peak is the bf16 model, where
+ *  seqvid_model_load followed by seqvid_experimental_model_set_weights peaks at the float32
+ *  one (a checkpoint's optimizer state is checked in passing and not kept, as it is not by
+ *  the float32 load). The result equals that pair's, bit for bit. A value too large for bf16
+ *  gives SEQVID_ERR_NONFINITE, as NaN or Inf do; every other error as seqvid_model_load.
+ *  SEQVID_WEIGHTS_F32 is seqvid_model_load. */
+SEQVID_API int seqvid_experimental_model_load_as(const char *path, int weights,
+                                                 seqvid_model **out);
+SEQVID_API int seqvid_experimental_model_load_buffer_as(const void *buf, size_t size,
+                                                        int weights, seqvid_model **out);
+/** The same two precision functions for a classifier. */
 SEQVID_API int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision);
 SEQVID_API int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c,
                                                            int *precision);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc.h"
 #include "arena.h"
+#include "bf16.h"
 #include "blas.h"
 #include "error.h"
 #include "rng.h"
@@ -19,10 +21,19 @@ size_t sv_stack_param_count(int D, int H, int L, int peep) {
 
 size_t sv_readout_param_count(int in, int out) { return (size_t)in * (size_t)out + (size_t)out; }
 
-int sv_arena_alloc(sv_arena *a, size_t n, const char *fn) {
+int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn) {
     a->n_params = n;
-    a->params = sv_falloc(n);
     a->grads = NULL;
+    a->weights = weights;
+    if (weights == SEQVID_WEIGHTS_BF16) { /* views bound by sv_arena_finish */
+        size_t bytes = (n * sizeof(uint16_t) + 63) & ~(size_t)63;
+        a->params16 = sv_aligned_alloc(64, bytes ? bytes : 64);
+        if (!a->params16)
+            return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, n);
+        memset(a->params16, 0, bytes);
+        return SEQVID_OK;
+    }
+    a->params = sv_falloc(n);
     if (!a->params) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, n);
     /* A full table only costs speed (the weights are then not cached): no error. */
     (void)sv_blas_weights_register(a->params, n, &a->version);
@@ -33,29 +44,155 @@ void sv_arena_release(sv_arena *a) {
     if (a->params) sv_blas_weights_unregister(a->params);
     sv_free(a->params);
     sv_free(a->grads);
-    a->params = a->grads = NULL;
+    sv_free(a->params16);
+    sv_free(a->vec);
+    sv_free(a->panel);
+    a->params = a->grads = a->vec = a->panel = NULL;
+    a->params16 = NULL;
 }
 
-float *sv_arena_grads(sv_arena *a, const char *fn) {
-    if (a->grads) return a->grads;
+static int refuse_bf16(const char *fn, const char *what) {
+    return sv_fail(SEQVID_ERR_STATE, "%s: the weights are stored as bf16 (inference only), so "
+                   "there is no %s; store them as SEQVID_WEIGHTS_F32 first", fn, what);
+}
+
+int sv_arena_grads(sv_arena *a, const char *fn) {
+    if (a->weights == SEQVID_WEIGHTS_BF16) return refuse_bf16(fn, "training");
+    if (a->grads) return SEQVID_OK;
     float *g = sv_falloc(a->n_params);
-    if (!g) {
-        sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu gradients", fn, a->n_params);
-        return NULL;
-    }
+    if (!g) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu gradients", fn, a->n_params);
     a->grads = g;
     /* Each view's gradient twin sits at the same offset as its weights. */
     for (size_t i = 0; i < a->n_layers; i++) {
         sv_lstm_layer *l = a->layers[i];
-        size_t off = (size_t)((l->wx ? l->wx : l->wh) - a->params);
+        size_t off = a->layer_off[i];
         sv_lstm_bind(l, l->D, l->H, l->peep, a->params + off, g + off);
     }
     for (size_t i = 0; i < a->n_readouts; i++) {
         sv_readout *r = a->readouts[i];
-        r->gw = g + (r->w - a->params);
-        r->gb = g + (r->b - a->params);
+        size_t off = a->readout_off[i];
+        r->gw = g + off;
+        r->gb = g + off + (size_t)r->in * r->out;
     }
-    return g;
+    return SEQVID_OK;
+}
+
+size_t sv_arena_layer_offset(const sv_arena *a, const sv_lstm_layer *l) {
+    for (size_t i = 0; i < a->n_layers; i++)
+        if (a->layers[i] == l) return a->layer_off[i];
+    return 0; /* not reached: the layers of an arena's owner are all registered */
+}
+
+/* Floats of the vectors (peepholes, biases) of every layer and readout. */
+static size_t vector_count(const sv_arena *a) {
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_layers; i++)
+        n += (size_t)(a->layers[i]->peep ? 7 : 4) * (size_t)a->layers[i]->H;
+    for (size_t i = 0; i < a->n_readouts; i++) n += (size_t)a->readouts[i]->out;
+    return n;
+}
+
+void sv_arena_bind_bf16(sv_arena *a) {
+    size_t v = 0;
+    for (size_t i = 0; i < a->n_layers; i++) {
+        sv_lstm_layer *l = a->layers[i];
+        size_t h = (size_t)l->H, n = (size_t)(l->peep ? 7 : 4) * h, off = a->layer_off[i];
+        sv_bf16_widen(a->params16 + off + 4 * h * ((size_t)l->D + h), a->vec + v, n);
+        sv_lstm_bind_bf16(l, l->D, l->H, l->peep, a->params16 + off, a->vec + v, a->panel);
+        v += n;
+    }
+    for (size_t i = 0; i < a->n_readouts; i++) {
+        sv_readout *r = a->readouts[i];
+        size_t off = a->readout_off[i];
+        sv_bf16_widen(a->params16 + off + (size_t)r->in * r->out, a->vec + v, (size_t)r->out);
+        r->w16 = a->params16 + off, r->w = NULL, r->b = a->vec + v, r->panel = a->panel;
+        r->gw = r->gb = NULL;
+        v += (size_t)r->out;
+    }
+}
+
+/* The float32 arrays of the bf16 views: the vectors and the products' scratch. */
+static int alloc_bf16_side(sv_arena *a, const char *fn) {
+    float *vec = sv_falloc(vector_count(a)), *panel = sv_falloc(SV_BF16_PANEL);
+    if (!vec || !panel) {
+        sv_free(vec);
+        sv_free(panel);
+        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    a->vec = vec, a->panel = panel;
+    return SEQVID_OK;
+}
+
+/* To bf16, in place: params becomes params16 (each float's bf16 written over the first half
+ * of the array, which is then shrunk to it), so the conversion never holds more than the
+ * float32 weights did. Everything that can fail is checked or allocated before the first
+ * weight is overwritten. */
+static int to_bf16(sv_arena *a, const char *fn) {
+    if (!sv_all_finite(a->params, a->n_params))
+        return sv_fail(SEQVID_ERR_NONFINITE, "%s: the weights hold NaN or Inf", fn);
+    if (!sv_bf16_fits(a->params, a->n_params))
+        return sv_fail(SEQVID_ERR_NONFINITE, "%s: a weight is too large for bf16 "
+                       "(|w| >= 0x1.ffp127)", fn);
+    int st = alloc_bf16_side(a, fn);
+    if (st) return st;
+    sv_blas_weights_unregister(a->params);
+    uint16_t *p16 = sv_bf16_round_in_place(a->params, a->n_params);
+    void *shrunk = sv_realloc(p16, a->n_params ? a->n_params * sizeof *p16 : 1);
+    a->params16 = shrunk ? shrunk : p16; /* a failed shrink leaves a valid, larger array */
+    sv_arena_bind_bf16(a);
+    sv_free(a->grads);
+    a->params = a->grads = NULL;
+    a->exposed = 0; /* the float32 pointer handed out is gone */
+    return SEQVID_OK;
+}
+
+/* Back to float32: widen every bf16 weight (exact), rebind, free the bf16 arrays. */
+static int to_f32(sv_arena *a, const char *fn) {
+    float *p = sv_falloc(a->n_params);
+    if (!p) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", fn,
+                           a->n_params);
+    sv_bf16_widen(a->params16, p, a->n_params);
+    for (size_t i = 0; i < a->n_layers; i++) {
+        sv_lstm_layer *l = a->layers[i];
+        sv_lstm_bind(l, l->D, l->H, l->peep, p + a->layer_off[i], NULL);
+    }
+    for (size_t i = 0; i < a->n_readouts; i++) {
+        sv_readout *r = a->readouts[i];
+        size_t off = a->readout_off[i];
+        r->w = p + off, r->b = p + off + (size_t)r->in * r->out, r->w16 = NULL;
+        r->panel = NULL;
+    }
+    sv_free(a->params16);
+    sv_free(a->vec);
+    sv_free(a->panel);
+    a->params16 = NULL, a->vec = NULL, a->panel = NULL;
+    a->params = p;
+    (void)sv_blas_weights_register(a->params, a->n_params, &a->version);
+    return SEQVID_OK;
+}
+
+int sv_arena_finish(sv_arena *a, const char *fn) {
+    if (a->weights != SEQVID_WEIGHTS_BF16) return SEQVID_OK;
+    int st = alloc_bf16_side(a, fn);
+    if (!st) sv_arena_bind_bf16(a);
+    return st;
+}
+
+int sv_arena_set_weights(sv_arena *a, int weights, const char *fn) {
+    if (weights != SEQVID_WEIGHTS_F32 && weights != SEQVID_WEIGHTS_BF16)
+        return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is neither SEQVID_WEIGHTS_F32 (0) "
+                       "nor SEQVID_WEIGHTS_BF16 (1)", fn, weights);
+    if (weights == a->weights) return SEQVID_OK;
+    int st = weights == SEQVID_WEIGHTS_BF16 ? to_bf16(a, fn) : to_f32(a, fn);
+    if (st) return st;
+    a->weights = weights;
+    a->version++;
+    return SEQVID_OK;
+}
+
+void sv_arena_read(const sv_arena *a, size_t off, size_t n, float *dst) {
+    if (a->params16) sv_bf16_widen(a->params16 + off, dst, n);
+    else memcpy(dst, a->params + off, n * sizeof *dst);
 }
 
 void sv_arena_changed(sv_arena *a) { a->version++; }
@@ -113,8 +250,11 @@ void sv_arena_add_stack(sv_arena *a, const char *name, int D, int H, int L, int 
         }
         snprintf(bn, sizeof bn, "%s.%d.bias", name, l);
         add_block(a, bn, h4, 1, SV_INIT_LSTM_BIAS);
-        sv_lstm_bind(&st->layer[l], din, H, peep, a->params + start, NULL);
-        a->layers[a->n_layers++] = &st->layer[l];
+        sv_lstm_layer *ly = &st->layer[l];
+        ly->D = din, ly->H = H, ly->peep = peep;
+        if (a->params) sv_lstm_bind(ly, din, H, peep, a->params + start, NULL);
+        a->layer_off[a->n_layers] = start;
+        a->layers[a->n_layers++] = ly;
     }
 }
 
@@ -125,8 +265,10 @@ void sv_arena_add_readout(sv_arena *a, const char *name, int in, int out, sv_rea
     snprintf(bn, sizeof bn, "%s.readout.b", name);
     size_t b = add_block(a, bn, (size_t)out, 1, SV_INIT_BIAS);
     r->in = in, r->out = out;
-    r->w = a->params + w, r->b = a->params + b;
+    r->w = a->params ? a->params + w : NULL, r->b = a->params ? a->params + b : NULL;
+    r->w16 = NULL, r->panel = NULL;
     r->gw = r->gb = NULL; /* bound by sv_arena_grads */
+    a->readout_off[a->n_readouts] = w;
     a->readouts[a->n_readouts++] = r;
 }
 
@@ -159,6 +301,10 @@ void sv_arena_init(sv_arena *a, const struct seqvid_config *cfg) {
 void sv_readout_forward(const sv_readout *r, const float *X, int rows, float *Y) {
     size_t out = (size_t)r->out;
     for (size_t i = 0; i < (size_t)rows; i++) memcpy(Y + i * out, r->b, out * sizeof *Y);
+    if (r->w16) {
+        sv_bf16_gemm_acc(rows, r->out, r->in, X, r->in, r->w16, Y, r->out, r->panel);
+        return;
+    }
     sv_sgemm(SV_NOTRANS, SV_NOTRANS, rows, r->out, r->in, 1.0f, X, r->in,
              r->w, r->out, 1.0f, Y, r->out);
 }
@@ -222,6 +368,7 @@ int sv_arena_count(const sv_arena *a, size_t *count, const char *fn) {
 
 int sv_arena_params(sv_arena *a, float **out, const char *fn) {
     if (!out) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'params' is NULL", fn);
+    if (a->weights == SEQVID_WEIGHTS_BF16) return refuse_bf16(fn, "float32 array to point to");
     a->exposed = 1;
     a->version++;
     *out = a->params;
@@ -230,7 +377,8 @@ int sv_arena_params(sv_arena *a, float **out, const char *fn) {
 
 int sv_arena_grads_out(sv_arena *a, float **out, const char *fn) {
     if (!out) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'grads' is NULL", fn);
-    if (!sv_arena_grads(a, fn)) return SEQVID_ERR_NOMEM;
+    int st = sv_arena_grads(a, fn);
+    if (st) return st;
     *out = a->grads;
     return SEQVID_OK;
 }

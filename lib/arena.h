@@ -7,6 +7,7 @@
 #ifndef SV_ARENA_H
 #define SV_ARENA_H
 #include <stddef.h>
+#include <stdint.h>
 #include "config.h"
 #include "lstm.h"
 
@@ -37,6 +38,7 @@ typedef struct sv_arena {
     size_t n_layers, n_readouts;
     sv_lstm_layer *layers[3 * SV_MAX_LAYERS];
     struct sv_readout *readouts[2];
+    size_t layer_off[3 * SV_MAX_LAYERS], readout_off[2]; /* where their blocks start */
     /* The backend may keep the weights in its own layout (blas.h, weight cache), keyed by
      * this counter: it changes after every change of params (sv_arena_changed). exposed: a
      * writable pointer to params was handed out, so the user may have written through it
@@ -44,6 +46,16 @@ typedef struct sv_arena {
     unsigned version;
     int exposed;
     int precision; /* SEQVID_PRECISION_* asked for (experimental API); see sv_arena_enter */
+    /* Weight storage (experimental SEQVID_WEIGHTS_*). SEQVID_WEIGHTS_BF16: every weight
+     * rounded to bfloat16 in params16 (the arena's layout: offsets as in params), params and
+     * grads NULL; the layers and readouts read their matrices from params16 and their vectors
+     * (peepholes, biases) widened from vec. Inference only: sv_arena_grads and the writable
+     * pointers refuse (SEQVID_ERR_STATE). */
+    int weights;
+    uint16_t *params16;
+    float *vec;
+    float *panel; /* scratch of the bf16 products (SV_BF16_PANEL floats; owners use one
+                     thread at a time, so one is enough) */
 } sv_arena;
 
 /* An LSTM stack: L layers whose weights are views into an arena. */
@@ -57,6 +69,8 @@ typedef struct sv_readout {
     int in, out;
     float *w, *b;   /* weights */
     float *gw, *gb; /* gradient twins */
+    const uint16_t *w16; /* W in bf16 (arena weights SEQVID_WEIGHTS_BF16; w is then NULL) */
+    float *panel;        /* the arena's scratch for products with it (bf16.h) */
 } sv_readout;
 
 /* Floats of an L-layer stack of H units whose layer 0 reads D inputs (D = 0: no input
@@ -64,14 +78,31 @@ typedef struct sv_readout {
 size_t sv_stack_param_count(int D, int H, int L, int peep);
 size_t sv_readout_param_count(int in, int out);
 
-/* Allocate n zeroed weights (0, or SEQVID_ERR_NOMEM with a message) and register them with
- * the backend's weight cache. The gradients come later, with the first call that needs them:
- * inference never allocates them. */
-int sv_arena_alloc(sv_arena *a, size_t n, const char *fn);
+/* Allocate n zeroed weights stored as `weights` (SEQVID_WEIGHTS_*; 0, or SEQVID_ERR_NOMEM
+ * with a message); float32 ones are registered with the backend's weight cache. The
+ * gradients come later, with the first call that needs them: inference never allocates
+ * them. After the layout (sv_arena_add_*), sv_arena_finish. */
+int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn);
+/* After the layout: a bf16 arena allocates its vectors and scratch and binds its views
+ * (SEQVID_ERR_NOMEM possible); a float32 one is bound already. */
+int sv_arena_finish(sv_arena *a, const char *fn);
+/* Bind every view to params16 and widen the vectors from it into vec (after params16 was
+ * written: a bf16 load). */
+void sv_arena_bind_bf16(sv_arena *a);
 void sv_arena_release(sv_arena *a);
-/* The gradient twin, allocated (zeroed) and bound to every layer and readout on first use;
- * NULL (SEQVID_ERR_NOMEM set with fn) if it cannot be. */
-float *sv_arena_grads(sv_arena *a, const char *fn);
+/* The gradient twin, allocated (zeroed) and bound to every layer and readout on first use
+ * (a->grads). Returns SEQVID_OK, SEQVID_ERR_NOMEM, or SEQVID_ERR_STATE where the weights are
+ * stored as bf16 (no training), with the message set with fn. */
+int sv_arena_grads(sv_arena *a, const char *fn);
+/* Store the weights as SEQVID_WEIGHTS_F32 or _BF16 (see the struct). To bf16: every weight
+ * is rounded (SEQVID_ERR_NONFINITE if one is NaN or Inf, or too large for bf16), the float32
+ * weights and the gradients are freed. Back to float32: the bf16 values widened (exact).
+ * Nothing changes on failure (SEQVID_ERR_NOMEM, SEQVID_ERR_ARG for an unknown value). */
+int sv_arena_set_weights(sv_arena *a, int weights, const char *fn);
+/* The offset of a layer's block (its first weight) in a, whichever way a stores them. */
+size_t sv_arena_layer_offset(const sv_arena *a, const sv_lstm_layer *l);
+/* n weights from offset off, as float32 (widened where they are stored as bf16). */
+void sv_arena_read(const sv_arena *a, size_t off, size_t n, float *dst);
 /* The weights have changed (optimizer step, load, copy): cached layouts are stale. */
 void sv_arena_changed(sv_arena *a);
 /* At the start of every public call that computes with the weights: if a writable pointer
@@ -122,7 +153,8 @@ float *sv_ws_get(float **buf, size_t *cap, size_t n);
 
 /* The bodies of the public accessors (fn: the public function, for messages). */
 int sv_arena_count(const sv_arena *a, size_t *count, const char *fn);
-/* The writable weights (marks the arena exposed) and the gradients (allocated if needed). */
+/* The writable weights (marks the arena exposed) and the gradients (allocated if needed);
+ * SEQVID_ERR_STATE where the weights are stored as bf16. */
 int sv_arena_params(sv_arena *a, float **out, const char *fn);
 int sv_arena_grads_out(sv_arena *a, float **out, const char *fn);
 int sv_arena_block_count(const sv_arena *a, size_t *count, const char *fn);

@@ -117,7 +117,7 @@ int seqvid_classifier_create(const seqvid_config *cfg, int n_classes, seqvid_cla
     c->n_stack = sv_stack_param_count(c->D, c->H, c->L, c->peep);
     c->ws = sv_calloc(1, sizeof *c->ws);
     st = c->ws ? sv_arena_alloc(&c->arena, c->n_stack + sv_readout_param_count(c->H, c->C),
-                                __func__)
+                                SEQVID_WEIGHTS_F32, __func__)
                : sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", __func__);
     if (st) {
         seqvid_classifier_free(c);
@@ -151,14 +151,14 @@ int seqvid_classifier_copy_encoder(seqvid_classifier *c, const seqvid_model *m) 
                        "LAYERS %d, PEEPHOLES %d) does not fit the classifier's stack (%d, %d, "
                        "%d, %d)", __func__, m->D, m->H, m->L, m->peep, c->D, c->H, c->L,
                        c->peep);
-    size_t h = (size_t)c->H;
     for (int l = 0; l < c->L; l++) {
         const sv_lstm_layer *src = &m->enc.layer[l];
         sv_lstm_layer *dst = &c->stack.layer[l];
-        memcpy(dst->wx, src->wx, (size_t)dst->D * 4 * h * sizeof(float));
-        memcpy(dst->wh, src->wh, h * 4 * h * sizeof(float));
-        if (c->peep) memcpy(dst->p, src->p, 3 * h * sizeof(float));
-        memcpy(dst->b, src->b, 4 * h * sizeof(float));
+        /* The layer's block, laid out alike in both arenas (arena.h), read as float32
+         * however the model stores it (SEQVID_WEIGHTS_BF16: widened). */
+        size_t n = sv_lstm_param_count(dst->D, c->H, c->peep);
+        sv_arena_read(&m->arena, sv_arena_layer_offset(&m->arena, src), n,
+                      c->arena.params + sv_arena_layer_offset(&c->arena, dst));
     }
     sv_arena_changed(&c->arena);
     return SEQVID_OK;
@@ -284,7 +284,7 @@ static int run_pass(seqvid_classifier *c, const seqvid_batch *batch, const int *
 
     struct sv_cls_workspace *w = c->ws;
     const int train = pass == PASS_GRADIENTS || pass == PASS_READOUT;
-    if (train && !sv_arena_grads(&c->arena, fn)) return SEQVID_ERR_NOMEM;
+    if (train && (st = sv_arena_grads(&c->arena, fn))) return st;
     const int drop = train && c->dropout > 0.0;
     size_t per = sv_lstm_cache_floats(T, B, H);
     float *caches = ws_get(c, CW_CACHE, per * (size_t)c->L);
@@ -417,8 +417,9 @@ static int frozen(const seqvid_classifier *c, const seqvid_optimizer *opt) {
 int seqvid_classifier_update(seqvid_classifier *c, seqvid_optimizer *opt) {
     SV_NOT_NULL(c);
     SV_NOT_NULL(opt);
-    if (!sv_arena_grads(&c->arena, __func__)) return SEQVID_ERR_NOMEM;
-    int st = sv_optimizer_apply_tail(opt, c->arena.params, c->arena.grads, c->arena.n_params,
+    int st = sv_arena_grads(&c->arena, __func__);
+    if (st) return st;
+    st = sv_optimizer_apply_tail(opt, c->arena.params, c->arena.grads, c->arena.n_params,
                                      frozen(c, opt) ? c->n_stack : 0);
     sv_arena_changed(&c->arena);
     return st;

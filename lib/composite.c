@@ -114,6 +114,10 @@ static void add_decoder(seqvid_model *m, const char *name, int conditional, sv_d
 }
 
 int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
+    return sv_model_create(cfg, SEQVID_WEIGHTS_F32, "seqvid_model_create", out);
+}
+
+int sv_model_create(const seqvid_config *cfg, int weights, const char *fn, seqvid_model **out) {
     SV_NOT_NULL(out);
     *out = NULL;
     SV_NOT_NULL(cfg);
@@ -121,7 +125,7 @@ int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
     if (st) return st;
 
     seqvid_model *m = sv_calloc(1, sizeof *m);
-    if (!m) return sv_fail(SEQVID_ERR_NOMEM, "seqvid_model_create: out of memory");
+    if (!m) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
     m->cfg = *cfg;
     const double *v = cfg->v;
     m->kind = (int)v[SEQVID_CFG_KIND], m->D = (int)v[SEQVID_CFG_INPUT_DIM];
@@ -136,8 +140,8 @@ int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
     if (has_fut(m)) n += sv_stack_param_count(cond_fut ? m->D : 0, m->H, m->L, m->peep) + readout;
 
     m->ws = sv_calloc(1, sizeof *m->ws);
-    st = m->ws ? sv_arena_alloc(&m->arena, n, "seqvid_model_create")
-               : sv_fail(SEQVID_ERR_NOMEM, "seqvid_model_create: out of memory");
+    st = m->ws ? sv_arena_alloc(&m->arena, n, weights, fn)
+               : sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
     if (st) {
         seqvid_model_free(m);
         return st;
@@ -145,7 +149,11 @@ int seqvid_model_create(const seqvid_config *cfg, seqvid_model **out) {
     sv_arena_add_stack(&m->arena, "encoder", m->D, m->H, m->L, m->peep, &m->enc);
     if (has_rec(m)) add_decoder(m, "recon", cond_rec, &m->rec);
     if (has_fut(m)) add_decoder(m, "future", cond_fut, &m->fut);
-    sv_arena_init(&m->arena, &m->cfg);
+    if ((st = sv_arena_finish(&m->arena, fn))) {
+        seqvid_model_free(m);
+        return st;
+    }
+    if (weights == SEQVID_WEIGHTS_F32) sv_arena_init(&m->arena, &m->cfg);
     sv_model_seed_sampling(m);
     *out = m;
     return SEQVID_OK;
@@ -427,7 +435,7 @@ static int training_pass(seqvid_model *m, const seqvid_batch *batch, enum pass p
     const float *X = batch->data;
     if (!sv_all_finite(X, (size_t)(K + M) * BD))
         return sv_fail(SEQVID_ERR_NONFINITE, "%s: the batch holds NaN or Inf", fn);
-    if (pass == PASS_GRADIENTS && !sv_arena_grads(&m->arena, fn)) return SEQVID_ERR_NOMEM;
+    if (pass == PASS_GRADIENTS && (st = sv_arena_grads(&m->arena, fn))) return st;
 
     /* Per-sequence step counts; NULL where every sequence is full (no masking work). */
     int *ints = ws_ints(m, 4 * (size_t)B);
@@ -684,6 +692,18 @@ int seqvid_experimental_model_set_precision(seqvid_model *m, int precision) {
 int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precision) {
     SV_NOT_NULL(m);
     return sv_arena_get_precision(&m->arena, precision, __func__);
+}
+
+int seqvid_experimental_model_set_weights(seqvid_model *m, int weights) {
+    SV_NOT_NULL(m);
+    return sv_arena_set_weights(&m->arena, weights, __func__);
+}
+
+int seqvid_experimental_model_get_weights(const seqvid_model *m, int *weights) {
+    SV_NOT_NULL(m);
+    SV_NOT_NULL(weights);
+    *weights = m->arena.weights;
+    return SEQVID_OK;
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include "bf16.h"
 #include "blas.h"
 #include "fastmath.h"
 #include "lstm.h"
@@ -32,6 +33,8 @@ void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float
     l->wh = params + nx;
     l->p = peep ? params + nx + nh : NULL;
     l->b = params + nx + nh + np;
+    l->wx16 = l->wh16 = NULL;
+    l->panel = NULL;
     l->gwx = l->gwh = l->gp = l->gb = NULL; /* no gradients (yet): inference only */
     if (grads) {
         l->gwx = D ? grads : NULL;
@@ -39,6 +42,19 @@ void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float
         l->gp = peep ? grads + nx + nh : NULL;
         l->gb = grads + nx + nh + np;
     }
+}
+
+void sv_lstm_bind_bf16(sv_lstm_layer *l, int D, int H, int peep, const uint16_t *w16,
+                       float *vec, float *panel) {
+    size_t h = (size_t)H, nx = 4 * h * (size_t)D;
+    l->D = D, l->H = H, l->peep = peep;
+    l->wx = l->wh = NULL;
+    l->wx16 = D ? w16 : NULL;
+    l->wh16 = w16 + nx;
+    l->p = peep ? vec : NULL;
+    l->b = vec + (peep ? 3 * h : 0);
+    l->panel = panel;
+    l->gwx = l->gwh = l->gp = l->gb = NULL;
 }
 
 /* Row stride of the gate matrix: 4H plus one cache line, so that consecutive rows do not fall
@@ -130,11 +146,14 @@ static void cell_backward(int H, float *restrict a, const float *restrict cp,
 
 /* ---- dense products ------------------------------------------------------------------ */
 
-/* C[M x N] += A[M x K] W with W [K x N] (all row-major). One row is a vector-matrix
- * product: sgemv streams W once, where sgemm would first pack all of it (2-3x slower for
- * batch-1 inference, frame by frame). */
-static void gemm_acc(int M, int N, int K, const float *A, const float *W, float *C, int ldc) {
-    if (M == 1)
+/* C[M x N] += A[M x K] W with W [K x N] (all row-major), W in float32 or, where W16 is not
+ * NULL, in bf16. One row is a vector-matrix product: sgemv streams W once, where sgemm would
+ * first pack all of it (2-3x slower for batch-1 inference, frame by frame). */
+static void gemm_acc(int M, int N, int K, const float *A, const float *W, const uint16_t *W16,
+                     float *panel, float *C, int ldc) {
+    if (W16)
+        sv_bf16_gemm_acc(M, N, K, A, K, W16, C, ldc, panel);
+    else if (M == 1)
         sv_sgemv(SV_TRANS, K, N, 1.0f, W, N, A, 1, 1.0f, C, 1);
     else
         sv_sgemm(SV_NOTRANS, SV_NOTRANS, M, N, K, 1.0f, A, K, W, N, 1.0f,
@@ -153,9 +172,9 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
     if (X && l->D > 0 && x_t0 < T) {
         int rows = (T - x_t0) * B;
         if (cache->sparse_input && sv_sparse_build(&cache->sparse, X, rows, l->D, T * B))
-            sv_sparse_forward(cache->sparse, G, l->wx, A + x_t0 * BG, lda);
+            sv_sparse_forward(cache->sparse, G, l->wx, l->wx16, A + x_t0 * BG, lda);
         else
-            gemm_acc(rows, G, l->D, X, l->wx, A + x_t0 * BG, lda);
+            gemm_acc(rows, G, l->D, X, l->wx, l->wx16, l->panel, A + x_t0 * BG, lda);
     }
 
     for (int t = 0; t < T; t++) {
@@ -163,7 +182,7 @@ void sv_lstm_forward(const sv_lstm_layer *l, int T, int B, const float *X, int x
         float *hn = cache->h + (t + 1) * BH, *cn = cache->c + (t + 1) * BH;
         float *a = A + t * BG, *tc = cache->tc + t * BH;
         /* The recurrent product: the only GEMM per step (none from a known-zero state). */
-        if (t > 0 || !cache->zero_init) gemm_acc(B, G, H, hp, l->wh, a, lda);
+        if (t > 0 || !cache->zero_init) gemm_acc(B, G, H, hp, l->wh, l->wh16, l->panel, a, lda);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * H;
             if (len && t >= len[b]) { /* past this row's end: carry the state */

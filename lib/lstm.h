@@ -21,6 +21,7 @@
 #ifndef SV_LSTM_H
 #define SV_LSTM_H
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sv_lstm_layer {
     int D;    /* input size; 0 = this layer has no input (unconditioned decoder) */
@@ -34,6 +35,11 @@ typedef struct sv_lstm_layer {
     float *wh; /* [H x 4H] */
     float *p;  /* [3H] p_i, p_f, p_o; NULL without peepholes */
     float *b;  /* [4H] */
+    /* Weights stored as bf16 (bf16.h; the model's experimental SEQVID_WEIGHTS_BF16): wx and
+     * wh are then NULL and the forward reads these; p and b stay float32. Inference only:
+     * no gradients, and sv_lstm_backward is never called. */
+    const uint16_t *wx16, *wh16;
+    float *panel; /* the arena's scratch for them (SV_BF16_PANEL floats: bf16.h) */
     /* ... and their twins in the gradient arena (written by sv_lstm_backward). */
     float *gwx, *gwh, *gp, *gb;
 } sv_lstm_layer;
@@ -58,6 +64,12 @@ size_t sv_lstm_param_count(int D, int H, int peep);
 /* Point the layer's views at params / grads (which start at this layer's block; grads NULL:
  * no gradient views). */
 void sv_lstm_bind(sv_lstm_layer *l, int D, int H, int peep, float *params, float *grads);
+/* Point the layer at weights stored as bf16: w16 starts the layer's block (laid out as for
+ * sv_lstm_bind: w_x, w_h, then the vectors, whose bf16 slots are unused), vec holds its
+ * peepholes (with peepholes) then its biases in float32, panel is scratch for the products
+ * (SV_BF16_PANEL floats, or NULL). */
+void sv_lstm_bind_bf16(sv_lstm_layer *l, int D, int H, int peep, const uint16_t *w16,
+                       float *vec, float *panel);
 /* Floats needed by one sv_lstm_cache for (T, B, H). */
 size_t sv_lstm_cache_floats(int T, int B, int H);
 /* Carve a cache out of `mem` (sv_lstm_cache_floats floats). Clears zero_init and

@@ -39,6 +39,10 @@ struct seqvid_model {
     int sample_replay;
 };
 
+/* seqvid_model_create with the weights stored as `weights` (SEQVID_WEIGHTS_*) from the
+ * start; fn names the public function for messages. SEQVID_WEIGHTS_BF16: the weights are
+ * zeros, not initialised (for a loader that writes every block). */
+int sv_model_create(const seqvid_config *cfg, int weights, const char *fn, seqvid_model **out);
 /* Restart the coin stream at its seed (from SEED: a stream of its own). */
 void sv_model_seed_sampling(seqvid_model *m);
 /* 1 if the coin stream is where sv_model_seed_sampling put it (nothing drawn since). */

@@ -538,8 +538,9 @@ int seqvid_optimizer_get(const seqvid_optimizer *opt, int key, double *value) {
 int seqvid_optimizer_step(seqvid_optimizer *opt, seqvid_model *model) {
     SV_NOT_NULL(opt);
     SV_NOT_NULL(model);
-    if (!sv_arena_grads(&model->arena, __func__)) return SEQVID_ERR_NOMEM;
-    int st = sv_optimizer_apply(opt, model->arena.params, model->arena.grads,
+    int st = sv_arena_grads(&model->arena, __func__);
+    if (st) return st;
+    st = sv_optimizer_apply(opt, model->arena.params, model->arena.grads,
                                 model->arena.n_params);
     sv_arena_changed(&model->arena); /* even a failed step may have written some weights */
     return st;

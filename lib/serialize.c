@@ -23,6 +23,7 @@
  * stack's configuration keys, "classifier.*" settings and the classifier's blocks, written
  * and read by the same code through `contents` (what a file holds: parameters and blocks).
  */
+#define SEQVID_EXPERIMENTAL /* seqvid_experimental_model_load_as */
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -34,6 +35,7 @@
 #include <zlib.h>
 #include "alloc.h"
 #include "atomic_io.h"
+#include "bf16.h"
 #include "classifier.h"
 #include "config.h"
 #include "error.h"
@@ -209,6 +211,10 @@ static int build_json(const plan *p, const contents *a, const seqvid_optimizer *
 static int make_plan(const char *fn, const contents *m, const seqvid_optimizer *opt,
                      const seqvid_mmnist *gen, uint64_t step, int checkpoint, plan **out) {
     *out = NULL;
+    if (!m->params) /* the experimental SEQVID_WEIGHTS_BF16: files hold float32 weights */
+        return sv_fail(SEQVID_ERR_STATE, "%s: the %s's weights are stored as bf16; files hold "
+                       "float32: store them as SEQVID_WEIGHTS_F32 first (exact), then save",
+                       fn, m->cls ? "classifier" : "model");
     if (!sv_all_finite(m->params, m->n_params))
         return sv_fail(SEQVID_ERR_NONFINITE, "%s: the %s's weights hold NaN or Inf; such a "
                        "file could not be loaded, so nothing was written", fn,
@@ -642,6 +648,7 @@ static int check_plausible(const char *fn, const header *h) {
  * point them into its arena `params`. */
 typedef struct dest {
     float *params;
+    uint16_t *params16; /* a bf16 model's (params NULL) */
     size_t n_blocks;
     const sv_block *blocks;
 } dest;
@@ -669,7 +676,8 @@ static int bind_blocks(const char *fn, header *h, const dest *m) {
                            "gives %s", fn, t->name, got, want);
         }
         matched[j] = 1; /* names are unique (checked), so no block matches twice */
-        t->dst = m->params + b->offset;
+        if (m->params16) t->dst16 = m->params16 + b->offset, t->through = 1;
+        else t->dst = m->params + b->offset;
     }
     for (size_t j = 0; j < m->n_blocks; j++)
         if (!matched[j])
@@ -708,13 +716,60 @@ enum load_flags {
     LOAD_CHECKPOINT = 1, /* the file must be a checkpoint */
     LOAD_OPTIMIZER = 2,  /* build the optimizer (else its part is validated only) */
     LOAD_RNG = 4,        /* the file must hold the generator state; return it */
-    LOAD_CLASSIFIER = 8  /* the file must be a classifier (else it must not be one) */
+    LOAD_CLASSIFIER = 8, /* the file must be a classifier (else it must not be one) */
+    LOAD_BF16 = 16       /* build the model with its weights in bf16 (seqvid_experimental_
+                            model_load_as): each tensor rounded as it passes through a buffer
+                            of SV_ST_CHUNK floats, the float32 weights never held whole */
 };
+
+/* RMSprop's s1 and Adam's s2 are running mean squares: >= 0, or sqrt gives NaN. */
+static int nonneg_tensor(const header *h, size_t i) {
+    return ((int)i == h->s1 && h->opt_kind == SEQVID_OPT_RMSPROP) || (int)i == h->s2;
+}
+
+/* The first value that failed its check while read through the buffer. */
+enum { BAD_NONE, BAD_NONFINITE, BAD_NEGATIVE, BAD_BF16 };
+typedef struct bad_value {
+    int what;
+    const sv_tensor *t;
+    size_t i;
+    double v;
+} bad_value;
+
+/* Tensor t (F32) through `bounce` (SV_ST_CHUNK floats): to host order, checked as
+ * finish_f32 checks (finite; nonneg where asked), and rounded into t->dst16 if set (also
+ * checked to stay finite in bf16). The first failure goes into *bad, reported after the
+ * checksum like finish_f32's. */
+static int read_through(const char *fn, sv_source *src, const sv_tensor *t, int nonneg,
+                        float *bounce, uint32_t *crc, bad_value *bad) {
+    for (size_t i0 = 0; i0 < t->count; i0 += SV_ST_CHUNK) {
+        size_t k = t->count - i0 < SV_ST_CHUNK ? t->count - i0 : SV_ST_CHUNK;
+        int st = sv_src_read(fn, src, bounce, k * sizeof *bounce, crc);
+        if (st) return st;
+        sv_f32_from_le(bounce, k);
+        if (!bad->what && (!sv_all_finite(bounce, k) || nonneg ||
+                           (t->dst16 && !sv_bf16_fits(bounce, k))))
+            for (size_t i = 0; i < k && !bad->what; i++) {
+                float x = bounce[i];
+                bad->what = !isfinite(x)               ? BAD_NONFINITE
+                            : nonneg && x < 0          ? BAD_NEGATIVE
+                            : t->dst16 && !sv_bf16_fits(&x, 1) ? BAD_BF16
+                                                       : BAD_NONE;
+                bad->t = t, bad->i = i0 + i, bad->v = x;
+            }
+        if (t->dst16)
+            for (size_t i = 0; i < k; i++) t->dst16[i0 + i] = sv_bf16_from_float(bounce[i]);
+    }
+    return SEQVID_OK;
+}
 
 /* Load from src as `flags` (enum load_flags) say. */
 static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     const int want_ckpt = !!(flags & LOAD_CHECKPOINT), want_opt = !!(flags & LOAD_OPTIMIZER);
     const int want_rng = !!(flags & LOAD_RNG), want_cls = !!(flags & LOAD_CLASSIFIER);
+    const int bf16 = !!(flags & LOAD_BF16);
+    float *bounce = NULL;
+    bad_value bad = {0};
     memset(out, 0, sizeof *out);
     header *h = sv_calloc(1, sizeof *h);
     cJSON *root = NULL;
@@ -782,11 +837,14 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         seqvid_classifier *c = out->cls;
         for (int k = SEQVID_CLS_DROPOUT; sv_classifier_key_name(k); k++)
             if ((st = seqvid_classifier_set(c, k, h->cls_v[k - 100]))) goto fail; /* checked */
-        dest d = {c->arena.params, c->arena.n_blocks, c->arena.blocks};
+        dest d = {c->arena.params, NULL, c->arena.n_blocks, c->arena.blocks};
         if ((st = bind_blocks(fn, h, &d))) goto fail;
     } else {
-        if ((st = seqvid_model_create(&h->cfg, &out->model))) goto fail;
-        dest d = {out->model->arena.params, out->model->arena.n_blocks, out->model->arena.blocks};
+        if ((st = bf16 ? sv_model_create(&h->cfg, SEQVID_WEIGHTS_BF16, fn, &out->model)
+                       : seqvid_model_create(&h->cfg, &out->model)))
+            goto fail;
+        const sv_arena *a = &out->model->arena;
+        dest d = {a->params, a->params16, a->n_blocks, a->blocks};
         if ((st = bind_blocks(fn, h, &d))) goto fail;
     }
     if (h->checkpoint) {
@@ -815,7 +873,10 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
                 memcpy(out->model->sample_rng.s, h->sample_state, sizeof h->sample_state);
         }
         opt->steps = h->opt_steps;
-        if (h->opt_bound) { /* read and checked even when only the model is wanted */
+        if (h->opt_bound && !want_opt && bf16) { /* checked in passing, kept nowhere */
+            h->t[h->s1].through = 1;
+            if (h->s2 >= 0) h->t[h->s2].through = 1;
+        } else if (h->opt_bound) { /* read and checked even when only the model is wanted */
             if ((st = sv_optimizer_bind(opt, (size_t)h->opt_bound))) goto fail;
             h->t[h->s1].dst = opt->s1;
             if (h->s2 >= 0) h->t[h->s2].dst = opt->s2;
@@ -837,10 +898,17 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
         goto fail;
     }
+    if (bf16 && !(bounce = sv_malloc(SV_ST_CHUNK * sizeof *bounce))) {
+        st = sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory", fn);
+        goto fail;
+    }
     uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
     for (size_t i = 0; i < h->n; i++) {
         const sv_tensor *t = &h->t[h->order[i]];
-        if ((st = sv_src_read(fn, src, t->dst, t->end - t->begin, &crc))) goto fail;
+        if (t->through) st = read_through(fn, src, t, nonneg_tensor(h, h->order[i]), bounce,
+                                          &crc, &bad);
+        else st = sv_src_read(fn, src, t->dst, t->end - t->begin, &crc);
+        if (st) goto fail;
     }
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     crc = h->crc; /* fuzz builds only: let mutated data reach the checks behind the CRC */
@@ -850,19 +918,30 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
                      ", the data gives %08" PRIx32 " (corrupt file)", fn, h->crc, crc);
         goto fail;
     }
+    if (bad.what) { /* a value read through the buffer failed its check */
+        st = bad.what == BAD_NEGATIVE
+                 ? sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' element %zu is %g; a mean "
+                           "square cannot be negative", fn, bad.t->name, bad.i, bad.v)
+             : bad.what == BAD_BF16
+                 ? sv_fail(SEQVID_ERR_NONFINITE, "%s: sv_tensor '%s' element %zu is %g, too "
+                           "large for bf16", fn, bad.t->name, bad.i, bad.v)
+                 : sv_fail(SEQVID_ERR_NONFINITE, "%s: sv_tensor '%s' element %zu is %g", fn,
+                           bad.t->name, bad.i, bad.v);
+        goto fail;
+    }
     for (size_t i = 0; i < h->n; i++) {
         const sv_tensor *t = &h->t[i];
         if (!t->dst || t->dtype != SV_DT_F32) continue;
-        /* RMSprop's s1 and Adam's s2 are running mean squares: >= 0, or sqrt gives NaN. */
-        int nonneg = ((int)i == h->s1 && h->opt_kind == SEQVID_OPT_RMSPROP) || (int)i == h->s2;
-        if ((st = finish_f32(fn, t, nonneg))) goto fail;
+        if ((st = finish_f32(fn, t, nonneg_tensor(h, i)))) goto fail;
     }
+    if (bf16) sv_arena_bind_bf16(&out->model->arena); /* the vectors, widened */
     /* The weights were written behind the arena's back: cached layouts are stale. */
     sv_arena_changed(out->cls ? &out->cls->arena : &out->model->arena);
     if (want_opt) out->opt = opt, opt = NULL;
     seqvid_optimizer_free(opt);
     cJSON_Delete(root);
     free(src->chunk);
+    free(bounce);
     free(h);
     return SEQVID_OK;
 
@@ -875,6 +954,7 @@ fail:
     cJSON_Delete(root);
     free(src->chunk);
     src->chunk = NULL;
+    free(bounce);
     free(h);
     return st;
 }
@@ -962,6 +1042,33 @@ int seqvid_model_load_buffer(const void *buf, size_t size, seqvid_model **out) {
     int st = load_from(__func__, NULL, buf, size, 0, &l);
     if (!st) *out = l.model;
     return st;
+}
+
+/* seqvid_model_load(_buffer) with the weights stored as `weights`. */
+static int load_as(const char *fn, const char *path, const void *buf, size_t size, int weights,
+                   seqvid_model **out) {
+    if (weights != SEQVID_WEIGHTS_F32 && weights != SEQVID_WEIGHTS_BF16)
+        return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is neither SEQVID_WEIGHTS_F32 "
+                       "(0) nor SEQVID_WEIGHTS_BF16 (1)", fn, weights);
+    loaded l;
+    int st = load_from(fn, path, buf, size, weights == SEQVID_WEIGHTS_BF16 ? LOAD_BF16 : 0, &l);
+    if (!st) *out = l.model;
+    return st;
+}
+
+int seqvid_experimental_model_load_as(const char *path, int weights, seqvid_model **out) {
+    SV_NOT_NULL(out);
+    *out = NULL;
+    SV_NOT_NULL(path);
+    return load_as(__func__, path, NULL, 0, weights, out);
+}
+
+int seqvid_experimental_model_load_buffer_as(const void *buf, size_t size, int weights,
+                                             seqvid_model **out) {
+    SV_NOT_NULL(out);
+    *out = NULL;
+    SV_NOT_NULL(buf);
+    return load_as(__func__, NULL, buf, size, weights, out);
 }
 
 int seqvid_checkpoint_save(const char *path, const seqvid_model *model,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include "alloc.h"
+#include "bf16.h"
 #include "error.h"
 #include "fastmath.h"
 #include "parallel.h"
@@ -98,27 +99,36 @@ typedef struct sp_job {
     const sv_sparse *s;
     int rows, D, N, lda; /* lda: row stride of the gate matrix (out forward, G backward) */
     const float *W; /* forward: W [D x N] */
+    const uint16_t *W16; /* forward: W in bf16 instead (bf16.h), or NULL */
     const float *G; /* backward: dA [rows x N] */
     float *out;     /* forward: A [rows x N] (+=); backward: dW [D x N] (=) */
 } sp_job;
 
 /* Forward, column by column: for each nonzero X[r, d] = v, A[r, blk] += v W[d, blk]. The
- * W row piece sits in registers; the A rows it updates sit in L1. */
-SV_VECTOR_CLONES
-static void sp_forward_blocks(void *ctx, int b0, int b1) {
-    const sp_job *j = ctx;
+ * W row piece sits in registers; the A rows it updates sit in L1. bf16 (a constant in each
+ * call below, so each gets its own loop): W is read from W16 and widened as it is loaded. */
+static inline void sp_forward_body(const sp_job *j, int b0, int b1, const int bf16) {
     const sv_sparse *s = j->s;
     for (int blk = b0; blk < b1; blk++) {
         int c0 = blk * SP_BLOCK, w = j->N - c0 < SP_BLOCK ? j->N - c0 : SP_BLOCK;
         for (int d = 0; d < j->D; d++) {
-            const float *wr = j->W + (size_t)d * j->N + c0;
+            const size_t at = (size_t)d * j->N + c0;
+            const float *wr = bf16 ? NULL : j->W + at;
+            const uint16_t *wh = bf16 ? j->W16 + at : NULL;
             /* W's rows are 4H floats apart: too far for the hardware to guess; fetch ahead. */
-            __builtin_prefetch(wr + 8 * (size_t)j->N);
-            __builtin_prefetch(wr + 8 * (size_t)j->N + 16);
+            if (bf16) {
+                __builtin_prefetch(wh + 8 * (size_t)j->N);
+            } else {
+                __builtin_prefetch(wr + 8 * (size_t)j->N);
+                __builtin_prefetch(wr + 8 * (size_t)j->N + 16);
+            }
             if (s->cp[d] == s->cp[d + 1]) continue; /* an all-zero input column costs nothing */
             if (w == SP_BLOCK) {
                 v8f wv[4];
-                for (int i = 0; i < 4; i++) wv[i] = ((const v8u *)wr)[i];
+                for (int i = 0; i < 4; i++) {
+                    if (bf16) sv_bf16_widen8(wh + 8 * i, &wv[i]);
+                    else wv[i] = ((const v8u *)wr)[i];
+                }
                 for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
                     v8u *o = (v8u *)(j->out + (size_t)s->ri[k] * j->lda + c0);
                     v8f v = (v8f){0} + s->cv[k];
@@ -127,11 +137,19 @@ static void sp_forward_blocks(void *ctx, int b0, int b1) {
             } else {
                 for (int k = s->cp[d]; k < s->cp[d + 1]; k++) {
                     float *o = j->out + (size_t)s->ri[k] * j->lda + c0;
-                    for (int c = 0; c < w; c++) o[c] += s->cv[k] * wr[c];
+                    for (int c = 0; c < w; c++)
+                        o[c] += s->cv[k] * (bf16 ? sv_bf16_to_float(wh[c]) : wr[c]);
                 }
             }
         }
     }
+}
+
+SV_VECTOR_CLONES
+static void sp_forward_blocks(void *ctx, int b0, int b1) {
+    const sp_job *j = ctx;
+    if (j->W16) sp_forward_body(j, b0, b1, 1);
+    else sp_forward_body(j, b0, b1, 0);
 }
 
 /* Weight gradient: dW[d, blk] = Σ_k v_k dA[r_k, blk] over column d's nonzeros; the sum
@@ -163,13 +181,14 @@ static void sp_backward_blocks(void *ctx, int b0, int b1) {
     }
 }
 
-void sv_sparse_forward(const sv_sparse *s, int N, const float *W, float *A, int lda) {
-    sp_job j = {s, s->rows, s->D, N, lda, W, NULL, A};
+void sv_sparse_forward(const sv_sparse *s, int N, const float *W, const uint16_t *W16, float *A,
+                       int lda) {
+    sp_job j = {s, s->rows, s->D, N, lda, W, W16, NULL, A};
     sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, sp_forward_blocks, &j);
 }
 
 void sv_sparse_weight_grad(const sv_sparse *s, int N, const float *G, int ldg, float *dW) {
-    sp_job j = {s, s->rows, s->D, N, ldg, NULL, G, dW};
+    sp_job j = {s, s->rows, s->D, N, ldg, NULL, NULL, G, dW};
     sv_parallel_for((N + SP_BLOCK - 1) / SP_BLOCK, sp_backward_blocks, &j);
 }
 

@@ -8,6 +8,7 @@
  * nonzero; otherwise the caller runs the dense BLAS products. */
 #ifndef SV_SPARSE_H
 #define SV_SPARSE_H
+#include <stdint.h>
 
 #define SV_SPARSE_DENSITY 5
 
@@ -24,8 +25,10 @@ int sv_sparse_holds(const sv_sparse *s);
 /* Drop what s holds (s may be NULL). */
 void sv_sparse_forget(sv_sparse *s);
 void sv_sparse_free(sv_sparse *s);
-/* A [rows x N, row stride lda] += X W for the X held; W [D x N]. */
-void sv_sparse_forward(const sv_sparse *s, int N, const float *W, float *A, int lda);
+/* A [rows x N, row stride lda] += X W for the X held; W [D x N] in float32, or in bf16 (W16
+ * not NULL: bf16.h; W is then not read). */
+void sv_sparse_forward(const sv_sparse *s, int N, const float *W, const uint16_t *W16, float *A,
+                       int lda);
 /* dW [D x N] = X^T G for the X held; G [rows x N, row stride ldg]. */
 void sv_sparse_weight_grad(const sv_sparse *s, int N, const float *G, int ldg, float *dW);
 #endif

@@ -129,7 +129,7 @@ static void test_bf16_weight_grads_are_f32(void **state) {
     float *w = rnd((size_t)H * O, &r, 0.3, 0.0), *b = calloc(O, sizeof *b);
     float *gw = calloc((size_t)H * O, sizeof *gw), *gb = calloc(O, sizeof *gb);
     float *dY = rnd((size_t)rows * O, &r, 1.0, 0.0), *dXr = calloc((size_t)rows * H, 4);
-    sv_readout ro = {H, O, w, b, gw, gb};
+    sv_readout ro = {H, O, w, b, gw, gb, NULL, NULL};
     sv_readout_backward(&ro, c.h + (size_t)B * H, rows, dY, dXr);
     assert_int_equal(sv_blas_set_bf16(0), 0);
 

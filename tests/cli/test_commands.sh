@@ -113,6 +113,24 @@ import numpy as np, sys
 sys.exit(0 if np.load('$work/enc2/features.npy').shape == (10, 16) else 1)" &&
     pass "encode --frames 4 of percepts: (10, 16)" || fail "encode of percepts"
 
+$SEQVID encode "$work/fr/model.safetensors" --npy "$d/frames.npy" --count 9 --stream \
+    --weights bf16 --out "$work/enc16" >"$work/enc16.log" 2>&1 &&
+    $py -c "
+import numpy as np, sys
+f = np.load('$work/enc/features.npy'); g = np.load('$work/enc16/features.npy')
+s = np.load('$work/enc16/features_stream.npy'); d = np.abs(g - f).max()
+ok = g.shape == f.shape and 0 < d < 0.05 and np.allclose(s[-1], g, atol=1e-5)
+print('max |bf16 - f32| feature', d)
+sys.exit(0 if ok else 1)" >>"$work/enc16.log" 2>&1 &&
+    pass "encode --weights bf16: features within 0.05 of f32's (not equal), stream's last = clip" ||
+    fail "encode --weights bf16: $(tail -5 "$work/enc16.log")"
+$SEQVID eval "$work/pc/model.safetensors" --npy "$d/percepts.npy" --weights bf16 \
+    >"$work/eval16.log" 2>&1 && grep -q "^  model" "$work/eval16.log" &&
+    ! $SEQVID eval "$work/pc/model.safetensors" --npy "$d/percepts.npy" --weights f16 \
+    >"$work/eval16b.log" 2>&1 && grep -q "neither f32 nor bf16" "$work/eval16b.log" &&
+    pass "eval --weights bf16 scores; --weights f16 is refused" ||
+    fail "eval --weights: $(cat "$work/eval16.log" "$work/eval16b.log")"
+
 # --- info on each kind of file -------------------------------------------------------------
 $SEQVID info "$work/mm/model.safetensors" | grep -q "libseqvid model" &&
     $SEQVID info "$work/mm/model.safetensors" | grep -q "HIDDEN=8" &&

@@ -1,15 +1,18 @@
 /* fuzz_load.c -- libFuzzer harness of the loaders (lib/serialize.c).
  *
- * Each input goes through seqvid_model_load_buffer and the checkpoint loader (without and
- * with a generator whose state is to be restored). Oracles: no crash and no sanitizer report
+ * Each input goes through seqvid_model_load_buffer, the same straight into bf16 weights
+ * (seqvid_experimental_model_load_buffer_as) and the checkpoint loader (without and with a
+ * generator whose state is to be restored). Oracles: no crash and no sanitizer report
  * (ASan, UBSan, LeakSanitizer); a failed load returns no object; whatever loads saves again
  * and reloads to the same configuration and bitwise the same weights (and, for checkpoints,
- * the same optimizer settings, counters and state).
+ * the same optimizer settings, counters and state); the bf16 load agrees with the float32
+ * one (or finds a weight too large for bf16) and holds bitwise its rounded weights.
  * Built by -DSEQVID_FUZZ=ON (clang, see tests/fuzz/run.sh); replay_main.c runs the same
  * function over the seed corpus in ordinary builds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#define SEQVID_EXPERIMENTAL /* seqvid_experimental_model_load_buffer_as */
 #include "seqvid.h"
 #include "model.h"
 #include "optimizer.h"
@@ -67,6 +70,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int st = seqvid_model_load_buffer(data, size, &m);
     if ((st == SEQVID_OK) != (m != NULL)) abort();
     if (m) roundtrip(m);
+
+    /* Straight into bf16: the same verdict (or a weight too large for bf16), and the same
+     * model as loading and converting. */
+    seqvid_model *m16 = NULL;
+    int st16 = seqvid_experimental_model_load_buffer_as(data, size, SEQVID_WEIGHTS_BF16, &m16);
+    if ((st16 == SEQVID_OK) != (m16 != NULL)) abort();
+    if (st16 != st && !(st == SEQVID_OK && st16 == SEQVID_ERR_NONFINITE)) abort();
+    if (m16) {
+        const sv_arena *a = &m->arena, *b = &m16->arena;
+        if (seqvid_experimental_model_set_weights(m, SEQVID_WEIGHTS_BF16) ||
+            memcmp(a->params16, b->params16, a->n_params * sizeof *a->params16))
+            abort();
+    }
+    seqvid_model_free(m16);
     seqvid_model_free(m);
 
     for (int with_gen = 0; with_gen <= 1; with_gen++) {

@@ -788,6 +788,44 @@ class Model(_Saveable, _Arena, _Options, Handle):
         Handle.__init__(self, raw, lib.seqvid_model_free)
         return self
 
+    _WEIGHTS = {"f32": 0, "bf16": 1}
+
+    @classmethod
+    def _weights_value(cls, weights):
+        if weights not in cls._WEIGHTS:
+            raise ValueError("seqvid.Model: weights must be 'f32' or 'bf16', not %r" % (weights,))
+        return cls._WEIGHTS[weights]
+
+    @classmethod
+    def load(cls, path, weights="f32"):
+        """A model saved with save(), or the model in a checkpoint. ``weights="bf16"``
+        (experimental: seqvid.h's seqvid_experimental_model_load_as) stores the weights as
+        bfloat16, rounded as they are read: half the memory, faster one sequence at a time,
+        results moved by the rounding. Such a model runs inference only: params, grads,
+        training and save raise seqvid.Error (status STATE)."""
+        w = cls._weights_value(weights)
+        fn = "seqvid_experimental_model_load_as"
+        return cls._from_raw(new_handle(lib.seqvid_experimental_model_load_as, fspath(path), w,
+                                        ctype="seqvid_model", name=fn))
+
+    @classmethod
+    def from_bytes(cls, data, weights="f32"):
+        """A model from the bytes of to_bytes() (or of a saved file); weights as in load()."""
+        w = cls._weights_value(weights)
+        buf = ffi.from_buffer(data)
+        fn = "seqvid_experimental_model_load_buffer_as"
+        return cls._from_raw(new_handle(lib.seqvid_experimental_model_load_buffer_as, buf,
+                                        len(buf), w, ctype="seqvid_model", name=fn))
+
+    @property
+    def weights(self):
+        """How the weights are stored: "f32", or "bf16" (see load())."""
+        w = ffi.new("int *")
+        with self._lock:
+            check(lib.seqvid_experimental_model_get_weights(self.ptr, w),
+                  "seqvid_experimental_model_get_weights")
+        return "bf16" if w[0] == 1 else "f32"
+
     # ---- options -----------------------------------------------------------------------
     @property
     def kind(self):

@@ -23,6 +23,30 @@ def test_save_load_roundtrip(model, seqs, tmp_path):
         assert np.array_equal(m3.params, model.params)
 
 
+def test_load_bf16_weights(model, seqs, tmp_path):
+    """weights="bf16": the weights rounded to bfloat16 as they load (experimental)."""
+    p = tmp_path / "m.safetensors"
+    model.save(p)
+    x = seqs[:K]
+    with seqvid.Model.load(p, weights="bf16") as m16, \
+            seqvid.Model.from_bytes(p.read_bytes(), weights="bf16") as b16:
+        assert model.weights == "f32" and m16.weights == "bf16"
+        f32, f16 = model.encode(x), m16.encode(x)
+        assert np.array_equal(f16, b16.encode(x))
+        # rounding the weights moves the features, a little
+        assert 0 < np.abs(f16 - f32).max() < 0.05
+        for what in ("params", "grads"):
+            with pytest.raises(seqvid.Error) as ei:
+                getattr(m16, what)
+            assert ei.value.status == seqvid.Status.STATE
+        with pytest.raises(seqvid.Error) as ei:
+            m16.save(tmp_path / "never.safetensors")
+        assert ei.value.status == seqvid.Status.STATE
+        assert not (tmp_path / "never.safetensors").exists()
+    with pytest.raises(ValueError):
+        seqvid.Model.load(p, weights="f16")
+
+
 def test_load_errors(tmp_path, model):
     with pytest.raises(seqvid.Error) as ei:
         seqvid.Model.load(tmp_path / "missing.safetensors")

@@ -147,6 +147,11 @@ pub type seqvid_precision = c_int;
 pub const SEQVID_PRECISION_F32: c_int = 0;
 pub const SEQVID_PRECISION_BF16: c_int = 1;
 
+// ---- seqvid_weights (experimental: not stable; see seqvid.h) ----------------------------
+pub type seqvid_weights = c_int;
+pub const SEQVID_WEIGHTS_F32: c_int = 0;
+pub const SEQVID_WEIGHTS_BF16: c_int = 1;
+
 // ---- seqvid_experimental_config_key (experimental: not stable; see seqvid.h) ---------------
 pub type seqvid_experimental_config_key = c_int;
 pub const SEQVID_CFG_SAMPLE_RECON: c_int = 1001;
@@ -531,6 +536,14 @@ unsafe extern "C" {
     pub fn seqvid_experimental_model_set_precision(m: *mut seqvid_model, precision: c_int) -> c_int;
     pub fn seqvid_experimental_model_get_precision(m: *const seqvid_model, precision: *mut c_int)
         -> c_int;
+    pub fn seqvid_experimental_model_set_weights(m: *mut seqvid_model, weights: c_int) -> c_int;
+    pub fn seqvid_experimental_model_get_weights(m: *const seqvid_model, weights: *mut c_int)
+                                                 -> c_int;
+    pub fn seqvid_experimental_model_load_as(path: *const c_char, weights: c_int,
+                                             out: *mut *mut seqvid_model) -> c_int;
+    pub fn seqvid_experimental_model_load_buffer_as(buf: *const c_void, size: usize,
+                                                    weights: c_int,
+                                                    out: *mut *mut seqvid_model) -> c_int;
     pub fn seqvid_experimental_classifier_set_precision(c: *mut seqvid_classifier, precision: c_int)
         -> c_int;
     pub fn seqvid_experimental_classifier_get_precision(c: *const seqvid_classifier,
