@@ -835,8 +835,8 @@ SEQVID_API int seqvid_experimental_model_get_weights(const seqvid_model *m, int 
  *  each stored tensor is rounded as it passes through a 64 KiB buffer, so the float32
  *  weights are never held whole: the process's peak is the bf16 model, where
  *  seqvid_model_load followed by seqvid_experimental_model_set_weights peaks at the float32
- *  one (a checkpoint's optimizer state is checked in passing and not kept, as it is not by
- *  the float32 load). The result equals that pair's, bit for bit. A value too large for bf16
+ *  one. A checkpoint's optimizer state is checked as it passes and never held (the float32
+ *  load holds it while loading). The model equals that pair's, bit for bit. A value too large for bf16
  *  gives SEQVID_ERR_NONFINITE, as NaN or Inf do; every other error as seqvid_model_load.
  *  SEQVID_WEIGHTS_F32 is seqvid_model_load. */
 SEQVID_API int seqvid_experimental_model_load_as(const char *path, int weights,
