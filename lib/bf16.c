@@ -36,8 +36,7 @@ void sv_bf16_widen(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = sv_bf16_to_float(src[i]);
 }
 
-#define BF_COLS 8    /* columns per unit of work: one vector of C */
-#define BF_L1 4096   /* floats of C one pass keeps in L1 (16 KiB): M rows x the pass's width */
+#define BF_COLS 8 /* columns per unit of work: one vector of C */
 typedef sv_v8f v8f;
 typedef float v8u __attribute__((vector_size(32), aligned(4))); /* unaligned access to C */
 
@@ -48,71 +47,118 @@ typedef struct bf_job {
     float *C;
 } bf_job;
 
-/* Columns [c0, c0 + width) of every row of C, one pair of W rows at a time:
- *   C[m, c] = (C[m, c] + A[m,k] W[k,c]) + A[m,k+1] W[k+1,c]
- * in this order for every M (so one sequence gives the same numbers alone or in a batch), a
- * pair skipped where both A values are zero. M = 1 widens W as it streams it; M > 1 widens
- * the pair once into wbuf, from where every row reads it. */
-static inline void bf_pass(const bf_job *j, int c0, int width, float *wbuf) {
+/* One row (a frame at a time), a thread's columns [u0, u1) x 8: W streamed row by row
+ * along them, two rows of W per sweep over the row of C (in L1: at most 8192 floats),
+ *   C[c] = (C[c] + A[k] W[k,c]) + A[k+1] W[k+1,c],
+ * a pair skipped where both A values are zero. */
+SV_VECTOR_CLONES
+static void bf_row(void *ctx, int u0, int u1) {
+    const bf_job *j = ctx;
     const size_t N = (size_t)j->N;
-    const int nv = width / 8, tail = width % 8, K = j->K;
+    const int c0 = u0 * BF_COLS, c1 = u1 * BF_COLS < j->N ? u1 * BF_COLS : j->N;
+    const int nv = (c1 - c0) / 8, tail = (c1 - c0) % 8, K = j->K;
     for (int k = 0; k < K; k += 2) {
         const int two = k + 1 < K;
+        const float a0 = j->A[k], a1 = two ? j->A[k + 1] : 0.0f;
+        if (a0 == 0.0f && a1 == 0.0f) continue;
         const uint16_t *w0 = j->W + (size_t)k * N + c0, *w1 = two ? w0 + N : w0;
-        if (j->M == 1) {
-            const float a0 = j->A[k], a1 = two ? j->A[k + 1] : 0.0f;
-            if (a0 == 0.0f && a1 == 0.0f) continue;
-            v8u *c = (v8u *)(j->C + c0);
-            for (int v = 0; v < nv; v++) {
-                v8f x0, x1;
-                sv_bf16_widen8(w0 + 8 * v, &x0);
-                sv_bf16_widen8(w1 + 8 * v, &x1);
-                c[v] = c[v] + a0 * x0 + a1 * x1;
-            }
-            float *ct = j->C + c0 + 8 * nv;
-            for (int x = 0; x < tail; x++)
-                ct[x] = ct[x] + a0 * sv_bf16_to_float(w0[8 * nv + x]) +
-                        a1 * sv_bf16_to_float(w1[8 * nv + x]);
-            continue;
+        v8u *c = (v8u *)(j->C + c0);
+        for (int v = 0; v < nv; v++) {
+            v8f x0, x1;
+            sv_bf16_widen8(w0 + 8 * v, &x0);
+            sv_bf16_widen8(w1 + 8 * v, &x1);
+            c[v] = c[v] + a0 * x0 + a1 * x1;
         }
-        float *restrict b0 = wbuf, *restrict b1 = wbuf + width;
-        sv_bf16_widen(w0, b0, (size_t)width);
-        sv_bf16_widen(w1, b1, (size_t)width);
-        for (int m = 0; m < j->M; m++) {
-            const float *a = j->A + (size_t)m * j->lda + k;
-            const float a0 = a[0], a1 = two ? a[1] : 0.0f;
-            if (a0 == 0.0f && a1 == 0.0f) continue;
-            float *restrict c = j->C + (size_t)m * j->ldc + c0;
-#pragma omp simd
-            for (int x = 0; x < width; x++) c[x] = c[x] + a0 * b0[x] + a1 * b1[x];
-        }
+        float *ct = j->C + c0 + 8 * nv;
+        for (int x = 0; x < tail; x++)
+            ct[x] = ct[x] + a0 * sv_bf16_to_float(w0[8 * nv + x]) +
+                    a1 * sv_bf16_to_float(w1[8 * nv + x]);
     }
 }
 
-/* A thread's contiguous run of columns, in passes whose rows of C fit in L1. */
+/* 2 to BF_TILE_ROWS rows (see sv_bf16_gemm_acc for which): register tiles of 4 rows x 16 columns (8 float32 vectors of
+ * sums), W read straight from bf16. A thread's columns go in passes of BF_TN; within a
+ * pass, blocks of BF_TK rows of W (BF_TK x 16 x 2 bytes = 8 KiB a tile column: in L1 while
+ * every row tile uses it), so W is read from memory once per call, whatever M. Each sum
+ * runs over k in order, C[m, c] = (...(C[m, c] + A[m,0] W[0,c]) + A[m,1] W[1,c]) ..., the
+ * order of bf_row: a sequence gives the same numbers alone or in a batch that takes them. */
+#define BF_TILE_ROWS 32
+#define BF_TR 4
+#define BF_TC 16
+#define BF_TK 256
+#define BF_TN 256
+
+static inline __attribute__((always_inline)) void tile(const bf_job *j, int m0, const int rows,
+                                                       int n, int k0, int kn) {
+    v8f acc[BF_TR][2];
+    for (int r = 0; r < rows; r++) {
+        const float *c = j->C + (size_t)(m0 + r) * j->ldc + n;
+        memcpy(&acc[r][0], c, sizeof acc[r][0]);
+        memcpy(&acc[r][1], c + 8, sizeof acc[r][1]);
+    }
+    const float *a = j->A + (size_t)m0 * j->lda;
+    const uint16_t *w = j->W + (size_t)k0 * j->N + n;
+    for (int k = k0; k < k0 + kn; k++, w += j->N) {
+        v8f x0, x1;
+        sv_bf16_widen8(w, &x0);
+        sv_bf16_widen8(w + 8, &x1);
+        for (int r = 0; r < rows; r++) {
+            const float v = a[(size_t)r * j->lda + k];
+            acc[r][0] += v * x0;
+            acc[r][1] += v * x1;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        float *c = j->C + (size_t)(m0 + r) * j->ldc + n;
+        memcpy(c, &acc[r][0], sizeof acc[r][0]);
+        memcpy(c + 8, &acc[r][1], sizeof acc[r][1]);
+    }
+}
+
 SV_VECTOR_CLONES
-static void bf_units(void *ctx, int u0, int u1) {
+static void bf_tiles(void *ctx, int u0, int u1) {
     const bf_job *j = ctx;
-    float wbuf[2 * BF_L1];
-    int c = u0 * BF_COLS, end = u1 * BF_COLS < j->N ? u1 * BF_COLS : j->N;
-    int width = BF_L1 / j->M;
-    width = width < 32 ? 32 : width - width % 8;
-    while (c < end) {
-        int w = end - c < width ? end - c : width;
-        bf_pass(j, c, w, wbuf);
-        c += w;
+    const int begin = u0 * BF_TC, end = u1 * BF_TC < j->N ? u1 * BF_TC : j->N;
+    for (int c0 = begin; c0 < end; c0 += BF_TN) {
+        const int c1 = end - c0 < BF_TN ? end : c0 + BF_TN;
+        const int full = c0 + (c1 - c0) / BF_TC * BF_TC;
+        for (int k0 = 0; k0 < j->K; k0 += BF_TK) {
+            const int kn = j->K - k0 < BF_TK ? j->K - k0 : BF_TK;
+            for (int n = c0; n < full; n += BF_TC) {
+                int m0 = 0;
+                for (; m0 + BF_TR <= j->M; m0 += BF_TR) tile(j, m0, BF_TR, n, k0, kn);
+                switch (j->M - m0) {
+                case 3: tile(j, m0, 3, n, k0, kn); break;
+                case 2: tile(j, m0, 2, n, k0, kn); break;
+                case 1: tile(j, m0, 1, n, k0, kn); break;
+                default: break;
+                }
+            }
+            for (int m = 0; m < j->M; m++) /* the last columns, narrower than a tile */
+                for (int k = k0; k < k0 + kn; k++) {
+                    const float v = j->A[(size_t)m * j->lda + k];
+                    const uint16_t *w = j->W + (size_t)k * j->N;
+                    float *c = j->C + (size_t)m * j->ldc;
+                    for (int x = full; x < c1; x++) c[x] += v * sv_bf16_to_float(w[x]);
+                }
+        }
     }
 }
 
-/* Many rows: the product is bound by arithmetic, not by reading W, and the float32 GEMM of
- * the backend does it better. W is widened a panel of rows at a time into the caller's
- * scratch (SV_BF16_PANEL floats) and each panel's product added in. Measured (2 threads,
- * OpenBLAS Haswell kernels, AMD Zen 3, best of 30 calls on random data), against
- * sgemm on the float32 W:
- *   K x N = 2048 x 8192: M = 8 panels 3.9 ms, sgemm 4.5; M = 16 5.4 / 5.9; M = 4 streamed 2.9
- *   K x N = 512 x 2048: M = 8 panels 0.25 ms, sgemm 0.19; M = 16 0.34 / 0.28
- * and panels below 8 rows lose to the stream (M = 2: 11 ms against 1.7). */
-#define BF_GEMM_ROWS 8
+/* More rows, or 8 to 32 rows of a large W: the product is bound by arithmetic, and the
+ * float32 GEMM of the backend does it better than the tiles. W is widened a panel of rows
+ * at a time into the caller's scratch (SV_BF16_PANEL floats) and each panel's product added
+ * in. Measured (2 threads, OpenBLAS Haswell kernels, AMD Zen 3, best of 30-50 calls on
+ * random data; panels / tiles / sgemm on the float32 W, ms):
+ *   M = 160, K x N = 4096 x 2048:  16.4 / 36.7 / 16.4
+ *   M = 16,  K x N = 2048 x 8192:  5.8-7.3 / 7.7 / 5.9
+ *   M = 16,  K x N = 4096 x 2048:  2.8 / 3.7 / 3.1
+ *   M = 16,  K x N = 512 x 2048:   0.34-1.3 / 0.41 / 0.28
+ *   M = 8,   K x N = 512 x 2048:   0.72-1.2 / 0.52 / 0.24-0.50
+ *   M = 4,   K x N = 512 x 2048:   tiles 0.105, the earlier row-by-row stream 0.217
+ * The panels' times swing (their widening runs on the library's threads between OpenBLAS's
+ * calls, whose own threads spin): tiles up to 32 rows unless W exceeds BF_TILE_WEIGHTS. */
+#define BF_TILE_WEIGHTS ((size_t)1 << 22)
 typedef struct widen_job {
     const uint16_t *src;
     float *dst;
@@ -139,12 +185,13 @@ static void gemm_panels(int M, int N, int K, int kc, const float *A, int lda,
 void sv_bf16_gemm_acc(int M, int N, int K, const float *A, int lda, const uint16_t *W,
                       float *C, int ldc, float *panel) {
     if (M <= 0 || N <= 0 || K <= 0) return;
-    int kc = SV_BF16_PANEL / N < K ? SV_BF16_PANEL / N : K;
-    if (panel && M >= BF_GEMM_ROWS && kc >= 16) {
-        gemm_panels(M, N, K, kc, A, lda, W, C, ldc, panel);
-        return;
-    }
     bf_job j = {M, N, K, lda, ldc, A, W, C};
-    sv_parallel_for((N + BF_COLS - 1) / BF_COLS, bf_units, &j);
+    int kc = SV_BF16_PANEL / N < K ? SV_BF16_PANEL / N : K;
+    const int tiles = M < 8 || (M <= BF_TILE_ROWS && (size_t)K * (size_t)N <= BF_TILE_WEIGHTS);
+    if (M == 1)
+        sv_parallel_for((N + BF_COLS - 1) / BF_COLS, bf_row, &j);
+    else if (tiles || !panel || kc < 16)
+        sv_parallel_for((N + BF_TC - 1) / BF_TC, bf_tiles, &j);
+    else
+        gemm_panels(M, N, K, kc, A, lda, W, C, ldc, panel);
 }
-

@@ -57,11 +57,13 @@ void sv_bf16_widen(const uint16_t *src, float *dst, size_t n);
 #define SV_BF16_PANEL (1 << 19)
 
 /* C[M x N, row stride ldc] += A[M x K, row stride lda] W, with W [K x N] bfloat16, row-major
- * (row stride N). Few rows (a frame at a time): W streamed once, each column summed over k
- * in a fixed order by one thread, pairs of k where A is zero skipped. Many rows, with a
- * scratch `panel` of SV_BF16_PANEL floats: W widened panel by panel into it, each panel
- * multiplied by the backend's float32 GEMM. Either way the results do not depend on the
- * thread count (the backend's GEMM: see blas.h). panel NULL: always streamed. */
+ * (row stride N), every sum in float32. One row (a frame at a time): W streamed once, row by
+ * row, pairs of k where A is zero skipped. 2 to 7 rows, and up to 32 rows of a W of at most
+ * 2^22 weights: register tiles fed straight from bf16. Otherwise, with a scratch `panel` of
+ * SV_BF16_PANEL floats: W widened panel by panel into it, each panel multiplied by the
+ * backend's float32 GEMM (panel NULL: tiles). The first two sum over k in order, so a row
+ * gets the same numbers alone as in a batch that takes the tiles; each column is one
+ * thread's: the results do not depend on the thread count (nor do the backend's: blas.h). */
 void sv_bf16_gemm_acc(int M, int N, int K, const float *A, int lda, const uint16_t *W,
                       float *C, int ldc, float *panel);
 #endif

@@ -142,8 +142,28 @@ static void test_product(void **state) {
         for (int b = 0; b < 6; b++)
             for (int c = 0; c < 5; c++)
                 for (int p = 0; p < 2; p++) check_product(Ms[a], Ns[b], Ks[c], p, &r);
-    check_product(8, 8192, 200, 1, &r); /* four panels of 64, 64, 64 and 8 rows */
-    check_product(1, 8192, 37, 1, &r);  /* one row: streamed even with a panel */
+    check_product(33, 4096, 200, 1, &r); /* panels of 128 and 72 rows of W */
+    check_product(8, 8192, 520, 1, &r);  /* 8 rows, W past 2^22 weights: panels of 64 */
+    check_product(40, 257, 70, 1, &r);   /* one panel */
+    check_product(40, 257, 70, 0, &r);   /* no scratch: tiles */
+    check_product(1, 8192, 37, 1, &r);   /* one row: streamed even with a panel */
+    check_product(32, 100, 600, 1, &r);  /* tiles up to 32 rows, K past a block of 256 */
+
+    /* A row gives bitwise the same sums alone (streamed) as in a batch of tiles. */
+    enum { RM = 7, RK = 300, RN = 77 };
+    float A[RM * RK], C[RM * RN], C1[RN];
+    uint16_t W[RK * RN];
+    for (int i = 0; i < RM * RK; i++) A[i] = i % 5 ? (float)(sv_rng_uniform(&r) - 0.5) : 0.0f;
+    for (int i = 0; i < RK * RN; i++) W[i] = sv_bf16_from_float((float)(sv_rng_uniform(&r) - 0.5));
+    for (int i = 0; i < RM * RN; i++) C[i] = (float)(sv_rng_uniform(&r) + 0.5);
+    float C0[RM * RN];
+    memcpy(C0, C, sizeof C);
+    sv_bf16_gemm_acc(RM, RN, RK, A, RK, W, C, RN, NULL);
+    for (int m = 0; m < RM; m++) {
+        memcpy(C1, C0 + m * RN, sizeof C1);
+        sv_bf16_gemm_acc(1, RN, RK, A + m * RK, RK, W, C1, RN, NULL);
+        assert_memory_equal(C1, C + m * RN, sizeof C1);
+    }
 }
 
 /* ---- models ------------------------------------------------------------------------------ */
@@ -434,7 +454,7 @@ static void test_load_as(void **state) {
     assert_int_equal(w, SEQVID_WEIGHTS_BF16);
     float *oa = outputs(a, bt, 3, &n), *ob = outputs(b, bt, 3, &n);
     assert_memory_equal(oa, ob, n * sizeof *oa);
-    free(oa);
+    free(oa), free(ob);
     /* ... and back to float32: the same rounded weights */
     float *pa, *pb;
     assert_int_equal(seqvid_experimental_model_set_weights(a, SEQVID_WEIGHTS_F32), 0);
