@@ -843,6 +843,12 @@ SEQVID_API int seqvid_experimental_model_load_as(const char *path, int weights,
                                                  seqvid_model **out);
 SEQVID_API int seqvid_experimental_model_load_buffer_as(const void *buf, size_t size,
                                                         int weights, seqvid_model **out);
+/** The same storage for a classifier (its stack and readout): with SEQVID_WEIGHTS_BF16 it
+ *  predicts and evaluates; training, its float32 arrays, seqvid_classifier_copy_encoder into
+ *  it and saving return SEQVID_ERR_STATE and change nothing. */
+SEQVID_API int seqvid_experimental_classifier_set_weights(seqvid_classifier *c, int weights);
+SEQVID_API int seqvid_experimental_classifier_get_weights(const seqvid_classifier *c,
+                                                          int *weights);
 /** The same two precision functions for a classifier. */
 SEQVID_API int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision);
 SEQVID_API int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c,

@@ -151,6 +151,9 @@ int seqvid_classifier_copy_encoder(seqvid_classifier *c, const seqvid_model *m) 
                        "LAYERS %d, PEEPHOLES %d) does not fit the classifier's stack (%d, %d, "
                        "%d, %d)", __func__, m->D, m->H, m->L, m->peep, c->D, c->H, c->L,
                        c->peep);
+    if (c->arena.weights == SEQVID_WEIGHTS_BF16)
+        return sv_fail(SEQVID_ERR_STATE, "%s: the classifier's weights are stored as bf16 "
+                       "(inference only); store them as SEQVID_WEIGHTS_F32 first", __func__);
     for (int l = 0; l < c->L; l++) {
         const sv_lstm_layer *src = &m->enc.layer[l];
         sv_lstm_layer *dst = &c->stack.layer[l];
@@ -448,6 +451,18 @@ int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int preci
 int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c, int *precision) {
     SV_NOT_NULL(c);
     return sv_arena_get_precision(&c->arena, precision, __func__);
+}
+
+int seqvid_experimental_classifier_set_weights(seqvid_classifier *c, int weights) {
+    SV_NOT_NULL(c);
+    return sv_arena_set_weights(&c->arena, weights, __func__);
+}
+
+int seqvid_experimental_classifier_get_weights(const seqvid_classifier *c, int *weights) {
+    SV_NOT_NULL(c);
+    SV_NOT_NULL(weights);
+    *weights = c->arena.weights;
+    return SEQVID_OK;
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -4,9 +4,9 @@
  * the test rounded itself: every inference call agrees to float32 rounding, at 1 and 3
  * threads (bitwise), on dense and sparse frames, one sequence and several. Then what such a
  * model refuses (training, the float32 arrays, saving) without changing, the way back to
- * float32 (exact), the classifier built from its encoder, and the failures: NaN, a weight
- * too large for bf16, and every allocation failing in turn, each leaving the model as it
- * was. */
+ * float32 (exact), the classifier built from its encoder and a classifier stored in bf16,
+ * loading straight into bf16, and the failures: NaN, a weight too large for bf16, and every
+ * allocation failing in turn, each leaving the model as it was. */
 #define _POSIX_C_SOURCE 200809L /* getpid */
 #include <float.h>
 #include <math.h>
@@ -376,6 +376,73 @@ static void test_classifier_from_bf16(void **state) {
     seqvid_model_free(ref);
 }
 
+/* A classifier stored in bf16: predictions and losses of the float32 classifier with rounded
+ * weights, bitwise alike at 1 and 3 threads; what it refuses changes nothing; back exactly. */
+static void cls_outputs(seqvid_classifier *c, const seqvid_batch *b, const int *labels,
+                        float *out) {
+    assert_int_equal(seqvid_classifier_predict(c, b, out, 3 * 3), 0);
+    assert_int_equal(seqvid_classifier_evaluate(c, b, labels, 3, out + 9, out + 10), 0);
+}
+
+static void test_classifier_weights(void **state) {
+    (void)state;
+    seqvid_model *m = make(2, 1);
+    seqvid_classifier *c, *ref;
+    assert_int_equal(seqvid_classifier_create_from_encoder(m, 3, &c), 0);
+    assert_int_equal(seqvid_classifier_create_from_encoder(m, 3, &ref), 0);
+    float *pr, *p;
+    size_t n;
+    assert_int_equal(seqvid_classifier_params(ref, &pr), 0);
+    assert_int_equal(seqvid_classifier_param_count(ref, &n), 0);
+    for (size_t i = 0; i < n; i++) pr[i] = ref_bf16(pr[i]);
+    assert_int_equal(seqvid_experimental_classifier_set_weights(c, SEQVID_WEIGHTS_BF16), 0);
+    int w = -1;
+    assert_int_equal(seqvid_experimental_classifier_get_weights(c, &w), 0);
+    assert_int_equal(w, SEQVID_WEIGHTS_BF16);
+    const int labels[3] = {0, 2, 1};
+    for (int sparse = 0; sparse <= 1; sparse++) {
+        seqvid_batch *b = frames(3, sparse, 40 + sparse);
+        float want[11], got[11], got3[11];
+        cls_outputs(ref, b, labels, want);
+        cls_outputs(c, b, labels, got);
+        near(got, want, 11, 2e-5, "classifier output");
+        assert_int_equal(seqvid_set_threads(3), 0);
+        cls_outputs(c, b, labels, got3);
+        assert_int_equal(seqvid_set_threads(1), 0);
+        assert_memory_equal(got, got3, sizeof got);
+        if (sparse) { /* refusals, then the same outputs */
+            seqvid_optimizer *opt;
+            assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_ADAM, &opt), 0);
+            assert_int_equal(seqvid_classifier_params(c, &p), SEQVID_ERR_STATE);
+            assert_int_equal(seqvid_classifier_grads(c, &p), SEQVID_ERR_STATE);
+            assert_int_equal(seqvid_classifier_gradients(c, b, labels, 3, NULL, NULL),
+                             SEQVID_ERR_STATE);
+            assert_int_equal(seqvid_classifier_update(c, opt), SEQVID_ERR_STATE);
+            assert_int_equal(seqvid_classifier_train_step(c, opt, b, labels, 3, NULL, NULL),
+                             SEQVID_ERR_STATE);
+            assert_int_equal(seqvid_classifier_copy_encoder(c, m), SEQVID_ERR_STATE);
+            size_t size;
+            char buf[16];
+            assert_int_equal(seqvid_classifier_save_buffer(c, buf, sizeof buf, &size),
+                             SEQVID_ERR_STATE);
+            cls_outputs(c, b, labels, got3);
+            assert_memory_equal(got, got3, sizeof got);
+            seqvid_optimizer_free(opt);
+        }
+        seqvid_batch_free(b);
+    }
+    assert_int_equal(seqvid_experimental_classifier_set_weights(c, 3), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_experimental_classifier_set_weights(NULL, 0), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_experimental_classifier_get_weights(c, NULL), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_experimental_classifier_set_weights(c, SEQVID_WEIGHTS_F32), 0);
+    assert_int_equal(seqvid_classifier_params(c, &p), 0);
+    assert_memory_equal(p, pr, n * sizeof *p);
+    assert_int_equal(seqvid_classifier_copy_encoder(c, m), 0);
+    seqvid_classifier_free(c);
+    seqvid_classifier_free(ref);
+    seqvid_model_free(m);
+}
+
 /* NaN, a weight too large for bf16, and out of memory: refused, nothing changed. */
 static void test_failures_change_nothing(void **state) {
     (void)state;
@@ -538,6 +605,7 @@ int main(void) {
         cmocka_unit_test(test_model_matches_rounded),
         cmocka_unit_test(test_refusals_and_way_back),
         cmocka_unit_test(test_classifier_from_bf16),
+        cmocka_unit_test(test_classifier_weights),
         cmocka_unit_test(test_failures_change_nothing),
         cmocka_unit_test(test_load_as),
     };

@@ -129,6 +129,8 @@ int seqvid_experimental_model_set_weights(seqvid_model *m, int weights);
 int seqvid_experimental_model_get_weights(const seqvid_model *m, int *weights);
 int seqvid_experimental_model_load_as(const char *path, int weights, seqvid_model **out);
 int seqvid_experimental_model_load_buffer_as(const void *buf, size_t size, int weights, seqvid_model **out);
+int seqvid_experimental_classifier_set_weights(seqvid_classifier *c, int weights);
+int seqvid_experimental_classifier_get_weights(const seqvid_classifier *c, int *weights);
 int seqvid_experimental_classifier_set_precision(seqvid_classifier *c, int precision);
 int seqvid_experimental_classifier_get_precision(const seqvid_classifier *c, int *precision);
 int seqvid_experimental_mmnist_fill_motion(seqvid_mmnist *gen, seqvid_batch *batch, int *labels, size_t labels_count, double *motion, size_t motion_count);

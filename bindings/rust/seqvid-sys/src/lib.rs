@@ -548,6 +548,10 @@ unsafe extern "C" {
         -> c_int;
     pub fn seqvid_experimental_classifier_get_precision(c: *const seqvid_classifier,
                                                         precision: *mut c_int) -> c_int;
+    pub fn seqvid_experimental_classifier_set_weights(c: *mut seqvid_classifier, weights: c_int)
+        -> c_int;
+    pub fn seqvid_experimental_classifier_get_weights(c: *const seqvid_classifier,
+                                                      weights: *mut c_int) -> c_int;
     pub fn seqvid_experimental_mmnist_fill_motion(
         r#gen: *mut seqvid_mmnist,
         batch: *mut seqvid_batch,
