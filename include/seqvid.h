@@ -807,7 +807,8 @@ SEQVID_API int seqvid_experimental_model_get_precision(const seqvid_model *m, in
 /** How a model stores its weights (since 1.1, experimental). */
 typedef enum seqvid_weights {
     SEQVID_WEIGHTS_F32 = 0, /**< float32 (the default): the model trains, saves and runs */
-    SEQVID_WEIGHTS_BF16 = 1 /**< bfloat16, for inference: see seqvid_experimental_model_set_weights */
+    SEQVID_WEIGHTS_BF16 = 1 /**< bfloat16, for inference: see
+                                 seqvid_experimental_model_set_weights */
 } seqvid_weights;
 /** Store `m`'s weights as `weights`. SEQVID_WEIGHTS_BF16 rounds every weight to bfloat16 (to
  *  nearest, ties to even: 8 significant bits) and frees the float32 copy and the gradients:
@@ -836,8 +837,9 @@ SEQVID_API int seqvid_experimental_model_get_weights(const seqvid_model *m, int 
  *  weights are never held whole: the process's peak is the bf16 model, where
  *  seqvid_model_load followed by seqvid_experimental_model_set_weights peaks at the float32
  *  one. A checkpoint's optimizer state is checked as it passes and never held (the float32
- *  load holds it while loading). The model equals that pair's, bit for bit. A value too large for bf16
- *  gives SEQVID_ERR_NONFINITE, as NaN or Inf do; every other error as seqvid_model_load.
+ *  load holds it while loading). The model equals that pair's, bit for bit. A value too
+ *  large for bf16 gives SEQVID_ERR_NONFINITE, as NaN or Inf do; every other error as
+ *  seqvid_model_load.
  *  SEQVID_WEIGHTS_F32 is seqvid_model_load. */
 SEQVID_API int seqvid_experimental_model_load_as(const char *path, int weights,
                                                  seqvid_model **out);

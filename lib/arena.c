@@ -60,7 +60,8 @@ int sv_arena_grads(sv_arena *a, const char *fn) {
     if (a->weights == SEQVID_WEIGHTS_BF16) return refuse_bf16(fn, "training");
     if (a->grads) return SEQVID_OK;
     float *g = sv_falloc(a->n_params);
-    if (!g) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu gradients", fn, a->n_params);
+    if (!g)
+        return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu gradients", fn, a->n_params);
     a->grads = g;
     /* Each view's gradient twin sits at the same offset as its weights. */
     for (size_t i = 0; i < a->n_layers; i++) {

@@ -1,11 +1,14 @@
 /* bf16.c -- bfloat16 weights (bf16.h): rounding, widening, and C += A W with W in bf16.
  *
- * The product gives each thread a contiguous run of C's columns and walks W row by row along
- * it: every row piece W[k, run] is read once, contiguously (what the hardware prefetchers
- * follow: a walk down columns of W, rows 4H x 2 bytes apart, runs at half the bandwidth),
- * widened as it is read (zero-extend to 32 bits, shift left by 16: the float whose upper half
- * it is), and added into the run's rows of C, which stay in L1 (the run is cut into passes of
- * at most 16 KiB of C). Two rows of W per sweep over C: two FMAs per load and store of C. */
+ * Every weight is widened as it is read (zero-extend to 32 bits, shift left by 16: the float
+ * whose upper half it is) and every sum is float32. Three ways to the product, by its shape
+ * (sv_bf16_gemm_acc at the end chooses; the measurements are with the panels):
+ *   one row    bf_row: each thread walks W row by row along its own run of columns, every
+ *              row piece read once and contiguously (what the hardware prefetchers follow:
+ *              a walk down columns of W, rows 4H x 2 bytes apart, ran at half the
+ *              bandwidth). Bound by memory: a frame at a time reads half float32's bytes.
+ *   few rows   bf_tiles: register tiles of rows x 16 columns fed straight from bf16.
+ *   many rows  gemm_panels: W widened a panel at a time, the backend's float32 GEMM. */
 #include <stdlib.h>
 #include <string.h>
 #include "bf16.h"
@@ -48,7 +51,7 @@ typedef struct bf_job {
 } bf_job;
 
 /* One row (a frame at a time), a thread's columns [u0, u1) x 8: W streamed row by row
- * along them, two rows of W per sweep over the row of C (in L1: at most 8192 floats),
+ * along them, two rows of W per sweep over the thread's run of C (N / threads floats),
  *   C[c] = (C[c] + A[k] W[k,c]) + A[k+1] W[k+1,c],
  * a pair skipped where both A values are zero. */
 SV_VECTOR_CLONES
@@ -76,14 +79,16 @@ static void bf_row(void *ctx, int u0, int u1) {
     }
 }
 
-/* 2 to BF_TILE_ROWS rows (see sv_bf16_gemm_acc for which): register tiles of 4 rows x 16 columns (8 float32 vectors of
- * sums), W read straight from bf16. A thread's columns go in passes of BF_TN; within a
- * pass, blocks of BF_TK rows of W (BF_TK x 16 x 2 bytes = 8 KiB a tile column: in L1 while
- * every row tile uses it), so W is read from memory once per call, whatever M. Each sum
- * runs over k in order, C[m, c] = (...(C[m, c] + A[m,0] W[0,c]) + A[m,1] W[1,c]) ..., the
- * order of bf_row: a sequence gives the same numbers alone or in a batch that takes them. */
+/* 2 to BF_TILE_ROWS rows (see sv_bf16_gemm_acc for which): register tiles of BF_TR rows x
+ * 16 columns (2 BF_TR float32 vectors of sums), W read straight from bf16. A thread's
+ * columns go in passes of BF_TN; within a pass, blocks of BF_TK rows of W (BF_TK x 16 x 2
+ * bytes = 8 KiB a tile column: in L1 while every row tile uses it), so W is read from
+ * memory once per call, whatever M. Each sum runs over k in order,
+ *   C[m, c] = (...(C[m, c] + A[m,0] W[0,c]) + A[m,1] W[1,c]) ...,
+ * the order of bf_row: a sequence gives the same numbers alone or in a batch that takes
+ * them. */
 #define BF_TILE_ROWS 32
-#define BF_TR 4
+#define BF_TR 6
 #define BF_TC 16
 #define BF_TK 256
 #define BF_TN 256
@@ -128,6 +133,8 @@ static void bf_tiles(void *ctx, int u0, int u1) {
                 int m0 = 0;
                 for (; m0 + BF_TR <= j->M; m0 += BF_TR) tile(j, m0, BF_TR, n, k0, kn);
                 switch (j->M - m0) {
+                case 5: tile(j, m0, 5, n, k0, kn); break;
+                case 4: tile(j, m0, 4, n, k0, kn); break;
                 case 3: tile(j, m0, 3, n, k0, kn); break;
                 case 2: tile(j, m0, 2, n, k0, kn); break;
                 case 1: tile(j, m0, 1, n, k0, kn); break;
@@ -151,11 +158,12 @@ static void bf_tiles(void *ctx, int u0, int u1) {
  * in. Measured (2 threads, OpenBLAS Haswell kernels, AMD Zen 3, best of 30-50 calls on
  * random data; panels / tiles / sgemm on the float32 W, ms):
  *   M = 160, K x N = 4096 x 2048:  16.4 / 36.7 / 16.4
- *   M = 16,  K x N = 2048 x 8192:  5.8-7.3 / 7.7 / 5.9
- *   M = 16,  K x N = 4096 x 2048:  2.8 / 3.7 / 3.1
- *   M = 16,  K x N = 512 x 2048:   0.34-1.3 / 0.41 / 0.28
- *   M = 8,   K x N = 512 x 2048:   0.72-1.2 / 0.52 / 0.24-0.50
+ *   M = 16,  K x N = 2048 x 8192:  5.8-7.3 / 6.2 / 5.7-5.9
+ *   M = 16,  K x N = 4096 x 2048:  2.8 / 3.1 / 3.0
+ *   M = 16,  K x N = 512 x 2048:   0.34-1.3 / 0.36-0.82 / 0.28-0.68
+ *   M = 8,   K x N = 512 x 2048:   0.72-1.2 / 0.21 / 0.24-0.51
  *   M = 4,   K x N = 512 x 2048:   tiles 0.105, the earlier row-by-row stream 0.217
+ * (tiles of 6 rows; of 4 rows they took 7.7, 3.6, 0.41-0.95 and 0.52 ms on the first four)
  * The panels' times swing (their widening runs on the library's threads between OpenBLAS's
  * calls, whose own threads spin): tiles up to 32 rows unless W exceeds BF_TILE_WEIGHTS. */
 #define BF_TILE_WEIGHTS ((size_t)1 << 22)

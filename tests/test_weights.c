@@ -79,7 +79,9 @@ static void test_rounding(void **state) {
         uint16_t b = sv_bf16_from_float(x[i]);
         assert_int_equal(h[i], b);
         float w = sv_bf16_to_float(b);
-        if (bits(w) != bits(ref_bf16(x[i]))) fail_msg("x %a: bf16 %a, reference %a", (double)x[i], (double)w, (double)ref_bf16(x[i]));
+        if (bits(w) != bits(ref_bf16(x[i])))
+            fail_msg("x %a: bf16 %a, reference %a", (double)x[i], (double)w,
+                     (double)ref_bf16(x[i]));
     }
     float *z = malloc(N * sizeof *z);
     sv_bf16_widen(h, z, N);
@@ -123,7 +125,8 @@ static void check_product(int M, int N, int K, int use_panel, sv_rng *r) {
             }
             double s = C0[i], mag = fabs(C0[i]);
             for (int k = 0; k < K; k++) {
-                double t = (double)A[(size_t)m * lda + k] * sv_bf16_to_float(W16[(size_t)k * N + n]);
+                double t = (double)A[(size_t)m * lda + k] *
+                           sv_bf16_to_float(W16[(size_t)k * N + n]);
                 s += t, mag += fabs(t);
             }
             if (!(fabs(C1[i] - s) <= 1e-6 * mag + 1e-30))
@@ -240,7 +243,8 @@ static float *outputs(seqvid_model *m, const seqvid_batch *b, size_t S, size_t *
     float *x;
     assert_int_equal(seqvid_batch_data((seqvid_batch *)b, &x), 0);
     assert_int_equal(seqvid_stream_create(m, S, &st), 0);
-    for (size_t t = 0; t < T; t++) assert_int_equal(seqvid_stream_push(st, x + t * S * D, S * D), 0);
+    for (size_t t = 0; t < T; t++)
+        assert_int_equal(seqvid_stream_push(st, x + t * S * D, S * D), 0);
     assert_int_equal(seqvid_stream_features(st, p, S * L), 0);
     seqvid_stream_free(st);
     *count = n;
@@ -513,7 +517,8 @@ static void test_load_as(void **state) {
     assert_int_equal(seqvid_model_save_buffer(m, NULL, 0, &size), 0);
     unsigned char *file = malloc(size);
     assert_int_equal(seqvid_model_save_buffer(m, file, size, &size), 0);
-    assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, SEQVID_WEIGHTS_BF16, &a), 0);
+    assert_int_equal(
+        seqvid_experimental_model_load_buffer_as(file, size, SEQVID_WEIGHTS_BF16, &a), 0);
     assert_int_equal(seqvid_model_load_buffer(file, size, &b), 0);
     assert_int_equal(seqvid_experimental_model_set_weights(b, SEQVID_WEIGHTS_BF16), 0);
     int w;
@@ -534,7 +539,8 @@ static void test_load_as(void **state) {
     seqvid_model_free(b);
 
     /* F32 is seqvid_model_load; bad arguments */
-    assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, SEQVID_WEIGHTS_F32, &a), 0);
+    assert_int_equal(
+        seqvid_experimental_model_load_buffer_as(file, size, SEQVID_WEIGHTS_F32, &a), 0);
     assert_int_equal(seqvid_experimental_model_get_weights(a, &w), 0);
     assert_int_equal(w, SEQVID_WEIGHTS_F32);
     seqvid_model_free(a);
@@ -542,7 +548,8 @@ static void test_load_as(void **state) {
     assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, 2, &a), SEQVID_ERR_ARG);
     assert_null(a);
     assert_int_equal(seqvid_experimental_model_load_buffer_as(NULL, size, 1, &a), SEQVID_ERR_NULL);
-    assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, 1, NULL), SEQVID_ERR_NULL);
+    assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, 1, NULL),
+                     SEQVID_ERR_NULL);
     assert_int_equal(seqvid_experimental_model_load_as(NULL, 1, &a), SEQVID_ERR_NULL);
     assert_int_equal(seqvid_experimental_model_load_as("no/such/file", 1, &a), SEQVID_ERR_IO);
     assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size / 2, 1, &a),
