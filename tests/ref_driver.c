@@ -19,11 +19,13 @@
  *        CASEDIR/grads_after.f32, params_after.f32   the arenas after all other calls
  *        CASEDIR/recon_truth.f32, recon_pred.f32     seqvid_model_reconstruct, T*S*D
  *        CASEDIR/predict.f32  n_future*S*D,  CASEDIR/encode.f32  S*F
+ *        CASEDIR/bf16_*.f32   the inference calls again with the weights stored as bf16 (the
+ *                             experimental SEQVID_WEIGHTS_BF16), results "bf16_<call>"
  * Blocks are matched by name, so the driver never assumes offsets; a block missing on either
  * side, or of another shape, is an error (exit 2). Library failures are recorded in
  * results.txt (and their message printed on stderr), not fatal: python judges them.
  */
-#define SEQVID_EXPERIMENTAL /* the scheduled sampling keys */
+#define SEQVID_EXPERIMENTAL /* the scheduled sampling keys, the bf16 weight storage */
 #include <seqvid.h>
 
 #include <stdio.h>
@@ -186,6 +188,42 @@ int main(int argc, char **argv)
     /* Neither evaluate nor inference may touch the weights or the last gradients. */
     write_f32("grads_after.f32", grads, count);
     write_f32("params_after.f32", params, count);
+
+    /* The inference calls again with the weights stored as bf16: python compares them with
+     * its float64 model on the weights it rounds to bf16 itself. (The arrays above are
+     * freed by the conversion: not read after it.) */
+    st = seqvid_experimental_model_set_weights(model, SEQVID_WEIGHTS_BF16);
+    report(res, "bf16_set", st, 0, 0, 0);
+    if (st == SEQVID_OK) {
+        rec = fut = -1.0f;
+        st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_TEACHER_FORCED, &rec, &fut);
+        report(res, "bf16_eval_tf", st, 2, rec, fut);
+        out = xmalloc(TSD * sizeof(float));
+        const char *ev16[2] = {"bf16_eval_inf_truth", "bf16_eval_inf_pred"};
+        const char *rc16[2] = {"bf16_reconstruct_truth", "bf16_reconstruct_pred"};
+        const char *file16[2] = {"bf16_recon_truth.f32", "bf16_recon_pred.f32"};
+        for (size_t k = 0; k < 2; k++) {
+            st = seqvid_model_set(model, SEQVID_CFG_RECON_FEED, feeds[k].feed);
+            report(res, "set_feed", st, 0, 0, 0);
+            rec = fut = -1.0f;
+            st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_INFERENCE, &rec, &fut);
+            report(res, ev16[k], st, 2, rec, fut);
+            st = seqvid_model_reconstruct(model, batch, out, TSD);
+            report(res, rc16[k], st, 0, 0, 0);
+            write_f32(file16[k], out, st == SEQVID_OK ? TSD : 0);
+        }
+        free(out);
+        out = xmalloc(PSD * sizeof(float));
+        st = seqvid_model_predict(model, batch, (size_t)n_future, out, PSD);
+        report(res, "bf16_predict", st, 0, 0, 0);
+        write_f32("bf16_predict.f32", out, st == SEQVID_OK ? PSD : 0);
+        free(out);
+        out = xmalloc((size_t)S * F * sizeof(float));
+        st = seqvid_model_encode(model, batch, out, (size_t)S * F);
+        report(res, "bf16_encode", st, 0, 0, 0);
+        write_f32("bf16_encode.f32", out, st == SEQVID_OK ? (size_t)S * F : 0);
+        free(out);
+    }
 
     fclose(res);
     seqvid_batch_free(batch);

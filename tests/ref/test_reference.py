@@ -13,7 +13,10 @@
    them, and the C results are compared with the reference. Cases with sample_recon /
    sample_future set run the library's gradient pass with scheduled sampling; the driver
    dumps the coins it drew, and the reference computes that pass from the same coins
-   (which must be mixed: some steps fed back, some not).
+   (which must be mixed: some steps fed back, some not). Then the driver stores the weights
+   as bf16 (the experimental SEQVID_WEIGHTS_BF16) and runs the inference calls again; the
+   reference rounds the float32 weights to bf16 itself (frexp, 8 significant bits, rint's
+   ties to even) and recomputes them in float64.
 
 Tolerances (float32 library vs float64 reference):
   - losses:               |c - r| <= 1e-4 * max(1, |r|)                      (rel 1e-4)
@@ -22,6 +25,8 @@ Tolerances (float32 library vs float64 reference):
                           block whose gradients are all small cannot hide under the
                           absolute bound above (float32 round-off at these sizes is ~1e-6
                           relative).
+  - bf16 weights:         losses and outputs as above with 1e-5 in place of 1e-4 (measured
+                          ~1e-7; the unrounded weights miss by ~1e-4)
   - exact:                the layout (names, order, shapes) matches the documented order;
                           evaluate/predict/reconstruct/encode leave the weights and the last
                           gradients bitwise unchanged; frames past a length reconstruct as 0;
@@ -286,8 +291,8 @@ def f32(d, name):
     return np.fromfile(os.path.join(d, name), dtype=np.float32).astype(np.float64)
 
 
-def cmp_array(tag, c_arr, r_arr):
-    """Returns the max abs diff; records a failure beyond 1e-4 * max(1, max|ref|)."""
+def cmp_array(tag, c_arr, r_arr, rel=1e-4):
+    """Returns the max abs diff; records a failure beyond rel * max(1, max|ref|)."""
     if c_arr.size != r_arr.size:
         fail(f"{tag}: C wrote {c_arr.size} values, expected {r_arr.size}")
         return float("inf")
@@ -297,7 +302,7 @@ def cmp_array(tag, c_arr, r_arr):
         return float("inf")
     diff = np.abs(c_arr - r_arr)
     err = float(diff.max()) if diff.size else 0.0
-    tol = 1e-4 * max(1.0, float(np.abs(r_arr).max()) if r_arr.size else 0.0)
+    tol = rel * max(1.0, float(np.abs(r_arr).max()) if r_arr.size else 0.0)
     if err > tol:
         k = np.unravel_index(int(diff.argmax()), diff.shape)
         fail(f"{tag}: max abs diff {err:.3e} > tol {tol:.1e} at index {tuple(map(int, k))} "
@@ -305,9 +310,9 @@ def cmp_array(tag, c_arr, r_arr):
     return err
 
 
-def cmp_loss(tag, c_val, r_val):
+def cmp_loss(tag, c_val, r_val, rel=1e-4):
     err = abs(c_val - r_val)
-    if not np.isfinite(c_val) or err > 1e-4 * max(1.0, abs(r_val)):
+    if not np.isfinite(c_val) or err > rel * max(1.0, abs(r_val)):
         fail(f"{tag}: C {c_val:.9g} vs ref {r_val:.9g} (abs diff {err:.2e})")
     return err / max(1.0, abs(r_val))
 
@@ -318,6 +323,72 @@ def get_call(res, tag, call, k=0, nvals=0):
         return None, None
     st, vals = res[call][k]
     return st, vals
+
+
+def check_inference(res, d, name, c, params, X64, tf_losses, pre="", rel=1e-4):
+    """The driver's inference calls (their results and files named with prefix `pre`)
+    against the reference on `params`: evaluate teacher-forced (tf_losses: the reference's
+    (rec, fut)) and as at inference with both reconstruction feeds, reconstruct, predict and
+    encode, each within `rel` (cmp_loss, cmp_array); the unsupported calls of a kind must
+    say so. Returns (worst loss error, worst output error)."""
+    cfg, lens = c["cfg"], c["lens"]
+    loss_err = out_err = 0.0
+    st, vals = get_call(res, name, pre + "eval_tf")
+    if st is not None:
+        if st != SEQVID_OK:
+            fail(f"{name}: {pre}evaluate(TEACHER_FORCED) status {st}")
+        else:
+            loss_err = max(cmp_loss(f"{name} {pre}eval_tf rec", vals[0], tf_losses[0], rel),
+                           cmp_loss(f"{name} {pre}eval_tf fut", vals[1], tf_losses[1], rel))
+    for feed, call, rcall, fname in ((R.FEED_TRUTH, "eval_inf_truth", "reconstruct_truth",
+                                      "recon_truth.f32"),
+                                     (R.FEED_PREDICTION, "eval_inf_pred", "reconstruct_pred",
+                                      "recon_pred.f32")):
+        call, rcall, fname = pre + call, pre + rcall, pre + fname
+        cf = dict(cfg, recon_feed=feed)
+        rr, rf = R.evaluate(params, cf, X64, lens, teacher_forced=False)
+        st, vals = get_call(res, name, call)
+        if st is not None:
+            if st != SEQVID_OK:
+                fail(f"{name}: {pre}evaluate(INFERENCE) feed={feed} status {st}")
+            else:
+                loss_err = max(loss_err, cmp_loss(f"{name} {call} rec", vals[0], rr, rel),
+                               cmp_loss(f"{name} {call} fut", vals[1], rf, rel))
+        st, _ = get_call(res, name, rcall)
+        if R.has_recon(cfg):
+            if st != SEQVID_OK:
+                fail(f"{name}: {pre}reconstruct feed={feed} status {st}")
+            else:
+                ref = R.reconstruct(params, cf, X64, lens)
+                out_err = max(out_err, cmp_array(f"{name} {rcall}", f32(d, fname), ref, rel))
+        elif st != SEQVID_ERR_UNSUPPORTED:
+            fail(f"{name}: {pre}reconstruct on a {KIND_NAME[cfg['kind']]} gave status {st}, "
+                 f"expected SEQVID_ERR_UNSUPPORTED")
+    st, _ = get_call(res, name, pre + "predict")
+    if R.has_future(cfg):
+        if st != SEQVID_OK:
+            fail(f"{name}: {pre}predict status {st}")
+        else:
+            ref = R.predict(params, cfg, X64, lens, c["n_future"])
+            out_err = max(out_err, cmp_array(f"{name} {pre}predict({c['n_future']})",
+                                             f32(d, pre + "predict.f32"), ref, rel))
+    elif st != SEQVID_ERR_UNSUPPORTED:
+        fail(f"{name}: {pre}predict on an autoencoder gave status {st}, expected "
+             f"SEQVID_ERR_UNSUPPORTED")
+    st, _ = get_call(res, name, pre + "encode")
+    if st != SEQVID_OK:
+        fail(f"{name}: {pre}encode status {st}")
+    else:
+        ref = R.encode(params, cfg, X64, lens)
+        out_err = max(out_err, cmp_array(f"{name} {pre}encode", f32(d, pre + "encode.f32"),
+                                         ref, rel))
+    return loss_err, out_err
+
+
+def to_bf16(a):
+    """float32 values rounded to bfloat16 (8 significant bits, ties to even), as float64."""
+    m, e = np.frexp(np.asarray(a, np.float32).astype(np.float64))
+    return np.ldexp(np.rint(np.ldexp(m, 8)), e - 8)
 
 
 def run_case(driver, c):
@@ -332,9 +403,9 @@ def run_case(driver, c):
     n_fail0 = len(failures)
     with tempfile.TemporaryDirectory(prefix=f"sv_ref_{name}_") as d:
         write_case(d, c, X, params)
-        p = subprocess.run([driver, d], capture_output=True, text=True, timeout=60)
-        if p.returncode != 0:
-            fail(f"{name}: ref_driver exited with {p.returncode}: {p.stderr.strip()}")
+        proc = subprocess.run([driver, d], capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            fail(f"{name}: ref_driver exited with {proc.returncode}: {proc.stderr.strip()}")
             return
         res = read_results(d)
         count, layout = read_layout(d)
@@ -397,63 +468,28 @@ def run_case(driver, c):
                 if rel > worst_rel:
                     worst_rel, worst_blk = rel, bname
 
-        # ---- evaluate: teacher forced (== training losses) and inference, both feeds ----
-        st, vals = get_call(res, name, "eval_tf")
-        if st is not None:
-            if st != SEQVID_OK:
-                fail(f"{name}: evaluate(TEACHER_FORCED) status {st}")
-            else:
-                loss_err = max(loss_err, cmp_loss(f"{name} eval_tf rec", vals[0], tf_rec),
-                               cmp_loss(f"{name} eval_tf fut", vals[1], tf_fut))
-        out_err = 0.0
-        for feed, call, rcall, fname in ((R.FEED_TRUTH, "eval_inf_truth", "reconstruct_truth",
-                                          "recon_truth.f32"),
-                                         (R.FEED_PREDICTION, "eval_inf_pred",
-                                          "reconstruct_pred", "recon_pred.f32")):
-            cf = dict(cfg, recon_feed=feed)
-            rr, rf = R.evaluate(params, cf, X64, lens, teacher_forced=False)
-            st, vals = get_call(res, name, call)
-            if st is not None:
-                if st != SEQVID_OK:
-                    fail(f"{name}: evaluate(INFERENCE) feed={feed} status {st}")
-                else:
-                    loss_err = max(loss_err, cmp_loss(f"{name} {call} rec", vals[0], rr),
-                                   cmp_loss(f"{name} {call} fut", vals[1], rf))
-            st, _ = get_call(res, name, rcall)
-            if R.has_recon(cfg):
-                if st != SEQVID_OK:
-                    fail(f"{name}: reconstruct feed={feed} status {st}")
-                else:
-                    ref = R.reconstruct(params, cf, X64, lens)
-                    out_err = max(out_err, cmp_array(f"{name} {rcall}", f32(d, fname), ref))
-            elif st != SEQVID_ERR_UNSUPPORTED:
-                fail(f"{name}: reconstruct on a {KIND_NAME[cfg['kind']]} gave status {st}, "
-                     f"expected SEQVID_ERR_UNSUPPORTED")
-
-        # ---- predict ----
-        st, _ = get_call(res, name, "predict")
-        if R.has_future(cfg):
-            if st != SEQVID_OK:
-                fail(f"{name}: predict status {st}")
-            else:
-                ref = R.predict(params, cfg, X64, lens, c["n_future"])
-                out_err = max(out_err, cmp_array(f"{name} predict({c['n_future']})",
-                                                 f32(d, "predict.f32"), ref))
-        elif st != SEQVID_ERR_UNSUPPORTED:
-            fail(f"{name}: predict on an autoencoder gave status {st}, expected "
-                 f"SEQVID_ERR_UNSUPPORTED")
-
-        # ---- encode ----
+        # ---- evaluate (both ways, both feeds), reconstruct, predict, encode ----
+        le, out_err = check_inference(res, d, name, c, params, X64, (tf_rec, tf_fut))
+        loss_err = max(loss_err, le)
         F = 2 * cfg["L"] * cfg["H"]
         st, vals = get_call(res, name, "feature_dim")
         if st is not None and (st != SEQVID_OK or int(vals[0]) != F):
             fail(f"{name}: feature_dim status {st} value {vals}, expected {F}")
-        st, _ = get_call(res, name, "encode")
+
+        # ---- the same calls with the weights stored as bf16 ----
+        # The reference rounds the float32 weights to bf16 itself (8 significant bits, ties
+        # to even, by frexp and rint) and computes in float64 on them. Tolerance 1e-5: the
+        # float32 comparisons land near 1e-7, and the unrounded weights miss by ~1e-4.
+        st, _ = get_call(res, name, "bf16_set")
         if st != SEQVID_OK:
-            fail(f"{name}: encode status {st}")
+            fail(f"{name}: set_weights(BF16) status {st}")
         else:
-            ref = R.encode(params, cfg, X64, lens)
-            out_err = max(out_err, cmp_array(f"{name} encode", f32(d, "encode.f32"), ref))
+            p16 = {k: to_bf16(v) for k, v in params.items()}
+            if all(np.array_equal(p16[k], params[k]) for k in params):
+                fail(f"{name}: rounding to bf16 changed no weight")
+            tf16 = R.evaluate(p16, cfg, X64, lens, teacher_forced=True)
+            le, oe = check_inference(res, d, name, c, p16, X64, tf16, "bf16_", 1e-5)
+            loss_err, out_err = max(loss_err, le), max(out_err, oe)
 
         # ---- nothing but seqvid_model_gradients may change the arenas ----
         ga, pa = f32(d, "grads_after.f32"), f32(d, "params_after.f32")
@@ -470,8 +506,8 @@ def run_case(driver, c):
             fail(f"{name}: the weights changed during the calls")
 
     ok = "OK" if len(failures) == n_fail0 else f"FAILED ({len(failures) - n_fail0})"
-    if len(failures) > n_fail0 and p.stderr.strip():   # the library's messages, if any
-        print("  driver stderr: " + p.stderr.strip().replace("\n", "\n  driver stderr: "))
+    if len(failures) > n_fail0 and proc.stderr.strip():   # the library's messages, if any
+        print("  driver stderr: " + proc.stderr.strip().replace("\n", "\n  driver stderr: "))
     samp = " ".join(f"p_{k[:3]}={v:g} ({int(coins[k].sum())}/{coins[k].size} fed back)"
                     for k, v in c["sample"].items() if v > 0 and k in coins)
     print(f"{name}: {KIND_NAME[cfg['kind']]:11s} L={cfg['L']} peep={cfg['peep']} "
