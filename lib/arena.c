@@ -24,7 +24,6 @@ size_t sv_readout_param_count(int in, int out) { return (size_t)in * (size_t)out
 int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn) {
     a->n_params = n;
     a->grads = NULL;
-    a->weights = weights;
     if (weights == SEQVID_WEIGHTS_BF16) { /* views bound by sv_arena_finish */
         size_t bytes = (n * sizeof(uint16_t) + 63) & ~(size_t)63;
         a->params16 = sv_aligned_alloc(64, bytes ? bytes : 64);
@@ -51,13 +50,21 @@ void sv_arena_release(sv_arena *a) {
     a->params16 = NULL;
 }
 
-static int refuse_bf16(const char *fn, const char *what) {
+int sv_arena_need_f32(const sv_arena *a, const char *what, const char *fn) {
+    if (!a->params16) return SEQVID_OK;
     return sv_fail(SEQVID_ERR_STATE, "%s: the weights are stored as bf16 (inference only), so "
                    "there is no %s; store them as SEQVID_WEIGHTS_F32 first", fn, what);
 }
 
+int sv_arena_get_weights(const sv_arena *a, int *weights, const char *fn) {
+    if (!weights) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'weights' is NULL", fn);
+    *weights = a->params16 ? SEQVID_WEIGHTS_BF16 : SEQVID_WEIGHTS_F32;
+    return SEQVID_OK;
+}
+
 int sv_arena_grads(sv_arena *a, const char *fn) {
-    if (a->weights == SEQVID_WEIGHTS_BF16) return refuse_bf16(fn, "training");
+    int st = sv_arena_need_f32(a, "training", fn);
+    if (st) return st;
     if (a->grads) return SEQVID_OK;
     float *g = sv_falloc(a->n_params);
     if (!g)
@@ -173,7 +180,7 @@ static int to_f32(sv_arena *a, const char *fn) {
 }
 
 int sv_arena_finish(sv_arena *a, const char *fn) {
-    if (a->weights != SEQVID_WEIGHTS_BF16) return SEQVID_OK;
+    if (!a->params16) return SEQVID_OK; /* float32: bound by the layout already */
     int st = alloc_bf16_side(a, fn);
     if (!st) sv_arena_bind_bf16(a);
     return st;
@@ -183,10 +190,9 @@ int sv_arena_set_weights(sv_arena *a, int weights, const char *fn) {
     if (weights != SEQVID_WEIGHTS_F32 && weights != SEQVID_WEIGHTS_BF16)
         return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is neither SEQVID_WEIGHTS_F32 (0) "
                        "nor SEQVID_WEIGHTS_BF16 (1)", fn, weights);
-    if (weights == a->weights) return SEQVID_OK;
+    if ((weights == SEQVID_WEIGHTS_BF16) == (a->params16 != NULL)) return SEQVID_OK;
     int st = weights == SEQVID_WEIGHTS_BF16 ? to_bf16(a, fn) : to_f32(a, fn);
     if (st) return st;
-    a->weights = weights;
     a->version++;
     return SEQVID_OK;
 }
@@ -369,7 +375,8 @@ int sv_arena_count(const sv_arena *a, size_t *count, const char *fn) {
 
 int sv_arena_params(sv_arena *a, float **out, const char *fn) {
     if (!out) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'params' is NULL", fn);
-    if (a->weights == SEQVID_WEIGHTS_BF16) return refuse_bf16(fn, "float32 array to point to");
+    int st = sv_arena_need_f32(a, "float32 array to point to", fn);
+    if (st) return st;
     a->exposed = 1;
     a->version++;
     *out = a->params;

@@ -50,8 +50,8 @@ typedef struct sv_arena {
      * rounded to bfloat16 in params16 (the arena's layout: offsets as in params), params and
      * grads NULL; the layers and readouts read their matrices from params16 and their vectors
      * (peepholes, biases) widened from vec. Inference only: sv_arena_grads and the writable
-     * pointers refuse (SEQVID_ERR_STATE). */
-    int weights;
+     * pointers refuse (SEQVID_ERR_STATE). The storage is whichever of params and params16
+     * is set (sv_arena_get_weights). */
     uint16_t *params16;
     float *vec;
     float *panel; /* scratch of the bf16 products (SV_BF16_PANEL floats; owners use one
@@ -99,6 +99,12 @@ int sv_arena_grads(sv_arena *a, const char *fn);
  * weights and the gradients are freed. Back to float32: the bf16 values widened (exact).
  * Nothing changes on failure (SEQVID_ERR_NOMEM, SEQVID_ERR_ARG for an unknown value). */
 int sv_arena_set_weights(sv_arena *a, int weights, const char *fn);
+/* *weights = SEQVID_WEIGHTS_BF16 where params16 holds the weights, else SEQVID_WEIGHTS_F32
+ * (SEQVID_ERR_NULL for a NULL weights). */
+int sv_arena_get_weights(const sv_arena *a, int *weights, const char *fn);
+/* SEQVID_OK where the weights are float32; else SEQVID_ERR_STATE with a message saying that
+ * `fn` would need `what`, which a bf16 arena does not have (training, a writable array). */
+int sv_arena_need_f32(const sv_arena *a, const char *what, const char *fn);
 /* The offset of a layer's block (its first weight) in a, whichever way a stores them. */
 size_t sv_arena_layer_offset(const sv_arena *a, const sv_lstm_layer *l);
 /* n weights from offset off, as float32 (widened where they are stored as bf16). */

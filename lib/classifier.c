@@ -151,9 +151,8 @@ int seqvid_classifier_copy_encoder(seqvid_classifier *c, const seqvid_model *m) 
                        "LAYERS %d, PEEPHOLES %d) does not fit the classifier's stack (%d, %d, "
                        "%d, %d)", __func__, m->D, m->H, m->L, m->peep, c->D, c->H, c->L,
                        c->peep);
-    if (c->arena.weights == SEQVID_WEIGHTS_BF16)
-        return sv_fail(SEQVID_ERR_STATE, "%s: the classifier's weights are stored as bf16 "
-                       "(inference only); store them as SEQVID_WEIGHTS_F32 first", __func__);
+    int st = sv_arena_need_f32(&c->arena, "float32 stack to copy into", __func__);
+    if (st) return st;
     for (int l = 0; l < c->L; l++) {
         const sv_lstm_layer *src = &m->enc.layer[l];
         sv_lstm_layer *dst = &c->stack.layer[l];
@@ -460,9 +459,7 @@ int seqvid_experimental_classifier_set_weights(seqvid_classifier *c, int weights
 
 int seqvid_experimental_classifier_get_weights(const seqvid_classifier *c, int *weights) {
     SV_NOT_NULL(c);
-    SV_NOT_NULL(weights);
-    *weights = c->arena.weights;
-    return SEQVID_OK;
+    return sv_arena_get_weights(&c->arena, weights, __func__);
 }
 
 /* ------------------------------------------------------------------------------------------

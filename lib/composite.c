@@ -701,9 +701,7 @@ int seqvid_experimental_model_set_weights(seqvid_model *m, int weights) {
 
 int seqvid_experimental_model_get_weights(const seqvid_model *m, int *weights) {
     SV_NOT_NULL(m);
-    SV_NOT_NULL(weights);
-    *weights = m->arena.weights;
-    return SEQVID_OK;
+    return sv_arena_get_weights(&m->arena, weights, __func__);
 }
 
 /* ------------------------------------------------------------------------------------------

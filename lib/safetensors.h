@@ -22,9 +22,10 @@ typedef struct sv_tensor {
     size_t begin, end; /* bytes [begin, end) of the data section */
     const void *src;   /* writing: host floats or bytes */
     void *dst;         /* reading: destination of the bytes (NULL: checksum only) */
-    uint16_t *dst16;   /* reading F32 into a bf16 model: rounded into here (dst NULL) */
-    int through;       /* reading F32 with dst NULL: read through a buffer and checked, kept
-                          nowhere (dst16 NULL) or rounded into dst16 */
+    uint16_t *dst16;   /* reading F32 into a bf16 model: read through a buffer, checked and
+                          rounded into here (dst NULL) */
+    int through;       /* reading F32 with dst and dst16 NULL: read through a buffer and
+                          checked, kept nowhere */
 } sv_tensor;
 
 void sv_put_u64le(unsigned char *p, uint64_t v);

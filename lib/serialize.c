@@ -676,7 +676,7 @@ static int bind_blocks(const char *fn, header *h, const dest *m) {
                            "gives %s", fn, t->name, got, want);
         }
         matched[j] = 1; /* names are unique (checked), so no block matches twice */
-        if (m->params16) t->dst16 = m->params16 + b->offset, t->through = 1;
+        if (m->params16) t->dst16 = m->params16 + b->offset;
         else t->dst = m->params + b->offset;
     }
     for (size_t j = 0; j < m->n_blocks; j++)
@@ -686,18 +686,60 @@ static int bind_blocks(const char *fn, header *h, const dest *m) {
     return SEQVID_OK;
 }
 
+/* The first value of a loaded F32 tensor that fails its check: not finite; negative where a
+ * mean square is stored (RMSprop's s1, Adam's s2: sqrt would give NaN); too large for bf16
+ * where the tensor is rounded to it (a load straight into bf16). */
+enum { BAD_NONE, BAD_NONFINITE, BAD_NEGATIVE, BAD_BF16 };
+typedef struct bad_value {
+    int what;
+    const sv_tensor *t;
+    size_t i;
+    double v;
+} bad_value;
+
+/* Scan x[0..n), elements at, at+1, ... of tensor t, into *bad unless it holds one already. */
+static void find_bad(const sv_tensor *t, const float *x, size_t n, size_t at, int nonneg,
+                     int bf16, bad_value *bad) {
+    if (bad->what || (sv_all_finite(x, n) && !nonneg && !(bf16 && !sv_bf16_fits(x, n))))
+        return;
+    for (size_t i = 0; i < n && !bad->what; i++) {
+        bad->what = !isfinite(x[i])                   ? BAD_NONFINITE
+                    : nonneg && x[i] < 0              ? BAD_NEGATIVE
+                    : bf16 && !sv_bf16_fits(x + i, 1) ? BAD_BF16
+                                                      : BAD_NONE;
+        bad->t = t, bad->i = at + i, bad->v = x[i];
+    }
+}
+
+static int bad_status(const char *fn, const bad_value *b) {
+    if (b->what == BAD_NEGATIVE)
+        return sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' element %zu is %g; a mean square "
+                       "cannot be negative", fn, b->t->name, b->i, b->v);
+    return sv_fail(SEQVID_ERR_NONFINITE, "%s: sv_tensor '%s' element %zu is %g%s", fn,
+                   b->t->name, b->i, b->v, b->what == BAD_BF16 ? ", too large for bf16" : "");
+}
+
 /* Convert a loaded F32 sv_tensor to host order and check it. */
 static int finish_f32(const char *fn, const sv_tensor *t, int nonneg) {
-    float *x = t->dst;
-    sv_f32_from_le(x, t->count);
-    if (sv_all_finite(x, t->count) && !nonneg) return SEQVID_OK;
-    for (size_t i = 0; i < t->count; i++) {
-        if (!isfinite(x[i]))
-            return sv_fail(SEQVID_ERR_NONFINITE, "%s: sv_tensor '%s' element %zu is %g", fn,
-                           t->name, i, (double)x[i]);
-        if (nonneg && x[i] < 0)
-            return sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' element %zu is %g; a mean square "
-                           "cannot be negative", fn, t->name, i, (double)x[i]);
+    sv_f32_from_le(t->dst, t->count);
+    bad_value bad = {0};
+    find_bad(t, t->dst, t->count, 0, nonneg, 0, &bad);
+    return bad.what ? bad_status(fn, &bad) : SEQVID_OK;
+}
+
+/* Tensor t (F32) through `bounce` (SV_ST_CHUNK floats): to host order, checked as
+ * finish_f32 checks (and, rounded into t->dst16 if that is set, for bf16's range). The
+ * first failure goes into *bad, reported after the checksum as finish_f32's are. */
+static int read_through(const char *fn, sv_source *src, const sv_tensor *t, int nonneg,
+                        float *bounce, uint32_t *crc, bad_value *bad) {
+    for (size_t i0 = 0; i0 < t->count; i0 += SV_ST_CHUNK) {
+        size_t k = t->count - i0 < SV_ST_CHUNK ? t->count - i0 : SV_ST_CHUNK;
+        int st = sv_src_read(fn, src, bounce, k * sizeof *bounce, crc);
+        if (st) return st;
+        sv_f32_from_le(bounce, k);
+        find_bad(t, bounce, k, i0, nonneg, t->dst16 != NULL, bad);
+        if (t->dst16)
+            for (size_t i = 0; i < k; i++) t->dst16[i0 + i] = sv_bf16_from_float(bounce[i]);
     }
     return SEQVID_OK;
 }
@@ -725,42 +767,6 @@ enum load_flags {
 /* RMSprop's s1 and Adam's s2 are running mean squares: >= 0, or sqrt gives NaN. */
 static int nonneg_tensor(const header *h, size_t i) {
     return ((int)i == h->s1 && h->opt_kind == SEQVID_OPT_RMSPROP) || (int)i == h->s2;
-}
-
-/* The first value that failed its check while read through the buffer. */
-enum { BAD_NONE, BAD_NONFINITE, BAD_NEGATIVE, BAD_BF16 };
-typedef struct bad_value {
-    int what;
-    const sv_tensor *t;
-    size_t i;
-    double v;
-} bad_value;
-
-/* Tensor t (F32) through `bounce` (SV_ST_CHUNK floats): to host order, checked as
- * finish_f32 checks (finite; nonneg where asked), and rounded into t->dst16 if set (also
- * checked to stay finite in bf16). The first failure goes into *bad, reported after the
- * checksum like finish_f32's. */
-static int read_through(const char *fn, sv_source *src, const sv_tensor *t, int nonneg,
-                        float *bounce, uint32_t *crc, bad_value *bad) {
-    for (size_t i0 = 0; i0 < t->count; i0 += SV_ST_CHUNK) {
-        size_t k = t->count - i0 < SV_ST_CHUNK ? t->count - i0 : SV_ST_CHUNK;
-        int st = sv_src_read(fn, src, bounce, k * sizeof *bounce, crc);
-        if (st) return st;
-        sv_f32_from_le(bounce, k);
-        if (!bad->what && (!sv_all_finite(bounce, k) || nonneg ||
-                           (t->dst16 && !sv_bf16_fits(bounce, k))))
-            for (size_t i = 0; i < k && !bad->what; i++) {
-                float x = bounce[i];
-                bad->what = !isfinite(x)               ? BAD_NONFINITE
-                            : nonneg && x < 0          ? BAD_NEGATIVE
-                            : t->dst16 && !sv_bf16_fits(&x, 1) ? BAD_BF16
-                                                       : BAD_NONE;
-                bad->t = t, bad->i = i0 + i, bad->v = x;
-            }
-        if (t->dst16)
-            for (size_t i = 0; i < k; i++) t->dst16[i0 + i] = sv_bf16_from_float(bounce[i]);
-    }
-    return SEQVID_OK;
 }
 
 /* Load from src as `flags` (enum load_flags) say. */
@@ -905,9 +911,10 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
     uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
     for (size_t i = 0; i < h->n; i++) {
         const sv_tensor *t = &h->t[h->order[i]];
-        if (t->through) st = read_through(fn, src, t, nonneg_tensor(h, h->order[i]), bounce,
-                                          &crc, &bad);
-        else st = sv_src_read(fn, src, t->dst, t->end - t->begin, &crc);
+        if (t->through || t->dst16)
+            st = read_through(fn, src, t, nonneg_tensor(h, h->order[i]), bounce, &crc, &bad);
+        else
+            st = sv_src_read(fn, src, t->dst, t->end - t->begin, &crc);
         if (st) goto fail;
     }
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
@@ -919,14 +926,7 @@ static int load(const char *fn, sv_source *src, unsigned flags, loaded *out) {
         goto fail;
     }
     if (bad.what) { /* a value read through the buffer failed its check */
-        st = bad.what == BAD_NEGATIVE
-                 ? sv_fail(SEQVID_ERR_FORMAT, "%s: sv_tensor '%s' element %zu is %g; a mean "
-                           "square cannot be negative", fn, bad.t->name, bad.i, bad.v)
-             : bad.what == BAD_BF16
-                 ? sv_fail(SEQVID_ERR_NONFINITE, "%s: sv_tensor '%s' element %zu is %g, too "
-                           "large for bf16", fn, bad.t->name, bad.i, bad.v)
-                 : sv_fail(SEQVID_ERR_NONFINITE, "%s: sv_tensor '%s' element %zu is %g", fn,
-                           bad.t->name, bad.i, bad.v);
+        st = bad_status(fn, &bad);
         goto fail;
     }
     for (size_t i = 0; i < h->n; i++) {
