@@ -61,6 +61,7 @@ typedef struct {
     int layout; /* 0 auto (from the library), 1 input-major, 2 output-major */
     int bf16;   /* --precision bf16: the model's products in bf16 (experimental API) */
     int w16;    /* --weights bf16: the model's weights stored as bf16 (experimental API) */
+    int packed; /* --weights f32-packed: float32 plus packed copies (experimental API) */
 } options;
 
 /* ------------------------------------------------------------------------------------------
@@ -369,6 +370,7 @@ static seqvid_model *make_model(const options *o, long H) {
 
     CHECK(seqvid_model_create(cfg, &model));
     seqvid_config_free(cfg);
+    if (o->packed) CHECK(seqvid_experimental_model_set_weights(model, SEQVID_WEIGHTS_F32_PACKED));
     bf16_in_effect = 0;
     if (o->bf16) {
         int p;
@@ -457,7 +459,9 @@ static void run_model_case(const options *o, int c, long H, long B, int threads)
            "reps=%d median_ms=%.3f min_ms=%.3f gflop=%.4f gflops=%.2f rss_mb=%.1f "
            "rss_now_mb=%.1f loss_rec=%.3f loss_fut=%.3f\n",
            case_name[c], H, B, threads, o->density, o->peep ? "" : " peep=0",
-           bf16_in_effect ? " precision=bf16" : o->w16 ? " weights=bf16" : "", reps, med, mn,
+           bf16_in_effect ? " precision=bf16" : o->w16 ? " weights=bf16"
+                                              : o->packed ? " weights=f32-packed" : "",
+           reps, med, mn,
            flop * 1e-9, flop * 1e-9 / (med * 1e-3), peak_rss_mb(), rss_now_mb(), x.rec, x.fut);
     fflush(stdout);
     free(ms);
@@ -564,7 +568,9 @@ static void usage(FILE *f) {
             "  --opt sgd|adam       optimizer of train (SR15's SGD by default)\n"
             "  --precision f32|bf16 the model's products (bf16: experimental API, oneDNN on\n"
             "                       AVX512-BF16; elsewhere it says so and runs float32) [f32]\n"
-            "  --weights f32|bf16   how the model stores its weights (bf16: experimental API,\n"
+            "  --weights f32|bf16|f32-packed   how the model stores its weights (experimental\n"
+            "                       API). f32-packed: float32 plus packed copies for the\n"
+            "                       products of up to 64 rows. bf16:\n"
             "                       inference cases only: the model is saved by a child process\n"
             "                       and loaded straight into bf16, so rss_mb is the peak of\n"
             "                       inference in bf16) [f32]\n"
@@ -642,8 +648,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--in-frames")) ok = (o.K = atol(v)) > 1;
         else if (!strcmp(a, "--fut-frames")) ok = (o.M = atol(v)) > 1;
         else if (!strcmp(a, "--weights")) {
-            ok = !strcmp(v, "f32") || !strcmp(v, "bf16");
+            ok = !strcmp(v, "f32") || !strcmp(v, "bf16") || !strcmp(v, "f32-packed");
             o.w16 = !strcmp(v, "bf16");
+            o.packed = !strcmp(v, "f32-packed");
         } else if (!strcmp(a, "--precision")) {
             ok = !strcmp(v, "f32") || !strcmp(v, "bf16");
             o.bf16 = !strcmp(v, "bf16");

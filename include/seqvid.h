@@ -807,8 +807,11 @@ SEQVID_API int seqvid_experimental_model_get_precision(const seqvid_model *m, in
 /** How a model stores its weights (since 1.1, experimental). */
 typedef enum seqvid_weights {
     SEQVID_WEIGHTS_F32 = 0, /**< float32 (the default): the model trains, saves and runs */
-    SEQVID_WEIGHTS_BF16 = 1 /**< bfloat16, for inference: see
-                                 seqvid_experimental_model_set_weights */
+    SEQVID_WEIGHTS_BF16 = 1, /**< bfloat16, for inference: see
+                                  seqvid_experimental_model_set_weights */
+    SEQVID_WEIGHTS_F32_PACKED = 2 /**< float32, plus packed copies for products of a few
+                                       rows (since 1.1): see
+                                       seqvid_experimental_model_set_weights */
 } seqvid_weights;
 /** Store `m`'s weights as `weights`. SEQVID_WEIGHTS_BF16 rounds every weight to bfloat16 (to
  *  nearest, ties to even: 8 significant bits) and frees the float32 copy and the gradients:
@@ -825,6 +828,18 @@ typedef enum seqvid_weights {
  *  widened. SEQVID_WEIGHTS_F32 widens the bf16 values back (exact: the rounded weights), after
  *  which the model trains and saves again; a pointer from seqvid_model_params taken before
  *  the conversion to bf16 is invalid. Not saved in files.
+ *  SEQVID_WEIGHTS_F32_PACKED keeps the float32 weights, and everything a float32 model does
+ *  (training, saving, the arrays), and trades memory for speed: each weight matrix that a
+ *  product of at most 64 rows multiplies (batches of up to 64 sequences: the recurrent
+ *  products of every step, the input products of decoders fed their own predictions, the
+ *  readouts at inference) gets a copy packed for the library's own register-tile kernel,
+ *  made on first use and again after the weights change (an optimizer step, a write through
+ *  seqvid_model_params). The copies hold up to as many bytes again as those matrices; the
+ *  products run without re-packing them on every call, as the CBLAS backends do (measured
+ *  1.6x on 16 x 512 x 2048 on an AVX2 CPU: docs/performance.md, "Weights packed once").
+ *  Its results are bitwise independent of the thread count, as everywhere, and differ from
+ *  SEQVID_WEIGHTS_F32's by float32 rounding only (another order of summation). Products in
+ *  bf16 precision (seqvid_experimental_model_set_precision, where it runs) do not use it.
  *  @return SEQVID_OK; SEQVID_ERR_NULL; SEQVID_ERR_ARG for an unknown value; SEQVID_ERR_NONFINITE
  *  if a weight is NaN or Inf (or too large for bf16); SEQVID_ERR_NOMEM. On error nothing
  *  changed. */
@@ -840,7 +855,8 @@ SEQVID_API int seqvid_experimental_model_get_weights(const seqvid_model *m, int 
  *  load holds it while loading). The model equals that pair's, bit for bit. A value too
  *  large for bf16 gives SEQVID_ERR_NONFINITE, as NaN or Inf do; every other error as
  *  seqvid_model_load.
- *  SEQVID_WEIGHTS_F32 is seqvid_model_load. */
+ *  SEQVID_WEIGHTS_F32 is seqvid_model_load; SEQVID_WEIGHTS_F32_PACKED is seqvid_model_load
+ *  followed by seqvid_experimental_model_set_weights. */
 SEQVID_API int seqvid_experimental_model_load_as(const char *path, int weights,
                                                  seqvid_model **out);
 SEQVID_API int seqvid_experimental_model_load_buffer_as(const void *buf, size_t size,

@@ -21,6 +21,14 @@ size_t sv_stack_param_count(int D, int H, int L, int peep) {
 
 size_t sv_readout_param_count(int in, int out) { return (size_t)in * (size_t)out + (size_t)out; }
 
+/* Packed copies on or off for the float32 weights (packed.h). */
+static void set_packed(sv_arena *a, int on) {
+    if (a->packed == on) return;
+    if (on) sv_packed_register(&a->pk, a->params, a->n_params, &a->version);
+    else sv_packed_unregister(&a->pk);
+    a->packed = on;
+}
+
 int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn) {
     a->n_params = n;
     a->grads = NULL;
@@ -40,6 +48,7 @@ int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn) {
 }
 
 void sv_arena_release(sv_arena *a) {
+    set_packed(a, 0);
     if (a->params) sv_blas_weights_unregister(a->params);
     sv_free(a->params);
     sv_free(a->grads);
@@ -58,7 +67,9 @@ int sv_arena_need_f32(const sv_arena *a, const char *what, const char *fn) {
 
 int sv_arena_get_weights(const sv_arena *a, int *weights, const char *fn) {
     if (!weights) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'weights' is NULL", fn);
-    *weights = a->params16 ? SEQVID_WEIGHTS_BF16 : SEQVID_WEIGHTS_F32;
+    *weights = a->params16 ? SEQVID_WEIGHTS_BF16
+               : a->packed ? SEQVID_WEIGHTS_F32_PACKED
+                           : SEQVID_WEIGHTS_F32;
     return SEQVID_OK;
 }
 
@@ -187,13 +198,24 @@ int sv_arena_finish(sv_arena *a, const char *fn) {
 }
 
 int sv_arena_set_weights(sv_arena *a, int weights, const char *fn) {
-    if (weights != SEQVID_WEIGHTS_F32 && weights != SEQVID_WEIGHTS_BF16)
-        return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is neither SEQVID_WEIGHTS_F32 (0) "
-                       "nor SEQVID_WEIGHTS_BF16 (1)", fn, weights);
-    if ((weights == SEQVID_WEIGHTS_BF16) == (a->params16 != NULL)) return SEQVID_OK;
-    int st = weights == SEQVID_WEIGHTS_BF16 ? to_bf16(a, fn) : to_f32(a, fn);
-    if (st) return st;
-    a->version++;
+    if (weights != SEQVID_WEIGHTS_F32 && weights != SEQVID_WEIGHTS_BF16 &&
+        weights != SEQVID_WEIGHTS_F32_PACKED)
+        return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is not SEQVID_WEIGHTS_F32 (0), "
+                       "SEQVID_WEIGHTS_BF16 (1) or SEQVID_WEIGHTS_F32_PACKED (2)", fn, weights);
+    const int bf16 = weights == SEQVID_WEIGHTS_BF16;
+    if (bf16 != (a->params16 != NULL)) {
+        /* The packed copies go before the float32 weights are rounded in place; to_bf16
+         * fails only before it touches them, and then they come back. */
+        const int was_packed = a->packed;
+        if (bf16) set_packed(a, 0);
+        int st = bf16 ? to_bf16(a, fn) : to_f32(a, fn);
+        if (st) {
+            if (bf16) set_packed(a, was_packed);
+            return st;
+        }
+        a->version++;
+    }
+    if (!bf16) set_packed(a, weights == SEQVID_WEIGHTS_F32_PACKED);
     return SEQVID_OK;
 }
 

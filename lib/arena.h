@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "lstm.h"
+#include "packed.h"
 
 #define SV_MAX_LAYERS 16
 #define SV_MAX_BLOCKS (3 * SV_MAX_LAYERS * 4 + 4)
@@ -53,6 +54,10 @@ typedef struct sv_arena {
      * pointers refuse (SEQVID_ERR_STATE). The storage is whichever of params and params16
      * is set (sv_arena_get_weights). */
     uint16_t *params16;
+    /* SEQVID_WEIGHTS_F32_PACKED: float32 weights, registered here for packed copies of the
+     * matrices that products of a few rows read (packed.h); packed says so. */
+    int packed;
+    sv_packed_range pk;
     float *vec;
     float *panel; /* scratch of the bf16 products (SV_BF16_PANEL floats; owners use one
                      thread at a time, so one is enough) */
@@ -78,8 +83,9 @@ typedef struct sv_readout {
 size_t sv_stack_param_count(int D, int H, int L, int peep);
 size_t sv_readout_param_count(int in, int out);
 
-/* Allocate n zeroed weights stored as `weights` (SEQVID_WEIGHTS_*; 0, or SEQVID_ERR_NOMEM
- * with a message); float32 ones are registered with the backend's weight cache. The
+/* Allocate n zeroed weights stored as `weights` (SEQVID_WEIGHTS_F32 or _BF16; 0, or
+ * SEQVID_ERR_NOMEM with a message); float32 ones are registered with the backend's weight
+ * cache. The
  * gradients come later, with the first call that needs them: inference never allocates
  * them. After the layout (sv_arena_add_*), sv_arena_finish. */
 int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn);
@@ -94,13 +100,14 @@ void sv_arena_release(sv_arena *a);
  * (a->grads). Returns SEQVID_OK, SEQVID_ERR_NOMEM, or SEQVID_ERR_STATE where the weights are
  * stored as bf16 (no training), with the message set with fn. */
 int sv_arena_grads(sv_arena *a, const char *fn);
-/* Store the weights as SEQVID_WEIGHTS_F32 or _BF16 (see the struct). To bf16: every weight
- * is rounded (SEQVID_ERR_NONFINITE if one is NaN or Inf, or too large for bf16), the float32
- * weights and the gradients are freed. Back to float32: the bf16 values widened (exact).
- * Nothing changes on failure (SEQVID_ERR_NOMEM, SEQVID_ERR_ARG for an unknown value). */
+/* Store the weights as SEQVID_WEIGHTS_F32, _BF16 or _F32_PACKED (see the struct). To bf16:
+ * every weight is rounded (SEQVID_ERR_NONFINITE if one is NaN or Inf, or too large for bf16),
+ * the float32 weights and the gradients are freed. Back to float32: the bf16 values widened
+ * (exact). Packed: float32 (widened first from bf16) with packed copies made as products need
+ * them. Nothing changes on failure (SEQVID_ERR_NOMEM, SEQVID_ERR_ARG for an unknown value). */
 int sv_arena_set_weights(sv_arena *a, int weights, const char *fn);
-/* *weights = SEQVID_WEIGHTS_BF16 where params16 holds the weights, else SEQVID_WEIGHTS_F32
- * (SEQVID_ERR_NULL for a NULL weights). */
+/* *weights = SEQVID_WEIGHTS_BF16 where params16 holds the weights, SEQVID_WEIGHTS_F32_PACKED
+ * where they are packed, else SEQVID_WEIGHTS_F32 (SEQVID_ERR_NULL for a NULL weights). */
 int sv_arena_get_weights(const sv_arena *a, int *weights, const char *fn);
 /* SEQVID_OK where the weights are float32; else SEQVID_ERR_STATE with a message saying that
  * `fn` would need `what`, which a bf16 arena does not have (training, a writable array). */

@@ -1,6 +1,6 @@
 /* gemm_cblas.c -- the CBLAS backend of blas.h: OpenBLAS (default) or Debian's reference
- * (netlib) CBLAS. There is no weight cache (OpenBLAS packs its operands on every call) and no
- * bf16 path.
+ * (netlib) CBLAS. There is no weight cache (OpenBLAS packs its operands on every call; weights
+ * stored as SEQVID_WEIGHTS_F32_PACKED bring their own, packed.h) and no bf16 path.
  *
  * Results do not depend on the thread count (include/seqvid.h, "Determinism"; issue 14 item
  * 9). OpenBLAS's own threading splits a product differently for each thread count (1 vs 2
@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include "blas.h"
 #include "gemm_chunks.h"
+#include "packed.h"
 #include "parallel.h"
 #ifdef SEQVID_BLAS_REFERENCE
 #include <cblas-netlib.h>
@@ -93,6 +94,9 @@ static void gemm_chunks(void *ctx, int c0, int c1) {
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
+    if (!transa && !transb && alpha == 1.0f &&
+        sv_packed_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc))
+        return;
     sv_gemm_job j;
     int chunks = sv_gemm_plan(&j, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     blas_single_begin();

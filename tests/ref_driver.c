@@ -19,13 +19,14 @@
  *        CASEDIR/grads_after.f32, params_after.f32   the arenas after all other calls
  *        CASEDIR/recon_truth.f32, recon_pred.f32     seqvid_model_reconstruct, T*S*D
  *        CASEDIR/predict.f32  n_future*S*D,  CASEDIR/encode.f32  S*F
- *        CASEDIR/bf16_*.f32   the inference calls again with the weights stored as bf16 (the
- *                             experimental SEQVID_WEIGHTS_BF16), results "bf16_<call>"
+ *        CASEDIR/pk_*.f32     the inference calls again with the weights stored packed (the
+ *                             experimental SEQVID_WEIGHTS_F32_PACKED), results "pk_<call>"
+ *        CASEDIR/bf16_*.f32   and stored as bf16 (SEQVID_WEIGHTS_BF16), results "bf16_<call>"
  * Blocks are matched by name, so the driver never assumes offsets; a block missing on either
  * side, or of another shape, is an error (exit 2). Library failures are recorded in
  * results.txt (and their message printed on stderr), not fatal: python judges them.
  */
-#define SEQVID_EXPERIMENTAL /* the scheduled sampling keys, the bf16 weight storage */
+#define SEQVID_EXPERIMENTAL /* the scheduled sampling keys, the weight storages */
 #include <seqvid.h>
 
 #include <stdio.h>
@@ -40,6 +41,53 @@ static int model_block(const void *obj, size_t i, const char **name, size_t *off
                     size_t *cols)
 {
     return seqvid_model_param_block(obj, i, name, off, rows, cols);
+}
+
+/* The inference calls with the weights stored as `weights`: evaluate teacher-forced, then
+ * both reconstruction feeds each through evaluate(INFERENCE) and reconstruct (sentinel fill:
+ * frames past a sequence's length must come back as 0), predict, encode. Results
+ * "<pre><call>", files "<pre>recon_*.f32", "<pre>predict.f32", "<pre>encode.f32" (TSD, PSD,
+ * SF floats). */
+static void run_stored(seqvid_model *model, seqvid_batch *batch, FILE *res, int weights,
+                       const char *pre, size_t n_future, size_t TSD, size_t PSD, size_t SF)
+{
+    char call[64], file[64];
+#define NAME(buf, what) (snprintf(buf, sizeof buf, "%s%s", pre, what), buf)
+    int st = seqvid_experimental_model_set_weights(model, weights);
+    report(res, NAME(call, "set"), st, 0, 0, 0);
+    if (st != SEQVID_OK)
+        return;
+    float rec = -1.0f, fut = -1.0f;
+    st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_TEACHER_FORCED, &rec, &fut);
+    report(res, NAME(call, "eval_tf"), st, 2, rec, fut);
+    float *out = xmalloc(TSD * sizeof(float));
+    const struct { int feed; const char *ev, *rc, *file; } feeds[] = {
+        {SEQVID_FEED_TRUTH, "eval_inf_truth", "reconstruct_truth", "recon_truth.f32"},
+        {SEQVID_FEED_PREDICTION, "eval_inf_pred", "reconstruct_pred", "recon_pred.f32"}};
+    for (size_t k = 0; k < 2; k++) {
+        st = seqvid_model_set(model, SEQVID_CFG_RECON_FEED, feeds[k].feed);
+        report(res, "set_feed", st, 0, 0, 0);
+        rec = fut = -1.0f;
+        st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_INFERENCE, &rec, &fut);
+        report(res, NAME(call, feeds[k].ev), st, 2, rec, fut);
+        for (size_t i = 0; i < TSD; i++)
+            out[i] = 12345.0f;
+        st = seqvid_model_reconstruct(model, batch, out, TSD);
+        report(res, NAME(call, feeds[k].rc), st, 0, 0, 0);
+        write_f32(NAME(file, feeds[k].file), out, st == SEQVID_OK ? TSD : 0);
+    }
+    free(out);
+    out = xmalloc(PSD * sizeof(float));
+    st = seqvid_model_predict(model, batch, n_future, out, PSD);
+    report(res, NAME(call, "predict"), st, 0, 0, 0);
+    write_f32(NAME(file, "predict.f32"), out, st == SEQVID_OK ? PSD : 0);
+    free(out);
+    out = xmalloc(SF * sizeof(float));
+    st = seqvid_model_encode(model, batch, out, SF);
+    report(res, NAME(call, "encode"), st, 0, 0, 0);
+    write_f32(NAME(file, "encode.f32"), out, st == SEQVID_OK ? SF : 0);
+    free(out);
+#undef NAME
 }
 
 int main(int argc, char **argv)
@@ -145,85 +193,25 @@ int main(int argc, char **argv)
         fclose(f);
     }
 
-    rec = fut = -1.0f;
-    st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_TEACHER_FORCED, &rec, &fut);
-    report(res, "eval_tf", st, 2, rec, fut);
-
-    /* Both reconstruction feeds, each through evaluate(INFERENCE) and reconstruct. Sentinel
-     * fill: frames past a sequence's length must come back as 0. */
-    float *out = xmalloc(TSD * sizeof(float));
-    const struct { int feed; const char *ev, *rc, *file; } feeds[] = {
-        {SEQVID_FEED_TRUTH, "eval_inf_truth", "reconstruct_truth", "recon_truth.f32"},
-        {SEQVID_FEED_PREDICTION, "eval_inf_pred", "reconstruct_pred", "recon_pred.f32"}};
-    for (size_t k = 0; k < 2; k++) {
-        st = seqvid_model_set(model, SEQVID_CFG_RECON_FEED, feeds[k].feed);
-        report(res, "set_feed", st, 0, 0, 0);
-        rec = fut = -1.0f;
-        st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_INFERENCE, &rec, &fut);
-        report(res, feeds[k].ev, st, 2, rec, fut);
-        for (size_t i = 0; i < TSD; i++)
-            out[i] = 12345.0f;
-        st = seqvid_model_reconstruct(model, batch, out, TSD);
-        report(res, feeds[k].rc, st, 0, 0, 0);
-        write_f32(feeds[k].file, out, st == SEQVID_OK ? TSD : 0);
-    }
-    free(out);
-
-    const size_t PSD = (size_t)n_future * (size_t)S * (size_t)D;
-    out = xmalloc(PSD * sizeof(float));
-    st = seqvid_model_predict(model, batch, (size_t)n_future, out, PSD);
-    report(res, "predict", st, 0, 0, 0);
-    write_f32("predict.f32", out, st == SEQVID_OK ? PSD : 0);
-    free(out);
-
     size_t F = 0;
     st = seqvid_model_feature_dim(model, &F);
     report(res, "feature_dim", st, 1, (double)F, 0);
-    out = xmalloc((size_t)S * F * sizeof(float));
-    st = seqvid_model_encode(model, batch, out, (size_t)S * F);
-    report(res, "encode", st, 0, 0, 0);
-    write_f32("encode.f32", out, st == SEQVID_OK ? (size_t)S * F : 0);
-    free(out);
+    const size_t PSD = (size_t)n_future * (size_t)S * (size_t)D;
+    run_stored(model, batch, res, SEQVID_WEIGHTS_F32, "", (size_t)n_future, TSD, PSD,
+               (size_t)S * F);
 
     /* Neither evaluate nor inference may touch the weights or the last gradients. */
     write_f32("grads_after.f32", grads, count);
     write_f32("params_after.f32", params, count);
 
-    /* The inference calls again with the weights stored as bf16: python compares them with
-     * its float64 model on the weights it rounds to bf16 itself. (The arrays above are
-     * freed by the conversion: not read after it.) */
-    st = seqvid_experimental_model_set_weights(model, SEQVID_WEIGHTS_BF16);
-    report(res, "bf16_set", st, 0, 0, 0);
-    if (st == SEQVID_OK) {
-        rec = fut = -1.0f;
-        st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_TEACHER_FORCED, &rec, &fut);
-        report(res, "bf16_eval_tf", st, 2, rec, fut);
-        out = xmalloc(TSD * sizeof(float));
-        const char *ev16[2] = {"bf16_eval_inf_truth", "bf16_eval_inf_pred"};
-        const char *rc16[2] = {"bf16_reconstruct_truth", "bf16_reconstruct_pred"};
-        const char *file16[2] = {"bf16_recon_truth.f32", "bf16_recon_pred.f32"};
-        for (size_t k = 0; k < 2; k++) {
-            st = seqvid_model_set(model, SEQVID_CFG_RECON_FEED, feeds[k].feed);
-            report(res, "set_feed", st, 0, 0, 0);
-            rec = fut = -1.0f;
-            st = seqvid_model_evaluate(model, batch, SEQVID_EVAL_INFERENCE, &rec, &fut);
-            report(res, ev16[k], st, 2, rec, fut);
-            st = seqvid_model_reconstruct(model, batch, out, TSD);
-            report(res, rc16[k], st, 0, 0, 0);
-            write_f32(file16[k], out, st == SEQVID_OK ? TSD : 0);
-        }
-        free(out);
-        out = xmalloc(PSD * sizeof(float));
-        st = seqvid_model_predict(model, batch, (size_t)n_future, out, PSD);
-        report(res, "bf16_predict", st, 0, 0, 0);
-        write_f32("bf16_predict.f32", out, st == SEQVID_OK ? PSD : 0);
-        free(out);
-        out = xmalloc((size_t)S * F * sizeof(float));
-        st = seqvid_model_encode(model, batch, out, (size_t)S * F);
-        report(res, "bf16_encode", st, 0, 0, 0);
-        write_f32("bf16_encode.f32", out, st == SEQVID_OK ? (size_t)S * F : 0);
-        free(out);
-    }
+    /* The inference calls again with the weights stored packed (float32: python compares
+     * them with its float64 model on the same weights), then as bf16 (python rounds the
+     * weights to bf16 itself). (The arrays above are freed by the bf16 conversion: not read
+     * after it.) */
+    run_stored(model, batch, res, SEQVID_WEIGHTS_F32_PACKED, "pk_", (size_t)n_future, TSD, PSD,
+               (size_t)S * F);
+    run_stored(model, batch, res, SEQVID_WEIGHTS_BF16, "bf16_", (size_t)n_future, TSD, PSD,
+               (size_t)S * F);
 
     fclose(res);
     seqvid_batch_free(batch);

@@ -6,7 +6,10 @@
  * model refuses (training, the float32 arrays, saving) without changing, the way back to
  * float32 (exact), the classifier built from its encoder and a classifier stored in bf16,
  * loading straight into bf16, and the failures: NaN, a weight too large for bf16, and every
- * allocation failing in turn, each leaving the model as it was. */
+ * allocation failing in turn, each leaving the model as it was. Last, the float32 weights
+ * with packed copies (SEQVID_WEIGHTS_F32_PACKED): every inference call agrees with the plain
+ * float32 model, the copies follow training and writes through the params array, and the
+ * storage goes to bf16 and back, saves and loads. */
 #define _POSIX_C_SOURCE 200809L /* getpid */
 #include <float.h>
 #include <math.h>
@@ -23,6 +26,7 @@
 #include "seqvid.h"
 #include "alloc.h"
 #include "bf16.h"
+#include "packed.h"
 #include "rng.h"
 
 /* The independent rounding: x = m 2^e with 1/2 <= |m| < 1; keep 8 significant bits of m,
@@ -219,8 +223,8 @@ static seqvid_batch *frames(size_t S, int sparse, uint64_t seed) {
 static void near(const float *a, const float *b, size_t n, double tol, const char *what) {
     for (size_t i = 0; i < n; i++)
         if (!(fabs((double)a[i] - (double)b[i]) <= tol * (1.0 + fabs((double)b[i]))))
-            fail_msg("%s[%zu]: bf16 model %.9g, float32 model with rounded weights %.9g", what,
-                     i, (double)a[i], (double)b[i]);
+            fail_msg("%s[%zu]: stored model %.9g, float32 model %.9g", what, i, (double)a[i],
+                     (double)b[i]);
 }
 
 /* Every inference call of m, into one array (losses, features, reconstructions,
@@ -251,34 +255,50 @@ static float *outputs(seqvid_model *m, const seqvid_batch *b, size_t S, size_t *
     return o;
 }
 
-static void test_model_matches_rounded(void **state) {
-    (void)state;
+/* A model stored as `weights` against the float32 model with the weights it should compute
+ * with (bf16: rounded by the test; packed: the same): every inference call within `tol`, and
+ * bitwise the same at 1 and 3 threads. */
+static void check_storage(int weights, double tol) {
     for (int layers = 1; layers <= 2; layers++)
         for (int cond = 0; cond <= 1; cond++) {
-            seqvid_model *bf, *ref;
-            make_pair(layers, cond, &bf, &ref);
+            seqvid_model *m, *ref;
+            if (weights == SEQVID_WEIGHTS_BF16) {
+                make_pair(layers, cond, &m, &ref);
+            } else {
+                m = make(layers, cond), ref = make(layers, cond);
+            }
             int w = -1;
-            assert_int_equal(seqvid_experimental_model_get_weights(bf, &w), 0);
+            assert_int_equal(seqvid_experimental_model_get_weights(m, &w), 0);
             assert_int_equal(w, SEQVID_WEIGHTS_F32);
-            assert_int_equal(seqvid_experimental_model_set_weights(bf, SEQVID_WEIGHTS_BF16), 0);
-            assert_int_equal(seqvid_experimental_model_get_weights(bf, &w), 0);
-            assert_int_equal(w, SEQVID_WEIGHTS_BF16);
+            assert_int_equal(seqvid_experimental_model_set_weights(m, weights), 0);
+            assert_int_equal(seqvid_experimental_model_get_weights(m, &w), 0);
+            assert_int_equal(w, weights);
             for (size_t S = 1; S <= 5; S += 4)
                 for (int sparse = 0; sparse <= 1; sparse++) {
                     seqvid_batch *b = frames(S, sparse, 100 + S + sparse);
                     size_t n, n3;
-                    float *want = outputs(ref, b, S, &n), *got = outputs(bf, b, S, &n);
-                    near(got, want, n, 2e-5, "output");
+                    unsigned long packs0, hits0, packs, hits;
+                    sv_packed_counts(&packs0, &hits0);
+                    float *want = outputs(ref, b, S, &n), *got = outputs(m, b, S, &n);
+                    sv_packed_counts(&packs, &hits);
+                    /* the packed products really ran (and only for packed weights) */
+                    assert_int_equal(hits > hits0, weights == SEQVID_WEIGHTS_F32_PACKED);
+                    near(got, want, n, tol, "output");
                     assert_int_equal(seqvid_set_threads(3), 0);
-                    float *got3 = outputs(bf, b, S, &n3);
+                    float *got3 = outputs(m, b, S, &n3);
                     assert_int_equal(seqvid_set_threads(1), 0);
                     assert_memory_equal(got, got3, n * sizeof *got); /* thread count: bitwise */
                     free(want), free(got), free(got3);
                     seqvid_batch_free(b);
                 }
-            seqvid_model_free(bf);
+            seqvid_model_free(m);
             seqvid_model_free(ref);
         }
+}
+
+static void test_model_matches_rounded(void **state) {
+    (void)state;
+    check_storage(SEQVID_WEIGHTS_BF16, 2e-5);
 }
 
 /* What a bf16 model refuses, and that refusing changes nothing; then back to float32. */
@@ -310,7 +330,7 @@ static void test_refusals_and_way_back(void **state) {
                      SEQVID_ERR_STATE);
     FILE *f = fopen("never-written.safetensors", "rb");
     assert_null(f);
-    assert_int_equal(seqvid_experimental_model_set_weights(bf, 2), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_experimental_model_set_weights(bf, 3), SEQVID_ERR_ARG);
     assert_int_equal(seqvid_experimental_model_set_weights(bf, -1), SEQVID_ERR_ARG);
     assert_int_equal(seqvid_experimental_model_set_weights(NULL, 0), SEQVID_ERR_NULL);
     assert_int_equal(seqvid_experimental_model_get_weights(bf, NULL), SEQVID_ERR_NULL);
@@ -545,7 +565,7 @@ static void test_load_as(void **state) {
     assert_int_equal(w, SEQVID_WEIGHTS_F32);
     seqvid_model_free(a);
     a = (seqvid_model *)file;
-    assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, 2, &a), SEQVID_ERR_ARG);
+    assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, 3, &a), SEQVID_ERR_ARG);
     assert_null(a);
     assert_int_equal(seqvid_experimental_model_load_buffer_as(NULL, size, 1, &a), SEQVID_ERR_NULL);
     assert_int_equal(seqvid_experimental_model_load_buffer_as(file, size, 1, NULL),
@@ -605,6 +625,85 @@ static void test_load_as(void **state) {
     seqvid_model_free(m);
 }
 
+/* ---- float32 with packed copies ------------------------------------------------------------ */
+
+/* Only the order of float32 sums differs from the plain float32 model. */
+static void test_packed_matches_f32(void **state) {
+    (void)state;
+    check_storage(SEQVID_WEIGHTS_F32_PACKED, 1e-5);
+}
+
+/* The copies follow the weights: through training (each optimizer step) and through writes
+ * into the params array; the storage goes to bf16 and back, saves, and loads as packed. */
+static void test_packed_follows_weights(void **state) {
+    (void)state;
+    seqvid_model *pk = make(1, 1), *ref = make(1, 1);
+    assert_int_equal(seqvid_experimental_model_set_weights(pk, SEQVID_WEIGHTS_F32_PACKED), 0);
+    seqvid_batch *b = frames(5, 0, 31);
+    size_t n, np;
+    float *start = outputs(pk, b, 5, &n);
+    seqvid_optimizer *o1, *o2;
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_ADAM, &o1), 0);
+    assert_int_equal(seqvid_optimizer_create(SEQVID_OPT_ADAM, &o2), 0);
+    for (int i = 0; i < 5; i++) {
+        float lp, lr;
+        assert_int_equal(seqvid_model_train_step(pk, o1, b, &lp, NULL), 0);
+        assert_int_equal(seqvid_model_train_step(ref, o2, b, &lr, NULL), 0);
+        near(&lp, &lr, 1, 1e-5, "training loss");
+    }
+    float *got = outputs(pk, b, 5, &n), *want = outputs(ref, b, 5, &n);
+    near(got, want, n, 1e-4, "after training");
+    double moved = 0; /* the weights moved far more than the tolerance: a stale copy shows */
+    for (size_t i = 0; i < n; i++) moved = fmax(moved, fabs((double)got[i] - start[i]));
+    assert_true(moved > 1e-2);
+    free(got), free(want);
+
+    /* a write through the params array, with no call in between */
+    float *pp, *pr;
+    assert_int_equal(seqvid_model_params(pk, &pp), 0);
+    assert_int_equal(seqvid_model_params(ref, &pr), 0);
+    assert_int_equal(seqvid_model_param_count(pk, &np), 0);
+    for (size_t i = 0; i < np; i++) pp[i] *= -0.5f, pr[i] *= -0.5f;
+    got = outputs(pk, b, 5, &n), want = outputs(ref, b, 5, &n);
+    near(got, want, n, 1e-4, "after a write through params");
+    free(got), free(want);
+
+    /* to bf16 and back to packed: the rounded weights, still packed */
+    assert_int_equal(seqvid_experimental_model_set_weights(pk, SEQVID_WEIGHTS_BF16), 0);
+    assert_int_equal(seqvid_experimental_model_set_weights(ref, SEQVID_WEIGHTS_BF16), 0);
+    assert_int_equal(seqvid_experimental_model_set_weights(pk, SEQVID_WEIGHTS_F32_PACKED), 0);
+    assert_int_equal(seqvid_experimental_model_set_weights(ref, SEQVID_WEIGHTS_F32), 0);
+    int w;
+    assert_int_equal(seqvid_experimental_model_get_weights(pk, &w), 0);
+    assert_int_equal(w, SEQVID_WEIGHTS_F32_PACKED);
+    got = outputs(pk, b, 5, &n), want = outputs(ref, b, 5, &n);
+    near(got, want, n, 1e-5, "after bf16 and back");
+    free(got), free(want);
+
+    /* saves as float32; loads as packed; plain float32 again gives the plain products */
+    size_t size;
+    assert_int_equal(seqvid_model_save_buffer(pk, NULL, 0, &size), 0);
+    void *file = malloc(size);
+    assert_int_equal(seqvid_model_save_buffer(pk, file, size, &size), 0);
+    seqvid_model *back;
+    assert_int_equal(
+        seqvid_experimental_model_load_buffer_as(file, size, SEQVID_WEIGHTS_F32_PACKED, &back), 0);
+    assert_int_equal(seqvid_experimental_model_get_weights(back, &w), 0);
+    assert_int_equal(w, SEQVID_WEIGHTS_F32_PACKED);
+    float *a1 = outputs(back, b, 5, &n), *a2 = outputs(pk, b, 5, &n);
+    assert_memory_equal(a1, a2, n * sizeof *a1);
+    assert_int_equal(seqvid_experimental_model_set_weights(back, SEQVID_WEIGHTS_F32), 0);
+    seqvid_model *loaded;
+    assert_int_equal(seqvid_model_load_buffer(file, size, &loaded), 0);
+    float *plain = outputs(back, b, 5, &n), *f32 = outputs(loaded, b, 5, &n);
+    assert_memory_equal(plain, f32, n * sizeof *plain);
+    free(a1), free(a2), free(plain), free(f32), free(file), free(start);
+    seqvid_model_free(back), seqvid_model_free(loaded);
+    seqvid_optimizer_free(o1), seqvid_optimizer_free(o2);
+    seqvid_batch_free(b);
+    seqvid_model_free(pk), seqvid_model_free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounding),
@@ -615,6 +714,8 @@ int main(void) {
         cmocka_unit_test(test_classifier_weights),
         cmocka_unit_test(test_failures_change_nothing),
         cmocka_unit_test(test_load_as),
+        cmocka_unit_test(test_packed_matches_f32),
+        cmocka_unit_test(test_packed_follows_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@ typedef struct options {
     source_options src;
     const char *model;
     long frames, batch;
-    int stream, bf16;
+    int stream, weights;
 } options;
 
 enum { OPT_MODEL = SRC_OPT_FIRST_FREE_, OPT_FRAMES, OPT_BATCH, OPT_STREAM, OPT_WEIGHTS };
@@ -48,7 +48,7 @@ static options parse_options(int argc, char **argv)
         case OPT_FRAMES: o.frames = ex_parse_long("--frames", optarg, 1, 1 << 20); break;
         case OPT_BATCH: o.batch = ex_parse_long("--batch", optarg, 1, 1 << 16); break;
         case OPT_STREAM: o.stream = 1; break;
-        case OPT_WEIGHTS: o.bf16 = model_weights_option(optarg); break;
+        case OPT_WEIGHTS: o.weights = model_weights_option(optarg); break;
         case 'h': command_usage(stdout, "encode"); exit(0);
         default: command_usage(stderr, "encode"); exit(2);
         }
@@ -67,7 +67,7 @@ int cmd_encode(int argc, char **argv)
     const char *out = o.src.common.out_dir;
     ex_common_apply(&o.src.common);
 
-    seqvid_model *model = model_read(o.model, o.bf16);
+    seqvid_model *model = model_read(o.model, o.weights);
     ex_model_info m = ex_model_describe(model);
     size_t F;
     ex_check(seqvid_model_feature_dim(model, &F), "model");

@@ -8,20 +8,20 @@
 
 #include <string.h>
 
-seqvid_model *model_read(const char *path, int bf16)
+seqvid_model *model_read(const char *path, int weights)
 {
     seqvid_model *model;
-    /* Both loads also accept a checkpoint and return its model; the bf16 one rounds each
-     * tensor as it reads it, so the float32 weights are never held whole. */
-    ex_check(seqvid_experimental_model_load_as(path, bf16 ? SEQVID_WEIGHTS_BF16
-                                                          : SEQVID_WEIGHTS_F32, &model), path);
+    /* Every storage also accepts a checkpoint and returns its model; the bf16 load rounds
+     * each tensor as it reads it, so the float32 weights are never held whole. */
+    ex_check(seqvid_experimental_model_load_as(path, weights, &model), path);
     return model;
 }
 
 int model_weights_option(const char *arg)
 {
-    if (!strcmp(arg, "f32")) return 0;
-    if (!strcmp(arg, "bf16")) return 1;
-    ex_die("--weights: '%s' is neither f32 nor bf16", arg);
+    if (!strcmp(arg, "f32")) return SEQVID_WEIGHTS_F32;
+    if (!strcmp(arg, "bf16")) return SEQVID_WEIGHTS_BF16;
+    if (!strcmp(arg, "f32-packed")) return SEQVID_WEIGHTS_F32_PACKED;
+    ex_die("--weights: '%s' is not f32, bf16 or f32-packed", arg);
     return 0;
 }

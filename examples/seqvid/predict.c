@@ -22,7 +22,7 @@ typedef struct options {
     source_options src;
     const char *model;
     long future, rollout, pictures, batch;
-    int bf16;
+    int weights; /* SEQVID_WEIGHTS_* */
 } options;
 
 enum { OPT_MODEL = SRC_OPT_FIRST_FREE_, OPT_FUTURE, OPT_ROLLOUT, OPT_PICTURES, OPT_BATCH,
@@ -56,7 +56,7 @@ static options parse_options(int argc, char **argv, const char *cmd, int predict
         case OPT_ROLLOUT: o.rollout = ex_parse_long("--rollout", optarg, 0, 100000); break;
         case OPT_PICTURES: o.pictures = ex_parse_long("--pictures", optarg, 0, 1000); break;
         case OPT_BATCH: o.batch = ex_parse_long("--batch", optarg, 1, 1 << 16); break;
-        case OPT_WEIGHTS: o.bf16 = model_weights_option(optarg); break;
+        case OPT_WEIGHTS: o.weights = model_weights_option(optarg); break;
         case 'h': command_usage(stdout, cmd); exit(0);
         default: command_usage(stderr, cmd); exit(2);
         }
@@ -110,7 +110,7 @@ static int run(int argc, char **argv, const char *cmd, int predict)
     const char *out = o.src.common.out_dir;
     ex_check(seqvid_set_threads(o.src.common.threads), "--threads");
 
-    seqvid_model *model = model_read(o.model, o.bf16);
+    seqvid_model *model = model_read(o.model, o.weights);
     ex_model_info m = ex_model_describe(model);
     const size_t K = m.input_frames, M = m.future_frames;
     ex_say("%s: %s, %zu x %zu LSTM, K=%zu input frames, M=%zu future frames\n", o.model,

@@ -127,9 +127,21 @@ sys.exit(0 if ok else 1)" >>"$work/enc16.log" 2>&1 &&
 $SEQVID eval "$work/pc/model.safetensors" --npy "$d/percepts.npy" --weights bf16 \
     >"$work/eval16.log" 2>&1 && grep -q "^  model" "$work/eval16.log" &&
     ! $SEQVID eval "$work/pc/model.safetensors" --npy "$d/percepts.npy" --weights f16 \
-    >"$work/eval16b.log" 2>&1 && grep -q "neither f32 nor bf16" "$work/eval16b.log" &&
+    >"$work/eval16b.log" 2>&1 && grep -q "not f32, bf16 or f32-packed" "$work/eval16b.log" &&
     pass "eval --weights bf16 scores; --weights f16 is refused" ||
     fail "eval --weights: $(cat "$work/eval16.log" "$work/eval16b.log")"
+
+$SEQVID encode "$work/fr/model.safetensors" --npy "$d/frames.npy" --count 9 --stream \
+    --weights f32-packed --out "$work/encpk" >"$work/encpk.log" 2>&1 &&
+    $py -c "
+import numpy as np, sys
+f = np.load('$work/enc/features.npy'); g = np.load('$work/encpk/features.npy')
+s = np.load('$work/encpk/features_stream.npy'); d = np.abs(g - f).max()
+ok = g.shape == f.shape and d < 1e-5 and np.allclose(s[-1], g, atol=1e-5)
+print('max |f32-packed - f32| feature', d)
+sys.exit(0 if ok else 1)" >>"$work/encpk.log" 2>&1 &&
+    pass "encode --weights f32-packed: features within 1e-5 of f32's, stream's last = clip" ||
+    fail "encode --weights f32-packed: $(tail -5 "$work/encpk.log")"
 
 # --- info on each kind of file -------------------------------------------------------------
 $SEQVID info "$work/mm/model.safetensors" | grep -q "libseqvid model" &&

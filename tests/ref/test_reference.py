@@ -14,7 +14,9 @@
    sample_future set run the library's gradient pass with scheduled sampling; the driver
    dumps the coins it drew, and the reference computes that pass from the same coins
    (which must be mixed: some steps fed back, some not). Then the driver stores the weights
-   as bf16 (the experimental SEQVID_WEIGHTS_BF16) and runs the inference calls again; the
+   packed (the experimental SEQVID_WEIGHTS_F32_PACKED: float32 on the library's own kernel)
+   and runs the inference calls again, checked against the same reference with the float32
+   tolerances; then as bf16 (SEQVID_WEIGHTS_BF16) and runs them once more; the
    reference rounds the float32 weights to bf16 itself (frexp, 8 significant bits, rint's
    ties to even) and recomputes them in float64.
 
@@ -475,6 +477,14 @@ def run_case(driver, c):
         st, vals = get_call(res, name, "feature_dim")
         if st is not None and (st != SEQVID_OK or int(vals[0]) != F):
             fail(f"{name}: feature_dim status {st} value {vals}, expected {F}")
+
+        # ---- the same calls with the weights stored packed (float32, another kernel) ----
+        st, _ = get_call(res, name, "pk_set")
+        if st != SEQVID_OK:
+            fail(f"{name}: set_weights(F32_PACKED) status {st}")
+        else:
+            le, oe = check_inference(res, d, name, c, params, X64, (tf_rec, tf_fut), "pk_")
+            loss_err, out_err = max(loss_err, le), max(out_err, oe)
 
         # ---- the same calls with the weights stored as bf16 ----
         # The reference rounds the float32 weights to bf16 itself (8 significant bits, ties

@@ -124,7 +124,7 @@ int seqvid_experimental_backend(const char **name, const char **kernels, const c
 typedef enum seqvid_precision { SEQVID_PRECISION_F32 = 0, SEQVID_PRECISION_BF16 = 1 } seqvid_precision;
 int seqvid_experimental_model_set_precision(seqvid_model *m, int precision);
 int seqvid_experimental_model_get_precision(const seqvid_model *m, int *precision);
-typedef enum seqvid_weights { SEQVID_WEIGHTS_F32 = 0, SEQVID_WEIGHTS_BF16 = 1 } seqvid_weights;
+typedef enum seqvid_weights { SEQVID_WEIGHTS_F32 = 0, SEQVID_WEIGHTS_BF16 = 1, SEQVID_WEIGHTS_F32_PACKED = 2 } seqvid_weights;
 int seqvid_experimental_model_set_weights(seqvid_model *m, int weights);
 int seqvid_experimental_model_get_weights(const seqvid_model *m, int *weights);
 int seqvid_experimental_model_load_as(const char *path, int weights, seqvid_model **out);

@@ -47,6 +47,20 @@ def test_load_bf16_weights(model, seqs, tmp_path):
         seqvid.Model.load(p, weights="f16")
 
 
+def test_load_packed_weights(model, seqs, tmp_path):
+    """weights="f32-packed": float32 plus packed copies (experimental); trains and saves."""
+    p = tmp_path / "m.safetensors"
+    model.save(p)
+    x = seqs[:K]
+    with seqvid.Model.load(p, weights="f32-packed") as mp:
+        assert mp.weights == "f32-packed"
+        assert np.array_equal(mp.params, model.params)
+        # another order of float32 sums: within rounding
+        assert np.abs(mp.encode(x) - model.encode(x)).max() < 1e-5
+        mp.save(tmp_path / "again.safetensors")
+        assert (tmp_path / "again.safetensors").read_bytes() == p.read_bytes()
+
+
 def test_load_errors(tmp_path, model):
     with pytest.raises(seqvid.Error) as ei:
         seqvid.Model.load(tmp_path / "missing.safetensors")

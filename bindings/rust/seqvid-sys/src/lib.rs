@@ -151,6 +151,7 @@ pub const SEQVID_PRECISION_BF16: c_int = 1;
 pub type seqvid_weights = c_int;
 pub const SEQVID_WEIGHTS_F32: c_int = 0;
 pub const SEQVID_WEIGHTS_BF16: c_int = 1;
+pub const SEQVID_WEIGHTS_F32_PACKED: c_int = 2;
 
 // ---- seqvid_experimental_config_key (experimental: not stable; see seqvid.h) ---------------
 pub type seqvid_experimental_config_key = c_int;

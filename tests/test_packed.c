@@ -1,0 +1,242 @@
+/* test_packed.c -- lib/packed.c, the products of a few rows on weights stored as
+ * SEQVID_WEIGHTS_F32_PACKED (register tiles over B packed into panels):
+ *   - against a float64 loop with float32's error bound (|c - exact| <= γ_{K+1} S, as in
+ *     test_gemm.c), on shapes that cross every edge of the kernel: rows 1-7 and tile
+ *     multiples up to SV_PACKED_MAX_ROWS, a last panel narrower than 16 columns, K across
+ *     the 256-row blocks, N across the scratch blocks, padded strides, beta 0 (C's NaNs
+ *     never read), 1 and 0.5;
+ *   - the three sources of B (the kept copy; blocks packed by the call, as when there is no
+ *     memory for a copy; one block at a time on the stack, as when there is none for scratch
+ *     either) give the same bits, and so do 1, 2 and 3 threads;
+ *   - the copies: one pack per weight version, hits in between, the owner's new weights
+ *     seen after it bumps the version (and not before: the copy is really used), a new
+ *     pack after the range was unregistered and registered again;
+ *   - what it leaves alone: B outside the registered ranges, more rows than
+ *     SV_PACKED_MAX_ROWS. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "alloc.h"
+#include "blas.h"
+#include "packed.h"
+#include "rng.h"
+#include "seqvid.h"
+
+typedef struct prob {
+    int M, N, K, lda, ldb, ldc;
+    float beta;
+    float *A, *B, *C0;
+    unsigned version;
+    sv_packed_range range;
+} prob;
+
+static float *rnd(size_t n, sv_rng *r) {
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(2 * sv_rng_uniform(r) - 1);
+    return x;
+}
+
+static size_t b_floats(const prob *p) { return (size_t)p->K * p->ldb; }
+
+/* A product with B registered as weights (padding of `pad` on every stride); *p holds the
+ * version the registration points at, so it stays put until unmake. */
+static void make(prob *p, int M, int N, int K, int pad, float beta, uint64_t seed) {
+    sv_rng r;
+    sv_rng_seed(&r, seed);
+    *p = (prob){M, N, K, K + pad, N + pad, N + pad, beta, NULL, NULL, NULL, 1, {0}};
+    p->A = rnd((size_t)M * p->lda, &r);
+    p->B = rnd(b_floats(p), &r);
+    p->C0 = rnd((size_t)M * p->ldc, &r);
+    if (beta == 0.0f) /* never read: NaN would show */
+        for (size_t i = 0; i < (size_t)M * p->ldc; i++) p->C0[i] = NAN;
+    sv_packed_register(&p->range, p->B, b_floats(p), &p->version);
+}
+
+static void unmake(prob *p) {
+    sv_packed_unregister(&p->range);
+    free(p->A), free(p->B), free(p->C0);
+}
+
+static float *run(const prob *p) {
+    size_t nc = (size_t)p->M * p->ldc;
+    float *C = malloc(nc * sizeof *C);
+    memcpy(C, p->C0, nc * sizeof *C);
+    assert_int_equal(sv_packed_gemm(p->M, p->N, p->K, p->A, p->lda, p->B, p->ldb, p->beta, C,
+                                    p->ldc), 1);
+    return C;
+}
+
+static double b_at(const prob *p, int k, int n) { return p->B[(size_t)k * p->ldb + n]; }
+
+/* Max over elements of |C - exact| / (γ_{K+1} (S + |beta c0|)); padding must be untouched. */
+static double worst(const prob *p, const float *C) {
+    const double u = ldexp(1.0, -24), g = (p->K + 1) * u / (1 - (p->K + 1) * u);
+    double w = 0;
+    for (int m = 0; m < p->M; m++) {
+        for (int n = 0; n < p->N; n++) {
+            double s = 0, S = 0;
+            for (int k = 0; k < p->K; k++) {
+                double t = (double)p->A[(size_t)m * p->lda + k] * b_at(p, k, n);
+                s += t, S += fabs(t);
+            }
+            double c0 = p->beta != 0.0f ? p->C0[(size_t)m * p->ldc + n] : 0.0;
+            double exact = s + p->beta * c0;
+            double err = fabs(C[(size_t)m * p->ldc + n] - exact);
+            w = fmax(w, isnan(err) ? INFINITY : err / (g * (S + fabs(p->beta * c0)) + 1e-30));
+        }
+        for (int n = p->N; n < p->ldc; n++) /* padding columns: C0's NaNs or values, as were */
+            if (memcmp(&C[(size_t)m * p->ldc + n], &p->C0[(size_t)m * p->ldc + n], 4) != 0)
+                return INFINITY;
+    }
+    return w;
+}
+
+static size_t differ(const float *a, const float *b, size_t n) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], 4) != 0;
+    return d;
+}
+
+static int reset(void **state) {
+    (void)state;
+    sv_packed_keep(1);
+    sv_blas_set_threads(2);
+    return 0;
+}
+
+/* Every edge of the kernel against float64, and the three sources of B bitwise equal. */
+static void test_against_float64(void **state) {
+    (void)state;
+    static const int rows[] = {1, 2, 3, 4, 5, 6, 7, 12, 13, 31, 64};
+    static const int cols[] = {1, 15, 16, 17, 300, 1100};
+    static const int ks[] = {1, 7, 256, 257, 600};
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    uint64_t seed = 1;
+    int cases = 0;
+    for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+        for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
+            for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
+                /* every shape; beta and padding in turn */
+                float beta = betas[seed % 3];
+                prob p;
+                make(&p, rows[a], cols[b], ks[c], (int)(seed % 2) * 5, beta, seed);
+                seed++;
+                float *kept = run(&p);
+                double w = worst(&p, kept);
+                if (w > 1.0)
+                    fail_msg("M=%d N=%d K=%d beta=%g: error %.2f x the float32 bound", p.M, p.N,
+                             p.K, beta, w);
+                sv_packed_keep(0); /* no copy: packed by the call, into scratch */
+                float *per_call = run(&p);
+                sv_alloc_fail_at(1); /* nor scratch (a thread's): a block at a time on the stack */
+                float *stack = run(&p);
+                sv_alloc_fail_at(0);
+                sv_blas_set_threads(1);
+                sv_alloc_fail_at(1); /* the whole product on the stack */
+                float *stack1 = run(&p);
+                sv_alloc_fail_at(0);
+                sv_blas_set_threads(2);
+                sv_packed_keep(1);
+                size_t nc = (size_t)p.M * p.ldc, d1 = differ(kept, per_call, nc),
+                       d2 = differ(kept, stack, nc), d3 = differ(kept, stack1, nc);
+                if (d1 || d2 || d3)
+                    fail_msg("M=%d N=%d K=%d: the sources of B differ in %zu / %zu / %zu of %zu "
+                             "elements", p.M, p.N, p.K, d1, d2, d3, nc);
+                free(kept), free(per_call), free(stack), free(stack1), unmake(&p);
+                cases++;
+            }
+    assert_int_equal(cases, 11 * 6 * 5);
+}
+
+/* Bitwise the same at 1, 2 and 3 threads, cached or packed per call, on shapes the chunking
+ * splits between threads. */
+static void test_threads_bitwise(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{16, 2048, 512}, {16, 512, 2048}, {5, 4096, 300},
+                                    {64, 1000, 700}, {1, 2048, 512}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int keep = 0; keep < 2; keep++) {
+            sv_packed_keep(keep);
+            prob p;
+            make(&p, shapes[s][0], shapes[s][1], shapes[s][2], 0, 1.0f, 700 + s);
+            sv_blas_set_threads(1);
+            float *C1 = run(&p);
+            for (int t = 2; t <= 3; t++) {
+                sv_blas_set_threads(t);
+                float *Ct = run(&p);
+                size_t d = differ(C1, Ct, (size_t)p.M * p.ldc);
+                if (d)
+                    fail_msg("M=%d N=%d K=%d, copy kept %d: %zu elements differ between 1 "
+                             "and %d threads", p.M, p.N, p.K, keep, d, t);
+                free(Ct);
+            }
+            free(C1), unmake(&p);
+        }
+    sv_packed_keep(1);
+}
+
+/* One pack per version, hits between, new weights seen after the bump; a stale copy would be
+ * used without it (so the copy is really what the products read); unregistering drops it. */
+static void test_versions(void **state) {
+    (void)state;
+    prob p;
+    make(&p, 16, 96, 64, 0, 0.0f, 42);
+    unsigned long packs0, hits0, packs, hits;
+    sv_packed_counts(&packs0, &hits0);
+    float *C1 = run(&p), *C2 = run(&p);
+    sv_packed_counts(&packs, &hits);
+    assert_int_equal(packs - packs0, 1);
+    assert_int_equal(hits - hits0, 1);
+    assert_memory_equal(C1, C2, (size_t)p.M * p.ldc * sizeof *C1);
+    for (size_t i = 0; i < b_floats(&p); i++) p.B[i] = -p.B[i]; /* the owner changes them */
+    float *stale = run(&p); /* ...without telling: the kept copy is used */
+    assert_memory_equal(stale, C1, (size_t)p.M * p.ldc * sizeof *C1);
+    p.version++;
+    float *C3 = run(&p);
+    assert_true(worst(&p, C3) <= 1.0);
+    for (size_t i = 0; i < (size_t)p.M * p.ldc; i++) assert_true(C3[i] == -C1[i]);
+    sv_packed_counts(&packs, &hits);
+    assert_int_equal(packs - packs0, 2);
+    /* unregistered and registered again (as an arena rebinding its weights): packed anew */
+    sv_packed_unregister(&p.range);
+    sv_packed_register(&p.range, p.B, b_floats(&p), &p.version);
+    float *C4 = run(&p);
+    assert_memory_equal(C4, C3, (size_t)p.M * p.ldc * sizeof *C1);
+    sv_packed_counts(&packs, &hits);
+    assert_int_equal(packs - packs0, 3);
+    unmake(&p);
+    free(C1), free(C2), free(C3), free(C4), free(stale);
+}
+
+/* Not its products: B outside the registered ranges, or more rows than it takes. */
+static void test_declines(void **state) {
+    (void)state;
+    float A[65 * 8] = {0}, B[8 * 16] = {0}, C[65 * 16] = {0};
+    assert_int_equal(sv_packed_gemm(4, 16, 8, A, 8, B, 16, 0.0f, C, 16), 0);
+    unsigned v = 0;
+    sv_packed_range r;
+    sv_packed_register(&r, B, 8 * 16, &v);
+    assert_int_equal(sv_packed_gemm(SV_PACKED_MAX_ROWS + 1, 16, 8, A, 8, B, 16, 0.0f, C, 16), 0);
+    assert_int_equal(sv_packed_gemm(SV_PACKED_MAX_ROWS, 16, 8, A, 8, B, 16, 0.0f, C, 16), 1);
+    /* B reaching past the registered range: not taken */
+    assert_int_equal(sv_packed_gemm(4, 16, 8, A, 8, B + 1, 16, 0.0f, C, 16), 0);
+    sv_packed_unregister(&r);
+    assert_int_equal(sv_packed_gemm(4, 16, 8, A, 8, B, 16, 0.0f, C, 16), 0);
+    sv_packed_unregister(&r); /* not registered: nothing happens */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_against_float64, reset),
+        cmocka_unit_test_setup(test_threads_bitwise, reset),
+        cmocka_unit_test_setup(test_versions, reset),
+        cmocka_unit_test_setup(test_declines, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
