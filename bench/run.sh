@@ -24,6 +24,9 @@
 #                     OpenBLAS build with --weights bf16: the model loaded straight into
 #                     bf16-stored weights (experimental SEQVID_WEIGHTS_BF16; products widen
 #                     them and accumulate in float32, on any x86-64 CPU)
+#   seqvid packed     (with openblas in --blas, unless --no-packed) the OpenBLAS build with
+#                     --weights f32-packed: float32 weights plus copies packed once for the
+#                     library's own kernel (experimental SEQVID_WEIGHTS_F32_PACKED)
 #   seqvid default    (--default-kernels) the same without OPENBLAS_CORETYPE
 #   torch installed   torch_composite.py, environment as installed (glibc malloc, OpenBLAS's
 #                     own kernel choice)
@@ -64,7 +67,7 @@ nnlstm_batch="16"
 density=0.07
 dense_batch="16"
 warmup=1 reps=5 min_reps=3 budget=2 long=2 sgemm_time=0.25
-default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1 seqvid_bf16=1 bf16_weights=1
+default_kernels=0 check=1 dry=0 opt=sgd torch_bf16=1 seqvid_bf16=1 bf16_weights=1 packed=1
 blas="openblas"
 coretype=Haswell
 stamp=$(date +%Y-%m-%d)
@@ -92,6 +95,7 @@ usage: bench/run.sh [options]
   --no-torch-bf16       skip PyTorch's bf16 autocast column
   --no-seqvid-bf16      skip libseqvid's bf16 column (run only with onednn in --blas)
   --no-bf16-weights     skip libseqvid's bf16-weights column (inference cases)
+  --no-packed           skip libseqvid's packed-weights column
   --opt sgd|adam        optimizer of the train step [$opt]
   --warmup N --reps N --min-reps N --budget S --long S
                         repetitions: after N warm-up runs, reps = clamp(budget / t_warmup,
@@ -125,6 +129,7 @@ while [ $# -gt 0 ]; do
     --no-torch-bf16) torch_bf16=0 ;;
     --no-seqvid-bf16) seqvid_bf16=0 ;;
     --no-bf16-weights) bf16_weights=0 ;;
+    --no-packed) packed=0 ;;
     --coretype) coretype="$2"; shift ;;
     --opt) opt="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
@@ -173,7 +178,7 @@ if [ "$dry" = 0 ]; then
     : >"$raw"
     {
         echo "# run.sh $(date -Iseconds) on $(hostname): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
-        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16 seqvid_bf16=$seqvid_bf16 bf16_weights=$bf16_weights"
+        echo "# options: hidden=[$hidden] batch=[$batch] encode_batch=[$encode_batch] threads=[$threads] eval_threads=[$eval_threads] cases=[$cases] nnlstm_batch=[$nnlstm_batch] density=$density dense_batch=[$dense_batch] opt=$opt warmup=$warmup reps=$reps min_reps=$min_reps budget=$budget long=$long blas=[$blas] torch_bf16=$torch_bf16 seqvid_bf16=$seqvid_bf16 bf16_weights=$bf16_weights packed=$packed"
         echo "# openblas kernels: default $(OPENBLAS_VERBOSE=2 "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1), with OPENBLAS_CORETYPE=$coretype $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$coretype "$bench" --plan 2>&1 | sed -n 's/^Core: //p' | head -1)"
         echo "# openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null), torch: $("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null), load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
     } >>"$raw"
@@ -259,6 +264,9 @@ for c in $cases; do
                     [ "$c" != train ] &&
                     run haswell-w16 "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}" \
                         --weights bf16
+                [[ " $blas " == *" openblas "* ]] && [ "$packed" = 1 ] &&
+                    run haswell-pk "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}" \
+                        --weights f32-packed
                 [ "$default_kernels" = 1 ] && run default "${env_plain[@]}" -- "${seqvid[@]}" "${a[@]}"
                 run installed "${env_plain[@]}" -- "${torchpy[@]}" "${a[@]}" --label installed
                 run tuned "${env_tuned[@]}" -- "${torchpy[@]}" "${a[@]}" --label tuned

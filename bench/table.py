@@ -10,6 +10,8 @@ Columns, per (case, H, batch, threads):
                     (if run; n/a where the CPU or build cannot run bf16)
   [bf16w ms]        libseqvid (OpenBLAS) with its weights stored as bf16, loaded straight into
                     bf16 (--weights bf16: inference cases; if run)
+  [packed ms]       libseqvid (OpenBLAS) with its weights stored as float32 plus packed copies
+                    (--weights f32-packed, experimental SEQVID_WEIGHTS_F32_PACKED; if run)
   [default ms]      libseqvid with OpenBLAS's default kernels (if run)
   torch inst/tuned  median of the PyTorch peer as installed / tuned (jemalloc + Haswell)
   [torch bf16 ms]   tuned PyTorch with bf16 autocast around the forward (if run)
@@ -18,6 +20,7 @@ Columns, per (case, H, batch, threads):
                     <= 0.6 x bf16 for train at H=256, 512, 2048)
   [bf16w x tuned]   bf16w ms / torch tuned ms (issue 13's targets for encode at H=2048, batch
                     1, with bf16 weights: <= 0.1)
+  [packed x tuned]  packed ms / torch tuned ms
   [bf16 x bf16]     seqvid bf16 ms / torch bf16 ms (issue 13's bf16 target: <= 0.4 for train
                     at H=512 and 2048)
   GFLOP/s           the case's GEMM flops (bench_seqvid's plan, dense-equivalent) / seqvid
@@ -37,7 +40,8 @@ Columns, per (case, H, batch, threads):
   MB                peak RSS of each process (seqvid, [seqvid bf16,] torch installed, torch
                     tuned) and mem x tuned = seqvid MB / torch tuned MB (target for train
                     <= 0.9, for inference <= 0.7); [MB bf16w, bf16w mem x tuned] the same for
-                    the bf16w column (target for inference with bf16 weights: <= 0.4)
+                    the bf16w column (target for inference with bf16 weights: <= 0.4); [MB
+                    packed, packed mem x tuned] the same for the packed column
 Rows "... nn.LSTM" compare libseqvid without peepholes with torch.nn.LSTM.
 """
 import argparse
@@ -120,6 +124,7 @@ def main():
     have_onednn = any(r.get("impl") == "seqvid" and r.get("env") == "onednn" for r in recs)
     have_sv16 = any(r.get("impl") == "seqvid" and r.get("env") == "onednn-bf16" for r in recs)
     have_w16 = any(r.get("impl") == "seqvid" and r.get("env") == "haswell-w16" for r in recs)
+    have_pk = any(r.get("impl") == "seqvid" and r.get("env") == "haswell-pk" for r in recs)
     have_bf16 = any(r.get("impl") == "torch" and r.get("env") == "bf16" for r in recs)
     have_limit = any("best_f32" in b for b in bounds.values())
     have_bf16_lim = any("onednn_bf16" in b for b in bounds.values())
@@ -127,17 +132,19 @@ def main():
     cols = ["case", "H", "B", "thr", "seqvid ms"] + \
         (["onednn ms", "onednn/seqvid"] if have_onednn else []) + \
         (["seqvid bf16 ms"] if have_sv16 else []) + \
-        (["bf16w ms"] if have_w16 else []) + \
+        (["bf16w ms"] if have_w16 else []) + (["packed ms"] if have_pk else []) + \
         (["default ms"] if have_default else []) + \
         ["torch inst ms", "torch tuned ms"] + (["torch bf16 ms"] if have_bf16 else []) + \
         ["x tuned", "x inst"] + (["bf16w x tuned"] if have_w16 else []) + \
+        (["packed x tuned"] if have_pk else []) + \
         (["x bf16"] if have_bf16 else []) + \
         (["bf16 x bf16"] if have_sv16 and have_bf16 else []) + ["GFLOP/s", "bound ms"] + \
         (["limit ms"] if have_limit else []) + (["bf16 lim ms"] if have_bf16_lim else []) + \
         (["bw ms", "lim/meas"] if have_limit else ["bound/meas"]) + \
         ["MB seqvid"] + (["MB seqvid bf16"] if have_sv16 else []) + \
         ["MB torch inst", "MB torch tuned", "mem x tuned"] + \
-        (["MB bf16w", "bf16w mem x tuned"] if have_w16 else [])
+        (["MB bf16w", "bf16w mem x tuned"] if have_w16 else []) + \
+        (["MB packed", "packed mem x tuned"] if have_pk else [])
     rows = []
     for key in keys:
         for variant in ("peep", "nnlstm"):
@@ -148,6 +155,7 @@ def main():
                        precision=("bf16", "f32"))  # f32: bf16 was not in effect
             tb = find(key, impl=("torch", None), env=("bf16", None), cell=(variant, None))
             w16 = find(key, impl=("seqvid", None), env=("haswell-w16", None), peep=(peep, "1"))
+            pk = find(key, impl=("seqvid", None), env=("haswell-pk", None), peep=(peep, "1"))
             if s is None and on is not None:  # only the oneDNN backend ran
                 s, on = on, None
             d = find(key, impl=("seqvid", None), env=("default", None), peep=(peep, "1"))
@@ -161,7 +169,7 @@ def main():
             ratio = lambda x, y: x / y if x is not None and y else None  # noqa: E731
             bd = bounds.get(key[:4], {})
             bound = bd.get("openblas", sgemm.get(key[:4]))
-            fastest = min(v for v in (sm, onm, 1e300) if v is not None)
+            fastest = min(v for v in (sm, onm, ms(pk), 1e300) if v is not None)
             fastest = None if fastest == 1e300 else fastest
             s_ok = s is not None and s.get("status") == "ok"
             name = key[0] + ("" if variant == "peep" else " nn.LSTM")
@@ -181,11 +189,14 @@ def main():
                 row.append("n/a" if na else f2(s16m))
             if have_w16:
                 row.append(f2(ms(w16)) if w16 else "-")
+            if have_pk:
+                row.append(f2(ms(pk)) if pk else "-")
             if have_default:
                 row.append(fmt(ms(d), 1))
             row += [f2(tim), f2(ttm)] + ([f2(tbm)] if have_bf16 else [])
             row += [fmt(ratio(sm, ttm), 2), fmt(ratio(sm, tim), 2)]
             row += [fmt(ratio(ms(w16), ttm), 2) if w16 else "-"] if have_w16 else []
+            row += [fmt(ratio(ms(pk), ttm), 2) if pk else "-"] if have_pk else []
             row += [fmt(ratio(sm, tbm), 2)] if have_bf16 else []
             row += [fmt(ratio(s16m, tbm), 2)] if have_sv16 and have_bf16 else []
             row += [fmt(num(s.get("gflops")) if s else None, 1), f2(bound)]
@@ -202,6 +213,8 @@ def main():
                     fmt(ratio(mb(s), mb(tt)) if s_ok else None, 2)]
             if have_w16:
                 row += [fmt(mb(w16), 0), fmt(ratio(mb(w16), mb(tt)), 2)] if w16 else ["-", "-"]
+            if have_pk:
+                row += [fmt(mb(pk), 0), fmt(ratio(mb(pk), mb(tt)), 2)] if pk else ["-", "-"]
             rows.append(row)
 
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
