@@ -13,8 +13,9 @@
  * bits depend on the shape only, whatever the blocking, the thread count or where the panels
  * come from.
  *
- * Where the panels come from: the copy kept for B (packed once per weight version; at most
- * MAX_COPIES copies, the least recently used one making room); without memory for it,
+ * Where the panels come from: the copy kept for B (packed once per weight version, kept with
+ * its registered range until the range goes: one per matrix, no eviction that products
+ * taking turns could thrash); without memory for it,
  * blocks packed by the call into per-thread scratch just before use (each row of B read
  * contiguously, as OpenBLAS packs); without memory for that, one panel block at a time on
  * the stack. Measured on a 2-core Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from
@@ -37,7 +38,6 @@
 #define PK_TK 256
 #define PK_NB 1024        /* columns of a block packed by a call, at most: 4 KiB of a row */
 #define PK_SCRATCH 65536  /* floats of such a block (256 KiB, in L2) */
-#define MAX_COPIES 64
 
 typedef float v8f __attribute__((vector_size(32)));
 
@@ -188,33 +188,38 @@ static void pk_scratch(void *ctx, int u0, int u1) {
     free(scratch);
 }
 
-/* ---- registered ranges and the cache (under `lock`) ------------------------------------ */
-typedef struct pk_copy {
+/* ---- registered ranges and their copies (under `lock`) --------------------------------- */
+typedef struct sv_packed_copy {
     const float *src; /* B as the products name it */
     int K, N, ldb;
     unsigned version;
-    const sv_packed_range *range;
     float *data; /* the panels */
-    size_t bytes;
-    unsigned long last_use;
-    int users; /* products reading it now */
+    int users;   /* products reading it now */
+    struct sv_packed_copy *next;
 } pk_copy;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static sv_packed_range *ranges; /* a list through the owners' own nodes */
-static pk_copy copies[MAX_COPIES];
-static unsigned long use_clock;
 static int keep = 1;
 static atomic_ulong n_packs, n_hits;
 
-static void drop(pk_copy *c) {
-    free(c->data);
-    memset(c, 0, sizeof *c);
+/* Free the copies of r that nobody reads (all of them, when the owner unregisters). */
+static void drop_copies(sv_packed_range *r) {
+    for (pk_copy **p = &r->copies; *p;) {
+        pk_copy *c = *p;
+        if (c->users) {
+            p = &c->next;
+            continue;
+        }
+        *p = c->next;
+        free(c->data);
+        free(c);
+    }
 }
 
 void sv_packed_register(sv_packed_range *r, const float *base, size_t n, const unsigned *version) {
     pthread_mutex_lock(&lock);
-    r->base = base, r->n = n, r->version = version;
+    r->base = base, r->n = n, r->version = version, r->copies = NULL;
     r->next = ranges, ranges = r;
     pthread_mutex_unlock(&lock);
 }
@@ -225,8 +230,7 @@ void sv_packed_unregister(sv_packed_range *r) {
         if (*p == r) {
             *p = r->next;
             /* The owner frees or rewrites the weights next: no product may be reading them. */
-            for (int k = 0; k < MAX_COPIES; k++)
-                if (copies[k].data && copies[k].range == r) drop(&copies[k]);
+            drop_copies(r);
             break;
         }
     r->base = NULL, r->next = NULL;
@@ -236,8 +240,7 @@ void sv_packed_unregister(sv_packed_range *r) {
 void sv_packed_keep(int on) {
     pthread_mutex_lock(&lock);
     keep = on;
-    for (int i = 0; i < MAX_COPIES && !on; i++)
-        if (copies[i].data && !copies[i].users) drop(&copies[i]);
+    for (sv_packed_range *r = ranges; r && !on; r = r->next) drop_copies(r);
     pthread_mutex_unlock(&lock);
 }
 
@@ -247,8 +250,8 @@ void sv_packed_counts(unsigned long *packs, unsigned long *hits) {
 }
 
 /* Under the lock: the registered range holding floats [p, p + len), or NULL. */
-static const sv_packed_range *find_range(const float *p, size_t len) {
-    for (const sv_packed_range *r = ranges; r; r = r->next)
+static sv_packed_range *find_range(const float *p, size_t len) {
+    for (sv_packed_range *r = ranges; r; r = r->next)
         if (p >= r->base && p + len <= r->base + r->n) return r;
     return NULL;
 }
@@ -263,40 +266,27 @@ static void pack_copy(float *dst, const float *B, int K, int N, int ldb) {
  * stale copy: pack per call). The packing runs under the lock: a model's weights are used
  * by one thread at a time (the library's objects are not shared between concurrent calls),
  * so nobody waits for it in practice. */
-static pk_copy *copy_get(const sv_packed_range *r, const float *B, int K, int N, int ldb) {
-    const size_t bytes = (size_t)K * ((size_t)(N + PK_COLS - 1) / PK_COLS) * PK_COLS * sizeof(float);
-    pk_copy *e = NULL, *slot = NULL;
+static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int ldb) {
     if (!keep) return NULL;
-    for (int i = 0; i < MAX_COPIES && !e; i++) {
-        pk_copy *c = &copies[i];
-        if (c->data && c->src == B && c->K == K && c->N == N && c->ldb == ldb)
-            e = c;
-        else if (!c->data && !slot)
-            slot = c;
-    }
-    if (e) {
-        if (e->version != *r->version) {
-            if (e->users) return NULL;
-            pack_copy(e->data, B, K, N, ldb);
-            e->version = *r->version;
-        } else {
-            atomic_fetch_add(&n_hits, 1);
-        }
+    pk_copy *e = r->copies;
+    while (e && !(e->src == B && e->K == K && e->N == N && e->ldb == ldb)) e = e->next;
+    if (e && e->version != *r->version) {
+        if (e->users) return NULL;
+        pack_copy(e->data, B, K, N, ldb);
+        e->version = *r->version;
+    } else if (e) {
+        atomic_fetch_add(&n_hits, 1);
     } else {
-        if (!slot) { /* table full: the least recently used copy nobody reads makes room */
-            for (int i = 0; i < MAX_COPIES; i++)
-                if (!copies[i].users && (!slot || copies[i].last_use < slot->last_use))
-                    slot = &copies[i];
-            if (!slot) return NULL;
-            drop(slot);
+        const size_t panels = (size_t)(N + PK_COLS - 1) / PK_COLS;
+        float *data = sv_aligned_alloc(64, (size_t)K * panels * PK_COLS * sizeof *data);
+        if (!data || !(e = sv_malloc(sizeof *e))) {
+            free(data);
+            return NULL;
         }
-        float *data = sv_aligned_alloc(64, bytes);
-        if (!data) return NULL;
         pack_copy(data, B, K, N, ldb);
-        *slot = (pk_copy){B, K, N, ldb, *r->version, r, data, bytes, 0, 0};
-        e = slot;
+        *e = (pk_copy){B, K, N, ldb, *r->version, data, 0, r->copies};
+        r->copies = e;
     }
-    e->last_use = ++use_clock;
     e->users++;
     return e;
 }
@@ -305,7 +295,7 @@ int sv_packed_gemm(int M, int N, int K, const float *A, int lda, const float *B,
                    float beta, float *C, int ldc) {
     if (M < 1 || M > SV_PACKED_MAX_ROWS || N < 1 || K < 1) return 0;
     pthread_mutex_lock(&lock);
-    const sv_packed_range *r = ranges ? find_range(B, (size_t)(K - 1) * ldb + N) : NULL;
+    sv_packed_range *r = ranges ? find_range(B, (size_t)(K - 1) * ldb + N) : NULL;
     pk_copy *e = r ? copy_get(r, B, K, N, ldb) : NULL;
     pthread_mutex_unlock(&lock);
     if (!r) return 0;

@@ -23,6 +23,7 @@ typedef struct sv_packed_range {
     size_t n;
     const unsigned *version;
     struct sv_packed_range *next;
+    struct sv_packed_copy *copies; /* its packed copies (packed.c), freed with it */
 } sv_packed_range;
 void sv_packed_register(sv_packed_range *r, const float *base, size_t n, const unsigned *version);
 void sv_packed_unregister(sv_packed_range *r); /* also drops its copies; a no-op if not in */

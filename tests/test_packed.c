@@ -10,7 +10,8 @@
  *     either) give the same bits, and so do 1, 2 and 3 threads;
  *   - the copies: one pack per weight version, hits in between, the owner's new weights
  *     seen after it bumps the version (and not before: the copy is really used), a new
- *     pack after the range was unregistered and registered again;
+ *     pack after the range was unregistered and registered again; a hundred matrices of
+ *     one range taking turns each keep their copy (no eviction to thrash);
  *   - what it leaves alone: B outside the registered ranges, more rows than
  *     SV_PACKED_MAX_ROWS. */
 #define _POSIX_C_SOURCE 200809L
@@ -231,11 +232,38 @@ static void test_declines(void **state) {
     sv_packed_unregister(&r); /* not registered: nothing happens */
 }
 
+/* A hundred matrices in one range, used in turn: each is packed once and then only reused. */
+static void test_many_matrices(void **state) {
+    (void)state;
+    enum { NW = 100, M = 4, N = 32, K = 24 };
+    float *arena = malloc((size_t)NW * K * N * sizeof *arena), *A = malloc(M * K * sizeof *A),
+          *C = malloc(M * N * sizeof *C);
+    sv_rng r;
+    sv_rng_seed(&r, 9);
+    for (size_t i = 0; i < (size_t)NW * K * N; i++) arena[i] = (float)sv_rng_uniform(&r);
+    for (size_t i = 0; i < M * K; i++) A[i] = (float)sv_rng_uniform(&r);
+    unsigned version = 1;
+    sv_packed_range range;
+    sv_packed_register(&range, arena, (size_t)NW * K * N, &version);
+    unsigned long packs0, hits0, packs, hits;
+    sv_packed_counts(&packs0, &hits0);
+    for (int pass = 0; pass < 3; pass++)
+        for (int w = 0; w < NW; w++)
+            assert_int_equal(sv_packed_gemm(M, N, K, A, K, arena + (size_t)w * K * N, N, 0.0f, C,
+                                            N), 1);
+    sv_packed_counts(&packs, &hits);
+    assert_int_equal(packs - packs0, NW);
+    assert_int_equal(hits - hits0, 2 * NW);
+    sv_packed_unregister(&range);
+    free(arena), free(A), free(C);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_against_float64, reset),
         cmocka_unit_test_setup(test_threads_bitwise, reset),
         cmocka_unit_test_setup(test_versions, reset),
+        cmocka_unit_test_setup(test_many_matrices, reset),
         cmocka_unit_test_setup(test_declines, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
