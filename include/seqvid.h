@@ -832,7 +832,8 @@ typedef enum seqvid_weights {
  *  (training, saving, the arrays), and trades memory for speed: each weight matrix that a
  *  product of at most 64 rows multiplies (batches of up to 64 sequences: the recurrent
  *  products of every step, the input products of decoders fed their own predictions, the
- *  readouts at inference) gets a copy packed for the library's own register-tile kernel,
+ *  readouts at inference; a batch of one sequence keeps its recurrent products on the BLAS
+ *  vector product, which is faster there) gets a copy packed for the library's own kernel,
  *  made on first use and again after the weights change (an optimizer step, a write through
  *  seqvid_model_params). The copies hold up to as many bytes again as those matrices; the
  *  products run without re-packing them on every call, as the CBLAS backends do (measured

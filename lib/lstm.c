@@ -19,7 +19,6 @@
 #include "blas.h"
 #include "fastmath.h"
 #include "lstm.h"
-#include "packed.h"
 #include "sparse.h"
 
 size_t sv_lstm_param_count(int D, int H, int peep) {
@@ -149,16 +148,16 @@ static void cell_backward(int H, float *restrict a, const float *restrict cp,
 
 /* C[M x N] += A[M x K] W with W [K x N] (all row-major), W in float32 or, where W16 is not
  * NULL, in bf16. One row is a vector-matrix product: sgemv streams W once, where sgemm would
- * first pack all of it (2-3x slower for batch-1 inference, frame by frame) -- unless W is
- * stored packed already (SEQVID_WEIGHTS_F32_PACKED, packed.h; float32 products only). */
+ * first pack all of it (2-3x slower for batch-1 inference, frame by frame). It is also
+ * faster than the packed kernel on a packed copy (SEQVID_WEIGHTS_F32_PACKED), 1.0-1.4x on
+ * the recurrent shapes of H = 256 to 2048 (docs/performance.md, "Weights packed once"). */
 static void gemm_acc(int M, int N, int K, const float *A, const float *W, const uint16_t *W16,
                      float *panel, float *C, int ldc) {
     if (W16)
         sv_bf16_gemm_acc(M, N, K, A, K, W16, C, ldc, panel);
-    else if (M == 1) {
-        if (sv_blas_get_bf16() || !sv_packed_gemm(1, N, K, A, K, W, N, 1.0f, C, ldc))
-            sv_sgemv(SV_TRANS, K, N, 1.0f, W, N, A, 1, 1.0f, C, 1);
-    } else
+    else if (M == 1)
+        sv_sgemv(SV_TRANS, K, N, 1.0f, W, N, A, 1, 1.0f, C, 1);
+    else
         sv_sgemm(SV_NOTRANS, SV_NOTRANS, M, N, K, 1.0f, A, K, W, N, 1.0f,
                  C, ldc);
 }

@@ -2,9 +2,10 @@
  * experimental storage of include/seqvid.h): float32, plus a copy of each weight matrix that
  * a product of a few rows reads, packed once per weight version into panels for the
  * library's own register-tile kernel. OpenBLAS re-packs B on every call, which for products
- * of a few rows (the recurrent products of a step, inference fed its own frames, batch-1
- * encoding) costs about as much as the arithmetic; a copy packed once does not. Either
- * backend consults this before its own path. */
+ * of a few rows (the recurrent products of a step, decoders fed their own frames, readouts
+ * at inference) costs about as much as the arithmetic; a copy packed once does not. Either
+ * backend consults this before its own path. (One-row products of lstm.c stay on sgemv,
+ * which streams W faster than the kernel reads a copy.) */
 #ifndef SV_PACKED_H
 #define SV_PACKED_H
 #include <stddef.h>
