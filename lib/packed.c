@@ -13,12 +13,11 @@
  * bits depend on the shape only, whatever the blocking, the thread count or where the panels
  * come from.
  *
- * Where the panels come from: the copy kept for B (packed once per weight version, kept with
- * its registered range until the range goes: one per matrix, no eviction that products
- * taking turns could thrash); without memory for it,
- * blocks packed by the call into per-thread scratch just before use (each row of B read
- * contiguously, as OpenBLAS packs); without memory for that, one panel block at a time on
- * the stack. Measured on a 2-core Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from
+ * Where the panels come from: the copy kept for B (packed once per weight version and kept
+ * with its registered range until the range goes: one per matrix, so products taking turns
+ * cannot evict each other); without memory for it, blocks packed by the call into
+ * per-thread scratch just before use (each row of B read contiguously, as OpenBLAS packs);
+ * without memory for that, one panel block at a time on the stack. Measured on a 2-core Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from
  * the kept copy against OpenBLAS's 113 with its per-call packing, and 96 packed per call
  * (docs/performance.md, "Weights packed once"). */
 #include <pthread.h>
@@ -81,7 +80,7 @@ typedef struct pk_job {
     int M, N, K, lda, ldc, ldb, width, kb; /* kb: rows of B a scratch block holds */
     float beta;
     const float *A, *B;
-    const float *P; /* the cached copy, or NULL: each call packs into scratch */
+    const float *P; /* the kept copy, or NULL: the call packs into scratch */
     float *C;
 } pk_job;
 
@@ -139,7 +138,7 @@ static inline __attribute__((always_inline)) void panel_block(const pk_job *j, c
     }
 }
 
-/* From the cached copy: units are the column chunks of gemm_chunks.h, panel by panel. */
+/* From the kept copy: units are the column chunks of gemm_chunks.h, panel by panel. */
 SV_VECTOR_CLONES
 static void pk_cached(void *ctx, int u0, int u1) {
     const pk_job *j = ctx;
