@@ -23,10 +23,9 @@ size_t sv_readout_param_count(int in, int out) { return (size_t)in * (size_t)out
 
 /* Packed copies on or off for the float32 weights (packed.h). */
 static void set_packed(sv_arena *a, int on) {
-    if (a->packed == on) return;
+    if ((a->pk.base != NULL) == on) return;
     if (on) sv_packed_register(&a->pk, a->params, a->n_params, &a->version);
     else sv_packed_unregister(&a->pk);
-    a->packed = on;
 }
 
 int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn) {
@@ -68,9 +67,26 @@ int sv_arena_need_f32(const sv_arena *a, const char *what, const char *fn) {
 int sv_arena_get_weights(const sv_arena *a, int *weights, const char *fn) {
     if (!weights) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'weights' is NULL", fn);
     *weights = a->params16 ? SEQVID_WEIGHTS_BF16
-               : a->packed ? SEQVID_WEIGHTS_F32_PACKED
+               : a->pk.base ? SEQVID_WEIGHTS_F32_PACKED
                            : SEQVID_WEIGHTS_F32;
     return SEQVID_OK;
+}
+
+/* Every layer and readout viewing the float32 params, and grads where they exist: each view
+ * and its gradient twin sit at the block's offset. */
+static void bind_f32(sv_arena *a) {
+    float *p = a->params, *g = a->grads;
+    for (size_t i = 0; i < a->n_layers; i++) {
+        sv_lstm_layer *l = a->layers[i];
+        size_t off = a->layer_off[i];
+        sv_lstm_bind(l, l->D, l->H, l->peep, p + off, g ? g + off : NULL);
+    }
+    for (size_t i = 0; i < a->n_readouts; i++) {
+        sv_readout *r = a->readouts[i];
+        size_t off = a->readout_off[i], w = (size_t)r->in * r->out;
+        r->w = p + off, r->b = p + off + w, r->w16 = NULL, r->panel = NULL;
+        r->gw = g ? g + off : NULL, r->gb = g ? g + off + w : NULL;
+    }
 }
 
 int sv_arena_grads(sv_arena *a, const char *fn) {
@@ -81,18 +97,7 @@ int sv_arena_grads(sv_arena *a, const char *fn) {
     if (!g)
         return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu gradients", fn, a->n_params);
     a->grads = g;
-    /* Each view's gradient twin sits at the same offset as its weights. */
-    for (size_t i = 0; i < a->n_layers; i++) {
-        sv_lstm_layer *l = a->layers[i];
-        size_t off = a->layer_off[i];
-        sv_lstm_bind(l, l->D, l->H, l->peep, a->params + off, g + off);
-    }
-    for (size_t i = 0; i < a->n_readouts; i++) {
-        sv_readout *r = a->readouts[i];
-        size_t off = a->readout_off[i];
-        r->gw = g + off;
-        r->gb = g + off + (size_t)r->in * r->out;
-    }
+    bind_f32(a);
     return SEQVID_OK;
 }
 
@@ -171,21 +176,12 @@ static int to_f32(sv_arena *a, const char *fn) {
     if (!p) return sv_fail(SEQVID_ERR_NOMEM, "%s: out of memory for %zu parameters", fn,
                            a->n_params);
     sv_bf16_widen(a->params16, p, a->n_params);
-    for (size_t i = 0; i < a->n_layers; i++) {
-        sv_lstm_layer *l = a->layers[i];
-        sv_lstm_bind(l, l->D, l->H, l->peep, p + a->layer_off[i], NULL);
-    }
-    for (size_t i = 0; i < a->n_readouts; i++) {
-        sv_readout *r = a->readouts[i];
-        size_t off = a->readout_off[i];
-        r->w = p + off, r->b = p + off + (size_t)r->in * r->out, r->w16 = NULL;
-        r->panel = NULL;
-    }
     sv_free(a->params16);
     sv_free(a->vec);
     sv_free(a->panel);
     a->params16 = NULL, a->vec = NULL, a->panel = NULL;
-    a->params = p;
+    a->params = p; /* grads: NULL since the bf16 conversion */
+    bind_f32(a);
     (void)sv_blas_weights_register(a->params, a->n_params, &a->version);
     return SEQVID_OK;
 }
@@ -197,18 +193,24 @@ int sv_arena_finish(sv_arena *a, const char *fn) {
     return st;
 }
 
+int sv_arena_check_weights(int weights, const char *fn) {
+    if (weights == SEQVID_WEIGHTS_F32 || weights == SEQVID_WEIGHTS_BF16 ||
+        weights == SEQVID_WEIGHTS_F32_PACKED)
+        return SEQVID_OK;
+    return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is not SEQVID_WEIGHTS_F32 (0), "
+                   "SEQVID_WEIGHTS_BF16 (1) or SEQVID_WEIGHTS_F32_PACKED (2)", fn, weights);
+}
+
 int sv_arena_set_weights(sv_arena *a, int weights, const char *fn) {
-    if (weights != SEQVID_WEIGHTS_F32 && weights != SEQVID_WEIGHTS_BF16 &&
-        weights != SEQVID_WEIGHTS_F32_PACKED)
-        return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is not SEQVID_WEIGHTS_F32 (0), "
-                       "SEQVID_WEIGHTS_BF16 (1) or SEQVID_WEIGHTS_F32_PACKED (2)", fn, weights);
+    int st = sv_arena_check_weights(weights, fn);
+    if (st) return st;
     const int bf16 = weights == SEQVID_WEIGHTS_BF16;
     if (bf16 != (a->params16 != NULL)) {
         /* The packed copies go before the float32 weights are rounded in place; to_bf16
          * fails only before it touches them, and then they come back. */
-        const int was_packed = a->packed;
+        const int was_packed = a->pk.base != NULL;
         if (bf16) set_packed(a, 0);
-        int st = bf16 ? to_bf16(a, fn) : to_f32(a, fn);
+        st = bf16 ? to_bf16(a, fn) : to_f32(a, fn);
         if (st) {
             if (bf16) set_packed(a, was_packed);
             return st;

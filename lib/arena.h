@@ -54,9 +54,9 @@ typedef struct sv_arena {
      * pointers refuse (SEQVID_ERR_STATE). The storage is whichever of params and params16
      * is set (sv_arena_get_weights). */
     uint16_t *params16;
-    /* SEQVID_WEIGHTS_F32_PACKED: float32 weights, registered here for packed copies of the
-     * matrices that products of a few rows read (packed.h); packed says so. */
-    int packed;
+    /* SEQVID_WEIGHTS_F32_PACKED: float32 weights registered through this node for packed
+     * copies of the matrices that products of a few rows read (packed.h); the storage is
+     * packed exactly while pk.base is set. */
     sv_packed_range pk;
     float *vec;
     float *panel; /* scratch of the bf16 products (SV_BF16_PANEL floats; owners use one
@@ -106,6 +106,8 @@ int sv_arena_grads(sv_arena *a, const char *fn);
  * (exact). Packed: float32 (widened first from bf16) with packed copies made as products need
  * them. Nothing changes on failure (SEQVID_ERR_NOMEM, SEQVID_ERR_ARG for an unknown value). */
 int sv_arena_set_weights(sv_arena *a, int weights, const char *fn);
+/* SEQVID_OK for a SEQVID_WEIGHTS_* value, else SEQVID_ERR_ARG with a message naming fn. */
+int sv_arena_check_weights(int weights, const char *fn);
 /* *weights = SEQVID_WEIGHTS_BF16 where params16 holds the weights, SEQVID_WEIGHTS_F32_PACKED
  * where they are packed, else SEQVID_WEIGHTS_F32 (SEQVID_ERR_NULL for a NULL weights). */
 int sv_arena_get_weights(const sv_arena *a, int *weights, const char *fn);

@@ -94,9 +94,7 @@ static void gemm_chunks(void *ctx, int c0, int c1) {
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    if (!transa && !transb && alpha == 1.0f &&
-        sv_packed_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc))
-        return;
+    if (sv_packed_gemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     sv_gemm_job j;
     int chunks = sv_gemm_plan(&j, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     blas_single_begin();

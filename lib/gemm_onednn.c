@@ -631,8 +631,7 @@ void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const fl
               const float *B, int ldb, float beta, float *C, int ldc) {
     /* Weights stored as SEQVID_WEIGHTS_F32_PACKED (packed.h) bring their own kernel, in
      * float32: bf16 mode, where it runs, takes the products it asked for. */
-    if (!bf16_on && !transa && !transb && alpha == 1.0f && M > 0 && N > 0 &&
-        sv_packed_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc))
+    if (!bf16_on && sv_packed_gemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
         return;
     product(bf16_on, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

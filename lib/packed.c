@@ -17,9 +17,10 @@
  * with its registered range until the range goes: one per matrix, so products taking turns
  * cannot evict each other); without memory for it, blocks packed by the call into
  * per-thread scratch just before use (each row of B read contiguously, as OpenBLAS packs);
- * without memory for that, one panel block at a time on the stack. Measured on a 2-core Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from
- * the kept copy against OpenBLAS's 113 with its per-call packing, and 96 packed per call
- * (docs/performance.md, "Weights packed once"). */
+ * without memory for that, one panel block at a time on the stack. Measured on a 2-core
+ * Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from the kept copy against
+ * OpenBLAS's 113 with its per-call packing, and 96 packed per call (docs/performance.md,
+ * "Weights packed once"). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -290,9 +291,10 @@ static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int l
     return e;
 }
 
-int sv_packed_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                   float beta, float *C, int ldc) {
-    if (M < 1 || M > SV_PACKED_MAX_ROWS || N < 1 || K < 1) return 0;
+int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (transa || transb || alpha != 1.0f || M < 1 || M > SV_PACKED_MAX_ROWS || N < 1 || K < 1)
+        return 0;
     pthread_mutex_lock(&lock);
     sv_packed_range *r = ranges ? find_range(B, (size_t)(K - 1) * ldb + N) : NULL;
     pk_copy *e = r ? copy_get(r, B, K, N, ldb) : NULL;

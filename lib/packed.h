@@ -29,14 +29,14 @@ typedef struct sv_packed_range {
 void sv_packed_register(sv_packed_range *r, const float *base, size_t n, const unsigned *version);
 void sv_packed_unregister(sv_packed_range *r); /* also drops its copies; a no-op if not in */
 
-/* C[M x N] = A[M x K] B[K x N] + beta C, row-major with row strides lda, ldb, ldc. Returns 1 if
- * computed here: B lies in a registered range and 1 <= M <= SV_PACKED_MAX_ROWS; else 0,
- * having touched nothing. The kernel and its order of summation depend on the shape only --
- * not on the thread count, nor on whether B's copy was kept (without memory for it each call
- * packs the blocks it is about to use, and without memory for that, one block at a time on
- * the stack): a product gives the same bits either way, and never fails. */
-int sv_packed_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                   float beta, float *C, int ldc);
+/* blas.h's sv_sgemm (same arguments). Returns 1 if computed here: op(A) = A, op(B) = B,
+ * alpha = 1, B lies in a registered range and 1 <= M <= SV_PACKED_MAX_ROWS; else 0, having touched
+ * nothing (the backend computes it). The kernel and its order of summation depend on the shape
+ * only -- not on the thread count, nor on whether B's copy was kept (without memory for it
+ * each call packs the blocks it is about to use, and without memory for that, one block at a
+ * time on the stack): a product gives the same bits either way, and never fails. */
+int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Copies packed and products that reused one, since the process started (sv_blas_info). */
 void sv_packed_counts(unsigned long *packs, unsigned long *hits);

@@ -1047,12 +1047,10 @@ int seqvid_model_load_buffer(const void *buf, size_t size, seqvid_model **out) {
 /* seqvid_model_load(_buffer) with the weights stored as `weights`. */
 static int load_as(const char *fn, const char *path, const void *buf, size_t size, int weights,
                    seqvid_model **out) {
-    if (weights != SEQVID_WEIGHTS_F32 && weights != SEQVID_WEIGHTS_BF16 &&
-        weights != SEQVID_WEIGHTS_F32_PACKED)
-        return sv_fail(SEQVID_ERR_ARG, "%s: weight storage %d is not SEQVID_WEIGHTS_F32 (0), "
-                       "SEQVID_WEIGHTS_BF16 (1) or SEQVID_WEIGHTS_F32_PACKED (2)", fn, weights);
+    int st = sv_arena_check_weights(weights, fn);
+    if (st) return st;
     loaded l;
-    int st = load_from(fn, path, buf, size, weights == SEQVID_WEIGHTS_BF16 ? LOAD_BF16 : 0, &l);
+    st = load_from(fn, path, buf, size, weights == SEQVID_WEIGHTS_BF16 ? LOAD_BF16 : 0, &l);
     if (!st && weights == SEQVID_WEIGHTS_F32_PACKED) /* float32, then packed: cannot fail */
         st = sv_arena_set_weights(&l.model->arena, weights, fn);
     if (!st) *out = l.model;

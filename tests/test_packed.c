@@ -13,7 +13,7 @@
  *     pack after the range was unregistered and registered again; a hundred matrices of
  *     one range taking turns each keep their copy (no eviction to thrash);
  *   - what it leaves alone: B outside the registered ranges, more rows than
- *     SV_PACKED_MAX_ROWS. */
+ *     SV_PACKED_MAX_ROWS, a transposed operand, alpha other than 1. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <setjmp.h>
@@ -68,8 +68,9 @@ static float *run(const prob *p) {
     size_t nc = (size_t)p->M * p->ldc;
     float *C = malloc(nc * sizeof *C);
     memcpy(C, p->C0, nc * sizeof *C);
-    assert_int_equal(sv_packed_gemm(p->M, p->N, p->K, p->A, p->lda, p->B, p->ldb, p->beta, C,
-                                    p->ldc), 1);
+    assert_int_equal(sv_packed_gemm(0, 0, p->M, p->N, p->K, 1.0f, p->A, p->lda, p->B, p->ldb,
+                                    p->beta, C, p->ldc),
+                     1);
     return C;
 }
 
@@ -219,16 +220,23 @@ static void test_versions(void **state) {
 static void test_declines(void **state) {
     (void)state;
     float A[65 * 8] = {0}, B[8 * 16] = {0}, C[65 * 16] = {0};
-    assert_int_equal(sv_packed_gemm(4, 16, 8, A, 8, B, 16, 0.0f, C, 16), 0);
+    assert_int_equal(sv_packed_gemm(0, 0, 4, 16, 8, 1.0f, A, 8, B, 16, 0.0f, C, 16), 0);
     unsigned v = 0;
     sv_packed_range r;
     sv_packed_register(&r, B, 8 * 16, &v);
-    assert_int_equal(sv_packed_gemm(SV_PACKED_MAX_ROWS + 1, 16, 8, A, 8, B, 16, 0.0f, C, 16), 0);
-    assert_int_equal(sv_packed_gemm(SV_PACKED_MAX_ROWS, 16, 8, A, 8, B, 16, 0.0f, C, 16), 1);
+    assert_int_equal(sv_packed_gemm(0, 0, SV_PACKED_MAX_ROWS + 1, 16, 8, 1.0f, A, 8, B, 16, 0.0f, C,
+                                    16),
+                     0);
+    assert_int_equal(
+        sv_packed_gemm(0, 0, SV_PACKED_MAX_ROWS, 16, 8, 1.0f, A, 8, B, 16, 0.0f, C, 16), 1);
+    /* a transposed operand, or alpha other than 1: the backend's */
+    assert_int_equal(sv_packed_gemm(1, 0, 4, 16, 8, 1.0f, A, 4, B, 16, 0.0f, C, 16), 0);
+    assert_int_equal(sv_packed_gemm(0, 1, 4, 8, 16, 1.0f, A, 16, B, 16, 0.0f, C, 8), 0);
+    assert_int_equal(sv_packed_gemm(0, 0, 4, 16, 8, 2.0f, A, 8, B, 16, 0.0f, C, 16), 0);
     /* B reaching past the registered range: not taken */
-    assert_int_equal(sv_packed_gemm(4, 16, 8, A, 8, B + 1, 16, 0.0f, C, 16), 0);
+    assert_int_equal(sv_packed_gemm(0, 0, 4, 16, 8, 1.0f, A, 8, B + 1, 16, 0.0f, C, 16), 0);
     sv_packed_unregister(&r);
-    assert_int_equal(sv_packed_gemm(4, 16, 8, A, 8, B, 16, 0.0f, C, 16), 0);
+    assert_int_equal(sv_packed_gemm(0, 0, 4, 16, 8, 1.0f, A, 8, B, 16, 0.0f, C, 16), 0);
     sv_packed_unregister(&r); /* not registered: nothing happens */
 }
 
@@ -248,9 +256,10 @@ static void test_many_matrices(void **state) {
     unsigned long packs0, hits0, packs, hits;
     sv_packed_counts(&packs0, &hits0);
     for (int pass = 0; pass < 3; pass++)
-        for (int w = 0; w < NW; w++)
-            assert_int_equal(sv_packed_gemm(M, N, K, A, K, arena + (size_t)w * K * N, N, 0.0f, C,
-                                            N), 1);
+        for (int w = 0; w < NW; w++) {
+            const float *B = arena + (size_t)w * K * N;
+            assert_int_equal(sv_packed_gemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N), 1);
+        }
     sv_packed_counts(&packs, &hits);
     assert_int_equal(packs - packs0, NW);
     assert_int_equal(hits - hits0, 2 * NW);
