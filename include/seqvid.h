@@ -831,11 +831,12 @@ typedef enum seqvid_weights {
  *  SEQVID_WEIGHTS_F32_PACKED keeps the float32 weights, and everything a float32 model does
  *  (training, saving, the arrays), and trades memory for speed: each weight matrix that a
  *  product of at most 64 rows multiplies (batches of up to 64 sequences: the recurrent
- *  products of every step, the input products of decoders fed their own predictions, the
- *  readouts at inference; a batch of one sequence keeps its recurrent products on the BLAS
- *  vector product, which is faster there) gets a copy packed for the library's own kernel,
- *  made on first use and again after the weights change (an optimizer step, a write through
- *  seqvid_model_params). The copies hold up to as many bytes again as those matrices; the
+ *  products of every step, forward and, in training, transposed in the backward pass; the
+ *  input products of decoders fed their own predictions, the readouts at inference; a batch
+ *  of one sequence keeps its recurrent products on the BLAS vector product, which is faster
+ *  there) gets a copy packed for the library's own kernel (one per way it is read), made on
+ *  first use and again after the weights change (an optimizer step, a write through
+ *  seqvid_model_params). The copies hold up to twice as many bytes as those matrices; the
  *  products run without re-packing them on every call, as the CBLAS backends do (measured
  *  1.6x on 16 x 512 x 2048 on an AVX2 CPU: docs/performance.md, "Weights packed once").
  *  Its results are bitwise independent of the thread count, as everywhere, and differ from

@@ -1,9 +1,11 @@
 /* packed.c -- products C = A B + beta C of a few rows on weights stored as
  * SEQVID_WEIGHTS_F32_PACKED (packed.h), on a register-tile kernel over B packed into panels.
  *
- * Layout: B [K x N] is cut into panels of PK_COLS = 16 columns, each stored k-major,
- *   P[p][k][c] = B[k, 16 p + c],   the last panel padded with zeros,
- * so the kernel reads each panel as one contiguous stream.
+ * Layout: op(B) [K x N] is cut into panels of PK_COLS = 16 columns, each stored k-major,
+ *   P[p][k][c] = op(B)[k, 16 p + c],   the last panel padded with zeros,
+ * so the kernel reads each panel as one contiguous stream. op(B) is B, or B^T (B stored
+ * N x K: the backward pass's dH = dG W_h^T): the kernel is the same, only the packing reads
+ * B another way, and each way keeps a copy of its own.
  *
  * Kernel: register tiles of PK_TR = 6 rows x 16 columns (12 vectors of 8 sums; AVX2 has 16
  * registers), over k in blocks: a block of a panel stays in L1 while every row tile of A
@@ -14,13 +16,15 @@
  * come from.
  *
  * Where the panels come from: the copy kept for B (packed once per weight version and kept
- * with its registered range until the range goes: one per matrix, so products taking turns
- * cannot evict each other); without memory for it, blocks packed by the call into
- * per-thread scratch just before use (each row of B read contiguously, as OpenBLAS packs);
+ * with its registered range until the range goes: one per matrix and way of reading it, so
+ * products taking turns cannot evict each other); without memory for it, blocks packed by
+ * the call into per-thread scratch just before use (each row of B read contiguously, as
+ * OpenBLAS packs);
  * without memory for that, one panel block at a time on the stack. Measured on a 2-core
  * Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from the kept copy against
- * OpenBLAS's 113 with its per-call packing, and 96 packed per call (docs/performance.md,
- * "Weights packed once"). */
+ * OpenBLAS's 113 with its per-call packing, and 96 packed per call; the transposed
+ * 16 x 2048 x 512 of the backward, 182 against 111 (docs/performance.md, "Weights packed
+ * once"). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -42,11 +46,28 @@
 typedef float v8f __attribute__((vector_size(32)));
 
 /* ---- packing ---------------------------------------------------------------------------- */
-/* Rows [k0, k0 + kn) x columns [n0, n1) of B as panels of 16 columns (n0 a multiple of 16):
- * panel q's row k at dst + q * stride + 16 k. Each row of B is read contiguously. */
-static void pack_block(const float *B, int ldb, int k0, int kn, int n0, int n1, float *dst,
-                       size_t stride) {
+/* Rows [k0, k0 + kn) x columns [n0, n1) of op(B) as panels of 16 columns (n0 a multiple of
+ * 16): panel q's row k at dst + q * stride + 16 k. B is read along its rows: op(B)'s rows
+ * when tb = 0, its columns (B's rows, contiguous in k) when tb = 1. */
+static void pack_block(const float *B, int ldb, int tb, int k0, int kn, int n0, int n1,
+                       float *dst, size_t stride) {
     const int panels = (n1 - n0 + PK_COLS - 1) / PK_COLS, pad = panels * PK_COLS - (n1 - n0);
+    if (tb) { /* op(B)[k, n] = B[n, k]: each row of B read along k, 64 k at a time so that
+               * the 4 KiB of panel they fill stays in L1 (B's rows are a multiple of 4 KiB
+               * apart at the usual sizes: reading 16 of them in step would thrash L1's sets) */
+        for (int q = 0; q < panels; q++) {
+            const int w = q < panels - 1 || !pad ? PK_COLS : PK_COLS - pad;
+            const float *s = B + (size_t)(n0 + q * PK_COLS) * ldb + k0;
+            float *d = dst + q * stride;
+            for (int kb = 0; kb < kn; kb += 64) {
+                const int ke = kn - kb < 64 ? kn : kb + 64;
+                for (int c = 0; c < PK_COLS; c++)
+                    for (int k = kb; k < ke; k++)
+                        d[(size_t)k * PK_COLS + c] = c < w ? s[(size_t)c * ldb + k] : 0.0f;
+            }
+        }
+        return;
+    }
     for (int k = 0; k < kn; k++) {
         const float *s = B + (size_t)(k0 + k) * ldb + n0;
         for (int q = 0; q < panels - (pad > 0); q++) /* whole panels: two vectors */
@@ -61,7 +82,7 @@ static void pack_block(const float *B, int ldb, int k0, int kn, int n0, int n1, 
 
 typedef struct pack_job {
     const float *B;
-    int K, N, ldb;
+    int K, N, ldb, tb;
     float *dst;
 } pack_job;
 
@@ -71,14 +92,15 @@ static void pack_blocks(void *ctx, int b0, int b1) {
     const pack_job *j = ctx;
     for (int b = b0; b < b1; b++) {
         const int n0 = b * PK_NB, n1 = j->N - n0 < PK_NB ? j->N : n0 + PK_NB;
-        pack_block(j->B, j->ldb, 0, j->K, n0, n1,
+        pack_block(j->B, j->ldb, j->tb, 0, j->K, n0, n1,
                    j->dst + (size_t)(n0 / PK_COLS) * j->K * PK_COLS, (size_t)j->K * PK_COLS);
     }
 }
 
 /* ---- the kernel ------------------------------------------------------------------------- */
 typedef struct pk_job {
-    int M, N, K, lda, ldc, ldb, width, kb; /* kb: rows of B a scratch block holds */
+    int M, N, K, lda, ldc, ldb, tb, width, kb; /* tb: op(B) = B^T; kb: rows of op(B) a
+                                                * scratch block holds */
     float beta;
     const float *A, *B;
     const float *P; /* the kept copy, or NULL: the call packs into scratch */
@@ -169,7 +191,7 @@ static void pk_scratch(void *ctx, int u0, int u1) {
         for (int k0 = 0; k0 < j->K; k0 += j->kb) {
             const int kn = j->K - k0 < j->kb ? j->K - k0 : j->kb;
             if (scratch) {
-                pack_block(j->B, j->ldb, k0, kn, b0, b1, scratch, (size_t)kn * PK_COLS);
+                pack_block(j->B, j->ldb, j->tb, k0, kn, b0, b1, scratch, (size_t)kn * PK_COLS);
                 for (int n0 = b0; n0 < b1; n0 += PK_COLS)
                     panel_block(j, scratch + (size_t)(n0 - b0) / PK_COLS * kn * PK_COLS, n0,
                                 b1 - n0 < PK_COLS ? b1 - n0 : PK_COLS, k0, kn);
@@ -179,7 +201,7 @@ static void pk_scratch(void *ctx, int u0, int u1) {
                     for (int q0 = k0; q0 < k0 + kn; q0 += PK_TK) {
                         const int n1 = b1 - n0 < PK_COLS ? b1 : n0 + PK_COLS;
                         const int qn = k0 + kn - q0 < PK_TK ? k0 + kn - q0 : PK_TK;
-                        pack_block(j->B, j->ldb, q0, qn, n0, n1, one, 0);
+                        pack_block(j->B, j->ldb, j->tb, q0, qn, n0, n1, one, 0);
                         panel_block(j, one, n0, n1 - n0, q0, qn);
                     }
             }
@@ -191,7 +213,7 @@ static void pk_scratch(void *ctx, int u0, int u1) {
 /* ---- registered ranges and their copies (under `lock`) --------------------------------- */
 typedef struct sv_packed_copy {
     const float *src; /* B as the products name it */
-    int K, N, ldb;
+    int K, N, ldb, tb;
     unsigned version;
     float *data; /* the panels */
     int users;   /* products reading it now */
@@ -256,8 +278,8 @@ static sv_packed_range *find_range(const float *p, size_t len) {
     return NULL;
 }
 
-static void pack_copy(float *dst, const float *B, int K, int N, int ldb) {
-    pack_job pj = {B, K, N, ldb, dst};
+static void pack_copy(float *dst, const float *B, int K, int N, int ldb, int tb) {
+    pack_job pj = {B, K, N, ldb, tb, dst};
     sv_parallel_for((N + PK_NB - 1) / PK_NB, pack_blocks, &pj);
     atomic_fetch_add(&n_packs, 1);
 }
@@ -266,13 +288,14 @@ static void pack_copy(float *dst, const float *B, int K, int N, int ldb) {
  * stale copy: pack per call). The packing runs under the lock: a model's weights are used
  * by one thread at a time (the library's objects are not shared between concurrent calls),
  * so nobody waits for it in practice. */
-static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int ldb) {
+static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int ldb, int tb) {
     if (!keep) return NULL;
     pk_copy *e = r->copies;
-    while (e && !(e->src == B && e->K == K && e->N == N && e->ldb == ldb)) e = e->next;
+    while (e && !(e->src == B && e->K == K && e->N == N && e->ldb == ldb && e->tb == tb))
+        e = e->next;
     if (e && e->version != *r->version) {
         if (e->users) return NULL;
-        pack_copy(e->data, B, K, N, ldb);
+        pack_copy(e->data, B, K, N, ldb, tb);
         e->version = *r->version;
     } else if (e) {
         atomic_fetch_add(&n_hits, 1);
@@ -283,8 +306,8 @@ static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int l
             free(data);
             return NULL;
         }
-        pack_copy(data, B, K, N, ldb);
-        *e = (pk_copy){B, K, N, ldb, *r->version, data, 0, r->copies};
+        pack_copy(data, B, K, N, ldb, tb);
+        *e = (pk_copy){B, K, N, ldb, tb, *r->version, data, 0, r->copies};
         r->copies = e;
     }
     e->users++;
@@ -293,14 +316,16 @@ static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int l
 
 int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (transa || transb || alpha != 1.0f || M < 1 || M > SV_PACKED_MAX_ROWS || N < 1 || K < 1)
-        return 0;
+    if (transa || alpha != 1.0f || M < 1 || M > SV_PACKED_MAX_ROWS || N < 1 || K < 1) return 0;
+    const int tb = transb != 0;
+    /* B's floats: K rows of N (op(B) = B), or N rows of K (op(B) = B^T) */
+    const size_t extent = tb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
     pthread_mutex_lock(&lock);
-    sv_packed_range *r = ranges ? find_range(B, (size_t)(K - 1) * ldb + N) : NULL;
-    pk_copy *e = r ? copy_get(r, B, K, N, ldb) : NULL;
+    sv_packed_range *r = ranges ? find_range(B, extent) : NULL;
+    pk_copy *e = r ? copy_get(r, B, K, N, ldb, tb) : NULL;
     pthread_mutex_unlock(&lock);
     if (!r) return 0;
-    pk_job j = {M, N, K, lda, ldc, ldb, 0, 0, beta, A, B, e ? e->data : NULL, C};
+    pk_job j = {M, N, K, lda, ldc, ldb, tb, 0, 0, beta, A, B, e ? e->data : NULL, C};
     if (e) {
         sv_parallel_for(sv_plan_chunks(N, 2.0 * M * N * K, &j.width), pk_cached, &j);
     } else { /* a block per thread, each row of it long enough to stream */

@@ -3,8 +3,8 @@
  * a product of a few rows reads, packed once per weight version into panels for the
  * library's own register-tile kernel. OpenBLAS re-packs B on every call, which for products
  * of a few rows (the recurrent products of a step, decoders fed their own frames, readouts
- * at inference) costs about as much as the arithmetic; a copy packed once does not. Either
- * backend consults this before its own path. (One-row products of lstm.c stay on sgemv,
+ * at inference, the backward's products with W^T) costs about as much as the arithmetic; a
+ * copy packed once does not. Either backend consults this before its own path. (One-row products of lstm.c stay on sgemv,
  * which streams W faster than the kernel reads a copy.) */
 #ifndef SV_PACKED_H
 #define SV_PACKED_H
@@ -29,8 +29,9 @@ typedef struct sv_packed_range {
 void sv_packed_register(sv_packed_range *r, const float *base, size_t n, const unsigned *version);
 void sv_packed_unregister(sv_packed_range *r); /* also drops its copies; a no-op if not in */
 
-/* blas.h's sv_sgemm (same arguments). Returns 1 if computed here: op(A) = A, op(B) = B,
- * alpha = 1, B lies in a registered range and 1 <= M <= SV_PACKED_MAX_ROWS; else 0, having touched
+/* blas.h's sv_sgemm (same arguments). Returns 1 if computed here: op(A) = A, op(B) = B or
+ * B^T (the backward pass's product with W^T; each way B is read keeps its own copy), alpha =
+ * 1, B lies in a registered range and 1 <= M <= SV_PACKED_MAX_ROWS; else 0, having touched
  * nothing (the backend computes it). The kernel and its order of summation depend on the shape
  * only -- not on the thread count, nor on whether B's copy was kept (without memory for it
  * each call packs the blocks it is about to use, and without memory for that, one block at a

@@ -20,7 +20,8 @@
  *        CASEDIR/recon_truth.f32, recon_pred.f32     seqvid_model_reconstruct, T*S*D
  *        CASEDIR/predict.f32  n_future*S*D,  CASEDIR/encode.f32  S*F
  *        CASEDIR/pk_*.f32     the inference calls again with the weights stored packed (the
- *                             experimental SEQVID_WEIGHTS_F32_PACKED), results "pk_<call>"
+ *                             experimental SEQVID_WEIGHTS_F32_PACKED), results "pk_<call>",
+ *                             and pk_grads.f32, its gradient pass (cases without sampling)
  *        CASEDIR/bf16_*.f32   and stored as bf16 (SEQVID_WEIGHTS_BF16), results "bf16_<call>"
  * Blocks are matched by name, so the driver never assumes offsets; a block missing on either
  * side, or of another shape, is an error (exit 2). Library failures are recorded in
@@ -210,6 +211,19 @@ int main(int argc, char **argv)
      * after it.) */
     run_stored(model, batch, res, SEQVID_WEIGHTS_F32_PACKED, "pk_", (size_t)n_future, TSD, PSD,
                (size_t)S * F);
+    /* Its gradient pass too (the recurrent products forward and transposed run on packed
+     * copies), with the feed of the first pass; not with sampled decoders, whose coins
+     * would be drawn anew. */
+    if (!(sample[0] > 0) && !(sample[1] > 0) &&
+        seqvid_model_set(model, SEQVID_CFG_RECON_FEED, SEQVID_FEED_TRUTH) == SEQVID_OK) {
+        float *pk_grads = NULL;
+        rec = fut = -1.0f;
+        st = seqvid_model_gradients(model, batch, &rec, &fut);
+        report(res, "pk_gradients", st, 2, rec, fut);
+        if (st == SEQVID_OK && seqvid_model_grads(model, &pk_grads) != SEQVID_OK)
+            die("grads of the packed model", seqvid_last_error());
+        write_f32("pk_grads.f32", pk_grads, st == SEQVID_OK ? count : 0);
+    }
     run_stored(model, batch, res, SEQVID_WEIGHTS_BF16, "bf16_", (size_t)n_future, TSD, PSD,
                (size_t)S * F);
 

@@ -1,19 +1,21 @@
 /* test_packed.c -- lib/packed.c, the products of a few rows on weights stored as
  * SEQVID_WEIGHTS_F32_PACKED (register tiles over B packed into panels):
  *   - against a float64 loop with float32's error bound (|c - exact| <= γ_{K+1} S, as in
- *     test_gemm.c), on shapes that cross every edge of the kernel: rows 1-7 and tile
+ *     test_gemm.c), for B and for B transposed (the backward's product with W^T), on shapes
+ *     that cross every edge of the kernel: rows 1-7 and tile
  *     multiples up to SV_PACKED_MAX_ROWS, a last panel narrower than 16 columns, K across
  *     the 256-row blocks, N across the scratch blocks, padded strides, beta 0 (C's NaNs
  *     never read), 1 and 0.5;
  *   - the three sources of B (the kept copy; blocks packed by the call, as when there is no
  *     memory for a copy; one block at a time on the stack, as when there is none for scratch
  *     either) give the same bits, and so do 1, 2 and 3 threads;
- *   - the copies: one pack per weight version, hits in between, the owner's new weights
+ *   - the copies: one pack per weight version, hits in between (B and B^T keep a copy
+ *     each), the owner's new weights
  *     seen after it bumps the version (and not before: the copy is really used), a new
  *     pack after the range was unregistered and registered again; a hundred matrices of
  *     one range taking turns each keep their copy (no eviction to thrash);
- *   - what it leaves alone: B outside the registered ranges, more rows than
- *     SV_PACKED_MAX_ROWS, a transposed operand, alpha other than 1. */
+ *   - what it leaves alone: B (or B^T) outside the registered ranges, more rows than
+ *     SV_PACKED_MAX_ROWS, a transposed A, alpha other than 1. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <setjmp.h>
@@ -30,7 +32,7 @@
 #include "seqvid.h"
 
 typedef struct prob {
-    int M, N, K, lda, ldb, ldc;
+    int M, N, K, lda, ldb, ldc, tb; /* tb: the product takes B^T (B stored N x K) */
     float beta;
     float *A, *B, *C0;
     unsigned version;
@@ -43,14 +45,15 @@ static float *rnd(size_t n, sv_rng *r) {
     return x;
 }
 
-static size_t b_floats(const prob *p) { return (size_t)p->K * p->ldb; }
+static size_t b_floats(const prob *p) { return (size_t)(p->tb ? p->N : p->K) * p->ldb; }
 
-/* A product with B registered as weights (padding of `pad` on every stride); *p holds the
- * version the registration points at, so it stays put until unmake. */
-static void make(prob *p, int M, int N, int K, int pad, float beta, uint64_t seed) {
+/* A product with B registered as weights (padding of `pad` on every stride), op(B) = B^T if
+ * tb; *p holds the version the registration points at, so it stays put until unmake. */
+static void make(prob *p, int M, int N, int K, int tb, int pad, float beta, uint64_t seed) {
     sv_rng r;
     sv_rng_seed(&r, seed);
-    *p = (prob){M, N, K, K + pad, N + pad, N + pad, beta, NULL, NULL, NULL, 1, {0}};
+    *p = (prob){M, N, K, K + pad, (tb ? K : N) + pad, N + pad, tb, beta, NULL, NULL, NULL, 1,
+                {0}};
     p->A = rnd((size_t)M * p->lda, &r);
     p->B = rnd(b_floats(p), &r);
     p->C0 = rnd((size_t)M * p->ldc, &r);
@@ -68,13 +71,15 @@ static float *run(const prob *p) {
     size_t nc = (size_t)p->M * p->ldc;
     float *C = malloc(nc * sizeof *C);
     memcpy(C, p->C0, nc * sizeof *C);
-    assert_int_equal(sv_packed_gemm(0, 0, p->M, p->N, p->K, 1.0f, p->A, p->lda, p->B, p->ldb,
-                                    p->beta, C, p->ldc),
+    assert_int_equal(sv_packed_gemm(0, p->tb, p->M, p->N, p->K, 1.0f, p->A, p->lda, p->B,
+                                    p->ldb, p->beta, C, p->ldc),
                      1);
     return C;
 }
 
-static double b_at(const prob *p, int k, int n) { return p->B[(size_t)k * p->ldb + n]; }
+static double b_at(const prob *p, int k, int n) { /* op(B)[k, n] */
+    return p->tb ? p->B[(size_t)n * p->ldb + k] : p->B[(size_t)k * p->ldb + n];
+}
 
 /* Max over elements of |C - exact| / (γ_{K+1} (S + |beta c0|)); padding must be untouched. */
 static double worst(const prob *p, const float *C) {
@@ -121,19 +126,20 @@ static void test_against_float64(void **state) {
     static const float betas[] = {0.0f, 1.0f, 0.5f};
     uint64_t seed = 1;
     int cases = 0;
+    for (int tb = 0; tb < 2; tb++)
     for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
         for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
             for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
                 /* every shape; beta and padding in turn */
                 float beta = betas[seed % 3];
                 prob p;
-                make(&p, rows[a], cols[b], ks[c], (int)(seed % 2) * 5, beta, seed);
+                make(&p, rows[a], cols[b], ks[c], tb, (int)(seed % 2) * 5, beta, seed);
                 seed++;
                 float *kept = run(&p);
                 double w = worst(&p, kept);
                 if (w > 1.0)
-                    fail_msg("M=%d N=%d K=%d beta=%g: error %.2f x the float32 bound", p.M, p.N,
-                             p.K, beta, w);
+                    fail_msg("M=%d N=%d K=%d B^T %d beta=%g: error %.2f x the float32 bound",
+                             p.M, p.N, p.K, tb, beta, w);
                 sv_packed_keep(0); /* no copy: packed by the call, into scratch */
                 float *per_call = run(&p);
                 sv_alloc_fail_at(1); /* nor scratch (a thread's): a block at a time on the stack */
@@ -148,12 +154,12 @@ static void test_against_float64(void **state) {
                 size_t nc = (size_t)p.M * p.ldc, d1 = differ(kept, per_call, nc),
                        d2 = differ(kept, stack, nc), d3 = differ(kept, stack1, nc);
                 if (d1 || d2 || d3)
-                    fail_msg("M=%d N=%d K=%d: the sources of B differ in %zu / %zu / %zu of %zu "
-                             "elements", p.M, p.N, p.K, d1, d2, d3, nc);
+                    fail_msg("M=%d N=%d K=%d B^T %d: the sources of B differ in %zu / %zu / "
+                             "%zu of %zu elements", p.M, p.N, p.K, tb, d1, d2, d3, nc);
                 free(kept), free(per_call), free(stack), free(stack1), unmake(&p);
                 cases++;
             }
-    assert_int_equal(cases, 11 * 6 * 5);
+    assert_int_equal(cases, 2 * 11 * 6 * 5);
 }
 
 /* Bitwise the same at 1, 2 and 3 threads, cached or packed per call, on shapes the chunking
@@ -162,11 +168,12 @@ static void test_threads_bitwise(void **state) {
     (void)state;
     static const int shapes[][3] = {{16, 2048, 512}, {16, 512, 2048}, {5, 4096, 300},
                                     {64, 1000, 700}, {1, 2048, 512}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+    for (size_t s = 0; s < 2 * sizeof shapes / sizeof *shapes; s++)
         for (int keep = 0; keep < 2; keep++) {
             sv_packed_keep(keep);
             prob p;
-            make(&p, shapes[s][0], shapes[s][1], shapes[s][2], 0, 1.0f, 700 + s);
+            const int *sh = shapes[s / 2];
+            make(&p, sh[0], sh[1], sh[2], (int)(s % 2), 0, 1.0f, 700 + s);
             sv_blas_set_threads(1);
             float *C1 = run(&p);
             for (int t = 2; t <= 3; t++) {
@@ -174,8 +181,8 @@ static void test_threads_bitwise(void **state) {
                 float *Ct = run(&p);
                 size_t d = differ(C1, Ct, (size_t)p.M * p.ldc);
                 if (d)
-                    fail_msg("M=%d N=%d K=%d, copy kept %d: %zu elements differ between 1 "
-                             "and %d threads", p.M, p.N, p.K, keep, d, t);
+                    fail_msg("M=%d N=%d K=%d B^T %d, copy kept %d: %zu elements differ "
+                             "between 1 and %d threads", p.M, p.N, p.K, p.tb, keep, d, t);
                 free(Ct);
             }
             free(C1), unmake(&p);
@@ -188,7 +195,7 @@ static void test_threads_bitwise(void **state) {
 static void test_versions(void **state) {
     (void)state;
     prob p;
-    make(&p, 16, 96, 64, 0, 0.0f, 42);
+    make(&p, 16, 96, 64, 0, 0, 0.0f, 42);
     unsigned long packs0, hits0, packs, hits;
     sv_packed_counts(&packs0, &hits0);
     float *C1 = run(&p), *C2 = run(&p);
@@ -196,6 +203,15 @@ static void test_versions(void **state) {
     assert_int_equal(packs - packs0, 1);
     assert_int_equal(hits - hits0, 1);
     assert_memory_equal(C1, C2, (size_t)p.M * p.ldc * sizeof *C1);
+    /* the same weights as B^T (a 64 x 96 product): a copy of their own, beside B's */
+    static float At[16 * 96], Ct[16 * 64];
+    for (size_t i = 0; i < 16 * 96; i++) At[i] = (float)(i % 7) - 3.0f;
+    assert_int_equal(sv_packed_gemm(0, 1, 16, 64, 96, 1.0f, At, 96, p.B, p.ldb, 0.0f, Ct, 64), 1);
+    float *C2b = run(&p);
+    sv_packed_counts(&packs, &hits);
+    assert_int_equal(packs - packs0, 2);
+    assert_int_equal(hits - hits0, 2);
+    free(C2b);
     for (size_t i = 0; i < b_floats(&p); i++) p.B[i] = -p.B[i]; /* the owner changes them */
     float *stale = run(&p); /* ...without telling: the kept copy is used */
     assert_memory_equal(stale, C1, (size_t)p.M * p.ldc * sizeof *C1);
@@ -204,14 +220,14 @@ static void test_versions(void **state) {
     assert_true(worst(&p, C3) <= 1.0);
     for (size_t i = 0; i < (size_t)p.M * p.ldc; i++) assert_true(C3[i] == -C1[i]);
     sv_packed_counts(&packs, &hits);
-    assert_int_equal(packs - packs0, 2);
+    assert_int_equal(packs - packs0, 3);
     /* unregistered and registered again (as an arena rebinding its weights): packed anew */
     sv_packed_unregister(&p.range);
     sv_packed_register(&p.range, p.B, b_floats(&p), &p.version);
     float *C4 = run(&p);
     assert_memory_equal(C4, C3, (size_t)p.M * p.ldc * sizeof *C1);
     sv_packed_counts(&packs, &hits);
-    assert_int_equal(packs - packs0, 3);
+    assert_int_equal(packs - packs0, 4);
     unmake(&p);
     free(C1), free(C2), free(C3), free(C4), free(stale);
 }
@@ -229,12 +245,15 @@ static void test_declines(void **state) {
                      0);
     assert_int_equal(
         sv_packed_gemm(0, 0, SV_PACKED_MAX_ROWS, 16, 8, 1.0f, A, 8, B, 16, 0.0f, C, 16), 1);
-    /* a transposed operand, or alpha other than 1: the backend's */
+    /* B^T (8 rows of 16): taken */
+    assert_int_equal(sv_packed_gemm(0, 1, 4, 8, 16, 1.0f, A, 16, B, 16, 0.0f, C, 8), 1);
+    /* a transposed A, or alpha other than 1: the backend's */
     assert_int_equal(sv_packed_gemm(1, 0, 4, 16, 8, 1.0f, A, 4, B, 16, 0.0f, C, 16), 0);
-    assert_int_equal(sv_packed_gemm(0, 1, 4, 8, 16, 1.0f, A, 16, B, 16, 0.0f, C, 8), 0);
     assert_int_equal(sv_packed_gemm(0, 0, 4, 16, 8, 2.0f, A, 8, B, 16, 0.0f, C, 16), 0);
-    /* B reaching past the registered range: not taken */
+    /* B or B^T reaching past the registered range: not taken */
     assert_int_equal(sv_packed_gemm(0, 0, 4, 16, 8, 1.0f, A, 8, B + 1, 16, 0.0f, C, 16), 0);
+    assert_int_equal(sv_packed_gemm(0, 1, 4, 8, 16, 1.0f, A, 16, B + 1, 16, 0.0f, C, 8), 0);
+    assert_int_equal(sv_packed_gemm(0, 1, 4, 9, 16, 1.0f, A, 16, B, 16, 0.0f, C, 9), 0);
     sv_packed_unregister(&r);
     assert_int_equal(sv_packed_gemm(0, 0, 4, 16, 8, 1.0f, A, 8, B, 16, 0.0f, C, 16), 0);
     sv_packed_unregister(&r); /* not registered: nothing happens */

@@ -13,6 +13,7 @@
 #define SEQVID_EXPERIMENTAL /* SEQVID_CFG_SAMPLE_FUTURE (--sample-prob): scheduled sampling */
 
 #include "commands.h"
+#include "model.h"
 #include "source.h"
 
 #include "../support/cli.h"
@@ -83,6 +84,7 @@ typedef struct options {
     const char *resume;
     int lr_given, model_flags_given, optimizer_given, beta1_given, beta2_given;
     int decay_start_given;
+    int weights;                   /* SEQVID_WEIGHTS_F32_PACKED (default) | SEQVID_WEIGHTS_F32 */
 } options;
 
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
@@ -90,7 +92,7 @@ enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNC
        OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
        OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT, OPT_FORGET_BIAS, OPT_INIT_WEIGHT, OPT_WARMUP, OPT_DECAY,
        OPT_LR_MIN, OPT_SAMPLE_PROB, OPT_SAMPLE_RAMP, OPT_BETA1, OPT_BETA2, OPT_OUTPUT_BIAS,
-       OPT_SAVE_EVERY, OPT_DECAY_START };
+       OPT_SAVE_EVERY, OPT_DECAY_START, OPT_WEIGHTS };
 
 enum { DECAY_NONE, DECAY_COSINE };
 enum { OUTPUT_BIAS_ZERO, OUTPUT_BIAS_MEAN };
@@ -129,6 +131,7 @@ static const struct option long_options[] = {
     {"log-every", required_argument, NULL, OPT_LOG_EVERY},
     {"pictures", required_argument, NULL, OPT_PICTURES},
     {"rollout", required_argument, NULL, OPT_ROLLOUT},
+    {"weights", required_argument, NULL, OPT_WEIGHTS},
     {"help", no_argument, NULL, 'h'},
     SOURCE_LONG_OPTIONS,
     {NULL, 0, NULL, 0}};
@@ -145,7 +148,7 @@ static options parse_options(int argc, char **argv)
                  .input_frames = 10, .future_frames = 10,
                  .grad_clip = 10, .forget_bias = DEFAULT_FORGET_BIAS,
                  .warmup = DEFAULT_WARMUP, .decay = DEFAULT_DECAY, .decay_start = DEFAULT_DECAY_START, .val_every = 200, .save_every = DEFAULT_SAVE_EVERY, .log_every = 50, .pictures = 4,
-                 .rollout = 100};
+                 .rollout = 100, .weights = SEQVID_WEIGHTS_F32_PACKED};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -230,6 +233,11 @@ static options parse_options(int argc, char **argv)
         case OPT_RESUME: o.resume = optarg; break;
         case OPT_VAL_EVERY: o.val_every = ex_parse_long("--val-every", optarg, 1, 1L << 50); break;
         case OPT_SAVE_EVERY: o.save_every = ex_parse_double("--save-every", optarg, 0, 1e9); break;
+        case OPT_WEIGHTS:
+            o.weights = model_weights_option(optarg);
+            if (o.weights == SEQVID_WEIGHTS_BF16)
+                ex_die("--weights bf16 is for inference: training needs float32 weights");
+            break;
         case OPT_LOG_EVERY: o.log_every = ex_parse_long("--log-every", optarg, 1, 1L << 50); break;
         case OPT_PICTURES: o.pictures = ex_parse_long("--pictures", optarg, 0, 1000); break;
         case OPT_ROLLOUT: o.rollout = ex_parse_long("--rollout", optarg, 0, 100000); break;
@@ -556,6 +564,8 @@ static void setup(trainer *t)
     }
     if (o->decay_start_given && o->decay == DECAY_NONE)
         ex_die("--decay-start says where the decay begins: it needs --decay cosine");
+    if (o->weights != SEQVID_WEIGHTS_F32) /* a checkpoint holds float32 weights */
+        ex_check(seqvid_experimental_model_set_weights(t->model, o->weights), "--weights");
     t->m = ex_model_describe(t->model);
     if (o->sample_given && o->sample_prob > 0 && !(t->m.has_fut && t->m.cond_future))
         ex_die("--sample-prob feeds the future predictor its own predictions: it needs a "
@@ -591,6 +601,9 @@ static void setup(trainer *t)
         ex_check(seqvid_optimizer_get(t->opt, SEQVID_OPT_BETA2, &b2), "optimizer");
         snprintf(betas, sizeof betas, ", betas %g, %g", b1, b2);
     }
+    char where[192]; /* what the products run on */
+    snprintf(where, sizeof where, "BLAS threads %d (%s); %s weights", seqvid_get_threads(),
+             ex_blas_describe(), o->weights == SEQVID_WEIGHTS_F32 ? "f32" : "f32-packed");
     if (t->peak_lr > 0) {
         char decay[96] = "", part[32] = "";
         if (o->decay_start > 0)
@@ -598,13 +611,11 @@ static void setup(trainer *t)
         if (o->decay == DECAY_COSINE)
             snprintf(decay, sizeof decay, ", cosine decay to %g over the %s%s", o->lr_min, part,
                      o->steps && o->minutes ? "steps or minutes" : o->steps ? "steps" : "minutes");
-        ex_say("batch %d; %s lr %g (warm-up %ld steps%s)%s, grad clip %g; BLAS threads %d (%s)\n",
-               o->batch, optimizer_name(t->opt), t->peak_lr, o->warmup, decay, betas, o->grad_clip,
-               seqvid_get_threads(), ex_blas_describe());
+        ex_say("batch %d; %s lr %g (warm-up %ld steps%s)%s, grad clip %g; %s\n", o->batch,
+               optimizer_name(t->opt), t->peak_lr, o->warmup, decay, betas, o->grad_clip, where);
     } else {
-        ex_say("batch %d; %s lr %g%s, grad clip %g; BLAS threads %d (%s)\n", o->batch,
-               optimizer_name(t->opt), lr, betas, o->grad_clip, seqvid_get_threads(),
-               ex_blas_describe());
+        ex_say("batch %d; %s lr %g%s, grad clip %g; %s\n", o->batch, optimizer_name(t->opt), lr,
+               betas, o->grad_clip, where);
     }
     if (o->sample_given && o->sample_prob > 0) {
         ex_say("scheduled sampling: the future predictor fed its own prediction with p = %g",

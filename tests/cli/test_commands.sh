@@ -63,6 +63,22 @@ done
 grep -q "^step 6 " "$work/mm.log" && grep -q "last frame" "$work/mm.log" &&
     pass "train on Moving MNIST: log lines in a pipe, baselines, pictures" ||
     fail "train on Moving MNIST: log: $(cat "$work/mm.log")"
+# --weights: f32-packed by default (packed copies for the recurrent products); f32 trains the
+# same model to float32's rounding; bf16 is refused (inference only)
+$SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 6 --val-every 3 --log-every 2 \
+    --weights f32 --out "$work/mm32" >"$work/mm32.log" 2>&1 &&
+    grep -q "; f32-packed weights" "$work/mm.log" && grep -q "; f32 weights" "$work/mm32.log" &&
+    $py -c "
+import numpy as np, sys
+a = np.genfromtxt('$work/mm/loss.csv', delimiter=',', skip_header=1)
+b = np.genfromtxt('$work/mm32/loss.csv', delimiter=',', skip_header=1)
+ok = a.shape == b.shape and np.allclose(a, b, rtol=1e-4, equal_nan=True)
+print('max rel |packed - f32| of loss.csv', np.nanmax(np.abs(a - b) / np.abs(b)))
+sys.exit(0 if ok else 1)" >>"$work/mm32.log" 2>&1 &&
+    pass "train: f32-packed weights by default; --weights f32 within 1e-4 of its losses" ||
+    fail "train --weights: $(grep -h 'weights' "$work/mm.log" "$work/mm32.log" | head -4)"
+expect_error "train --weights bf16 is refused" "training needs float32 weights" \
+    $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 1 --weights bf16 --out "$work/mm16"
 [ "$(grep -c '^[0-9]' "$work/mm/loss.csv")" = 4 ] && pass "loss.csv: a row every 2 steps and at every validation" ||
     fail "loss.csv: $(cat "$work/mm/loss.csv")"
 

@@ -393,6 +393,40 @@ def to_bf16(a):
     return np.ldexp(np.rint(np.ldexp(m, 8)), e - 8)
 
 
+def check_grads(res, d, name, layout, count, r_losses, r_grads, pre=""):
+    """The driver's gradient pass (results "<pre>gradients", file "<pre>grads.f32") against
+    the reference's losses and gradients: every block within 1e-3 of its largest reference
+    value (cmp_array reports the finer tolerance). Returns (worst loss error, the gradient
+    arena as written, (worst abs, worst rel, its block))."""
+    loss_err = 0.0
+    st, vals = get_call(res, name, pre + "gradients")
+    if st is not None and st != SEQVID_OK:
+        fail(f"{name}: {pre}seqvid_model_gradients status {st}")
+    elif st is not None:
+        loss_err = max(cmp_loss(f"{name} {pre}gradients rec_loss", vals[0], r_losses[0]),
+                       cmp_loss(f"{name} {pre}gradients fut_loss", vals[1], r_losses[1]))
+    g = f32(d, pre + "grads.f32")
+    worst_abs, worst_rel, worst_blk = 0.0, 0.0, ""
+    if st == SEQVID_OK and g.size == count:
+        for bname, off, r, cc in layout:
+            cg = g[off:off + r * cc]
+            rg = R.to_storage(bname, r_grads[bname]).reshape(-1)
+            e = cmp_array(f"{name} {pre}grad {bname} [{r}x{cc}]", cg, rg)
+            m = float(np.abs(rg).max())
+            if e > 1e-3 * m + 1e-7:
+                fail(f"{name} {pre}grad {bname}: max abs diff {e:.3e} is "
+                     f"{e / max(m, 1e-30):.2e} of the block's max|ref| {m:.3e} (strict bound "
+                     f"1e-3 relative)")
+            rel = e / max(m, 1e-30)
+            if e > worst_abs:
+                worst_abs = e
+            if rel > worst_rel:
+                worst_rel, worst_blk = rel, bname
+    elif st == SEQVID_OK:
+        fail(f"{name}: {pre}grads.f32 holds {g.size} floats, expected {count}")
+    return loss_err, g, (worst_abs, worst_rel, worst_blk)
+
+
 def run_case(driver, c):
     cfg = c["cfg"]
     c["n_future"] = cfg["M"] + 2     # roll out past the trained horizon
@@ -445,30 +479,8 @@ def run_case(driver, c):
         else:
             r_rec, r_fut, r_grads = R.loss_and_grads(params, cfg, X64, lens)
         tf_rec, tf_fut, _ = R.loss_and_grads(params, cfg, X64, lens) if coins else (r_rec, r_fut, None)
-        loss_err = 0.0
-        st, vals = get_call(res, name, "gradients")
-        if st is not None:
-            if st != SEQVID_OK:
-                fail(f"{name}: seqvid_model_gradients status {st}")
-            else:
-                loss_err = max(loss_err, cmp_loss(f"{name} gradients rec_loss", vals[0], r_rec),
-                               cmp_loss(f"{name} gradients fut_loss", vals[1], r_fut))
-        g = f32(d, "grads.f32")
-        worst_abs, worst_rel, worst_blk = 0.0, 0.0, ""
-        if st == SEQVID_OK and g.size == count:
-            for bname, off, r, cc in layout:
-                cg = g[off:off + r * cc]
-                rg = R.to_storage(bname, r_grads[bname]).reshape(-1)
-                e = cmp_array(f"{name} grad {bname} [{r}x{cc}]", cg, rg)
-                m = float(np.abs(rg).max())
-                if e > 1e-3 * m + 1e-7:
-                    fail(f"{name} grad {bname}: max abs diff {e:.3e} is {e / max(m, 1e-30):.2e} "
-                         f"of the block's max|ref| {m:.3e} (strict bound 1e-3 relative)")
-                rel = e / max(m, 1e-30)
-                if e > worst_abs:
-                    worst_abs = e
-                if rel > worst_rel:
-                    worst_rel, worst_blk = rel, bname
+        loss_err, g, worst = check_grads(res, d, name, layout, count, (r_rec, r_fut), r_grads)
+        worst_abs, worst_rel, worst_blk = worst
 
         # ---- evaluate (both ways, both feeds), reconstruct, predict, encode ----
         le, out_err = check_inference(res, d, name, c, params, X64, (tf_rec, tf_fut))
@@ -485,6 +497,14 @@ def run_case(driver, c):
         else:
             le, oe = check_inference(res, d, name, c, params, X64, (tf_rec, tf_fut), "pk_")
             loss_err, out_err = max(loss_err, le), max(out_err, oe)
+            # its gradient pass (the recurrent products, forward and transposed, on the
+            # packed copies); not with sampled decoders: new coins would be drawn
+            if not coins:
+                le, _, _ = check_grads(res, d, name, layout, count, (r_rec, r_fut), r_grads,
+                                       "pk_")
+                loss_err = max(loss_err, le)
+            elif "pk_gradients" in res:
+                fail(f"{name}: the driver ran pk_gradients with sampled decoders")
 
         # ---- the same calls with the weights stored as bf16 ----
         # The reference rounds the float32 weights to bf16 itself (8 significant bits, ties
