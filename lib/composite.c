@@ -370,9 +370,12 @@ static int decoder_forward_train(seqvid_model *m, const sv_decoder *d, int sampl
 static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T, int B,
                            const int *len, const float *truth, const float *tgt, float *out,
                            double *loss) {
-    sv_lstm_cache c[SV_MAX_LAYERS] = {{0}}; /* one step each; no sparse copies */
+    sv_lstm_cache c[SV_MAX_LAYERS] = {{0}}; /* one step each */
     int st = bind_caches(m, slot, 1, B, c);
     if (st) return st;
+    /* Fed the true frames: zero pixels cost nothing (sparse.h), as in the teacher-forced pass
+     * (without it each step read all of W_x). Its own outputs are probabilities, not sparse. */
+    c[0].sparse_input = truth != NULL;
     size_t BD = (size_t)B * m->D;
     float *y = ws_get(m, slot == WS_REC ? WS_YREC : WS_YFUT, BD);
     int *ints = ws_ints(m, 4 * (size_t)B);
@@ -395,6 +398,7 @@ static int decoder_rollout(seqvid_model *m, const sv_decoder *d, int slot, int T
             else output_row(m->output, y + (size_t)b * m->D, ob, m->D);
         }
     }
+    sv_lstm_cache_release(&c[0]);
     if (loss) *loss = total;
     return SEQVID_OK;
 }

@@ -89,6 +89,40 @@ static void test_sparse_matches_dense(void **state) {
     assert_int_equal(seqvid_set_threads(1), 0);
 }
 
+/* Few rows take several 32-column blocks per unit of work (sparse.c: longer pieces of each
+ * row of W): 4H = 400 (12 blocks and a 16-column tail), 1 to 3 rows; against the dense path,
+ * and bitwise the same at 1, 2 and 3 threads, whose units differ in width. */
+static void test_sparse_wide_units(void **state) {
+    (void)state;
+    const int D = 300, H = 100, T = 3, Bs[] = {1, 3};
+    for (size_t k = 0; k < 2; k++) {
+        const int B = Bs[k];
+        compare(D, H, T, B, 0, 0, 0.93, 1);
+        compare(D, H, 1, B, 0, 0, 0.93, 1);
+        sv_rng r;
+        sv_rng_seed(&r, 77 + k);
+        size_t np = sv_lstm_param_count(D, H, 1), nh = (size_t)(T + 1) * B * H;
+        float *params = rnd(np, &r, 0.3, 0.0), *X = rnd((size_t)T * B * D, &r, 1.0, 0.93);
+        float *dH = rnd((size_t)T * B * H, &r, 1.0, 0.0);
+        run one = {0};
+        for (int t = 1; t <= 3; t++) {
+            assert_int_equal(seqvid_set_threads(t), 0);
+            run x = one_run(D, H, T, B, 0, NULL, params, X, dH, 1);
+            assert_int_equal(x.sparse_used, 1);
+            if (t == 1) {
+                one = x;
+                continue;
+            }
+            assert_memory_equal(x.h, one.h, nh * sizeof *x.h);
+            assert_memory_equal(x.c, one.c, nh * sizeof *x.c);
+            assert_memory_equal(x.gp, one.gp, np * sizeof *x.gp);
+            free(x.h), free(x.c), free(x.gp);
+        }
+        free(one.h), free(one.c), free(one.gp), free(params), free(X), free(dH);
+    }
+    assert_int_equal(seqvid_set_threads(1), 0);
+}
+
 static void test_dense_input_falls_back(void **state) {
     compare(23, 10, 4, 3, 0, 0, 0.5, 0); /* half the inputs nonzero: BLAS path */
     compare(23, 10, 4, 3, 0, 1, 0.0, 0);
@@ -150,6 +184,7 @@ static void test_bf16_weight_grads_are_f32(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sparse_matches_dense),
+        cmocka_unit_test(test_sparse_wide_units),
         cmocka_unit_test(test_dense_input_falls_back),
         cmocka_unit_test(test_bf16_weight_grads_are_f32),
     };

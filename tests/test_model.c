@@ -381,6 +381,26 @@ static void test_training_learns(void **state) {
     seqvid_model_free(m);
 }
 
+/* Push the T frames of x [T x S x D] into st one at a time; after each, the stream's features
+ * (F per sequence) must equal seqvid_model_encode's of the frames so far, within tol (tol < 0:
+ * bitwise). f_enc: out, the encoding of all T frames [S x F]. */
+static void stream_matches_encode(seqvid_model *m, seqvid_stream *st, float *x, size_t T,
+                                  size_t S, size_t D, size_t F, double tol, float *f_enc) {
+    float *f_str = malloc(S * F * sizeof *f_str);
+    for (size_t t = 1; t <= T; t++) {
+        assert_int_equal(seqvid_stream_push(st, x + (t - 1) * S * D, S * D), 0);
+        seqvid_batch *p;
+        assert_int_equal(seqvid_batch_wrap(x, t, S, D, &p), 0);
+        assert_int_equal(seqvid_model_encode(m, p, f_enc, S * F), 0);
+        assert_int_equal(seqvid_stream_features(st, f_str, S * F), 0);
+        if (tol < 0) assert_memory_equal(f_enc, f_str, S * F * sizeof *f_str);
+        else
+            for (size_t j = 0; j < S * F; j++) assert_float_equal(f_enc[j], f_str[j], tol);
+        seqvid_batch_free(p);
+    }
+    free(f_str);
+}
+
 /* Frame-by-frame streaming equals whole-sequence encoding, for every prefix. */
 static void test_stream(void **state) {
     enum { D = 7, H = 6, T = 5, S = 2 };
@@ -400,15 +420,7 @@ static void test_stream(void **state) {
     assert_int_equal(seqvid_stream_create(NULL, S, &st), SEQVID_ERR_NULL);
     assert_int_equal(seqvid_stream_create(m, 0, &st), SEQVID_ERR_ARG);
     assert_int_equal(seqvid_stream_create(m, S, &st), 0);
-    for (int t = 1; t <= T; t++) {
-        assert_int_equal(seqvid_stream_push(st, x + (t - 1) * S * D, S * D), 0);
-        seqvid_batch *p;
-        assert_int_equal(seqvid_batch_wrap(x, t, S, D, &p), 0);
-        assert_int_equal(seqvid_model_encode(m, p, f_enc, S * 4 * H), 0);
-        assert_int_equal(seqvid_stream_features(st, f_str, S * 4 * H), 0);
-        for (int j = 0; j < S * 4 * H; j++) assert_float_equal(f_enc[j], f_str[j], 1e-5);
-        seqvid_batch_free(p);
-    }
+    stream_matches_encode(m, st, x, T, S, D, 4 * H, 1e-5, f_enc);
     float bad[S * D] = {0};
     bad[3] = NAN;
     assert_int_equal(seqvid_stream_push(st, bad, S * D), SEQVID_ERR_NONFINITE);
@@ -423,6 +435,31 @@ static void test_stream(void **state) {
     seqvid_stream_free(st);
     seqvid_stream_free(NULL);
     seqvid_batch_free(b);
+    seqvid_model_free(m);
+}
+
+/* Frames of video (mostly exact zeros) stream through the sparse input product, as
+ * seqvid_model_encode's do: the features are bitwise the whole-sequence encoding's at every
+ * prefix, with float32 weights and with bf16. (A dense input product over 2048 pixels sums
+ * in blocks of k and rounds otherwise: checked to fail with the stream's input dense.) */
+static void test_stream_sparse_frames(void **state) {
+    (void)state;
+    enum { D = 2048, H = 8, T = 6, S = 3 };
+    seqvid_model *m = tiny_model(SEQVID_COMPOSITE, D, H, 10, 10, SEQVID_OUTPUT_BINARY);
+    static float x[T * S * D];
+    sv_rng r;
+    sv_rng_seed(&r, 5);
+    for (size_t i = 0; i < T * S * D; i++) x[i] = sv_rng_uniform(&r) < 0.07 ? 1.0f : 0.0f;
+    for (int weights = 0; weights < 2; weights++) {
+        assert_int_equal(seqvid_experimental_model_set_weights(
+                             m, weights ? SEQVID_WEIGHTS_BF16 : SEQVID_WEIGHTS_F32),
+                         0);
+        seqvid_stream *st;
+        assert_int_equal(seqvid_stream_create(m, S, &st), 0);
+        float f_enc[S * 2 * H];
+        stream_matches_encode(m, st, x, T, S, D, 2 * H, -1, f_enc);
+        seqvid_stream_free(st);
+    }
     seqvid_model_free(m);
 }
 
@@ -955,6 +992,7 @@ int main(void) {
         cmocka_unit_test(test_variable_lengths),
         cmocka_unit_test(test_training_learns),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_stream_sparse_frames),
         cmocka_unit_test(test_sampling_settings),
         cmocka_unit_test(test_sampling_limits),
         cmocka_unit_test(test_sampling_coins),
