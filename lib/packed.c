@@ -19,12 +19,11 @@
  * with its registered range until the range goes: one per matrix and way of reading it, so
  * products taking turns cannot evict each other); without memory for it, blocks packed by
  * the call into per-thread scratch just before use (each row of B read contiguously, as
- * OpenBLAS packs);
- * without memory for that, one panel block at a time on the stack. Measured on a 2-core
- * Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from the kept copy against
- * OpenBLAS's 113 with its per-call packing, and 96 packed per call; the transposed
- * 16 x 2048 x 512 of the backward, 182 against 111 (docs/performance.md, "Weights packed
- * once"). */
+ * OpenBLAS packs); without memory for that, one panel block at a time on the stack.
+ * Measured on a 2-core Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from the kept
+ * copy against OpenBLAS's 113 with its per-call packing, and 96 packed per call; the
+ * transposed 16 x 2048 x 512 of the backward, 182 against 111 (docs/performance.md,
+ * "Weights packed once"). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

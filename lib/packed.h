@@ -4,8 +4,8 @@
  * library's own register-tile kernel. OpenBLAS re-packs B on every call, which for products
  * of a few rows (the recurrent products of a step, decoders fed their own frames, readouts
  * at inference, the backward's products with W^T) costs about as much as the arithmetic; a
- * copy packed once does not. Either backend consults this before its own path. (One-row products of lstm.c stay on sgemv,
- * which streams W faster than the kernel reads a copy.) */
+ * copy packed once does not. Either backend consults this before its own path. (One-row
+ * products of lstm.c stay on sgemv, which streams W faster than the kernel reads a copy.) */
 #ifndef SV_PACKED_H
 #define SV_PACKED_H
 #include <stddef.h>

@@ -204,8 +204,9 @@ void sv_sparse_forward(const sv_sparse *s, int N, const float *W, const uint16_t
                        int lda) {
     /* Blocks per unit: as many as keep the rows' outputs within SP_L1 bytes, and at least
      * two units per thread once there are enough columns. */
-    int blocks = SP_L1 / (s->rows * SP_BLOCK * (int)sizeof(float)), t = sv_blas_get_threads();
-    const int nb = (N + SP_BLOCK - 1) / SP_BLOCK;
+    const size_t row_bytes = (size_t)s->rows * SP_BLOCK * sizeof(float); /* one block's */
+    const int nb = (N + SP_BLOCK - 1) / SP_BLOCK, t = sv_blas_get_threads();
+    int blocks = row_bytes >= SP_L1 ? 1 : (int)(SP_L1 / row_bytes);
     if (blocks > nb / (2 * t)) blocks = nb / (2 * t);
     if (blocks < 1) blocks = 1;
     sp_job j = {s, s->rows, s->D, N, lda, W, W16, NULL, A, blocks * SP_BLOCK};
