@@ -27,13 +27,14 @@
 #include <string.h>
 
 /* The demo defaults (help/train.txt states them): sized so that on 2 cores digit-shaped
- * reconstructions and moving predictions appear within about 10 minutes. Measured (README):
- * H=512, batch 16: 3,574 steps in 10 minutes. A conditional reconstruction decoder fed the
+ * reconstructions and moving predictions appear within about 10 minutes. Batch 32: a step
+ * costs 1.63x batch 16's, and in the demo's 10 minutes it ends 3.6 and 6.5 nats of future
+ * ahead on two seeds (docs/learning.md, "Batch 32 in the demo's 10 minutes"). A conditional reconstruction decoder fed the
  * true previous frame (as SR15's released code) draws sharp digits early; an unconditioned
  * future predictor predicts better than a conditional one fed its own outputs after a short
  * run (SR15.md section 7). */
 #define DEFAULT_HIDDEN 512
-#define DEFAULT_BATCH 16
+#define DEFAULT_BATCH 32
 #define DEFAULT_COND_RECON 1
 #define DEFAULT_COND_FUTURE 0
 #define DEFAULT_MINUTES 10.0
