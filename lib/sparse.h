@@ -1,7 +1,7 @@
 /* sparse.h -- private: the kernel's products with a sparse layer input (lstm.c owns the
  * workspace; nothing outside the kernel sees it).
  *
- * A sparse copy of a layer's input X [rows x D] in compressed columns serves the input product
+ * A sparse copy of a layer's input X [rows x D], by columns and by rows, serves the input product
  * A += X W and the input weights' gradient dW = X^T dA. Video frames are mostly exact zeros
  * (Moving MNIST: ~7% of pixels are not), and a zero input costs nothing here, where a dense
  * GEMM pays for every pixel. The copy is made when at most 1/SV_SPARSE_DENSITY of X is

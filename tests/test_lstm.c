@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "arena.h" /* sv_readout */
+#include "bf16.h"
 #include "blas.h"
 #include "lstm.h"
 #include "sparse.h"
@@ -123,6 +124,72 @@ static void test_sparse_wide_units(void **state) {
     assert_int_equal(seqvid_set_threads(1), 0);
 }
 
+/* Many rows (40 or more) take the forward's row walk (sparse.c: each row's sums in registers,
+ * W's rows copied per chunk of 256); few rows, the column walk. Both add the terms of an
+ * output in ascending column order, so a batch gives bitwise what each of its rows gives
+ * alone -- checked here, with float32 and bf16-stored W, over a D of several chunks and a
+ * partial one, N with and without a 32-column tail, at 1 and 2 threads; the sums are also
+ * checked against double precision, and the weight gradient (pairs of columns, dA copied per
+ * block) against double precision and across thread counts. */
+static void test_sparse_row_walk(void **state) {
+    (void)state;
+    const int D = 600, rows = 45, Ns[] = {160, 168};
+    for (size_t v = 0; v < 2; v++)
+        for (int wide = 0; wide < 2; wide++) {
+            const int N = Ns[wide];
+            sv_rng r;
+            sv_rng_seed(&r, 4242 + 2 * v + (size_t)wide);
+            float *X = rnd((size_t)rows * D, &r, 1.0, 0.93), *W = rnd((size_t)D * N, &r, 0.3, 0.0);
+            float *A0 = rnd((size_t)rows * (N + 8), &r, 1.0, 0.0); /* lda N + 8, a bias */
+            float *G = rnd((size_t)rows * (N + 8), &r, 1.0, 0.0);
+            uint16_t *W16 = NULL;
+            if (v == 1) { /* bf16-stored: W rounded, then used as float32 from here on */
+                W16 = malloc((size_t)D * N * sizeof *W16);
+                for (size_t i = 0; i < (size_t)D * N; i++) {
+                    W16[i] = sv_bf16_from_float(W[i]);
+                    W[i] = sv_bf16_to_float(W16[i]);
+                }
+            }
+            const size_t na = (size_t)rows * (N + 8);
+            float *all = malloc(na * sizeof *all), *one = malloc(na * sizeof *one);
+            float *dW = malloc((size_t)D * N * sizeof *dW), *dW1 = malloc((size_t)D * N * 4);
+            for (int t = 1; t <= 2; t++) {
+                assert_int_equal(seqvid_set_threads(t), 0);
+                sv_sparse *s = NULL;
+                memcpy(all, A0, na * sizeof *all);
+                assert_true(sv_sparse_build(&s, X, rows, D, rows));
+                sv_sparse_forward(s, N, W, W16, all, N + 8);
+                sv_sparse_weight_grad(s, N, G, N + 8, dW);
+                memcpy(one, A0, na * sizeof *one);
+                for (int i = 0; i < rows; i++) {
+                    assert_true(sv_sparse_build(&s, X + (size_t)i * D, 1, D, 1));
+                    sv_sparse_forward(s, N, W, W16, one + (size_t)i * (N + 8), N + 8);
+                }
+                assert_memory_equal(all, one, na * sizeof *all);
+                for (int i = 0; i < rows; i++)
+                    for (int c = 0; c < N; c++) {
+                        double want = A0[(size_t)i * (N + 8) + c];
+                        for (int d = 0; d < D; d++)
+                            want += (double)X[(size_t)i * D + d] * W[(size_t)d * N + c];
+                        assert_float_equal(all[(size_t)i * (N + 8) + c], want, 1e-4);
+                    }
+                for (int d = 0; d < D; d++)
+                    for (int c = 0; c < N; c++) {
+                        double want = 0;
+                        for (int i = 0; i < rows; i++)
+                            want += (double)X[(size_t)i * D + d] * G[(size_t)i * (N + 8) + c];
+                        assert_float_equal(dW[(size_t)d * N + c], want, 1e-4);
+                    }
+                if (t == 1) memcpy(dW1, dW, (size_t)D * N * sizeof *dW);
+                else assert_memory_equal(dW, dW1, (size_t)D * N * sizeof *dW);
+                sv_sparse_free(s);
+            }
+            free(X), free(W), free(W16), free(A0), free(G), free(all), free(one), free(dW);
+            free(dW1);
+        }
+    assert_int_equal(seqvid_set_threads(1), 0);
+}
+
 static void test_dense_input_falls_back(void **state) {
     compare(23, 10, 4, 3, 0, 0, 0.5, 0); /* half the inputs nonzero: BLAS path */
     compare(23, 10, 4, 3, 0, 1, 0.0, 0);
@@ -185,6 +252,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sparse_matches_dense),
         cmocka_unit_test(test_sparse_wide_units),
+        cmocka_unit_test(test_sparse_row_walk),
         cmocka_unit_test(test_dense_input_falls_back),
         cmocka_unit_test(test_bf16_weight_grads_are_f32),
     };
