@@ -124,7 +124,7 @@ static void test_sparse_wide_units(void **state) {
     assert_int_equal(seqvid_set_threads(1), 0);
 }
 
-/* Many rows (8 or more) take the forward's row walk (sparse.c: each row's sums in registers,
+/* Many rows (32 or more) take the forward's row walk (sparse.c: each row's sums in registers,
  * W's rows copied per chunk of 256); few rows, the column walk. Both add the terms of an
  * output in ascending column order, so a batch gives bitwise what each of its rows gives
  * alone -- checked here, with float32 and bf16-stored W, over a D of several chunks and a
