@@ -220,7 +220,7 @@ static inline void sp_forward_body(const sp_job *j, int u0, int u1, const int bf
  * walk with 32 columns and two rows at a time, 2.9-3.0 with 64 columns and one row. */
 static inline __attribute__((always_inline)) void sp_rows_step(v8f *acc, const float *w,
                                                                float v, const int nv) {
-    for (int i = 0; i < nv; i++) acc[i] += v * ((const v8f *)w)[i];
+    for (int i = 0; i < nv; i++) acc[i] += v * ((const v8u *)w)[i]; /* w: aligned or not */
 }
 
 static inline __attribute__((always_inline)) void sp_rows_body(const sp_job *j, int u0, int u1,
