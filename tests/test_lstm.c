@@ -127,8 +127,9 @@ static void test_sparse_wide_units(void **state) {
 /* Many rows (32 or more) take the forward's row walk (sparse.c: each row's sums in registers,
  * W's rows copied per chunk of 256); few rows, the column walk. Both add the terms of an
  * output in ascending column order, so a batch gives bitwise what each of its rows gives
- * alone -- checked here, with float32 and bf16-stored W, over a D of several chunks and a
- * partial one, N with and without a 32-column tail, at 1 and 2 threads; the sums are also
+ * alone -- checked here, with float32 and bf16-stored W, over a D of two chunks and a
+ * partial one, N = 160 and 168 (two 64-column units of the row walk, and a tail of 32 or 40
+ * columns that the column walk takes), at 1 and 2 threads; the sums are also
  * checked against double precision, and the weight gradient (pairs of columns, dA copied per
  * block) against double precision and across thread counts. */
 static void test_sparse_row_walk(void **state) {
