@@ -54,9 +54,9 @@ void sv_sparse_forget(sv_sparse *s) {
     if (s) s->used = 0;
 }
 
-/* Room for D + 1 column starts (and D nonempty columns), rows + 1 row starts and cap
- * nonzeros; 0 if memory ran out (nothing lost: the caller takes the dense path). */
-static int reserve(sv_sparse *s, size_t cols, size_t rows, size_t cap) {
+/* Room for D + 1 column starts (and D nonempty columns), `starts` row-chunk starts (rp) and
+ * cap nonzeros; 0 if memory ran out (nothing lost: the caller takes the dense path). */
+static int reserve(sv_sparse *s, size_t cols, size_t starts, size_t cap) {
     if (cols > s->cp_cap) {
         int *cp = sv_malloc(cols * sizeof *cp), *nzc = sv_malloc(cols * sizeof *nzc);
         if (!cp || !nzc) {
@@ -66,11 +66,11 @@ static int reserve(sv_sparse *s, size_t cols, size_t rows, size_t cap) {
         free(s->cp), free(s->nzc);
         s->cp = cp, s->nzc = nzc, s->cp_cap = cols;
     }
-    if (rows > s->rp_cap) {
-        int *rp = sv_malloc(rows * sizeof *rp);
+    if (starts > s->rp_cap) {
+        int *rp = sv_malloc(starts * sizeof *rp);
         if (!rp) return 0;
         free(s->rp);
-        s->rp = rp, s->rp_cap = rows;
+        s->rp = rp, s->rp_cap = starts;
     }
     if (cap > s->nz_cap) {
         int *ri = sv_malloc(cap * sizeof *ri), *rc = sv_malloc(cap * sizeof *rc);
@@ -230,10 +230,9 @@ static inline __attribute__((always_inline)) void sp_rows_body(const sp_job *j, 
     const int nch = s->nch;
     for (int u = u0; u < u1; u++) {
         const int c0 = u * SP_RW;
-        if (j->N - c0 < SP_RW) { /* the last, narrower columns: the column walk */
-            sp_job t = *j;
-            t.width = SP_RW;
-            sp_forward_body(&t, u, u + 1, bf16);
+        if (j->N - c0 < SP_RW) { /* the last, narrower columns: the column walk (its units
+                                   * are j->width = SP_RW columns too) */
+            sp_forward_body(j, u, u + 1, bf16);
             continue;
         }
         int q = 0; /* the nonempty columns (s->nzc) copied so far */
@@ -301,26 +300,21 @@ static void sp_forward_rows(void *ctx, int b0, int b1) {
 static inline __attribute__((always_inline)) void sp_grad_block(const sp_job *j, int c0,
                                                                 const float *g, int ldg) {
     const sv_sparse *s = j->s;
-    int d = 0;
-    for (; d + 1 < j->D; d += 2) {
+    for (int d = 0; d < j->D; d += 2) {
+        const int two = d + 1 < j->D;
         v8f a0[4] = {{0}}, a1[4] = {{0}};
-        int k0 = s->cp[d], k1 = s->cp[d + 1];
-        const int e0 = s->cp[d + 1], e1 = s->cp[d + 2];
+        int k0 = s->cp[d], k1 = two ? s->cp[d + 1] : 0;
+        const int e0 = s->cp[d + 1], e1 = two ? s->cp[d + 2] : 0;
         for (; k0 < e0 && k1 < e1; k0++, k1++) {
             sp_rows_step(a0, g + (size_t)s->ri[k0] * ldg, s->cv[k0], 4);
             sp_rows_step(a1, g + (size_t)s->ri[k1] * ldg, s->cv[k1], 4);
         }
         for (; k0 < e0; k0++) sp_rows_step(a0, g + (size_t)s->ri[k0] * ldg, s->cv[k0], 4);
         for (; k1 < e1; k1++) sp_rows_step(a1, g + (size_t)s->ri[k1] * ldg, s->cv[k1], 4);
-        v8u *o0 = (v8u *)(j->out + (size_t)d * j->N + c0), *o1 = (v8u *)((float *)o0 + j->N);
-        for (int i = 0; i < 4; i++) o0[i] = a0[i], o1[i] = a1[i];
-    }
-    if (d < j->D) {
-        v8f a0[4] = {{0}};
-        for (int k = s->cp[d]; k < s->cp[d + 1]; k++)
-            sp_rows_step(a0, g + (size_t)s->ri[k] * ldg, s->cv[k], 4);
         v8u *o0 = (v8u *)(j->out + (size_t)d * j->N + c0);
         for (int i = 0; i < 4; i++) o0[i] = a0[i];
+        if (two)
+            for (int i = 0; i < 4; i++) ((v8u *)((float *)o0 + j->N))[i] = a1[i];
     }
 }
 
