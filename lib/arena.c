@@ -21,11 +21,19 @@ size_t sv_stack_param_count(int D, int H, int L, int peep) {
 
 size_t sv_readout_param_count(int in, int out) { return (size_t)in * (size_t)out + (size_t)out; }
 
-/* Packed copies on or off for the float32 weights (packed.h). */
-static void set_packed(sv_arena *a, int on) {
-    if ((a->pk.base != NULL) == on) return;
-    if (on) sv_packed_register(&a->pk, a->params, a->n_params, &a->version);
-    else sv_packed_unregister(&a->pk);
+/* The float32 weights registered for packed copies (packed.h) as the storage and precision
+ * ask: for products in float32 and bf16 when stored SEQVID_WEIGHTS_F32_PACKED; for bf16
+ * products only when stored SEQVID_WEIGHTS_F32 with bf16 precision asked for (the CBLAS
+ * backend's bf16 mode runs on bf16 copies; its float32 products stay the backend's). Asked
+ * for whether or not bf16 runs here now: packed.c checks the CPU and the environment per
+ * product. */
+static void sync_packed(sv_arena *a) {
+    const int f32 = a->params && a->packed;
+    const int want = f32 || (a->params && a->precision == SEQVID_PRECISION_BF16);
+    if (a->pk.base && (!want || a->pk.f32 != f32)) sv_packed_unregister(&a->pk);
+    if (!want || a->pk.base) return;
+    if (f32) sv_packed_register(&a->pk, a->params, a->n_params, &a->version);
+    else sv_packed_register_bf16(&a->pk, a->params, a->n_params, &a->version);
 }
 
 int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn) {
@@ -47,7 +55,7 @@ int sv_arena_alloc(sv_arena *a, size_t n, int weights, const char *fn) {
 }
 
 void sv_arena_release(sv_arena *a) {
-    set_packed(a, 0);
+    sv_packed_unregister(&a->pk);
     if (a->params) sv_blas_weights_unregister(a->params);
     sv_free(a->params);
     sv_free(a->grads);
@@ -67,7 +75,7 @@ int sv_arena_need_f32(const sv_arena *a, const char *what, const char *fn) {
 int sv_arena_get_weights(const sv_arena *a, int *weights, const char *fn) {
     if (!weights) return sv_fail(SEQVID_ERR_NULL, "%s: argument 'weights' is NULL", fn);
     *weights = a->params16 ? SEQVID_WEIGHTS_BF16
-               : a->pk.base ? SEQVID_WEIGHTS_F32_PACKED
+               : a->packed ? SEQVID_WEIGHTS_F32_PACKED
                            : SEQVID_WEIGHTS_F32;
     return SEQVID_OK;
 }
@@ -208,16 +216,16 @@ int sv_arena_set_weights(sv_arena *a, int weights, const char *fn) {
     if (bf16 != (a->params16 != NULL)) {
         /* The packed copies go before the float32 weights are rounded in place; to_bf16
          * fails only before it touches them, and then they come back. */
-        const int was_packed = a->pk.base != NULL;
-        if (bf16) set_packed(a, 0);
+        if (bf16) sv_packed_unregister(&a->pk);
         st = bf16 ? to_bf16(a, fn) : to_f32(a, fn);
         if (st) {
-            if (bf16) set_packed(a, was_packed);
+            sync_packed(a);
             return st;
         }
         a->version++;
     }
-    if (!bf16) set_packed(a, weights == SEQVID_WEIGHTS_F32_PACKED);
+    a->packed = weights == SEQVID_WEIGHTS_F32_PACKED;
+    sync_packed(a);
     return SEQVID_OK;
 }
 
@@ -242,6 +250,7 @@ int sv_arena_set_precision(sv_arena *a, int precision, const char *fn) {
         return sv_fail(SEQVID_ERR_ARG, "%s: precision %d is neither SEQVID_PRECISION_F32 (0) "
                        "nor SEQVID_PRECISION_BF16 (1)", fn, precision);
     a->precision = precision;
+    sync_packed(a);
     return SEQVID_OK;
 }
 

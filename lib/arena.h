@@ -54,9 +54,11 @@ typedef struct sv_arena {
      * pointers refuse (SEQVID_ERR_STATE). The storage is whichever of params and params16
      * is set (sv_arena_get_weights). */
     uint16_t *params16;
-    /* SEQVID_WEIGHTS_F32_PACKED: float32 weights registered through this node for packed
-     * copies of the matrices that products of a few rows read (packed.h); the storage is
-     * packed exactly while pk.base is set. */
+    /* SEQVID_WEIGHTS_F32_PACKED (packed = 1): float32 weights registered through pk for
+     * packed copies of the matrices that products of a few rows read (packed.h); a float32
+     * model in bf16 precision registers them too, for bf16 copies only (arena.c,
+     * sync_packed). */
+    int packed;
     sv_packed_range pk;
     float *vec;
     float *panel; /* scratch of the bf16 products (SV_BF16_PANEL floats; owners use one

@@ -9,12 +9,38 @@
  *              bandwidth). Bound by memory: a frame at a time reads half float32's bytes.
  *   few rows   bf_tiles: register tiles of rows x 16 columns fed straight from bf16.
  *   many rows  gemm_panels: W widened a panel at a time, the backend's float32 GEMM. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include "bf16.h"
 #include "blas.h"
 #include "fastmath.h"
 #include "parallel.h"
+
+/* The CPU's answer, asked once (cpuid leaves the virtual machine on every call). */
+static int cpu_bf16;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+static void ask_cpu(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !(a & (1u << 5))) return;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    cpu_bf16 = (lo & 0xe6) == 0xe6; /* XCR0: SSE, AVX, opmask, both ZMM halves */
+#endif
+}
+
+int sv_bf16_cpu(void) {
+    const char *e = getenv("SEQVID_NO_BF16"); /* read on every call: tests switch it */
+    if (e && *e && strcmp(e, "0") != 0) return 0;
+    pthread_once(&cpu_once, ask_cpu);
+    return cpu_bf16;
+}
 
 int sv_bf16_fits(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)

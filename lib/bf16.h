@@ -45,6 +45,11 @@ static inline void sv_bf16_widen8(const uint16_t *p, sv_v8f *out) {
     memcpy(out, &u, sizeof *out);
 }
 
+/* 1 if this CPU runs AVX512-BF16 (cpuid 7.1 EAX bit 5) with its AVX-512 state enabled by the
+ * OS, and the environment does not force the float32 fallback (SEQVID_NO_BF16 set to
+ * anything but "" or "0"): where bf16 mode's products may run (blas.h). */
+int sv_bf16_cpu(void);
+
 /* 1 if every one of the n finite floats rounds to a finite bf16. */
 int sv_bf16_fits(const float *x, size_t n);
 /* Round the n floats at x to bf16 in place: the i-th bf16 overwrites bytes 2i, 2i+1 of the

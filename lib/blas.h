@@ -54,15 +54,19 @@ int sv_blas_get_threads(void);
 int sv_blas_weights_register(const float *base, size_t n, const unsigned *version);
 void sv_blas_weights_unregister(const float *base);
 
-/* ---- bf16 products (private, opt-in; oneDNN backend on AVX512-BF16 only) ----------------
- * With bf16 on, sv_sgemm rounds both operands to bfloat16 (8 significant bits) and
- * accumulates in float32; results stay float32. sv_blas_bf16_supported(): 1 if this CPU has
- * AVX512-BF16 (cpuid leaf 7.1 EAX bit 5, with AVX-512 state enabled by the OS), the backend
- * can use it, and the environment does not force the fallback (SEQVID_NO_BF16 set to
- * anything but "" or "0"). sv_blas_set_bf16(on) returns the mode now in effect: asking for
- * bf16 where it is not supported leaves the exact float32 path on. The mode belongs to the
- * calling thread (products are issued by the thread that called into the library): a model
- * sets it from its precision key on entry to each call and clears it on the way out. */
+/* ---- bf16 products (private, opt-in; AVX512-BF16 CPUs) ---------------------------------
+ * With bf16 on, products multiply operands rounded to bfloat16 (8 significant bits) and
+ * accumulate in float32; results stay float32. Which products: on oneDNN every sv_sgemm
+ * (its matmul in bf16); on CBLAS those on registered weights that packed.c takes (B a
+ * weight a model in bf16 precision registered, A not transposed, alpha 1: the products with
+ * W, its own AVX512-BF16 kernel), the rest in float32. sv_sgemm_f32 and sv_sgemv are always
+ * float32. sv_blas_bf16_supported(): 1 if this CPU has AVX512-BF16 with AVX-512 state
+ * enabled by the OS (bf16.h, sv_bf16_cpu), the backend can use it, and the environment does
+ * not force the fallback (SEQVID_NO_BF16 set to anything but "" or "0").
+ * sv_blas_set_bf16(on) returns the mode now in effect: asking for bf16 where it is not
+ * supported leaves the exact float32 path on. The mode belongs to the calling thread
+ * (products are issued by the thread that called into the library): a model sets it from
+ * its precision key on entry to each call and clears it on the way out. */
 int sv_blas_bf16_supported(void);
 int sv_blas_set_bf16(int on);
 int sv_blas_get_bf16(void);

@@ -1,6 +1,8 @@
 /* gemm_cblas.c -- the CBLAS backend of blas.h: OpenBLAS (default) or Debian's reference
  * (netlib) CBLAS. There is no weight cache (OpenBLAS packs its operands on every call; weights
- * stored as SEQVID_WEIGHTS_F32_PACKED bring their own, packed.h) and no bf16 path.
+ * stored as SEQVID_WEIGHTS_F32_PACKED bring their own, packed.h). bf16 mode is packed.c's:
+ * its products on registered weights (a model asking for bf16 registers them) run on
+ * AVX512-BF16 tiles over a bf16 copy; every other product stays float32.
  *
  * Results do not depend on the thread count (include/seqvid.h, "Determinism"; issue 14 item
  * 9). OpenBLAS's own threading splits a product differently for each thread count (1 vs 2
@@ -16,6 +18,7 @@
  * its count defaults to 1. */
 #include <pthread.h>
 #include <stddef.h>
+#include "bf16.h" /* sv_bf16_cpu */
 #include "blas.h"
 #include "gemm_chunks.h"
 #include "packed.h"
@@ -91,8 +94,11 @@ static void gemm_chunks(void *ctx, int c0, int c1) {
     }
 }
 
-void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc) {
+/* The calling thread's bf16 mode (blas.h). */
+static _Thread_local int bf16_on;
+
+void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (sv_packed_gemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     sv_gemm_job j;
@@ -136,10 +142,15 @@ void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, con
     blas_single_end();
 }
 
-/* No bf16 here: every product is float32. */
-void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
-                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    sv_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+/* bf16 mode: the products packed.c takes (B a registered weight, A not transposed, alpha 1);
+ * the rest, and all of them where it cannot, in float32. */
+void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (bf16_on &&
+        sv_packed_gemm_bf16(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return;
+    sv_sgemm_f32(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- what this backend does not have ------------------------------------------------------ */
@@ -149,9 +160,10 @@ int sv_blas_weights_register(const float *base, size_t n, const unsigned *versio
 }
 void sv_blas_weights_unregister(const float *base) { (void)base; }
 
-int sv_blas_bf16_supported(void) { return 0; }
-int sv_blas_set_bf16(int on) { return (void)on, 0; }
-int sv_blas_get_bf16(void) { return 0; }
+/* ---- bf16 mode (packed.c's products) ---------------------------------------------------- */
+int sv_blas_bf16_supported(void) { return sv_bf16_cpu(); }
+int sv_blas_set_bf16(int on) { return bf16_on = on && sv_blas_bf16_supported(); }
+int sv_blas_get_bf16(void) { return bf16_on; }
 
 /* ---- which kernels OpenBLAS picked (blas.h, sv_blas_info) ----------------------------------
  * OpenBLAS (DYNAMIC_ARCH builds, as Debian's) picks its kernel set when it loads, from the

@@ -38,7 +38,6 @@
  * dnnl_sgemm -> a plain C loop -- so the product is always computed; each degradation is
  * counted (sv_blas_info().fallbacks). */
 #define _POSIX_C_SOURCE 200809L
-#include <cpuid.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,6 +48,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h> /* dnnl_cpu_isa2str */
 #include "alloc.h"
+#include "bf16.h" /* sv_bf16_cpu */
 #include "blas.h"
 #include "fastmath.h" /* SV_VECTOR_CLONES */
 #include "gemm_chunks.h"
@@ -132,25 +132,9 @@ static int find_range(const float *p, size_t len, unsigned *version) {
 }
 
 /* ---- bf16 ------------------------------------------------------------------------------- */
-static int env_forces_fallback(void) {
-    const char *e = getenv("SEQVID_NO_BF16");
-    return e && *e && strcmp(e, "0") != 0;
-}
-
-/* AVX512-BF16 in the CPU (cpuid 7.1 EAX bit 5) and AVX-512 state enabled by the OS (XCR0:
- * SSE, AVX, opmask, ZMM halves). */
-static int cpu_has_bf16(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !(a & (1u << 5))) return 0;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0; /* OSXSAVE */
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (lo & 0xe6) == 0xe6;
-}
-
 int sv_blas_bf16_supported(void) {
     pthread_once(&init_once, init);
-    if (!engine || env_forces_fallback() || !cpu_has_bf16()) return 0;
+    if (!engine || !sv_bf16_cpu()) return 0;
     /* oneDNN's own view (it honours ONEDNN_MAX_CPU_ISA too). */
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==

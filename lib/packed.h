@@ -25,8 +25,13 @@ typedef struct sv_packed_range {
     const unsigned *version;
     struct sv_packed_range *next;
     struct sv_packed_copy *copies; /* its packed copies (packed.c), freed with it */
+    int f32; /* 1: float32 products may use it (the owner's storage is packed) */
 } sv_packed_range;
 void sv_packed_register(sv_packed_range *r, const float *base, size_t n, const unsigned *version);
+/* The same for bf16 products only (sv_packed_gemm_bf16): the owner's storage is plain
+ * float32, its products in float32 stay the backend's, bit for bit. */
+void sv_packed_register_bf16(sv_packed_range *r, const float *base, size_t n,
+                             const unsigned *version);
 void sv_packed_unregister(sv_packed_range *r); /* also drops its copies; a no-op if not in */
 
 /* blas.h's sv_sgemm (same arguments). Returns 1 if computed here: op(A) = A, op(B) = B or
@@ -38,6 +43,20 @@ void sv_packed_unregister(sv_packed_range *r); /* also drops its copies; a no-op
  * time on the stack): a product gives the same bits either way, and never fails. */
 int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* bf16 mode's products on this CPU (AVX512-BF16 with the OS's AVX-512 state; bf16.h's
+ * sv_bf16_cpu): C = A op(B) + beta C with A and op(B) rounded to bfloat16 (to nearest, ties
+ * to even; subnormals count as zero, the instruction's rule) and every sum in float32. The
+ * same conditions as sv_packed_gemm, except that any number of rows is taken (this is the
+ * CBLAS backend's only bf16 path) and B may lie in a range registered for bf16 only; its
+ * copy is bf16, packed once per weight version. Each element is summed by one thread in
+ * order of k (in pairs: the instruction adds a[2i] b[2i] + a[2i+1] b[2i+1] into the sum),
+ * so the bits depend on the shape only. Returns 0, having touched nothing, where it does not
+ * apply, on a CPU without the instruction, and when memory for the copy or for A's rounded
+ * rows runs out (the caller then computes in float32). */
+int sv_packed_gemm_bf16(int transa, int transb, int M, int N, int K, float alpha,
+                        const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                        int ldc);
 
 /* Copies packed and products that reused one, since the process started (sv_blas_info). */
 void sv_packed_counts(unsigned long *packs, unsigned long *hits);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "alloc.h"
+#include "bf16.h"
 #include "blas.h"
 #include "packed.h"
 #include "rng.h"
@@ -77,19 +78,24 @@ static float *run(const prob *p) {
     return C;
 }
 
-static double b_at(const prob *p, int k, int n) { /* op(B)[k, n] */
-    return p->tb ? p->B[(size_t)n * p->ldb + k] : p->B[(size_t)k * p->ldb + n];
+/* x, or x rounded to bf16 (bf: the operands of bf16 mode's products). */
+static double op(float x, int bf) { return bf ? sv_bf16_to_float(sv_bf16_from_float(x)) : x; }
+
+static double b_at(const prob *p, int k, int n, int bf) { /* op(B)[k, n] */
+    return op(p->tb ? p->B[(size_t)n * p->ldb + k] : p->B[(size_t)k * p->ldb + n], bf);
 }
 
-/* Max over elements of |C - exact| / (γ_{K+1} (S + |beta c0|)); padding must be untouched. */
-static double worst(const prob *p, const float *C) {
+/* Max over elements of |C - exact| / (γ_{K+1} (S + |beta c0|)); padding must be untouched.
+ * bf: exact for the operands rounded to bf16 (their products are exact in float32: 8 x 8
+ * significant bits), the sums float32's. */
+static double worst_of(const prob *p, const float *C, int bf) {
     const double u = ldexp(1.0, -24), g = (p->K + 1) * u / (1 - (p->K + 1) * u);
     double w = 0;
     for (int m = 0; m < p->M; m++) {
         for (int n = 0; n < p->N; n++) {
             double s = 0, S = 0;
             for (int k = 0; k < p->K; k++) {
-                double t = (double)p->A[(size_t)m * p->lda + k] * b_at(p, k, n);
+                double t = op(p->A[(size_t)m * p->lda + k], bf) * b_at(p, k, n, bf);
                 s += t, S += fabs(t);
             }
             double c0 = p->beta != 0.0f ? p->C0[(size_t)m * p->ldc + n] : 0.0;
@@ -103,6 +109,8 @@ static double worst(const prob *p, const float *C) {
     }
     return w;
 }
+
+static double worst(const prob *p, const float *C) { return worst_of(p, C, 0); }
 
 static size_t differ(const float *a, const float *b, size_t n) {
     size_t d = 0;
@@ -286,8 +294,63 @@ static void test_many_matrices(void **state) {
     free(arena), free(A), free(C);
 }
 
+/* bf16 mode's products (AVX512-BF16 CPUs): against float64 on the operands rounded to bf16,
+ * across the kernel's edges (rows 1-5 and past its 4-row tiles, up to hundreds of rows as
+ * the readouts' products have; a last panel of 1-31 of its 32 columns; odd K, whose last
+ * pair is half padding; K across the 256-row blocks; padded strides; beta 0, 1, 0.5), for B
+ * and B^T; the same bits at 1, 2 and 3 threads; a range registered for bf16 only is not
+ * taken by float32 products, and one registered for both is taken by each. */
+static void test_bf16_products(void **state) {
+    (void)state;
+    if (!sv_bf16_cpu()) skip();
+    static const int rows[] = {1, 3, 4, 5, 17, 64, 250};
+    static const int cols[] = {1, 31, 32, 33, 100, 1100};
+    static const int ks[] = {1, 2, 7, 256, 257, 600};
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    uint64_t seed = 700;
+    double w_max = 0;
+    for (int tb = 0; tb < 2; tb++)
+    for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+    for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
+    for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
+        prob p;
+        make(&p, rows[a], cols[c], ks[k], tb, (int)(seed % 3), betas[seed % 3], seed);
+        seed++;
+        sv_packed_unregister(&p.range); /* for bf16 only, as a float32 model in bf16 mode */
+        sv_packed_register_bf16(&p.range, p.B, b_floats(&p), &p.version);
+        size_t nc = (size_t)p.M * p.ldc;
+        float *C[3];
+        for (int t = 1; t <= 3; t++) {
+            sv_blas_set_threads(t);
+            C[t - 1] = malloc(nc * sizeof *C[0]);
+            memcpy(C[t - 1], p.C0, nc * sizeof *C[0]);
+            assert_int_equal(sv_packed_gemm_bf16(0, p.tb, p.M, p.N, p.K, 1.0f, p.A, p.lda, p.B,
+                                                 p.ldb, p.beta, C[t - 1], p.ldc),
+                             1);
+        }
+        double w = worst_of(&p, C[0], 1);
+        if (!(w <= 1.0))
+            fail_msg("bf16 %c M=%d N=%d K=%d beta=%g: error %g of the bound", tb ? 'T' : 'N',
+                     p.M, p.N, p.K, (double)p.beta, w);
+        w_max = fmax(w_max, w);
+        assert_int_equal(differ(C[0], C[1], nc), 0);
+        assert_int_equal(differ(C[0], C[2], nc), 0);
+        /* float32 products do not take a bf16-only range */
+        assert_int_equal(sv_packed_gemm(0, p.tb, p.M, p.N, p.K, 1.0f, p.A, p.lda, p.B, p.ldb,
+                                        p.beta, C[1], p.ldc),
+                         0);
+        for (int t = 0; t < 3; t++) free(C[t]);
+        sv_packed_unregister(&p.range);
+        sv_packed_register(&p.range, p.B, b_floats(&p), &p.version);
+        unmake(&p);
+    }
+    print_message("bf16 products: worst error %.3g of the float32 bound on bf16 operands\n",
+                  w_max);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_bf16_products, reset),
         cmocka_unit_test_setup(test_against_float64, reset),
         cmocka_unit_test_setup(test_threads_bitwise, reset),
         cmocka_unit_test_setup(test_versions, reset),
