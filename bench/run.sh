@@ -4,8 +4,7 @@
 #   bench/run.sh             the full set: H = 256, 512, 1024, 2048; batch 16, 80; threads 1, 2
 #                            for train and encode (2 for evaluate); about 20 minutes
 #   bench/run.sh --quick     H = 256 only, threads 1 and 2 everywhere (3-4 minutes)
-#   bench/run.sh --blas "openblas onednn"   libseqvid on both backends, side by side, and
-#                            libseqvid's bf16 mode on the oneDNN build
+#   bench/run.sh --blas "openblas onednn"   libseqvid on both backends, side by side
 #   bench/run.sh --help      all options
 #
 # Run it on a quiet machine: every measurement is one process at a time, never two at once.
@@ -15,11 +14,13 @@
 #                     (OpenBLAS 0.3.21 picks slower kernels on some CPUs otherwise: its
 #                     generic ones on model 207; docs/performance.md, "OpenBLAS kernel choice")
 #   seqvid onednn     (--blas with onednn) the same on a -DSEQVID_BLAS=onednn build
-#   seqvid bf16       (--blas with onednn, unless --no-seqvid-bf16) that build with
-#                     --precision bf16: libseqvid's experimental bf16 mode (bf16 products,
-#                     float32 accumulation, weights and optimizer; issue 13's target: train
-#                     <= 0.4x torch bf16 at H=512 and 2048). On a CPU without AVX512-BF16 it
-#                     runs float32 and says so; the table shows n/a then
+#   seqvid bf16       (unless --no-seqvid-bf16) each build of --blas with --precision bf16:
+#                     libseqvid's experimental bf16 mode (bf16 products, float32
+#                     accumulation, weights and optimizer; issue 13's target: train <= 0.4x
+#                     torch bf16 at H=512 and 2048). On OpenBLAS the products on weights run on
+#                     the library's own AVX512-BF16 kernel (lib/packed.c), on oneDNN on its
+#                     matmul; the table's column is OpenBLAS's where both ran. On a CPU without
+#                     AVX512-BF16 it runs float32 and says so; the table shows n/a then
 #   seqvid bf16w      (inference cases, with openblas in --blas, unless --no-bf16-weights) the
 #                     OpenBLAS build with --weights bf16: the model loaded straight into
 #                     bf16-stored weights (experimental SEQVID_WEIGHTS_BF16; products widen
@@ -93,7 +94,7 @@ usage: bench/run.sh [options]
   --blas "LIST"         libseqvid backends to time, each its own build: openblas, onednn
                         [$blas]; with onednn the bounds include oneDNN's kernels
   --no-torch-bf16       skip PyTorch's bf16 autocast column
-  --no-seqvid-bf16      skip libseqvid's bf16 column (run only with onednn in --blas)
+  --no-seqvid-bf16      skip libseqvid's bf16 mode
   --no-bf16-weights     skip libseqvid's bf16-weights column (inference cases)
   --no-packed           skip libseqvid's packed-weights column
   --opt sgd|adam        optimizer of the train step [$opt]
@@ -255,6 +256,9 @@ for c in $cases; do
                 a=(--case "$c" --hidden "$H" "$bflag" "$B" --threads "$th" --density "$density")
                 [[ " $blas " == *" openblas "* ]] &&
                     run haswell "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}"
+                [[ " $blas " == *" openblas "* ]] && [ "$seqvid_bf16" = 1 ] &&
+                    run haswell-bf16 "${env_haswell[@]}" -- "${seqvid[@]}" "${a[@]}" \
+                        --precision bf16
                 [[ " $blas " == *" onednn "* ]] &&
                     run onednn "${env_haswell[@]}" -- "${seqvid_onednn[@]}" "${a[@]}"
                 [[ " $blas " == *" onednn "* ]] && [ "$seqvid_bf16" = 1 ] &&

@@ -6,8 +6,9 @@
 Columns, per (case, H, batch, threads):
   seqvid ms         median of libseqvid (OpenBLAS backend, OPENBLAS_CORETYPE=Haswell or run.sh --coretype)
   [onednn ms]       libseqvid built with -DSEQVID_BLAS=onednn (if run), and onednn/seqvid
-  [seqvid bf16 ms]  that build with --precision bf16, libseqvid's experimental bf16 mode
-                    (if run; n/a where the CPU or build cannot run bf16)
+  [seqvid bf16 ms]  libseqvid with --precision bf16, its experimental bf16 mode: the OpenBLAS
+                    build's (its own AVX512-BF16 kernel), else the oneDNN build's (if run;
+                    n/a where the CPU or build cannot run bf16)
   [bf16w ms]        libseqvid (OpenBLAS) with its weights stored as bf16, loaded straight into
                     bf16 (--weights bf16: inference cases; if run)
   [packed ms]       libseqvid (OpenBLAS) with its weights stored as float32 plus packed copies
@@ -122,7 +123,8 @@ def main():
     main_density = max(set(densities), key=densities.count) if densities else "-"
     have_default = any(r.get("impl") == "seqvid" and r.get("env") == "default" for r in recs)
     have_onednn = any(r.get("impl") == "seqvid" and r.get("env") == "onednn" for r in recs)
-    have_sv16 = any(r.get("impl") == "seqvid" and r.get("env") == "onednn-bf16" for r in recs)
+    sv16_envs = ("haswell-bf16", "onednn-bf16")  # the bf16 column: OpenBLAS's build if it ran
+    have_sv16 = any(r.get("impl") == "seqvid" and r.get("env") in sv16_envs for r in recs)
     have_w16 = any(r.get("impl") == "seqvid" and r.get("env") == "haswell-w16" for r in recs)
     have_pk = any(r.get("impl") == "seqvid" and r.get("env") == "haswell-pk" for r in recs)
     have_bf16 = any(r.get("impl") == "torch" and r.get("env") == "bf16" for r in recs)
@@ -151,8 +153,13 @@ def main():
             peep = "1" if variant == "peep" else "0"
             s = find(key, impl=("seqvid", None), env=("haswell", None), peep=(peep, "1"))
             on = find(key, impl=("seqvid", None), env=("onednn", None), peep=(peep, "1"))
-            s16 = find(key, impl=("seqvid", None), env=("onednn-bf16", None), peep=(peep, "1"),
-                       precision=("bf16", "f32"))  # f32: bf16 was not in effect
+            s16 = ran16 = None
+            for e16 in sv16_envs:
+                ran16 = find(key, impl=("seqvid", None), env=(e16, None), peep=(peep, "1"))
+                if ran16 is not None:
+                    s16 = find(key, impl=("seqvid", None), env=(e16, None), peep=(peep, "1"),
+                               precision=("bf16", "f32"))  # f32: bf16 was not in effect
+                    break
             tb = find(key, impl=("torch", None), env=("bf16", None), cell=(variant, None))
             w16 = find(key, impl=("seqvid", None), env=("haswell-w16", None), peep=(peep, "1"))
             pk = find(key, impl=("seqvid", None), env=("haswell-pk", None), peep=(peep, "1"))
@@ -183,9 +190,7 @@ def main():
             if have_onednn:
                 row += [f2(onm), fmt(ratio(onm, sm), 2)]
             if have_sv16:
-                ran = find(key, impl=("seqvid", None), env=("onednn-bf16", None),
-                           peep=(peep, "1"))
-                na = ran is not None and s16 is None  # it ran, in float32
+                na = ran16 is not None and s16 is None  # it ran, in float32
                 row.append("n/a" if na else f2(s16m))
             if have_w16:
                 row.append(f2(ms(w16)) if w16 else "-")

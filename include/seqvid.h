@@ -791,14 +791,20 @@ typedef enum seqvid_precision {
  *  rounded to bfloat16 (8 significant bits) and the products accumulate in float32; the
  *  results, the cell's non-linearities, the losses, the gradients, the weights (the master
  *  copy) and the optimizer's state all stay float32, and files hold float32. An element of a
- *  product then differs from its float32 value by at most about 2^-7 of Σ|a_k b_k|. The
- *  weight gradients (inputs^T x gate gradients) are float32 products (measured faster), and
- *  sparse video input is multiplied in float32; so two paths to the same result (a stream
- *  and seqvid_model_encode) agree to bf16's rounding, not float32's.
- *  Where bf16 cannot run (no AVX512-BF16 in this CPU, a backend other than oneDNN, or the
- *  environment variable SEQVID_NO_BF16 set to a value other than "" or "0"), the products
- *  stay float32: setting still succeeds and seqvid_experimental_model_get_precision reports
- *  the precision in effect. Changeable at any time; not saved in files.
+ *  product then differs from its float32 value by at most about 2^-7 of Σ|a_k b_k|. Sparse
+ *  video input is multiplied in float32, so two paths to the same result (a stream and
+ *  seqvid_model_encode) agree to bf16's rounding, not float32's. Which products, by backend:
+ *  the CBLAS ones (OpenBLAS, the default, and the reference) multiply every matrix product
+ *  with the weights and the weight gradients (inputs^T x gate gradients) on the library's
+ *  own AVX512-BF16 kernel, over bf16 copies of the weight matrices made after each change
+ *  of the weights (up to as many bytes as the float32 matrices they copy: one per way a
+ *  matrix is read); products of one row (a batch of one sequence) stay float32 there.
+ *  oneDNN multiplies every product in bf16 on its matmul but the weight gradients, which
+ *  stay float32 there (each choice measured the faster on its backend).
+ *  Where bf16 cannot run (no AVX512-BF16 in this CPU, or the environment variable
+ *  SEQVID_NO_BF16 set to a value other than "" or "0"), the products stay float32: setting
+ *  still succeeds and seqvid_experimental_model_get_precision reports the precision in
+ *  effect. Changeable at any time; not saved in files.
  *  @return SEQVID_OK, SEQVID_ERR_NULL, or SEQVID_ERR_ARG for an unknown precision. */
 SEQVID_API int seqvid_experimental_model_set_precision(seqvid_model *m, int precision);
 /** The precision in effect for `m`'s products (SEQVID_PRECISION_F32 where bf16 was asked for
@@ -841,7 +847,8 @@ typedef enum seqvid_weights {
  *  1.6x on 16 x 512 x 2048 on an AVX2 CPU: docs/performance.md, "Weights packed once").
  *  Its results are bitwise independent of the thread count, as everywhere, and differ from
  *  SEQVID_WEIGHTS_F32's by float32 rounding only (another order of summation). Products in
- *  bf16 precision (seqvid_experimental_model_set_precision, where it runs) do not use it.
+ *  bf16 precision (seqvid_experimental_model_set_precision, where it runs) use bf16 copies
+ *  instead.
  *  @return SEQVID_OK; SEQVID_ERR_NULL; SEQVID_ERR_ARG for an unknown value; SEQVID_ERR_NONFINITE
  *  if a weight is NaN or Inf (or too large for bf16); SEQVID_ERR_NOMEM. On error nothing
  *  changed. */

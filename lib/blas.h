@@ -22,12 +22,17 @@ enum { SV_NOTRANS = 0, SV_TRANS = 1 };
 void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
-/* The same product, always in float32, whatever the calling thread's bf16 mode (below): for
- * the weight gradients dW = X^T dG. Both of their operands are activations, which bf16 would
- * round and re-lay-out on every call (no cached copy to amortise it over), for products whose
- * inner dimension is the whole batch of steps. */
+/* The same product, always in float32, whatever the calling thread's bf16 mode (below). */
 void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The weight gradients dW = X^T dG. Both operands are activations, rounded per call in bf16
+ * mode (no copy to amortise it over). In bf16 mode: bf16 on CBLAS (packed.c's kernel, 2x
+ * OpenBLAS's float32 there with the rounding included), float32 on oneDNN (its bf16 matmul
+ * re-lays-out both operands per call: the train step was 10% slower at H=2048 with them,
+ * docs/performance.md "bf16 mode"). Float32 outside bf16 mode. */
+void sv_sgemm_grad(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* y = alpha op(A) x + beta y with A [M x N] row-major (op(A) = A^T: y has N entries). */
 void sv_sgemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,

@@ -108,6 +108,15 @@ void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, cons
     blas_single_end();
 }
 
+void sv_sgemm_grad(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (bf16_on && sv_packed_gemm_bf16_once(transa, transb, M, N, K, alpha, A, lda, B, ldb,
+                                            beta, C, ldc))
+        return;
+    sv_sgemm_f32(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* ---- y = alpha op(A) x + beta y, chunked along y ------------------------------------------ */
 typedef struct gemv_job {
     int trans, M, N, lda, incx, incy, width;

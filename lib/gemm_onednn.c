@@ -13,7 +13,8 @@
  *   bf16    (opt-in, sv_blas_set_bf16, AVX512-BF16 only) the matmul primitive on bfloat16
  *           operands with float32 accumulation and output: A is rounded to bf16 per call
  *           (round to nearest even), B through the cache when registered (converted once),
- *           else per call. Not for sv_sgemm_f32 (the weight gradients): float32 always.
+ *           else per call. Not for sv_sgemm_f32 nor sv_sgemm_grad (the weight gradients):
+ *           float32 always.
  * Matmul primitives are created once per shape (and thread count: oneDNN sizes its work
  * split at creation) and kept in a small table; scratch memory is per calling thread.
  *
@@ -620,12 +621,18 @@ void sv_sgemm(int transa, int transb, int M, int N, int K, float alpha, const fl
     product(bf16_on, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* The weight gradients (blas.h): float32 even in bf16 mode. Their operands are activations,
- * which bf16 rounds and re-lays-out per call: measured (docs/performance.md, "bf16 mode"),
- * the bf16 train step was 10% slower at H=2048 with them in bf16, level at H=512. */
 void sv_sgemm_f32(int transa, int transb, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     product(0, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* The weight gradients (blas.h): float32 even in bf16 mode here. Their operands are
+ * activations, which oneDNN's bf16 matmul re-lays-out per call: measured (docs/performance.md,
+ * "bf16 mode"), the bf16 train step was 10% slower at H=2048 with them in bf16, level at
+ * H=512. */
+void sv_sgemm_grad(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    sv_sgemm_f32(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* The chunked product (header comment, gemm_chunks.h): every chunk on one thread, each

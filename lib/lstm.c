@@ -257,7 +257,7 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     /* Weight gradients of all steps at once (float32 in bf16 mode too: blas.h). H_prev =
      * slots 0..T-1 of cache->h; a known-zero slot 0 contributes nothing. */
     int z = cache->zero_init && T > 1 ? B : 0;
-    sv_sgemm_f32(SV_TRANS, SV_NOTRANS, H, G, T * B - z, 1.0f, cache->h + z * H, H,
+    sv_sgemm_grad(SV_TRANS, SV_NOTRANS, H, G, T * B - z, 1.0f, cache->h + z * H, H,
                  A + (size_t)z * lda, lda, 0.0f, l->gwh, G);
     memcpy(l->gb, A, (size_t)G * sizeof *l->gb);
     for (size_t r = 1; r < (size_t)T * B; r++) {
@@ -272,7 +272,7 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
         if (sv_sparse_holds(cache->sparse)) /* the forward stored X sparse */
             sv_sparse_weight_grad(cache->sparse, G, Ax, lda, l->gwx);
         else
-            sv_sgemm_f32(SV_TRANS, SV_NOTRANS, l->D, G, rows, 1.0f, X, l->D, Ax, lda, 0.0f,
+            sv_sgemm_grad(SV_TRANS, SV_NOTRANS, l->D, G, rows, 1.0f, X, l->D, Ax, lda, 0.0f,
                          l->gwx, G);
         if (dX)
             sv_sgemm(SV_NOTRANS, SV_TRANS, rows, l->D, G, 1.0f, Ax, lda,

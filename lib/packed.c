@@ -392,20 +392,21 @@ static size_t bf16_copy_words(int K, int N) {
 
 typedef struct pb_job {
     int M, N, K, kp, lda, ldc, width;
+    size_t arow, apair; /* Ab's word strides: between rows of op(A), between pairs of k */
     float beta;
     const float *A;
-    uint32_t *Ab; /* A's rows rounded into pairs */
+    uint32_t *Ab; /* op(A) rounded into pairs */
     const uint32_t *P;
     float *C;
 } pb_job;
 
-/* Rows [16 u0, 16 u1) of A (those there are) into pairs. */
+/* Rows [16 u0, 16 u1) of A (those there are) into pairs: row m's at Ab + m KP. */
 static void pb_round_rows(void *ctx, int u0, int u1) {
     const pb_job *j = ctx;
     const int half = j->K / 2, m1 = 16 * u1 < j->M ? 16 * u1 : j->M;
     for (int m = 16 * u0; m < m1; m++) {
         const float *a = j->A + (size_t)m * j->lda;
-        uint32_t *o = j->Ab + (size_t)m * j->kp;
+        uint32_t *o = j->Ab + (size_t)m * j->arow;
         for (int i = 0; i < half; i++) o[i] = bf16_pair(a[2 * i], a[2 * i + 1]);
         if (j->K & 1) o[half] = bf16_pair(a[j->K - 1], 0.0f);
     }
@@ -518,6 +519,24 @@ static void pack_bf16_copy(uint32_t *dst, const float *B, int K, int N, int ldb,
     sv_parallel_for((N + PB_NB - 1) / PB_NB, pb_pack_units, &pj);
 }
 
+/* op(A) = A^T (A stored K x M): pairs [16 u0, 16 u1) of k (those there are) from rows 2i and
+ * 2i + 1 of A, 16 columns at a time: pair i of op(A)'s row m at Ab + i apair + m (apair: M
+ * rounded up to 16; arow = 1). */
+PB_TARGET static void pb_round_pairs(void *ctx, int u0, int u1) {
+    const pb_job *j = ctx;
+    const int i1 = 16 * u1 < j->kp ? 16 * u1 : j->kp;
+    for (int i = 16 * u0; i < i1; i++) {
+        const float *r0 = j->A + (size_t)(2 * i) * j->lda;
+        const float *r1 = 2 * i + 1 < j->K ? r0 + j->lda : NULL;
+        for (int m = 0; m < j->M; m += 16) {
+            const int w = j->M - m < 16 ? j->M - m : 16;
+            _mm512_storeu_si512(j->Ab + (size_t)i * j->apair + m,
+                                pb_pairs_of_rows(r0 + m, r1 ? r1 + m : NULL,
+                                                 (__mmask16)((1u << w) - 1)));
+        }
+    }
+}
+
 /* Rows [m0, m0 + rows) x columns [n0, n0 + w) of C, over pairs [i0, i0 + in) whose panel
  * rows start at b. */
 PB_TARGET static inline __attribute__((always_inline)) void pb_tile(const pb_job *j,
@@ -539,12 +558,12 @@ PB_TARGET static inline __attribute__((always_inline)) void pb_tile(const pb_job
             }
         }
     }
-    const uint32_t *a = j->Ab + (size_t)m0 * j->kp + i0;
-    for (int i = 0; i < in; i++, b += PB_COLS) {
+    const uint32_t *a = j->Ab + (size_t)m0 * j->arow + (size_t)i0 * j->apair;
+    for (int i = 0; i < in; i++, b += PB_COLS, a += j->apair) {
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 16);
         for (int r = 0; r < rows; r++) {
-            const __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[(size_t)r * j->kp + i]);
+            const __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[(size_t)r * j->arow]);
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
         }
@@ -587,6 +606,31 @@ static void pack_bf16_copy(uint32_t *dst, const float *B, int K, int N, int ldb,
 }
 #endif
 
+#ifdef PB_KERNEL
+/* C = op(A) op(B) + beta C on the tiles: P is op(B)'s bf16 copy, op(A) is rounded here.
+ * Returns 0, having touched nothing, without memory for op(A)'s pairs. */
+static int pb_run(int ta, int M, int N, int K, const float *A, int lda, const uint32_t *P,
+                  float beta, float *C, int ldc) {
+    const int kp = (K + 1) / 2, mp = (M + 15) / 16 * 16;
+    pb_job j = {M, N, K, kp, lda, ldc, 0, ta ? 1 : (size_t)kp, ta ? (size_t)mp : 1, beta, A,
+                NULL, P, C};
+    j.Ab = sv_aligned_alloc(64, (size_t)(ta ? mp : M) * kp * sizeof *j.Ab);
+    if (!j.Ab) return 0;
+    /* rounding A is worth threads from 64 Ki values (a few microseconds of one core) */
+    const int units = ta ? (kp + 15) / 16 : (M + 15) / 16;
+    void (*round)(void *, int, int) = ta ? pb_round_pairs : pb_round_rows;
+    if ((size_t)M * K >= 65536) sv_parallel_for(units, round, &j);
+    else round(&j, 0, units);
+    int w, n = sv_plan_chunks(N, 2.0 * M * N * K, &w);
+    w = (w + PB_COLS - 1) / PB_COLS * PB_COLS;
+    n = (N + w - 1) / w;
+    j.width = w;
+    sv_parallel_for(n, pb_units, &j);
+    free(j.Ab);
+    return 1;
+}
+#endif
+
 int sv_packed_gemm_bf16(int transa, int transb, int M, int N, int K, float alpha,
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
                         int ldc) {
@@ -599,25 +643,30 @@ int sv_packed_gemm_bf16(int transa, int transb, int M, int N, int K, float alpha
     pk_copy *e = r ? copy_get(r, B, K, N, ldb, tb, 1) : NULL;
     pthread_mutex_unlock(&lock);
     if (!e) return 0;
-    pb_job j = {M, N, K, (K + 1) / 2, lda, ldc, 0, beta, A, NULL, e->data, C};
-    j.Ab = sv_aligned_alloc(64, (size_t)M * j.kp * sizeof *j.Ab);
-    const int done = j.Ab != NULL; /* else float32, by the caller */
-    if (done) {
-        /* rounding A is worth threads from 64 Ki values (a few microseconds of one core) */
-        if ((size_t)M * K >= 65536) sv_parallel_for((M + 15) / 16, pb_round_rows, &j);
-        else pb_round_rows(&j, 0, (M + 15) / 16);
-        int w, units = sv_plan_chunks(N, 2.0 * M * N * K, &w);
-        w = (w + PB_COLS - 1) / PB_COLS * PB_COLS;
-        units = (N + w - 1) / w;
-        j.width = w;
-        sv_parallel_for(units, pb_units, &j);
-        free(j.Ab);
-    }
+    const int done = pb_run(0, M, N, K, A, lda, e->data, beta, C, ldc);
     pthread_mutex_lock(&lock);
     e->users--;
     pthread_mutex_unlock(&lock);
     return done;
 #else /* no copies are made: sv_packed_gemm_bf16 takes no product */
+    (void)transa, (void)transb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda;
+    (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+    return 0;
+#endif
+}
+
+int sv_packed_gemm_bf16_once(int transa, int transb, int M, int N, int K, float alpha,
+                             const float *A, int lda, const float *B, int ldb, float beta,
+                             float *C, int ldc) {
+#ifdef PB_KERNEL
+    if (alpha != 1.0f || M < 1 || N < 1 || K < 1 || !sv_bf16_cpu()) return 0;
+    uint32_t *P = sv_aligned_alloc(64, bf16_copy_words(K, N) * sizeof *P);
+    if (!P) return 0;
+    pack_bf16_copy(P, B, K, N, ldb, transb != 0);
+    const int done = pb_run(transa != 0, M, N, K, A, lda, P, beta, C, ldc);
+    free(P);
+    return done;
+#else
     (void)transa, (void)transb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda;
     (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
     return 0;

@@ -58,6 +58,15 @@ int sv_packed_gemm_bf16(int transa, int transb, int M, int N, int K, float alpha
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
                         int ldc);
 
+/* The same product with both operands rounded per call, A and B any of the library's
+ * (transposed or not, registered or not; no copy is kept): for the weight gradients of bf16
+ * mode on the CBLAS backend (blas.h, sv_sgemm_grad). Returns 0, having touched nothing,
+ * where it does not apply (alpha other than 1, a CPU without the instruction) or without
+ * memory for the rounded operands. */
+int sv_packed_gemm_bf16_once(int transa, int transb, int M, int N, int K, float alpha,
+                             const float *A, int lda, const float *B, int ldb, float beta,
+                             float *C, int ldc);
+
 /* Copies packed and products that reused one, since the process started (sv_blas_info). */
 void sv_packed_counts(unsigned long *packs, unsigned long *hits);
 

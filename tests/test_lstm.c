@@ -197,14 +197,15 @@ static void test_dense_input_falls_back(void **state) {
     compare(23, 10, 4, 3, 0, 1, 0.0, 0);
 }
 
-/* bf16 mode (oneDNN on AVX512-BF16) rounds the operands of the data products to bf16 but
- * computes the weight gradients dW = X^T dG in float32 (blas.h: sv_sgemm_f32; measured faster,
- * docs/performance.md "bf16 mode"). What is checkable bitwise: each weight gradient of a bf16
- * backward pass equals the float32 product of that pass's own operands -- the inputs and
- * states it stored and the gate gradients it left in the cache (which are bf16-influenced,
- * so a float32 model's gradients are no reference). And the pass really was bf16: its states
- * differ from a float32 forward's. Where bf16 cannot run there is nothing to check. */
-static void test_bf16_weight_grads_are_f32(void **state) {
+/* bf16 mode (AVX512-BF16) rounds the operands of the products with weights to bf16; the
+ * weight gradients dW = X^T dG go through sv_sgemm_grad (blas.h): bf16 on CBLAS, float32 on
+ * oneDNN (each measured the faster there, docs/performance.md). What is checkable bitwise:
+ * each weight gradient of a bf16 backward pass equals that product -- in bf16 on CBLAS, in
+ * float32 on oneDNN -- of that pass's own operands: the inputs and states it stored and the
+ * gate gradients it left in the cache (which are bf16-influenced, so a float32 model's
+ * gradients are no reference). And the pass really was bf16: its states differ from a
+ * float32 forward's. Where bf16 cannot run there is nothing to check. */
+static void test_bf16_weight_grads(void **state) {
     (void)state;
     sv_blas_set_bf16(0);
     if (!sv_blas_bf16_supported()) skip();
@@ -239,16 +240,23 @@ static void test_bf16_weight_grads_are_f32(void **state) {
     float *dY = rnd((size_t)rows * O, &r, 1.0, 0.0), *dXr = calloc((size_t)rows * H, 4);
     sv_readout ro = {H, O, w, b, gw, gb, NULL, NULL};
     sv_readout_backward(&ro, c.h + (size_t)B * H, rows, dY, dXr);
-    assert_int_equal(sv_blas_set_bf16(0), 0);
 
+    /* the products as the weight gradients take them in bf16 mode (still on) ... */
+    const int cblas = strcmp(sv_blas_info().name, "onednn") != 0;
     int lda = (int)((size_t)(c.tc - c.gates) / (size_t)rows); /* the gates' row stride */
-    sv_sgemm(SV_TRANS, SV_NOTRANS, H, G, rows, 1.0f, c.h, H, c.gates, lda, 0.0f, want, G);
+    float *f32 = malloc((size_t)H * G * sizeof *f32);
+    sv_sgemm_grad(SV_TRANS, SV_NOTRANS, H, G, rows, 1.0f, c.h, H, c.gates, lda, 0.0f, want, G);
     assert_memory_equal(l.gwh, want, (size_t)H * G * sizeof *want);
-    sv_sgemm(SV_TRANS, SV_NOTRANS, D, G, rows, 1.0f, X, D, c.gates, lda, 0.0f, want, G);
+    sv_sgemm_f32(SV_TRANS, SV_NOTRANS, H, G, rows, 1.0f, c.h, H, c.gates, lda, 0.0f, f32, G);
+    /* ... which are bf16 on CBLAS (not the float32 product), float32 on oneDNN */
+    assert_int_equal(memcmp(want, f32, (size_t)H * G * sizeof *f32) != 0, cblas);
+    sv_sgemm_grad(SV_TRANS, SV_NOTRANS, D, G, rows, 1.0f, X, D, c.gates, lda, 0.0f, want, G);
     assert_memory_equal(l.gwx, want, (size_t)D * G * sizeof *want);
-    sv_sgemm(SV_TRANS, SV_NOTRANS, H, O, rows, 1.0f, c.h + (size_t)B * H, H, dY, O, 0.0f, want,
-             O);
+    sv_sgemm_grad(SV_TRANS, SV_NOTRANS, H, O, rows, 1.0f, c.h + (size_t)B * H, H, dY, O, 0.0f,
+                  want, O);
     assert_memory_equal(gw, want, (size_t)H * O * sizeof *want);
+    assert_int_equal(sv_blas_set_bf16(0), 0);
+    free(f32);
 
     sv_lstm_cache_release(&c);
     sv_packed_unregister(&pk);
@@ -262,7 +270,7 @@ int main(void) {
         cmocka_unit_test(test_sparse_wide_units),
         cmocka_unit_test(test_sparse_row_walk),
         cmocka_unit_test(test_dense_input_falls_back),
-        cmocka_unit_test(test_bf16_weight_grads_are_f32),
+        cmocka_unit_test(test_bf16_weight_grads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -298,8 +298,9 @@ static void test_many_matrices(void **state) {
  * across the kernel's edges (rows 1-5 and past its 4-row tiles, up to hundreds of rows as
  * the readouts' products have; a last panel of 1-31 of its 32 columns; odd K, whose last
  * pair is half padding; K across the 256-row blocks; padded strides; beta 0, 1, 0.5), for B
- * and B^T; the same bits at 1, 2 and 3 threads; a range registered for bf16 only is not
- * taken by float32 products, and one registered for both is taken by each. */
+ * and B^T; the same bits at 1, 2 and 3 threads, and rounded per call (the weight gradients'
+ * product) with A as stored or transposed; a range registered for bf16 only is not taken by
+ * float32 products. */
 static void test_bf16_products(void **state) {
     (void)state;
     if (!sv_bf16_cpu()) skip();
@@ -335,6 +336,21 @@ static void test_bf16_products(void **state) {
         w_max = fmax(w_max, w);
         assert_int_equal(differ(C[0], C[1], nc), 0);
         assert_int_equal(differ(C[0], C[2], nc), 0);
+        /* rounded per call (the weight gradients' way), with A as stored and transposed:
+         * the same pairs, the same sums */
+        const int ldt = p.M + 1;
+        float *At = malloc((size_t)p.K * ldt * sizeof *At);
+        for (int m = 0; m < p.M; m++)
+            for (int q = 0; q < p.K; q++) At[(size_t)q * ldt + m] = p.A[(size_t)m * p.lda + q];
+        for (int ta = 0; ta < 2; ta++) {
+            memcpy(C[1], p.C0, nc * sizeof *C[1]);
+            assert_int_equal(sv_packed_gemm_bf16_once(ta, p.tb, p.M, p.N, p.K, 1.0f,
+                                                      ta ? At : p.A, ta ? ldt : p.lda, p.B,
+                                                      p.ldb, p.beta, C[1], p.ldc),
+                             1);
+            assert_int_equal(differ(C[0], C[1], nc), 0);
+        }
+        free(At);
         /* float32 products do not take a bf16-only range */
         assert_int_equal(sv_packed_gemm(0, p.tb, p.M, p.N, p.K, 1.0f, p.A, p.lda, p.B, p.ldb,
                                         p.beta, C[1], p.ldc),

@@ -86,6 +86,7 @@ typedef struct options {
     int lr_given, model_flags_given, optimizer_given, beta1_given, beta2_given;
     int decay_start_given;
     int weights;                   /* SEQVID_WEIGHTS_F32_PACKED (default) | SEQVID_WEIGHTS_F32 */
+    int precision;                 /* SEQVID_PRECISION_F32 (default) | SEQVID_PRECISION_BF16 */
 } options;
 
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
@@ -93,7 +94,7 @@ enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNC
        OPT_LOG_EVERY, OPT_COND_RECON, OPT_COND_FUTURE, OPT_OUTPUT, OPT_INPUT_FRAMES,
        OPT_FUTURE_FRAMES, OPT_PICTURES, OPT_ROLLOUT, OPT_FORGET_BIAS, OPT_INIT_WEIGHT, OPT_WARMUP, OPT_DECAY,
        OPT_LR_MIN, OPT_SAMPLE_PROB, OPT_SAMPLE_RAMP, OPT_BETA1, OPT_BETA2, OPT_OUTPUT_BIAS,
-       OPT_SAVE_EVERY, OPT_DECAY_START, OPT_WEIGHTS };
+       OPT_SAVE_EVERY, OPT_DECAY_START, OPT_WEIGHTS, OPT_PRECISION };
 
 enum { DECAY_NONE, DECAY_COSINE };
 enum { OUTPUT_BIAS_ZERO, OUTPUT_BIAS_MEAN };
@@ -133,6 +134,7 @@ static const struct option long_options[] = {
     {"pictures", required_argument, NULL, OPT_PICTURES},
     {"rollout", required_argument, NULL, OPT_ROLLOUT},
     {"weights", required_argument, NULL, OPT_WEIGHTS},
+    {"precision", required_argument, NULL, OPT_PRECISION},
     {"help", no_argument, NULL, 'h'},
     SOURCE_LONG_OPTIONS,
     {NULL, 0, NULL, 0}};
@@ -142,6 +144,7 @@ static options parse_options(int argc, char **argv)
     static const char *const outputs[] = {"auto", "binary", "real", NULL};
     static const char *const decays[] = {"none", "cosine", NULL};
     static const char *const output_biases[] = {"zero", "mean", NULL};
+    static const char *const precisions[] = {"f32", "bf16", NULL}; /* SEQVID_PRECISION_* */
     options o = {.src = source_defaults("out", 1),
                  .kind = SEQVID_COMPOSITE, .hidden = DEFAULT_HIDDEN, .layers = 1,
                  .cond_recon = DEFAULT_COND_RECON, .cond_future = DEFAULT_COND_FUTURE,
@@ -239,6 +242,7 @@ static options parse_options(int argc, char **argv)
             if (o.weights == SEQVID_WEIGHTS_BF16)
                 ex_die("--weights bf16 is for inference: training needs float32 weights");
             break;
+        case OPT_PRECISION: o.precision = ex_parse_choice("--precision", optarg, precisions); break;
         case OPT_LOG_EVERY: o.log_every = ex_parse_long("--log-every", optarg, 1, 1L << 50); break;
         case OPT_PICTURES: o.pictures = ex_parse_long("--pictures", optarg, 0, 1000); break;
         case OPT_ROLLOUT: o.rollout = ex_parse_long("--rollout", optarg, 0, 100000); break;
@@ -508,6 +512,7 @@ typedef struct trainer {
     ex_losses val;        /* the last validation */
     uint64_t val_step;    /* its step */
     double peak_lr;       /* the lr the --warmup / --decay schedule scales; 0: no schedule */
+    int precision;        /* SEQVID_PRECISION_* in effect (--precision) */
     double sum_rec, sum_fut; /* training losses since the last loss.csv row */
     long n_sum;
 } trainer;
@@ -567,6 +572,13 @@ static void setup(trainer *t)
         ex_die("--decay-start says where the decay begins: it needs --decay cosine");
     if (o->weights != SEQVID_WEIGHTS_F32) /* a checkpoint holds float32 weights */
         ex_check(seqvid_experimental_model_set_weights(t->model, o->weights), "--weights");
+    ex_check(seqvid_experimental_model_set_precision(t->model, o->precision), "--precision");
+    int precision;
+    ex_check(seqvid_experimental_model_get_precision(t->model, &precision), "--precision");
+    if (precision != o->precision)
+        fprintf(stderr, "%s: note: --precision bf16 needs a CPU with AVX512-BF16 (or "
+                "SEQVID_NO_BF16 is set): the products stay float32\n", ex_progname);
+    t->precision = precision;
     t->m = ex_model_describe(t->model);
     if (o->sample_given && o->sample_prob > 0 && !(t->m.has_fut && t->m.cond_future))
         ex_die("--sample-prob feeds the future predictor its own predictions: it needs a "
@@ -603,8 +615,9 @@ static void setup(trainer *t)
         snprintf(betas, sizeof betas, ", betas %g, %g", b1, b2);
     }
     char where[192]; /* what the products run on */
-    snprintf(where, sizeof where, "BLAS threads %d (%s); %s weights", seqvid_get_threads(),
-             ex_blas_describe(), o->weights == SEQVID_WEIGHTS_F32 ? "f32" : "f32-packed");
+    snprintf(where, sizeof where, "BLAS threads %d (%s); %s weights%s", seqvid_get_threads(),
+             ex_blas_describe(), o->weights == SEQVID_WEIGHTS_F32 ? "f32" : "f32-packed",
+             t->precision == SEQVID_PRECISION_BF16 ? ", bf16 products" : "");
     if (t->peak_lr > 0) {
         char decay[96] = "", part[32] = "";
         if (o->decay_start > 0)
