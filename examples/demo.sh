@@ -20,7 +20,7 @@ fi
 
 # The video demo: docs/natural-video.md's setting (frames scaled to 240 lines, then 32x32
 # patches at random positions; 1,024 fixed held-out clips of vtest.avi), at the batch of 16
-# its runs were measured with (seqvid train's default of 32 was chosen on Moving MNIST).
+# its runs were measured with (seqvid train's default of 48 was chosen on Moving MNIST).
 data="${SEQVID_DATA:-$HOME/.cache/seqvid}/video"
 video_flags=(--video "$data" --val-video "$data/vtest.avi" --patch 32 --resize 0x240
              --val-size 1024 --val-every 500 --batch 16 --out out-video)

@@ -27,14 +27,17 @@
 #include <string.h>
 
 /* The demo defaults (help/train.txt states them): sized so that on 2 cores digit-shaped
- * reconstructions and moving predictions appear within about 10 minutes. Batch 32: a step
- * costs 1.63x batch 16's, and in the demo's 10 minutes it ends 3.6 and 6.5 nats of future
- * ahead on two seeds (docs/learning.md, "Batch 32 in the demo's 10 minutes"). A conditional reconstruction decoder fed the
+ * reconstructions and moving predictions appear within about 10 minutes. Batch 48: with bf16
+ * products (--precision auto, on AVX512-BF16 CPUs) the demo's 10 minutes end 3.4 nats of
+ * future ahead of batch 32, at 398.7 on two seeds (docs/learning.md, "bf16 products, and
+ * batch 48"; batch 64: 399.9); in float32 48 (with a longer decay) tied 32 within 1 nat,
+ * and 32 was 3.6-6.5 ahead of 16 ("Batch 32 in the demo's 10 minutes"). A conditional
+ * reconstruction decoder fed the
  * true previous frame (as SR15's released code) draws sharp digits early; an unconditioned
  * future predictor predicts better than a conditional one fed its own outputs after a short
  * run (SR15.md section 7). */
 #define DEFAULT_HIDDEN 512
-#define DEFAULT_BATCH 32
+#define DEFAULT_BATCH 48
 #define DEFAULT_COND_RECON 1
 #define DEFAULT_COND_FUTURE 0
 #define DEFAULT_MINUTES 10.0
@@ -86,7 +89,7 @@ typedef struct options {
     int lr_given, model_flags_given, optimizer_given, beta1_given, beta2_given;
     int decay_start_given;
     int weights;                   /* SEQVID_WEIGHTS_F32_PACKED (default) | SEQVID_WEIGHTS_F32 */
-    int precision;                 /* SEQVID_PRECISION_F32 (default) | SEQVID_PRECISION_BF16 */
+    int precision;                 /* SEQVID_PRECISION_F32 | SEQVID_PRECISION_BF16 | PRECISION_AUTO */
 } options;
 
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
@@ -97,6 +100,10 @@ enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNC
        OPT_SAVE_EVERY, OPT_DECAY_START, OPT_WEIGHTS, OPT_PRECISION };
 
 enum { DECAY_NONE, DECAY_COSINE };
+/* --precision auto: bf16 products where they run (AVX512-BF16), else float32. The demo's
+ * learning curve is the same either way at 1.46x the steps per second on a Zen 4
+ * (docs/performance.md, "bf16 mode on the default backend"). */
+enum { PRECISION_AUTO = 2 };
 enum { OUTPUT_BIAS_ZERO, OUTPUT_BIAS_MEAN };
 
 static const struct option long_options[] = {
@@ -144,7 +151,8 @@ static options parse_options(int argc, char **argv)
     static const char *const outputs[] = {"auto", "binary", "real", NULL};
     static const char *const decays[] = {"none", "cosine", NULL};
     static const char *const output_biases[] = {"zero", "mean", NULL};
-    static const char *const precisions[] = {"f32", "bf16", NULL}; /* SEQVID_PRECISION_* */
+    static const char *const precisions[] = {"f32", "bf16", "auto", NULL}; /* SEQVID_PRECISION_*,
+                                                                            PRECISION_AUTO */
     options o = {.src = source_defaults("out", 1),
                  .kind = SEQVID_COMPOSITE, .hidden = DEFAULT_HIDDEN, .layers = 1,
                  .cond_recon = DEFAULT_COND_RECON, .cond_future = DEFAULT_COND_FUTURE,
@@ -152,7 +160,8 @@ static options parse_options(int argc, char **argv)
                  .input_frames = 10, .future_frames = 10,
                  .grad_clip = 10, .forget_bias = DEFAULT_FORGET_BIAS,
                  .warmup = DEFAULT_WARMUP, .decay = DEFAULT_DECAY, .decay_start = DEFAULT_DECAY_START, .val_every = 200, .save_every = DEFAULT_SAVE_EVERY, .log_every = 50, .pictures = 4,
-                 .rollout = 100, .weights = SEQVID_WEIGHTS_F32_PACKED};
+                 .rollout = 100, .weights = SEQVID_WEIGHTS_F32_PACKED,
+                 .precision = PRECISION_AUTO};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -572,10 +581,11 @@ static void setup(trainer *t)
         ex_die("--decay-start says where the decay begins: it needs --decay cosine");
     if (o->weights != SEQVID_WEIGHTS_F32) /* a checkpoint holds float32 weights */
         ex_check(seqvid_experimental_model_set_weights(t->model, o->weights), "--weights");
-    ex_check(seqvid_experimental_model_set_precision(t->model, o->precision), "--precision");
+    const int ask = o->precision == PRECISION_AUTO ? SEQVID_PRECISION_BF16 : o->precision;
+    ex_check(seqvid_experimental_model_set_precision(t->model, ask), "--precision");
     int precision;
     ex_check(seqvid_experimental_model_get_precision(t->model, &precision), "--precision");
-    if (precision != o->precision)
+    if (o->precision == SEQVID_PRECISION_BF16 && precision != ask)
         fprintf(stderr, "%s: note: --precision bf16 needs a CPU with AVX512-BF16 (or "
                 "SEQVID_NO_BF16 is set): the products stay float32\n", ex_progname);
     t->precision = precision;

@@ -79,6 +79,28 @@ sys.exit(0 if ok else 1)" >>"$work/mm32.log" 2>&1 &&
     fail "train --weights: $(grep -h 'weights' "$work/mm.log" "$work/mm32.log" | head -4)"
 expect_error "train --weights bf16 is refused" "training needs float32 weights" \
     $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 1 --weights bf16 --out "$work/mm16"
+# --precision: auto by default (bf16 products where the CPU has AVX512-BF16, said in the
+# header); f32 and bf16 train the same model within bf16's rounding; where bf16 cannot run
+# (SEQVID_NO_BF16=1 forces that) --precision bf16 trains in float32 and says so
+for p in f32 bf16; do
+    $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 6 --val-every 3 --log-every 2 \
+        --precision $p --out "$work/mm-$p" >"$work/mm-$p.log" 2>&1 || fail "train --precision $p"
+done
+SEQVID_NO_BF16=1 $SEQVID train "${tiny[@]}" --data "$d/mnist" --steps 1 --precision bf16 \
+    --out "$work/mm-nobf" >"$work/mm-nobf.log" 2>&1 &&
+    grep -q "the products stay float32" "$work/mm-nobf.log" &&
+    ! grep -q "bf16 products" "$work/mm-nobf.log" && ! grep -q "bf16 products" "$work/mm-f32.log" &&
+    { grep -q "bf16 products" "$work/mm-bf16.log" && grep -q "bf16 products" "$work/mm.log" ||
+      ! grep -q "bf16 products" "$work/mm.log"; } &&
+    $py -c "
+import numpy as np, sys
+a = np.genfromtxt('$work/mm-f32/loss.csv', delimiter=',', skip_header=1)
+b = np.genfromtxt('$work/mm-bf16/loss.csv', delimiter=',', skip_header=1)
+ok = a.shape == b.shape and np.allclose(a, b, rtol=2e-2, equal_nan=True)
+print('max rel |bf16 - f32| of loss.csv', np.nanmax(np.abs(a - b) / np.abs(a)))
+sys.exit(0 if ok else 1)" >>"$work/mm-bf16.log" 2>&1 &&
+    pass "train --precision: auto by default, f32 and bf16 within 2% of each other's losses, the fallback said" ||
+    fail "train --precision: $(grep -h 'products\|precision\|max rel' "$work"/mm-*.log | head -6)"
 [ "$(grep -c '^[0-9]' "$work/mm/loss.csv")" = 4 ] && pass "loss.csv: a row every 2 steps and at every validation" ||
     fail "loss.csv: $(cat "$work/mm/loss.csv")"
 
