@@ -614,7 +614,8 @@ static int pb_run(int ta, int M, int N, int K, const float *A, int lda, const ui
     const int kp = (K + 1) / 2, mp = (M + 15) / 16 * 16;
     pb_job j = {M, N, K, kp, lda, ldc, 0, ta ? 1 : (size_t)kp, ta ? (size_t)mp : 1, beta, A,
                 NULL, P, C};
-    j.Ab = sv_aligned_alloc(64, (size_t)(ta ? mp : M) * kp * sizeof *j.Ab);
+    const size_t bytes = (size_t)(ta ? mp : M) * kp * sizeof *j.Ab;
+    j.Ab = sv_aligned_alloc(64, (bytes + 63) & ~(size_t)63); /* whole 64-byte lines */
     if (!j.Ab) return 0;
     /* rounding A is worth threads from 64 Ki values (a few microseconds of one core) */
     const int units = ta ? (kp + 15) / 16 : (M + 15) / 16;
