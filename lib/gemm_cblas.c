@@ -1,8 +1,9 @@
 /* gemm_cblas.c -- the CBLAS backend of blas.h: OpenBLAS (default) or Debian's reference
  * (netlib) CBLAS. There is no weight cache (OpenBLAS packs its operands on every call; weights
  * stored as SEQVID_WEIGHTS_F32_PACKED bring their own, packed.h). bf16 mode is packed.c's:
- * its products on registered weights (a model asking for bf16 registers them) run on
- * AVX512-BF16 tiles over a bf16 copy; every other product stays float32.
+ * the products on registered weights (a model asking for bf16 registers them) run on its
+ * AVX512-BF16 tiles over a bf16 copy, the weight gradients (sv_sgemm_grad) on the same tiles
+ * with both operands rounded per call; every other product stays float32.
  *
  * Results do not depend on the thread count (include/seqvid.h, "Determinism"; issue 14 item
  * 9). OpenBLAS's own threading splits a product differently for each thread count (1 vs 2

@@ -23,7 +23,10 @@
  * Measured on a 2-core Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from the kept
  * copy against OpenBLAS's 113 with its per-call packing, and 96 packed per call; the
  * transposed 16 x 2048 x 512 of the backward, 182 against 111 (docs/performance.md,
- * "Weights packed once"). */
+ * "Weights packed once").
+ *
+ * bf16 mode (the CBLAS backend's): the section "bf16 mode" below, the same registry with bf16
+ * copies and a kernel of its own. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

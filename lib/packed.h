@@ -5,7 +5,9 @@
  * of a few rows (the recurrent products of a step, decoders fed their own frames, readouts
  * at inference, the backward's products with W^T) costs about as much as the arithmetic; a
  * copy packed once does not. Either backend consults this before its own path. (One-row
- * products of lstm.c stay on sgemv, which streams W faster than the kernel reads a copy.) */
+ * products of lstm.c stay on sgemv, which streams W faster than the kernel reads a copy.)
+ * The CBLAS backend's bf16 mode lives here too: bf16 copies of the weights for a kernel on
+ * AVX512-BF16 (sv_packed_gemm_bf16, sv_packed_gemm_bf16_once). */
 #ifndef SV_PACKED_H
 #define SV_PACKED_H
 #include <stddef.h>
@@ -47,8 +49,8 @@ int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, con
 /* bf16 mode's products on this CPU (AVX512-BF16 with the OS's AVX-512 state; bf16.h's
  * sv_bf16_cpu): C = A op(B) + beta C with A and op(B) rounded to bfloat16 (to nearest, ties
  * to even; subnormals count as zero, the instruction's rule) and every sum in float32. The
- * same conditions as sv_packed_gemm, except that any number of rows is taken (this is the
- * CBLAS backend's only bf16 path) and B may lie in a range registered for bf16 only; its
+ * same conditions as sv_packed_gemm, except that any number of rows is taken (the CBLAS
+ * backend has no other bf16 path) and B may lie in a range registered for bf16 only; its
  * copy is bf16, packed once per weight version. Each element is summed by one thread in
  * order of k (in pairs: the instruction adds a[2i] b[2i] + a[2i+1] b[2i+1] into the sum),
  * so the bits depend on the shape only. Returns 0, having touched nothing, where it does not
