@@ -452,8 +452,8 @@ PB_TARGET static inline void pb_transpose16(__m512i r[16]) {
         r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
         r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
     }
-    /* r[4a + b] now holds, in each 128-bit lane L, words 4L..4L+3 of column b of rows
-     * 4a..4a+3 ... gathered across lanes by two rounds of 128-bit shuffles */
+    /* r[4a + b] now holds in its 128-bit lane L column 4L + b of rows 4a..4a+3: a 4 x 4
+     * transpose of lanes (two rounds of 128-bit shuffles) makes r[c] all of column c */
     for (int i = 0; i < 4; i++) {
         t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);      /* lanes 0, 2 of each */
         t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);  /* lanes 1, 3 */
