@@ -29,13 +29,12 @@
 /* The demo defaults (help/train.txt states them): sized so that on 2 cores digit-shaped
  * reconstructions and moving predictions appear within about 10 minutes. Batch 48: with bf16
  * products (--precision auto, on AVX512-BF16 CPUs) the demo's 10 minutes end 3.4 nats of
- * future ahead of batch 32, at 398.7 on two seeds (docs/learning.md, "bf16 products, and
- * batch 48"; batch 64: 399.9); in float32 48 (with a longer decay) tied 32 within 1 nat,
- * and 32 was 3.6-6.5 ahead of 16 ("Batch 32 in the demo's 10 minutes"). A conditional
- * reconstruction decoder fed the
- * true previous frame (as SR15's released code) draws sharp digits early; an unconditioned
- * future predictor predicts better than a conditional one fed its own outputs after a short
- * run (SR15.md section 7). */
+ * future ahead of batch 32, at 398.7-399.9 on three seeds (docs/learning.md, "bf16
+ * products, and batch 48"; batch 64: 399.9); in float32 48 (with a longer decay) tied 32
+ * within 1 nat, and 32 was 3.6-6.5 ahead of 16 ("Batch 32 in the demo's 10 minutes"). A
+ * conditional reconstruction decoder fed the true previous frame (as SR15's released code)
+ * draws sharp digits early; an unconditioned future predictor predicts better than a
+ * conditional one fed its own outputs after a short run (SR15.md section 7). */
 #define DEFAULT_HIDDEN 512
 #define DEFAULT_BATCH 48
 #define DEFAULT_COND_RECON 1
@@ -89,7 +88,7 @@ typedef struct options {
     int lr_given, model_flags_given, optimizer_given, beta1_given, beta2_given;
     int decay_start_given;
     int weights;                   /* SEQVID_WEIGHTS_F32_PACKED (default) | SEQVID_WEIGHTS_F32 */
-    int precision;                 /* SEQVID_PRECISION_F32 | SEQVID_PRECISION_BF16 | PRECISION_AUTO */
+    int precision;                 /* SEQVID_PRECISION_F32 | _BF16 | PRECISION_AUTO (default) */
 } options;
 
 enum { OPT_KIND = SRC_OPT_FIRST_FREE_, OPT_HIDDEN, OPT_LAYERS, OPT_COND, OPT_UNCOND, OPT_BATCH,
