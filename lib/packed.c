@@ -337,18 +337,34 @@ static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int l
     return e;
 }
 
-int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
-                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (transa || alpha != 1.0f || M < 1 || M > SV_PACKED_MAX_ROWS || N < 1 || K < 1) return 0;
-    const int tb = transb != 0;
+/* The range registered for op(B) that takes this kind of product (a range registered for
+ * bf16 only does not take float32 ones), or NULL; *e: its current copy of B, float32 or bf16,
+ * with a user counted, or NULL (no memory, or a stale copy being read: pack per call). */
+static sv_packed_range *acquire(const float *B, int K, int N, int ldb, int tb, int bf16,
+                                pk_copy **e) {
     /* B's floats: K rows of N (op(B) = B), or N rows of K (op(B) = B^T) */
     const size_t extent = tb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
     pthread_mutex_lock(&lock);
     sv_packed_range *r = ranges ? find_range(B, extent) : NULL;
-    if (r && !r->f32) r = NULL; /* registered for bf16 products only */
-    pk_copy *e = r ? copy_get(r, B, K, N, ldb, tb, 0) : NULL;
+    if (r && !bf16 && !r->f32) r = NULL;
+    *e = r ? copy_get(r, B, K, N, ldb, tb, bf16) : NULL;
     pthread_mutex_unlock(&lock);
-    if (!r) return 0;
+    return r;
+}
+
+static void release(pk_copy *e) {
+    if (!e) return;
+    pthread_mutex_lock(&lock);
+    e->users--;
+    pthread_mutex_unlock(&lock);
+}
+
+int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (transa || alpha != 1.0f || M < 1 || M > SV_PACKED_MAX_ROWS || N < 1 || K < 1) return 0;
+    const int tb = transb != 0;
+    pk_copy *e;
+    if (!acquire(B, K, N, ldb, tb, 0, &e)) return 0;
     pk_job j = {M, N, K, lda, ldc, ldb, tb, 0, 0, beta, A, B, e ? e->data : NULL, C};
     if (e) {
         sv_parallel_for(sv_plan_chunks(N, 2.0 * M * N * K, &j.width), pk_cached, &j);
@@ -359,11 +375,7 @@ int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, con
         j.kb = PK_SCRATCH / j.width;
         sv_parallel_for((N + j.width - 1) / j.width, pk_scratch, &j);
     }
-    if (e) {
-        pthread_mutex_lock(&lock);
-        e->users--;
-        pthread_mutex_unlock(&lock);
-    }
+    release(e);
     return 1;
 }
 
@@ -640,17 +652,11 @@ int sv_packed_gemm_bf16(int transa, int transb, int M, int N, int K, float alpha
                         int ldc) {
 #ifdef PB_KERNEL
     if (transa || alpha != 1.0f || M < 1 || N < 1 || K < 1 || !sv_bf16_cpu()) return 0;
-    const int tb = transb != 0;
-    const size_t extent = tb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
-    pthread_mutex_lock(&lock);
-    sv_packed_range *r = ranges ? find_range(B, extent) : NULL;
-    pk_copy *e = r ? copy_get(r, B, K, N, ldb, tb, 1) : NULL;
-    pthread_mutex_unlock(&lock);
+    pk_copy *e;
+    acquire(B, K, N, ldb, transb != 0, 1, &e);
     if (!e) return 0;
     const int done = pb_run(0, M, N, K, A, lda, e->data, beta, C, ldc);
-    pthread_mutex_lock(&lock);
-    e->users--;
-    pthread_mutex_unlock(&lock);
+    release(e);
     return done;
 #else /* no copies are made: sv_packed_gemm_bf16 takes no product */
     (void)transa, (void)transb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda;
