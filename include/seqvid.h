@@ -797,8 +797,10 @@ typedef enum seqvid_precision {
  *  the CBLAS ones (OpenBLAS, the default, and the reference) multiply every matrix product
  *  with the weights and the weight gradients (inputs^T x gate gradients) on the library's
  *  own AVX512-BF16 kernel, over bf16 copies of the weight matrices made after each change
- *  of the weights (up to as many bytes as the float32 matrices they copy: one per way a
- *  matrix is read); products of one row (a batch of one sequence) stay float32 there.
+ *  of the weights (half as many bytes as the float32 matrices they copy: one copy a matrix,
+ *  packed over for the way it is read next -- W in a forward pass, W^T in a backward one --
+ *  or one per way where a side of the matrix is not a multiple of 32); products of one row
+ *  (a batch of one sequence) stay float32 there.
  *  oneDNN multiplies every product in bf16 on its matmul but the weight gradients, which
  *  stay float32 there (each choice measured the faster on its backend).
  *  Where bf16 cannot run (no AVX512-BF16 in this CPU, or the environment variable
@@ -840,9 +842,11 @@ typedef enum seqvid_weights {
  *  products of every step, forward and, in training, transposed in the backward pass; the
  *  input products of decoders fed their own predictions, the readouts at inference; a batch
  *  of one sequence keeps its recurrent products on the BLAS vector product, which is faster
- *  there) gets a copy packed for the library's own kernel (one per way it is read), made on
- *  first use and again after the weights change (an optimizer step, a write through
- *  seqvid_model_params). The copies hold up to twice as many bytes as those matrices; the
+ *  there) gets a copy packed for the library's own kernel, made on first use and again after
+ *  the weights change (an optimizer step, a write through seqvid_model_params) or when the
+ *  matrix is read the other way (W in a forward pass, W^T in a backward one: the copy is
+ *  packed over, each way once per weight version in training). The copies hold as many
+ *  bytes as those matrices (twice where a side is not a multiple of 16: a copy per way); the
  *  products run without re-packing them on every call, as the CBLAS backends do (measured
  *  1.6x on 16 x 512 x 2048 on an AVX2 CPU: docs/performance.md, "Weights packed once").
  *  Its results are bitwise independent of the thread count, as everywhere, and differ from

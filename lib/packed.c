@@ -5,7 +5,7 @@
  *   P[p][k][c] = op(B)[k, 16 p + c],   the last panel padded with zeros,
  * so the kernel reads each panel as one contiguous stream. op(B) is B, or B^T (B stored
  * N x K: the backward pass's dH = dG W_h^T): the kernel is the same, only the packing reads
- * B another way, and each way keeps a copy of its own.
+ * B another way (into the same buffer: ONE BUFFER A MATRIX, at copy_get).
  *
  * Kernel: register tiles of PK_TR = 6 rows x 16 columns (12 vectors of 8 sums; AVX2 has 16
  * registers), over k in blocks: a block of a panel stays in L1 while every row tile of A
@@ -15,9 +15,9 @@
  * bits depend on the shape only, whatever the blocking, the thread count or where the panels
  * come from.
  *
- * Where the panels come from: the copy kept for B (packed once per weight version and kept
- * with its registered range until the range goes: one per matrix and way of reading it, so
- * products taking turns cannot evict each other); without memory for it, blocks packed by
+ * Where the panels come from: the copy kept for B (packed once per weight version and way of
+ * reading it, and kept with its registered range until the range goes); without memory for
+ * it, or while another product reads a stale copy, blocks packed by
  * the call into per-thread scratch just before use (each row of B read contiguously, as
  * OpenBLAS packs); without memory for that, one panel block at a time on the stack.
  * Measured on a 2-core Zen 3 (AVX2), 2 threads, 16 x 512 x 2048: 180 GFLOP/s from the kept
@@ -218,6 +218,7 @@ typedef struct sv_packed_copy {
     const float *src; /* B as the products name it */
     int K, N, ldb, tb, bf16;
     unsigned version;
+    size_t bytes; /* data's size */
     void *data; /* the panels: floats, or bf16 pairs (bf16) */
     int users;   /* products reading it now */
     struct sv_packed_copy *next;
@@ -304,17 +305,38 @@ static void pack_copy(void *dst, const float *B, int K, int N, int ldb, int tb, 
     atomic_fetch_add(&n_packs, 1);
 }
 
+static size_t copy_bytes(int K, int N, int bf16) {
+    return bf16 ? bf16_copy_words(K, N) * sizeof(uint32_t)
+                : (size_t)K * ((N + PK_COLS - 1) / PK_COLS) * PK_COLS * sizeof(float);
+}
+
 /* The current copy of B with a user counted, or NULL (no memory, or another thread reads a
  * stale copy: pack per call). The packing runs under the lock: a model's weights are used
  * by one thread at a time (the library's objects are not shared between concurrent calls),
- * so nobody waits for it in practice. */
+ * so nobody waits for it in practice.
+ *
+ * ONE BUFFER A MATRIX: a matrix is read one way in a forward pass (W) and the other in a
+ * backward pass (W^T), each once per weight version in training. The copy of the other way,
+ * when nobody reads it and it is as large, is packed over in place rather than kept beside:
+ * the packing is the same (each way is packed once per version either way), and a training
+ * step holds one copy of each matrix instead of two (at H = 2048 in bf16 mode 128 MB less,
+ * docs/performance.md). Only a caller that alternated the two ways within one version would
+ * pack more often; the model's passes do not. */
 static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int ldb, int tb,
                          int bf16) {
     if (!keep) return NULL;
-    pk_copy *e = r->copies;
-    while (e && !(e->src == B && e->K == K && e->N == N && e->ldb == ldb && e->tb == tb &&
-                  e->bf16 == bf16))
-        e = e->next;
+    const size_t bytes = copy_bytes(K, N, bf16);
+    pk_copy *e = r->copies, *other = NULL;
+    for (; e; e = e->next) {
+        if (e->src != B || e->bf16 != bf16 || e->ldb != ldb) continue;
+        if (e->K == K && e->N == N && e->tb == tb) break;
+        if (e->tb != tb && !e->users && e->bytes == bytes) other = e;
+    }
+    if (!e && other) { /* the other way's copy: packed over below */
+        e = other;
+        e->K = K, e->N = N, e->tb = tb;
+        e->version = *r->version + 1; /* stale whatever it held */
+    }
     if (e && e->version != *r->version) {
         if (e->users) return NULL;
         pack_copy(e->data, B, K, N, ldb, tb, bf16);
@@ -322,15 +344,13 @@ static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int l
     } else if (e) {
         atomic_fetch_add(&n_hits, 1);
     } else {
-        const size_t panels = (size_t)(N + PK_COLS - 1) / PK_COLS;
-        void *data = sv_aligned_alloc(64, bf16 ? bf16_copy_words(K, N) * sizeof(uint32_t)
-                                               : (size_t)K * panels * PK_COLS * sizeof(float));
+        void *data = sv_aligned_alloc(64, bytes);
         if (!data || !(e = sv_malloc(sizeof *e))) {
             free(data);
             return NULL;
         }
         pack_copy(data, B, K, N, ldb, tb, bf16);
-        *e = (pk_copy){B, K, N, ldb, tb, bf16, *r->version, data, 0, r->copies};
+        *e = (pk_copy){B, K, N, ldb, tb, bf16, *r->version, bytes, data, 0, r->copies};
         r->copies = e;
     }
     e->users++;
@@ -396,6 +416,7 @@ int sv_packed_gemm(int transa, int transb, int M, int N, int K, float alpha, con
 #define PB_TR 4
 #define PB_TKP 128
 #define PB_NB 1024 /* columns of a unit of the copy's packing */
+#define PB_PKI 8     /* pairs of k per panel written in one pass of op(B) = B's packing */
 
 static inline uint32_t bf16_pair(float lo, float hi) {
     return (uint32_t)sv_bf16_from_float(lo) | (uint32_t)sv_bf16_from_float(hi) << 16;
@@ -488,21 +509,31 @@ PB_TARGET static void pb_pack_units(void *ctx, int b0, int b1) {
     const int kp = (j->K + 1) / 2;
     for (int b = b0; b < b1; b++) {
         const int n0 = b * PB_NB, n1 = j->N - n0 < PB_NB ? j->N : n0 + PB_NB;
+        if (!j->tb) { /* by blocks of PB_PKI pairs: B's rows read along, each panel written
+                       * PB_PKI lines at a time (walking a panel down K read one line of a
+                       * row in each 4 KiB page: 13 GB/s at K = 2048) */
+            const int qe = (n1 + PB_COLS - 1) / PB_COLS * PB_COLS; /* zero columns too */
+            for (int i0 = 0; i0 < kp; i0 += PB_PKI) {
+                const int i1 = kp - i0 < PB_PKI ? kp : i0 + PB_PKI;
+                for (int q0 = n0; q0 < qe; q0 += 16) {
+                    const int w = n1 - q0 <= 0 ? 0 : n1 - q0 < 16 ? n1 - q0 : 16;
+                    const __mmask16 m = (__mmask16)((1u << w) - 1);
+                    uint32_t *d = j->dst + (size_t)(q0 / PB_COLS) * kp * PB_COLS + q0 % PB_COLS;
+                    for (int i = i0; i < i1; i++) {
+                        const float *r0 = j->B + (size_t)(2 * i) * j->ldb + q0;
+                        _mm512_storeu_si512(d + (size_t)i * PB_COLS,
+                                            pb_pairs_of_rows(r0, 2 * i + 1 < j->K ? r0 + j->ldb
+                                                                                   : NULL, m));
+                    }
+                }
+            }
+            continue;
+        }
         for (int q0 = n0; q0 < n1; q0 += PB_COLS) {
             const int w = n1 - q0 < PB_COLS ? n1 - q0 : PB_COLS;
             uint32_t *d = j->dst + (size_t)(q0 / PB_COLS) * kp * PB_COLS;
             for (int h = 0; h < 2; h++) { /* the panel's two halves of 16 columns */
                 const int wh = w - 16 * h < 0 ? 0 : w - 16 * h > 16 ? 16 : w - 16 * h;
-                if (!j->tb) {
-                    const __mmask16 m = (__mmask16)((1u << wh) - 1);
-                    for (int i = 0; i < kp; i++) {
-                        const float *r0 = j->B + (size_t)(2 * i) * j->ldb + q0 + 16 * h;
-                        _mm512_storeu_si512(d + (size_t)i * PB_COLS + 16 * h,
-                                            pb_pairs_of_rows(r0, 2 * i + 1 < j->K ? r0 + j->ldb
-                                                                                   : NULL, m));
-                    }
-                    continue;
-                }
                 for (int i0 = 0; i0 < kp; i0 += 16) {
                     const int k0 = 2 * i0, kn = j->K - k0 < 32 ? j->K - k0 : 32;
                     const __mmask16 lo = kn >= 16 ? 0xffff : (__mmask16)((1u << kn) - 1);

@@ -37,7 +37,7 @@ void sv_packed_register_bf16(sv_packed_range *r, const float *base, size_t n,
 void sv_packed_unregister(sv_packed_range *r); /* also drops its copies; a no-op if not in */
 
 /* blas.h's sv_sgemm (same arguments). Returns 1 if computed here: op(A) = A, op(B) = B or
- * B^T (the backward pass's product with W^T; each way B is read keeps its own copy), alpha =
+ * B^T (the backward pass's product with W^T: packed over B's copy, packed.c), alpha =
  * 1, B lies in a registered range and 1 <= M <= SV_PACKED_MAX_ROWS; else 0, having touched
  * nothing (the backend computes it). The kernel and its order of summation depend on the shape
  * only -- not on the thread count, nor on whether B's copy was kept (without memory for it

@@ -211,14 +211,24 @@ static void test_versions(void **state) {
     assert_int_equal(packs - packs0, 1);
     assert_int_equal(hits - hits0, 1);
     assert_memory_equal(C1, C2, (size_t)p.M * p.ldc * sizeof *C1);
-    /* the same weights as B^T (a 64 x 96 product): a copy of their own, beside B's */
+    /* the same weights as B^T (a 64 x 96 product, as large a copy): packed over B's copy
+     * (one buffer a matrix), checked against float64; B read again packs B's way again */
     static float At[16 * 96], Ct[16 * 64];
     for (size_t i = 0; i < 16 * 96; i++) At[i] = (float)(i % 7) - 3.0f;
     assert_int_equal(sv_packed_gemm(0, 1, 16, 64, 96, 1.0f, At, 96, p.B, p.ldb, 0.0f, Ct, 64), 1);
-    float *C2b = run(&p);
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 64; n++) {
+            double t = 0;
+            for (int k = 0; k < 96; k++) t += (double)At[m * 96 + k] * p.B[(size_t)n * p.ldb + k];
+            assert_true(fabs(Ct[m * 64 + n] - t) <= 1e-4 * (1.0 + fabs(t)));
+        }
     sv_packed_counts(&packs, &hits);
     assert_int_equal(packs - packs0, 2);
-    assert_int_equal(hits - hits0, 2);
+    float *C2b = run(&p);
+    assert_memory_equal(C2b, C1, (size_t)p.M * p.ldc * sizeof *C1);
+    sv_packed_counts(&packs, &hits);
+    assert_int_equal(packs - packs0, 3);
+    assert_int_equal(hits - hits0, 1);
     free(C2b);
     for (size_t i = 0; i < b_floats(&p); i++) p.B[i] = -p.B[i]; /* the owner changes them */
     float *stale = run(&p); /* ...without telling: the kept copy is used */
@@ -228,14 +238,14 @@ static void test_versions(void **state) {
     assert_true(worst(&p, C3) <= 1.0);
     for (size_t i = 0; i < (size_t)p.M * p.ldc; i++) assert_true(C3[i] == -C1[i]);
     sv_packed_counts(&packs, &hits);
-    assert_int_equal(packs - packs0, 3);
+    assert_int_equal(packs - packs0, 4);
     /* unregistered and registered again (as an arena rebinding its weights): packed anew */
     sv_packed_unregister(&p.range);
     sv_packed_register(&p.range, p.B, b_floats(&p), &p.version);
     float *C4 = run(&p);
     assert_memory_equal(C4, C3, (size_t)p.M * p.ldc * sizeof *C1);
     sv_packed_counts(&packs, &hits);
-    assert_int_equal(packs - packs0, 4);
+    assert_int_equal(packs - packs0, 5);
     unmake(&p);
     free(C1), free(C2), free(C3), free(C4), free(stale);
 }
