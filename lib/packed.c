@@ -459,6 +459,7 @@ typedef struct pb_pack_job {
     const float *B;
     int K, N, ldb, tb;
     uint32_t *dst;
+    int width; /* columns of op(B) a unit: a multiple of PB_COLS, at most PB_NB */
 } pb_pack_job;
 
 /* 16 floats at p where mask m says, else 0, rounded and paired with 16 at p1 (NULL: 0):
@@ -501,14 +502,14 @@ PB_TARGET static inline void pb_transpose16(__m512i r[16]) {
     }
 }
 
-/* Columns [b * PB_NB, ...) of the copy. op(B) = B: rows 2i and 2i + 1 of B read along the
+/* Columns [b * width, ...) of the copy. op(B) = B: rows 2i and 2i + 1 of B read along the
  * unit's columns and interleaved; op(B) = B^T: 16 of B's rows (columns of op(B)) read 32 k
  * at a time, rounded into 16 pairs each, and the 16 x 16 block of pairs transposed. */
 PB_TARGET static void pb_pack_units(void *ctx, int b0, int b1) {
     const pb_pack_job *j = ctx;
     const int kp = (j->K + 1) / 2;
     for (int b = b0; b < b1; b++) {
-        const int n0 = b * PB_NB, n1 = j->N - n0 < PB_NB ? j->N : n0 + PB_NB;
+        const int n0 = b * j->width, n1 = j->N - n0 < j->width ? j->N : n0 + j->width;
         if (!j->tb) { /* by blocks of PB_PKI pairs: B's rows read along, each panel written
                        * PB_PKI lines at a time (walking a panel down K read one line of a
                        * row in each 4 KiB page: 13 GB/s at K = 2048) */
@@ -560,9 +561,14 @@ PB_TARGET static void pb_pack_units(void *ctx, int b0, int b1) {
     }
 }
 
+/* Units of PB_NB columns, narrower where that would leave a thread idle (N = 512 was one
+ * unit: W_h^T at H = 512 packed on one core). The width does not change the copy. */
 static void pack_bf16_copy(uint32_t *dst, const float *B, int K, int N, int ldb, int tb) {
-    pb_pack_job pj = {B, K, N, ldb, tb, dst};
-    sv_parallel_for((N + PB_NB - 1) / PB_NB, pb_pack_units, &pj);
+    const int t = 2 * sv_blas_get_threads();
+    int w = (N + t - 1) / t;
+    w = (w + PB_COLS - 1) / PB_COLS * PB_COLS;
+    pb_pack_job pj = {B, K, N, ldb, tb, dst, w > PB_NB ? PB_NB : w};
+    sv_parallel_for((N + pj.width - 1) / pj.width, pb_pack_units, &pj);
 }
 
 /* op(A) = A^T (A stored K x M): pairs [16 u0, 16 u1) of k (those there are) from rows 2i and

@@ -130,7 +130,8 @@ static void test_sparse_wide_units(void **state) {
  * output in ascending column order, so a batch gives bitwise what each of its rows gives
  * alone -- checked here, with float32 and bf16-stored W, over a D of two chunks and a
  * partial one, N = 160 and 168 (two 64-column units of the row walk, and a tail of 32 or 40
- * columns that the column walk takes), at 1 and 2 threads; the sums are also
+ * columns that the column walk takes), at 1 and 2 threads (the input stored by one thread
+ * and by two, sv_sparse_build's chunks of columns); the sums are also
  * checked against double precision, and the weight gradient (pairs of columns, dA copied per
  * block) against double precision and across thread counts. */
 static void test_sparse_row_walk(void **state) {
