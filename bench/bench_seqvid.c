@@ -15,9 +15,14 @@
  * per-process number (ru_maxrss), so bench/run.sh runs one combination per process; several
  * in one process report the running maximum.
  *
- * Each combination: --warmup untimed-for-the-median runs (the last one's time sizes the
- * repetitions: reps = clamp(budget / t_warm, min_reps, reps); a single run longer than
- * --long seconds caps reps at 2), then the timed reps; prints the median.
+ * Each combination: --warmup untimed-for-the-median runs, more while the warm-up has taken
+ * less than WARM_S seconds (the last one's time sizes the repetitions: reps = clamp(budget /
+ * t_warm, min_reps, reps); a single run longer than --long seconds caps reps at 2), then the
+ * timed reps; prints the median. WARM_S: OpenBLAS's idle worker threads spin (sched_yield)
+ * for 2^28 cycles, ~0.1 s, after the library starts; timed within that window, a frame of
+ * the stream at H=256 took 2.6 ms on 2 threads instead of 0.5-0.7 (the spinning thread
+ * competes with the library's own), which no program sees after its first tenth of a
+ * second.
  *
  * --plan: print the shapes and FLOPs of each case without timing anything; bench/gemm_bound
  * reads it and times every shape (the bounds: OpenBLAS's rate and this CPU's limit).
@@ -45,6 +50,7 @@ static const char *const case_name[CASE_N] = {"train", "eval_tf", "eval_inf", "e
                                               "encode_stream"};
 
 #define MAX_LIST 16
+#define WARM_S 0.5 /* seconds of warm-up at least (top of the file) */
 typedef struct {
     int n;
     long v[MAX_LIST];
@@ -435,7 +441,9 @@ static void run_model_case(const options *o, int c, long H, long B, int threads)
 
     int reps = o->reps;
     double t_warm = 0;
-    for (int w = 0; w < o->warmup; w++) {
+    const double warm_start = now();
+    for (int w = 0; w < o->warmup || (o->warmup > 0 && w < 10000 && now() - warm_start < WARM_S);
+         w++) {
         double t0 = now();
         run_once(c, &x);
         t_warm = now() - t0;
