@@ -33,6 +33,7 @@ import resource
 import sys
 import time
 
+WARM_S = 0.5  # seconds of warm-up at least
 CASES = ["train", "eval_tf", "eval_inf", "encode", "encode_stream"]
 
 
@@ -298,11 +299,14 @@ def run_case(case, H, B):
                     lr, lf = model.losses(X, inference)
                     losses[:] = [float(lr), float(lf)]
 
-    t_warm = 0.0
-    for _ in range(a.warmup):
+    # at least WARM_S seconds of warm-up, as bench_seqvid.c (OpenBLAS's idle threads spin
+    # for ~0.1 s after it loads)
+    t_warm, w, warm_start = 0.0, 0, time.perf_counter()
+    while a.warmup > 0 and (w < a.warmup or (w < 10000 and time.perf_counter() - warm_start < WARM_S)):
         t0 = time.perf_counter()
         once()
         t_warm = time.perf_counter() - t0
+        w += 1
     reps = a.reps
     if a.warmup > 0 and a.budget > 0 and t_warm > 0:
         reps = max(a.min_reps, min(a.reps, int(a.budget // t_warm)))
