@@ -799,8 +799,9 @@ typedef enum seqvid_precision {
  *  own AVX512-BF16 kernel, over bf16 copies of the weight matrices made after each change
  *  of the weights (half as many bytes as the float32 matrices they copy: one copy a matrix,
  *  packed over for the way it is read next -- W in a forward pass, W^T in a backward one --
- *  or one per way where a side of the matrix is not a multiple of 32); products of one row
- *  (a batch of one sequence) stay float32 there.
+ *  or one per way where a side of the matrix is not a multiple of 32 or both ways are read
+ *  again between two changes of the weights, as by the gradients of several batches before
+ *  one optimizer step); products of one row (a batch of one sequence) stay float32 there.
  *  oneDNN multiplies every product in bf16 on its matmul but the weight gradients, which
  *  stay float32 there (each choice measured the faster on its backend).
  *  Where bf16 cannot run (no AVX512-BF16 in this CPU, or the environment variable
@@ -846,7 +847,8 @@ typedef enum seqvid_weights {
  *  the weights change (an optimizer step, a write through seqvid_model_params) or when the
  *  matrix is read the other way (W in a forward pass, W^T in a backward one: the copy is
  *  packed over, each way once per weight version in training). The copies hold as many
- *  bytes as those matrices (twice where a side is not a multiple of 16: a copy per way); the
+ *  bytes as those matrices (twice where a side is not a multiple of 16, or where both ways
+ *  are read again between two changes of the weights: then a copy per way); the
  *  products run without re-packing them on every call, as the CBLAS backends do (measured
  *  1.6x on 16 x 512 x 2048 on an AVX2 CPU: docs/performance.md, "Weights packed once").
  *  Its results are bitwise independent of the thread count, as everywhere, and differ from

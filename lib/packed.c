@@ -218,6 +218,9 @@ typedef struct sv_packed_copy {
     const float *src; /* B as the products name it */
     int K, N, ldb, tb, bf16;
     unsigned version;
+    int turned; /* packed over from the other way while that way's copy was current: at
+                 * version turned_at (copy_get) */
+    unsigned turned_at;
     size_t bytes; /* data's size */
     void *data; /* the panels: floats, or bf16 pairs (bf16) */
     int users;   /* products reading it now */
@@ -285,6 +288,15 @@ void sv_packed_counts(unsigned long *packs, unsigned long *hits) {
     *hits = atomic_load(&n_hits);
 }
 
+size_t sv_packed_bytes(void) {
+    size_t n = 0;
+    pthread_mutex_lock(&lock);
+    for (sv_packed_range *r = ranges; r; r = r->next)
+        for (pk_copy *c = r->copies; c; c = c->next) n += c->bytes;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
 /* Under the lock: the registered range holding floats [p, p + len), or NULL. */
 static sv_packed_range *find_range(const float *p, size_t len) {
     for (sv_packed_range *r = ranges; r; r = r->next)
@@ -320,8 +332,11 @@ static size_t copy_bytes(int K, int N, int bf16) {
  * when nobody reads it and it is as large, is packed over in place rather than kept beside:
  * the packing is the same (each way is packed once per version either way), and a training
  * step holds one copy of each matrix instead of two (at H = 2048 in bf16 mode 128 MB less,
- * docs/performance.md). Only a caller that alternated the two ways within one version would
- * pack more often; the model's passes do not. */
+ * docs/performance.md). A caller that alternates the two ways within one version (gradients
+ * of several micro-batches before an optimizer step, or an evaluation between the gradients
+ * and the step) would pack on every turn: the second turn within a version is seen (the
+ * copy was turned while current, at this version) and the matrix gets a copy per way from
+ * then on, as before -- one extra packing, once. */
 static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int ldb, int tb,
                          int bf16) {
     if (!keep) return NULL;
@@ -332,8 +347,12 @@ static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int l
         if (e->K == K && e->N == N && e->tb == tb) break;
         if (e->tb != tb && !e->users && e->bytes == bytes) other = e;
     }
+    if (other && other->turned && other->turned_at == *r->version &&
+        other->version == *r->version)
+        other = NULL; /* turned back within one version: a copy per way (above) */
     if (!e && other) { /* the other way's copy: packed over below */
         e = other;
+        e->turned = e->version == *r->version, e->turned_at = *r->version;
         e->K = K, e->N = N, e->tb = tb;
         e->version = *r->version + 1; /* stale whatever it held */
     }
@@ -350,7 +369,7 @@ static pk_copy *copy_get(sv_packed_range *r, const float *B, int K, int N, int l
             return NULL;
         }
         pack_copy(data, B, K, N, ldb, tb, bf16);
-        *e = (pk_copy){B, K, N, ldb, tb, bf16, *r->version, bytes, data, 0, r->copies};
+        *e = (pk_copy){B, K, N, ldb, tb, bf16, *r->version, 0, 0, bytes, data, 0, r->copies};
         r->copies = e;
     }
     e->users++;

@@ -71,6 +71,8 @@ int sv_packed_gemm_bf16_once(int transa, int transb, int M, int N, int K, float 
 
 /* Copies packed and products that reused one, since the process started (sv_blas_info). */
 void sv_packed_counts(unsigned long *packs, unsigned long *hits);
+/* Bytes of the copies kept now, over every registered range (tests/test_packed.c). */
+size_t sv_packed_bytes(void);
 
 /* Tests: 0 drops every copy and keeps none, so that each product packs per call, as when
  * memory for the copies runs out; 1 (the default) keeps them again. */

@@ -198,6 +198,47 @@ static void test_threads_bitwise(void **state) {
     sv_packed_keep(1);
 }
 
+/* ONE BUFFER A MATRIX (packed.c): W and W^T read once each per version, as a training step
+ * does, keep one copy's bytes; turning back within a version (micro-batches before a step)
+ * gives the matrix a copy per way from then on. The products stay exact either way. */
+static void test_one_buffer(void **state) {
+    (void)state;
+    prob p;
+    make(&p, 16, 96, 64, 0, 0, 0.0f, 43);
+    static float At[16 * 96], Ct[16 * 64], Ct0[16 * 64];
+    for (size_t i = 0; i < 16 * 96; i++) At[i] = (float)(i % 5) - 2.0f;
+    const size_t bytes0 = sv_packed_bytes(), one = (size_t)64 * 96 * sizeof(float);
+    float *C0 = NULL;
+    for (int v = 0; v < 3; v++, p.version++) { /* forward W, backward W^T, then a new version */
+        float *C = run(&p);
+        assert_int_equal(sv_packed_bytes() - bytes0, one);
+        assert_int_equal(sv_packed_gemm(0, 1, 16, 64, 96, 1.0f, At, 96, p.B, p.ldb, 0.0f, Ct,
+                                        64), 1);
+        assert_int_equal(sv_packed_bytes() - bytes0, one);
+        if (!C0) C0 = C, memcpy(Ct0, Ct, sizeof Ct);
+        else assert_memory_equal(C, C0, (size_t)p.M * p.ldc * sizeof *C), free(C);
+        assert_memory_equal(Ct, Ct0, sizeof Ct);
+    }
+    unsigned long packs0, hits0, packs, hits;
+    for (int mb = 0; mb < 3; mb++) { /* three micro-batches in one version */
+        sv_packed_counts(&packs0, &hits0);
+        float *C = run(&p);
+        assert_int_equal(sv_packed_gemm(0, 1, 16, 64, 96, 1.0f, At, 96, p.B, p.ldb, 0.0f, Ct,
+                                        64), 1);
+        sv_packed_counts(&packs, &hits);
+        /* 1st: W packed over W^T's copy of the last version, W^T over it; 2nd: W gets a
+         * buffer of its own (one pack); 3rd: both hits */
+        assert_int_equal(packs - packs0, mb == 0 ? 2 : mb == 1 ? 1 : 0);
+        assert_int_equal(sv_packed_bytes() - bytes0, mb == 0 ? one : 2 * one);
+        assert_memory_equal(C, C0, (size_t)p.M * p.ldc * sizeof *C);
+        assert_memory_equal(Ct, Ct0, sizeof Ct);
+        free(C);
+    }
+    unmake(&p);
+    assert_int_equal(sv_packed_bytes(), bytes0);
+    free(C0);
+}
+
 /* One pack per version, hits between, new weights seen after the bump; a stale copy would be
  * used without it (so the copy is really what the products read); unregistering drops it. */
 static void test_versions(void **state) {
@@ -224,12 +265,23 @@ static void test_versions(void **state) {
         }
     sv_packed_counts(&packs, &hits);
     assert_int_equal(packs - packs0, 2);
+    /* B again within the same version (as micro-batches of one optimizer step alternate):
+     * a copy of its own now, beside B^T's, and from then on both ways are hits */
     float *C2b = run(&p);
     assert_memory_equal(C2b, C1, (size_t)p.M * p.ldc * sizeof *C1);
     sv_packed_counts(&packs, &hits);
     assert_int_equal(packs - packs0, 3);
     assert_int_equal(hits - hits0, 1);
     free(C2b);
+    static float Ct2[16 * 64];
+    assert_int_equal(sv_packed_gemm(0, 1, 16, 64, 96, 1.0f, At, 96, p.B, p.ldb, 0.0f, Ct2, 64), 1);
+    assert_memory_equal(Ct2, Ct, sizeof Ct);
+    C2b = run(&p);
+    assert_memory_equal(C2b, C1, (size_t)p.M * p.ldc * sizeof *C1);
+    free(C2b);
+    sv_packed_counts(&packs, &hits);
+    assert_int_equal(packs - packs0, 3);
+    assert_int_equal(hits - hits0, 3);
     for (size_t i = 0; i < b_floats(&p); i++) p.B[i] = -p.B[i]; /* the owner changes them */
     float *stale = run(&p); /* ...without telling: the kept copy is used */
     assert_memory_equal(stale, C1, (size_t)p.M * p.ldc * sizeof *C1);
@@ -381,6 +433,7 @@ int main(void) {
         cmocka_unit_test_setup(test_against_float64, reset),
         cmocka_unit_test_setup(test_threads_bitwise, reset),
         cmocka_unit_test_setup(test_versions, reset),
+        cmocka_unit_test_setup(test_one_buffer, reset),
         cmocka_unit_test_setup(test_many_matrices, reset),
         cmocka_unit_test_setup(test_declines, reset),
     };
