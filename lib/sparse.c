@@ -31,6 +31,7 @@ struct sv_sparse {
     int used;      /* that X is stored here */
     int *cp;       /* column starts [D + 1] */
     int *nzc, n_nzc; /* the columns with a nonzero, ascending [n_nzc <= D] */
+    int *cur;      /* while storing: each column's next nonzero's place [D] */
     int *ri;       /* row index of each nonzero, by column, rows ascending */
     float *cv;     /* its value */
     int *rp;       /* the same nonzeros by rows: row r's with d >= c SP_DC start at
@@ -38,12 +39,12 @@ struct sv_sparse {
     int nch;       /* chunks of SP_DC columns: ceil(D / SP_DC) */
     int *rc;       /* column of each, columns ascending within a row */
     float *rv;     /* its value */
-    size_t cp_cap, nz_cap, rp_cap; /* room of cp, of ri, cv, rc and rv, and of rp */
+    size_t cp_cap, nz_cap, rp_cap; /* room of cp (nzc, cur), of ri, cv, rc and rv, and of rp */
 };
 
 void sv_sparse_free(sv_sparse *s) {
     if (!s) return;
-    free(s->cp), free(s->nzc), free(s->ri), free(s->cv);
+    free(s->cp), free(s->nzc), free(s->cur), free(s->ri), free(s->cv);
     free(s->rp), free(s->rc), free(s->rv);
     free(s);
 }
@@ -54,17 +55,19 @@ void sv_sparse_forget(sv_sparse *s) {
     if (s) s->used = 0;
 }
 
-/* Room for D + 1 column starts (and D nonempty columns), `starts` row-chunk starts (rp) and
- * cap nonzeros; 0 if memory ran out (nothing lost: the caller takes the dense path). */
+/* Room for D + 1 column starts (and D nonempty columns and cursors), `starts` row-chunk
+ * starts (rp) and cap nonzeros; 0 if memory ran out (nothing lost: the caller takes the dense
+ * path). */
 static int reserve(sv_sparse *s, size_t cols, size_t starts, size_t cap) {
     if (cols > s->cp_cap) {
         int *cp = sv_malloc(cols * sizeof *cp), *nzc = sv_malloc(cols * sizeof *nzc);
-        if (!cp || !nzc) {
-            free(cp), free(nzc);
+        int *cur = sv_malloc(cols * sizeof *cur);
+        if (!cp || !nzc || !cur) {
+            free(cp), free(nzc), free(cur);
             return 0;
         }
-        free(s->cp), free(s->nzc);
-        s->cp = cp, s->nzc = nzc, s->cp_cap = cols;
+        free(s->cp), free(s->nzc), free(s->cur);
+        s->cp = cp, s->nzc = nzc, s->cur = cur, s->cp_cap = cols;
     }
     if (starts > s->rp_cap) {
         int *rp = sv_malloc(starts * sizeof *rp);
@@ -96,7 +99,6 @@ typedef struct build_job {
     sv_sparse *s;
     const float *X;
     int rows, D;
-    int *cur; /* per column: its next nonzero's place while filling [D] */
 } build_job;
 
 SV_VECTOR_CLONES
@@ -140,7 +142,7 @@ static void build_fill(void *ctx, int ch0, int ch1) {
                 }
                 for (int k = d; k < e; k++)
                     if (x[k] != 0.0f) {
-                        int at = j->cur[k]++;
+                        int at = s->cur[k]++;
                         s->ri[at] = r, s->cv[at] = x[k];
                         s->rc[n] = k, s->rv[n++] = x[k];
                     }
@@ -157,7 +159,7 @@ int sv_sparse_build(sv_sparse **sp, const float *X, int rows, int D, int all_row
     size_t cap = (size_t)all_rows * (size_t)D / SV_SPARSE_DENSITY + 1;
     const int nch = (D + SP_DC - 1) / SP_DC;
     if (cap > INT_MAX || !reserve(s, (size_t)D + 1, (size_t)rows * (nch + 1), 0)) return 0;
-    build_job j = {s, X, rows, D, NULL};
+    build_job j = {s, X, rows, D};
     s->nch = nch;
     /* one thread for a few rows (a frame at a time): not worth waking the others */
     if (rows >= 16) sv_parallel_for(nch, build_count, &j);
@@ -173,13 +175,11 @@ int sv_sparse_build(sv_sparse **sp, const float *X, int rows, int D, int all_row
         }
         rp[nch] = n;
     }
-    if (nnz > (long long)cap || !reserve(s, (size_t)D + 1, (size_t)rows * (nch + 1), cap) ||
-        !(j.cur = sv_malloc((size_t)D * sizeof *j.cur)))
+    if (nnz > (long long)cap || !reserve(s, (size_t)D + 1, (size_t)rows * (nch + 1), cap))
         return 0; /* too dense (the BLAS path is faster), or no memory */
-    memcpy(j.cur, s->cp, (size_t)D * sizeof *j.cur);
+    memcpy(s->cur, s->cp, (size_t)D * sizeof *s->cur);
     if (rows >= 16) sv_parallel_for(nch, build_fill, &j);
     else build_fill(&j, 0, nch);
-    free(j.cur);
     s->n_nzc = 0;
     for (int d = 0; d < D; d++)
         if (s->cp[d + 1] > s->cp[d]) s->nzc[s->n_nzc++] = d;
