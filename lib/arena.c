@@ -352,7 +352,7 @@ void sv_readout_forward(const sv_readout *r, const float *X, int rows, float *Y)
 void sv_readout_backward(const sv_readout *r, const float *X, int rows, const float *dY,
                          float *dX) {
     sv_sgemm_grad(SV_TRANS, SV_NOTRANS, r->in, r->out, rows, 1.0f, X, r->in, dY, r->out, 0.0f,
-                 r->gw, r->out);
+                  r->gw, r->out);
     memset(r->gb, 0, (size_t)r->out * sizeof *r->gb);
     for (int i = 0; i < rows; i++) {
         const float *y = dY + (size_t)i * r->out;

@@ -254,11 +254,12 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
     if (dc0)
         for (size_t k = 0; k < BH; k++) dc0[k] += dc[k];
 
-    /* Weight gradients of all steps at once (float32 in bf16 mode too: blas.h). H_prev =
-     * slots 0..T-1 of cache->h; a known-zero slot 0 contributes nothing. */
+    /* Weight gradients of all steps at once (in bf16 mode: bf16 on CBLAS, float32 on oneDNN;
+     * blas.h, sv_sgemm_grad). H_prev = slots 0..T-1 of cache->h; a known-zero slot 0
+     * contributes nothing. */
     int z = cache->zero_init && T > 1 ? B : 0;
     sv_sgemm_grad(SV_TRANS, SV_NOTRANS, H, G, T * B - z, 1.0f, cache->h + z * H, H,
-                 A + (size_t)z * lda, lda, 0.0f, l->gwh, G);
+                  A + (size_t)z * lda, lda, 0.0f, l->gwh, G);
     memcpy(l->gb, A, (size_t)G * sizeof *l->gb);
     for (size_t r = 1; r < (size_t)T * B; r++) {
         const float *a = A + r * lda;
@@ -273,7 +274,7 @@ void sv_lstm_backward(const sv_lstm_layer *l, int T, int B, const float *X, int 
             sv_sparse_weight_grad(cache->sparse, G, Ax, lda, l->gwx);
         else
             sv_sgemm_grad(SV_TRANS, SV_NOTRANS, l->D, G, rows, 1.0f, X, l->D, Ax, lda, 0.0f,
-                         l->gwx, G);
+                          l->gwx, G);
         if (dX)
             sv_sgemm(SV_NOTRANS, SV_TRANS, rows, l->D, G, 1.0f, Ax, lda,
                      l->wx, G, 0.0f, dX, l->D);
