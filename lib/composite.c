@@ -51,6 +51,7 @@ enum {
     WS_TMP,    /* kernel scratch [2 x B x H] */
     WS_INREC,  /* inputs of a sampled recon decoder pass, steps 1..T-1 [(T-1) x B x D] */
     WS_INFUT,  /* inputs of a sampled future decoder pass */
+    WS_LOSS,   /* the frame losses of one frame_loss call, a float per row [T x B] */
     WS_N
 };
 
@@ -301,15 +302,13 @@ static void loss_rows(void *ctx, int r0, int r1) {
     for (int r = r0; r < r1; r++) j->part[r] = loss_row(j, r);
 }
 
-static double frame_loss(const seqvid_model *m, float *Y, const float *X, int T, int B,
+static double frame_loss(seqvid_model *m, float *Y, const float *X, int T, int B,
                          const int *len, float dscale) {
     const int rows = T * B;
-    loss_job j = {m, Y, X, B, len, dscale, rows > 1 ? sv_malloc((size_t)rows * sizeof(float))
-                                                    : NULL};
+    loss_job j = {m, Y, X, B, len, dscale, rows > 1 ? ws_get(m, WS_LOSS, (size_t)rows) : NULL};
     double total = 0.0;
     if (j.part) sv_parallel_for(rows, loss_rows, &j);
     for (int r = 0; r < rows; r++) total += j.part ? j.part[r] : loss_row(&j, r);
-    free(j.part);
     return total;
 }
 
